@@ -1,0 +1,36 @@
+'use strict';
+// Routes an HTTP event to the handler of its endpoint. Used by the node:http server (js/server.js)
+// and usable as is as one serverless function.
+const { createTerminalStatusHandler } = require('../handlers/terminalStatus');
+const { createWsdlHandler } = require('../handlers/wsdl');
+const { xmlResponse } = require('../handlers/http');
+
+const TERMINAL_STATUS_PATH = '/TerminalStatusService/services/TerminalStatus';
+
+/**
+ * @param {{ config: any, terminalStatus: import('./terminalStatus').TerminalStatusService,
+ *           log?: Function }} options
+ * @returns {(event: import('../handlers/http').HttpEvent) => Promise<import('../handlers/http').HttpResponse>}
+ */
+function createApp({ config, terminalStatus, log }) {
+  const prefix = config.http.basePath === '/' ? '' : config.http.basePath;
+  const wsdl = createWsdlHandler({
+    basePath: config.http.basePath,
+    defaultHost: `${config.http.host}:${config.http.port}`,
+    endpoints: { [TERMINAL_STATUS_PATH]: 'parlayx_terminal_status_service_2_3.wsdl' },
+  });
+  const routes = new Map([
+    [`${prefix}${TERMINAL_STATUS_PATH}`, createTerminalStatusHandler({
+      service: terminalStatus, maxBodyBytes: config.http.maxBodyBytes, log,
+    })],
+  ]);
+  return async function app(event) {
+    const wsdlResponse = wsdl(event);
+    if (wsdlResponse) return wsdlResponse;
+    const handler = routes.get(event.path);
+    if (!handler) return xmlResponse(404, '<error>no Parlay X endpoint at this path</error>');
+    return handler(event);
+  };
+}
+
+module.exports = { createApp, TERMINAL_STATUS_PATH };

@@ -1,0 +1,311 @@
+// The Node.js binding: one thin layer over the core. Nothing here decides Parlay X behaviour; it
+// converts values, turns SIP-thread outcomes into resolved Promises, and manages lifetimes.
+#include <napi.h>
+
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <utility>
+
+#include "address/Address.h"
+#include "config/GatewayConfig.h"
+#include "sip/PresenceWatcher.h"
+
+namespace px {
+namespace {
+
+Napi::Value toJs(Napi::Env env, const std::vector<std::string>& values) {
+  Napi::Array array = Napi::Array::New(env, values.size());
+  for (uint32_t i = 0; i < values.size(); ++i) array.Set(i, values[i]);
+  return array;
+}
+
+Napi::Object configToJs(Napi::Env env, const GatewayConfig& c) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("sourcePath", c.sourcePath);
+  Napi::Object service = Napi::Object::New(env);
+  service.Set("name", c.serviceName);
+  o.Set("service", service);
+
+  Napi::Object http = Napi::Object::New(env);
+  http.Set("host", c.http.host);
+  http.Set("port", c.http.port);
+  http.Set("basePath", c.http.basePath);
+  http.Set("maxBodyBytes", c.http.maxBodyBytes);
+  http.Set("keepAliveTimeoutMs", c.http.keepAliveTimeoutMs);
+  http.Set("requestTimeoutMs", c.http.requestTimeoutMs);
+  o.Set("http", http);
+
+  Napi::Object sip = Napi::Object::New(env);
+  sip.Set("bindHost", c.sip.bindHost);
+  sip.Set("port", c.sip.port);
+  std::vector<std::string> transports;
+  for (SipTransport t : c.sip.transports) transports.push_back(t == SipTransport::kUdp ? "udp" : "tcp");
+  sip.Set("transports", toJs(env, transports));
+  sip.Set("watcherUri", c.sip.watcherUri);
+  sip.Set("presenceServerUri", c.sip.presenceServerUri);
+  sip.Set("telDomain", c.sip.telDomain);
+  sip.Set("userAgent", c.sip.userAgent);
+  o.Set("sip", sip);
+
+  Napi::Object presence = Napi::Object::New(env);
+  presence.Set("fetchTimeoutMs", c.presence.fetchTimeoutMs);
+  presence.Set("busyActivities", toJs(env, c.presence.busyActivities));
+  o.Set("presence", presence);
+
+  Napi::Object terminalStatus = Napi::Object::New(env);
+  terminalStatus.Set("maxTargets", c.terminalStatus.maxTargets);
+  o.Set("terminalStatus", terminalStatus);
+
+  Napi::Object groups = Napi::Object::New(env);
+  groups.Set("schemes", toJs(env, c.groups.schemes));
+  Napi::Object members = Napi::Object::New(env);
+  for (const auto& [group, list] : c.groups.members) members.Set(group, toJs(env, list));
+  groups.Set("members", members);
+  o.Set("groups", groups);
+  return o;
+}
+
+// Reads {path} or {text, name} and throws a JS Error carrying file/line/key on a config error.
+GatewayConfig loadConfig(const Napi::Env& env, const Napi::Value& arg) {
+  if (!arg.IsObject()) throw Napi::TypeError::New(env, "expected {path} or {text, name}");
+  Napi::Object options = arg.As<Napi::Object>();
+  try {
+    if (options.Has("text")) {
+      std::string name = options.Has("name") ? options.Get("name").ToString().Utf8Value()
+                                             : std::string("<config>");
+      return loadConfigText(options.Get("text").ToString().Utf8Value(), name);
+    }
+    if (options.Has("path")) return loadConfigFile(options.Get("path").ToString().Utf8Value());
+  } catch (const ConfigError& e) {
+    Napi::Error error = Napi::Error::New(env, e.what());
+    error.Set("code", "ERR_PX_CONFIG");
+    error.Set("file", e.file());
+    error.Set("line", Napi::Number::New(env, e.line()));
+    error.Set("key", e.key());
+    throw error;
+  }
+  throw Napi::TypeError::New(env, "expected {path} or {text, name}");
+}
+
+Napi::Value LoadConfig(const Napi::CallbackInfo& info) {
+  return configToJs(info.Env(), loadConfig(info.Env(), info[0]));
+}
+
+Napi::Value ParseAddress(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsString()) throw Napi::TypeError::New(env, "address must be a string");
+  const AddressParseResult parsed = parseAddress(info[0].As<Napi::String>().Utf8Value());
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("ok", parsed.ok());
+  if (!parsed.ok()) {
+    o.Set("error", parsed.error == AddressError::kUnknownScheme ? "unknownScheme" : "invalid");
+    o.Set("reason", parsed.reason);
+    return o;
+  }
+  const char* scheme = parsed.address.scheme == AddressScheme::kTel   ? "tel"
+                       : parsed.address.scheme == AddressScheme::kSip ? "sip"
+                                                                      : "sips";
+  o.Set("scheme", scheme);
+  o.Set("canonical", parsed.address.canonical);
+  return o;
+}
+
+// The native half of a gateway: configuration plus the SIP presence watcher.
+class NativeCore : public Napi::ObjectWrap<NativeCore> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "NativeCore",
+                       {InstanceAccessor<&NativeCore::Config>("config"),
+                        InstanceAccessor<&NativeCore::SipPort>("sipPort"),
+                        InstanceMethod<&NativeCore::FetchStatus>("fetchStatus"),
+                        InstanceMethod<&NativeCore::Stats>("stats"),
+                        InstanceMethod<&NativeCore::Close>("close")});
+  }
+
+  explicit NativeCore(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeCore>(info) {
+    Napi::Env env = info.Env();
+    config_ = loadConfig(env, info[0]);
+    tsfn_ = Tsfn::New(env, "parlayx-gateway sip outcomes", 0, 1, this);
+    tsfn_.Unref(env);  // only pending fetches keep the process alive (see Ref in FetchStatus)
+    Tsfn tsfn = tsfn_;
+    try {
+      watcher_ = std::make_unique<PresenceWatcher>(config_, [tsfn]() mutable {
+        // Non-blocking with an unbounded queue: the SIP thread never waits for JS.
+        tsfn.NonBlockingCall();
+      });
+    } catch (const std::exception& e) {
+      tsfn_.Release();
+      Napi::Error error = Napi::Error::New(env, e.what());
+      error.Set("code", "ERR_PX_SIP_START");
+      throw error;
+    }
+    selfRef_ = Napi::Persistent(info.This().As<Napi::Object>());
+    napi_add_env_cleanup_hook(env, &NativeCore::OnEnvCleanup, this);
+    hookInstalled_ = true;
+  }
+
+  ~NativeCore() override {
+    RemoveHook();
+    if (watcher_) watcher_->close();
+  }
+
+ private:
+  static void CallJs(Napi::Env env, Napi::Function, NativeCore* self, void*) {
+    if (env == nullptr || self == nullptr) return;  // the TSFN is being torn down
+    self->Drain(env);
+  }
+  using Tsfn = Napi::TypedThreadSafeFunction<NativeCore, void, &NativeCore::CallJs>;
+
+  // Resolves the Promise of every finished fetch. Runs on the JS thread.
+  void Drain(Napi::Env env) {
+    if (!watcher_) return;
+    for (FetchOutcome& outcome : watcher_->takeOutcomes()) {
+      auto it = pending_.find(outcome.id);
+      if (it == pending_.end()) continue;
+      Napi::Promise::Deferred deferred = std::move(it->second);
+      pending_.erase(it);
+      Napi::HandleScope scope(env);
+      Napi::Object o = Napi::Object::New(env);
+      o.Set("kind", toString(outcome.kind));
+      if (outcome.kind == FetchOutcome::Kind::kStatus) {
+        o.Set("status", std::string(toString(outcome.status)));
+      }
+      o.Set("sipStatus", outcome.sipStatus);
+      o.Set("detail", outcome.detail);
+      o.Set("elapsedMs", outcome.elapsedMs);
+      deferred.Resolve(o);
+    }
+    if (pending_.empty() && !closed_) tsfn_.Unref(env);
+  }
+
+  Napi::Value Config(const Napi::CallbackInfo& info) { return configToJs(info.Env(), config_); }
+  Napi::Value SipPort(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), watcher_ ? watcher_->sipPort() : 0);
+  }
+
+  // fetchStatus(address) -> Promise<{kind, status?, sipStatus, detail, elapsedMs}>. The address
+  // must be a valid tel/sip/sips URI (the handlers validate first; this throws TypeError).
+  Napi::Value FetchStatus(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!info[0].IsString()) throw Napi::TypeError::New(env, "address must be a string");
+    if (closed_ || closing_) {
+      Napi::Error error = Napi::Error::New(env, "gateway is closed");
+      error.Set("code", "ERR_PX_CLOSED");
+      throw error;
+    }
+    const AddressParseResult parsed = parseAddress(info[0].As<Napi::String>().Utf8Value());
+    if (!parsed.ok()) throw Napi::TypeError::New(env, "invalid address: " + parsed.reason);
+    const std::string requestUri = toSipRequestUri(parsed.address, config_.sip.telDomain);
+    auto deferred = Napi::Promise::Deferred::New(env);
+    Napi::Promise promise = deferred.Promise();
+    if (pending_.empty()) tsfn_.Ref(env);
+    // The id is reserved before the SIP thread can answer: outcomes are drained on this thread,
+    // so the Deferred is registered before its outcome can be looked up.
+    const uint64_t id = watcher_->fetch(requestUri);
+    pending_.emplace(id, std::move(deferred));
+    return promise;
+  }
+
+  Napi::Value Stats(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Napi::Object o = Napi::Object::New(env);
+    const WatcherStats s = watcher_ ? watcher_->stats() : WatcherStats{};
+    o.Set("started", static_cast<double>(s.started));
+    o.Set("completed", static_cast<double>(s.completed));
+    o.Set("inFlight", static_cast<double>(s.inFlight));
+    o.Set("timeouts", static_cast<double>(s.timeouts));
+    o.Set("sipErrors", static_cast<double>(s.sipErrors));
+    o.Set("strayRequests", static_cast<double>(s.strayRequests));
+    o.Set("pendingPromises", static_cast<double>(pending_.size()));
+    return o;
+  }
+
+  // Closing joins the SIP thread, so it runs on the libuv pool, never on the event loop.
+  class CloseWorker : public Napi::AsyncWorker {
+   public:
+    CloseWorker(Napi::Env env, NativeCore* core)
+        : Napi::AsyncWorker(env, "parlayx-gateway close"), core_(core),
+          deferred_(Napi::Promise::Deferred::New(env)) {}
+    Napi::Promise Promise() { return deferred_.Promise(); }
+    void Execute() override { core_->watcher_->close(); }
+    void OnOK() override {
+      core_->FinishClose(Env());
+      deferred_.Resolve(Env().Undefined());
+    }
+    void OnError(const Napi::Error& error) override {
+      core_->FinishClose(Env());
+      deferred_.Reject(error.Value());
+    }
+
+   private:
+    NativeCore* core_;
+    Napi::Promise::Deferred deferred_;
+  };
+
+  Napi::Value Close(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (closing_ || closed_) {
+      if (closedPromise_.IsEmpty()) {
+        auto done = Napi::Promise::Deferred::New(env);
+        done.Resolve(env.Undefined());
+        return done.Promise();
+      }
+      return closedPromise_.Value();
+    }
+    closing_ = true;
+    auto* worker = new CloseWorker(env, this);  // AsyncWorker deletes itself after OnOK/OnError
+    Napi::Promise promise = worker->Promise();
+    closedPromise_ = Napi::Persistent(promise.As<Napi::Object>());
+    worker->Queue();
+    return promise;
+  }
+
+  void FinishClose(Napi::Env env) {
+    Drain(env);  // the watcher gave every pending fetch its outcome before the thread ended
+    closed_ = true;
+    tsfn_.Release();
+    RemoveHook();
+    selfRef_.Reset();
+  }
+
+  void RemoveHook() {
+    if (hookInstalled_) {
+      napi_remove_env_cleanup_hook(Env(), &NativeCore::OnEnvCleanup, this);
+      hookInstalled_ = false;
+    }
+  }
+
+  // The environment is going away (process exit, worker.terminate()) without close().
+  static void OnEnvCleanup(void* arg) {
+    auto* self = static_cast<NativeCore*>(arg);
+    self->hookInstalled_ = false;
+    if (self->watcher_) self->watcher_->close();
+  }
+
+  GatewayConfig config_;
+  Tsfn tsfn_;
+  std::unique_ptr<PresenceWatcher> watcher_;
+  std::unordered_map<uint64_t, Napi::Promise::Deferred> pending_;
+  Napi::ObjectReference selfRef_;
+  Napi::ObjectReference closedPromise_;
+  bool hookInstalled_ = false;
+  bool closing_ = false;
+  bool closed_ = false;
+};
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("NativeCore", NativeCore::Define(env));
+  exports.Set("loadConfig", Napi::Function::New(env, LoadConfig, "loadConfig"));
+  exports.Set("parseAddress", Napi::Function::New(env, ParseAddress, "parseAddress"));
+  return exports;
+}
+
+}  // namespace
+}  // namespace px
+
+static Napi::Object InitParlayxGateway(Napi::Env env, Napi::Object exports) {
+  return px::Init(env, exports);
+}
+
+NODE_API_MODULE(parlayx_gateway, InitParlayxGateway)

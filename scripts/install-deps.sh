@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs what parlayx-gateway needs on Debian 12 (as root): the build toolchain and libraries of
+# the native core, and the tools of the test suite (Kamailio presence server, SIPp). Idempotent:
+# installs only what is missing, so a warm machine pays nothing.
+set -euo pipefail
+
+BUILD_PACKAGES=(g++ make cmake pkg-config python3 libsofia-sip-ua-dev libyaml-cpp-dev libexpat1-dev libsqlite3-dev)
+TEST_PACKAGES=(googletest libgtest-dev kamailio kamailio-presence-modules kamailio-sqlite-modules sqlite3 sip-tester)
+
+want=("${BUILD_PACKAGES[@]}")
+if [ "${1:-}" = "--with-test-tools" ]; then want+=("${TEST_PACKAGES[@]}"); fi
+if [ "${1:-}" = "--with-presence-server" ]; then want+=(kamailio kamailio-presence-modules kamailio-sqlite-modules sqlite3); fi
+
+missing=()
+for p in "${want[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -eq 0 ]; then exit 0; fi
+
+echo "install-deps: installing ${missing[*]}"
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# The one command that runs every test (README "Test"), from a fresh Debian 12 machine:
+# installs missing Debian packages and npm packages, builds the addon, then runs GoogleTest
+# (ctest), ESLint and Jest (unit and integration tests against a real Kamailio on loopback).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/install-deps.sh --with-test-tools
+npm ci --no-audit --no-fund
+bash scripts/test-native.sh
+npx eslint .
+npx jest --ci
