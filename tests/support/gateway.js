@@ -1,0 +1,84 @@
+'use strict';
+// Test fixtures: a gateway on free ports pointed at a given presence server, plus small helpers
+// to talk to it over real HTTP.
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const { createGateway } = require('../../index');
+
+/**
+ * Starts a gateway (HTTP and SIP on free ports) that routes SUBSCRIBEs to presencePort.
+ * @param {{ presencePort: number, fetchTimeoutMs?: number, maxTargets?: number, extraYaml?: string }} options
+ */
+async function startGateway({ presencePort, fetchTimeoutMs = 1000, maxTargets = 5, extraYaml = '' }) {
+  const yaml = `
+http:
+  host: 127.0.0.1
+  port: 0
+  maxBodyBytes: 8192
+sip:
+  bindHost: 127.0.0.1
+  port: 0
+  presenceServerUri: "sip:127.0.0.1:${presencePort}"
+  telDomain: example.test
+presence:
+  fetchTimeoutMs: ${fetchTimeoutMs}
+terminalStatus:
+  maxTargets: ${maxTargets}
+${extraYaml}`;
+  const logs = [];
+  const gateway = await createGateway({
+    configText: yaml,
+    configName: 'test-gateway.yaml',
+    log: (level, message, extra) => logs.push({ level, message, extra }),
+  });
+  const { url } = await gateway.listen();
+  return {
+    gateway,
+    url,
+    endpoint: `${url}/TerminalStatusService/services/TerminalStatus`,
+    logs,
+  };
+}
+
+/** POSTs a raw SOAP body; resolves { status, text, headers }. */
+async function postSoap(endpoint, body, headers = {}) {
+  const response = await fetch(endpoint, {
+    method: 'POST',
+    headers: { 'content-type': 'text/xml; charset=utf-8', soapaction: '""', ...headers },
+    body,
+  });
+  return { status: response.status, text: await response.text(), headers: response.headers };
+}
+
+/** A getStatus-like envelope in any namespace, with the given inner XML. */
+function envelope(inner, { localNs = 'http://www.csapi.org/schema/parlayx/terminal_status/v2_3/local' } = {}) {
+  return `<?xml version="1.0" encoding="UTF-8"?>
+<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:loc="${localNs}">
+  <soapenv:Body>${inner}</soapenv:Body>
+</soapenv:Envelope>`;
+}
+
+/** The Fault of a node-soap client error: { faultcode, faultstring, messageId, variables, kind }. */
+function soapFault(error) {
+  const fault = error && error.root && error.root.Envelope && error.root.Envelope.Body.Fault;
+  if (!fault) throw error;
+  const detail = fault.detail || {};
+  const kind = Object.keys(detail).find((k) => /ServiceException|PolicyException/.test(k));
+  const exception = kind ? detail[kind] : {};
+  const variables = exception.variables === undefined ? [] : [].concat(exception.variables);
+  return {
+    faultcode: fault.faultcode,
+    faultstring: fault.faultstring,
+    kind: kind && kind.replace(/^.*:/, ''),
+    messageId: exception.messageId,
+    text: exception.text,
+    variables,
+  };
+}
+
+function tempDir(prefix) {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+module.exports = { startGateway, postSoap, envelope, soapFault, tempDir };
