@@ -40,7 +40,8 @@ Napi::Object configToJs(Napi::Env env, const GatewayConfig& c) {
   sip.Set("bindHost", c.sip.bindHost);
   sip.Set("port", c.sip.port);
   std::vector<std::string> transports;
-  for (SipTransport t : c.sip.transports) transports.push_back(t == SipTransport::kUdp ? "udp" : "tcp");
+  for (SipTransport t : c.sip.transports)
+    transports.push_back(t == SipTransport::kUdp ? "udp" : "tcp");
   sip.Set("transports", toJs(env, transports));
   sip.Set("watcherUri", c.sip.watcherUri);
   sip.Set("presenceServerUri", c.sip.presenceServerUri);
@@ -115,12 +116,12 @@ Napi::Value ParseAddress(const Napi::CallbackInfo& info) {
 class NativeCore : public Napi::ObjectWrap<NativeCore> {
  public:
   static Napi::Function Define(Napi::Env env) {
-    return DefineClass(env, "NativeCore",
-                       {InstanceAccessor<&NativeCore::Config>("config"),
-                        InstanceAccessor<&NativeCore::SipPort>("sipPort"),
-                        InstanceMethod<&NativeCore::FetchStatus>("fetchStatus"),
-                        InstanceMethod<&NativeCore::Stats>("stats"),
-                        InstanceMethod<&NativeCore::Close>("close")});
+    return DefineClass(
+        env, "NativeCore",
+        {InstanceAccessor<&NativeCore::Config>("config"),
+         InstanceAccessor<&NativeCore::SipPort>("sipPort"),
+         InstanceMethod<&NativeCore::FetchStatus>("fetchStatus"),
+         InstanceMethod<&NativeCore::Stats>("stats"), InstanceMethod<&NativeCore::Close>("close")});
   }
 
   explicit NativeCore(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeCore>(info) {
@@ -225,7 +226,8 @@ class NativeCore : public Napi::ObjectWrap<NativeCore> {
   class CloseWorker : public Napi::AsyncWorker {
    public:
     CloseWorker(Napi::Env env, NativeCore* core)
-        : Napi::AsyncWorker(env, "parlayx-gateway close"), core_(core),
+        : Napi::AsyncWorker(env, "parlayx-gateway close"),
+          core_(core),
           deferred_(Napi::Promise::Deferred::New(env)) {}
     Napi::Promise Promise() { return deferred_.Promise(); }
     void Execute() override { core_->watcher_->close(); }

@@ -147,9 +147,8 @@ class PresenceWatcher::Stack {
       finishQueued(command, FetchOutcome::Kind::kSipError, "cannot create a SIP handle");
       return;
     }
-    nua_subscribe(handle.get(), NUTAG_URL(command.requestUri.c_str()),
-                  SIPTAG_EVENT_STR("presence"), SIPTAG_ACCEPT_STR("application/pidf+xml"),
-                  SIPTAG_EXPIRES_STR("0"), TAG_END());
+    nua_subscribe(handle.get(), NUTAG_URL(command.requestUri.c_str()), SIPTAG_EVENT_STR("presence"),
+                  SIPTAG_ACCEPT_STR("application/pidf+xml"), SIPTAG_EXPIRES_STR("0"), TAG_END());
     pending_.emplace(command.id, Pending{std::move(handle), started});
     deadlines_.emplace_back(command.deadline, command.id);
     {
@@ -192,7 +191,8 @@ class PresenceWatcher::Stack {
     const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(
         deadlines_.front().first - Clock::now());
     const long ms = wait.count() < 0 ? 0 : static_cast<long>(wait.count()) + 1;
-    if (su_timer_set_interval(timer_.get(), &Stack::onTimer, reinterpret_cast<su_timer_arg_t*>(this),
+    if (su_timer_set_interval(timer_.get(), &Stack::onTimer,
+                              reinterpret_cast<su_timer_arg_t*>(this),
                               static_cast<su_duration_t>(ms)) == 0) {
       timerArmed_ = true;
     }
@@ -289,9 +289,9 @@ class PresenceWatcher::Stack {
         finish(id, std::move(outcome));
         return;
       }
-      const std::string_view contentType =
-          sip->sip_content_type && sip->sip_content_type->c_type ? sip->sip_content_type->c_type
-                                                                 : "";
+      const std::string_view contentType = sip->sip_content_type && sip->sip_content_type->c_type
+                                               ? sip->sip_content_type->c_type
+                                               : "";
       std::string_view body;
       if (sip->sip_payload && sip->sip_payload->pl_data) {
         body = std::string_view(sip->sip_payload->pl_data, sip->sip_payload->pl_len);
@@ -385,7 +385,9 @@ PresenceWatcher::PresenceWatcher(const GatewayConfig& config, OutcomeSignal sign
   }
 }
 
-PresenceWatcher::~PresenceWatcher() { close(); }
+PresenceWatcher::~PresenceWatcher() {
+  close();
+}
 
 void PresenceWatcher::run(std::string bindUrl) {
   SuRoot root(su_root_create(nullptr));
@@ -438,8 +440,7 @@ void PresenceWatcher::run(std::string bindUrl) {
 
 uint64_t PresenceWatcher::fetch(const std::string& requestUri) {
   const uint64_t id = nextId_.fetch_add(1);
-  const auto deadline =
-      Clock::now() + std::chrono::milliseconds(config_.presence.fetchTimeoutMs);
+  const auto deadline = Clock::now() + std::chrono::milliseconds(config_.presence.fetchTimeoutMs);
   {
     std::lock_guard<std::mutex> lock(commandsMutex_);
     if (!closing_ && stack_) {

@@ -7,12 +7,12 @@
 #include <memory>
 
 // sofia_features.h and friends need su_config.h first (sofia-sip notes §5.4).
-#include <sofia-sip/su_config.h>
 #include <sofia-sip/nua.h>
 #include <sofia-sip/nua_tag.h>
 #include <sofia-sip/sip_header.h>
 #include <sofia-sip/sip_status.h>
 #include <sofia-sip/su.h>
+#include <sofia-sip/su_config.h>
 #include <sofia-sip/su_tag.h>
 #include <sofia-sip/su_wait.h>
 
