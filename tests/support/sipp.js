@@ -77,10 +77,11 @@ function delay(ms) {
  *   { code: '503', reason?: 'Service Unavailable' } (written into a copy of the
  *   scenario), for subscribe-200-notify { basic: 'open'|'closed', person: '<dm:person>…' }
  * @param {number} [opts.startTimeoutMs=5000]
+ * @param {string[]} [opts.extraArgs] more SIPp arguments (e.g. ['-buff_size', '4194304'])
  * @returns {Promise<{host:string, port:number, uri:string, pid:number,
  *   stop:()=>Promise<void>, logs:()=>string}>}
  */
-async function startSippUas({ scenario, port, keys = {}, startTimeoutMs = 5000 } = {}) {
+async function startSippUas({ scenario, port, keys = {}, startTimeoutMs = 5000, extraArgs = [] } = {}) {
   const sipp = findSipp();
   const name = path.basename(scenario || '', '.xml');
   const file = scenario && scenario.endsWith('.xml') ? path.resolve(scenario) : path.join(SCENARIO_DIR, `${name}.xml`);
@@ -117,6 +118,7 @@ async function startSippUas({ scenario, port, keys = {}, startTimeoutMs = 5000 }
     '-nd', // No BYE/CANCEL on unexpected messages: this is not a dialog UA.
   ];
   for (const [k, v] of Object.entries(allKeys)) args.push('-key', k, String(v));
+  args.push(...extraArgs);
 
   const proc = spawnSupervised(sipp, args, { logLimit: 64 * 1024 });
   const stop = async () => {

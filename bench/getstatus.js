@@ -1,0 +1,155 @@
+#!/usr/bin/env node
+'use strict';
+// getStatus throughput and latency, on demand (not part of CI):
+//   node bench/getstatus.js [--duration 10] [--connections 16,64,128,256]
+// 1. A SIPp UAS stands in for the presence server (200 + NOTIFY with a PIDF document).
+// 2. Direct limit: a SIPp UAC fetches from that UAS as fast as it can (SUBSCRIBE/200/NOTIFY/200).
+// 3. The gateway runs in its own process (js/cli.js serve); autocannon drives SOAP getStatus
+//    over keep-alive HTTP at increasing concurrency, then at half the peak rate for latency.
+// Prints getStatus/s, p50/p99 latency, and the ratio to the direct rate.
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const { spawn, spawnSync } = require('node:child_process');
+const { parseArgs } = require('node:util');
+const autocannon = require('autocannon');
+const { startSippUas } = require('../tests/support/sipp');
+const { freePort } = require('../scripts/kamailio/kamailio');
+
+const { values } = parseArgs({
+  options: {
+    duration: { type: 'string', default: '10' },
+    connections: { type: 'string', default: '16,64,128,256' },
+    'fetch-timeout': { type: 'string', default: '1000' },
+  },
+});
+const DURATION = Number(values.duration);
+const CONNECTIONS = values.connections.split(',').map(Number);
+const SOCKET_BUFFER = 4 * 1024 * 1024; // SIPp UDP buffers: a loss at a burst stalls a UAC run
+
+const BODY = `<?xml version="1.0" encoding="UTF-8"?>
+<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:loc="http://www.csapi.org/schema/parlayx/terminal_status/v2_3/local">
+<soapenv:Body><loc:getStatus><loc:address>sip:alice@example.test</loc:address></loc:getStatus></soapenv:Body>
+</soapenv:Envelope>`;
+
+// One SIPp UAC run at a fixed call rate; returns the achieved rate and the failures.
+function sippUacRun(uasPort, uacPort, rate, seconds) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'px-bench-uac-'));
+  const calls = rate * seconds;
+  const started = process.hrtime.bigint();
+  spawnSync('sipp', [
+    '-sf', path.join(__dirname, 'sipp', 'fetch-uac.xml'), `127.0.0.1:${uasPort}`,
+    '-i', '127.0.0.1', '-p', String(uacPort), '-t', 'u1', '-m', String(calls), '-r', String(rate),
+    '-l', String(Math.max(200, rate)), '-buff_size', String(SOCKET_BUFFER), '-nostdin',
+    '-trace_screen', '-screen_file', path.join(dir, 'screen.log'),
+  ], { cwd: dir, encoding: 'utf8', timeout: 120000 });
+  const elapsed = Number(process.hrtime.bigint() - started) / 1e9;
+  const screen = fs.existsSync(path.join(dir, 'screen.log')) ? fs.readFileSync(path.join(dir, 'screen.log'), 'utf8') : '';
+  fs.rmSync(dir, { recursive: true, force: true });
+  const successful = Number((/Successful call\s+\|\s+\d+\s+\|\s+(\d+)/.exec(screen) || [])[1] || 0);
+  const failed = Number((/Failed call\s+\|\s+\d+\s+\|\s+(\d+)/.exec(screen) || [])[1] || 0);
+  return { rate, calls, successful, failed, seconds: elapsed, achieved: successful / elapsed };
+}
+
+// The direct limit: the highest rate SIPp UAC -> UAS sustains with no failed fetch.
+async function directRate(uasPort) {
+  const uacPort = await freePort();
+  let best = null;
+  for (const rate of [1000, 2000, 4000, 8000, 12000, 16000, 24000]) {
+    const run = sippUacRun(uasPort, uacPort, rate, 4);
+    console.log(`  direct at ${rate}/s: ${run.achieved.toFixed(0)}/s achieved, ${run.failed} failed`);
+    if (run.failed > 0 || run.achieved < 0.9 * rate) {
+      if (!best || run.achieved > best.achieved) best = best || run;
+      break;
+    }
+    best = run;
+  }
+  return { ...best, rate: best.achieved };
+}
+
+function runCannon(url, options) {
+  return new Promise((resolve, reject) => {
+    autocannon({
+      url, method: 'POST', body: BODY,
+      headers: { 'content-type': 'text/xml; charset=utf-8', soapaction: '""' },
+      duration: DURATION, ...options,
+    }, (error, result) => (error ? reject(error) : resolve(result)));
+  });
+}
+
+async function startGatewayProcess(uasPort) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'px-bench-gw-'));
+  const httpPort = await freePort();
+  const sipPort = await freePort();
+  const config = path.join(dir, 'gateway.yaml');
+  fs.writeFileSync(config, `http:\n  port: ${httpPort}\n  keepAliveTimeoutMs: 30000\nsip:\n  port: ${sipPort}\n  presenceServerUri: "sip:127.0.0.1:${uasPort}"\npresence:\n  fetchTimeoutMs: ${values['fetch-timeout']}\n`);
+  const child = spawn(process.execPath, [path.join(__dirname, '..', 'js', 'cli.js'), 'serve', '--config', config], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  await new Promise((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`gateway exited with ${code}`)));
+    child.stdout.on('data', (chunk) => { if (String(chunk).includes('parlayx-gateway started')) resolve(); });
+  });
+  return {
+    endpoint: `http://127.0.0.1:${httpPort}/parlayx/TerminalStatusService/services/TerminalStatus`,
+    pid: child.pid,
+    stop: () => new Promise((resolve) => { child.once('exit', resolve); child.kill('SIGTERM'); }),
+    dir,
+  };
+}
+
+function cpuSeconds(pid) {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(stat[11]) + Number(stat[12])) / 100; // utime + stime, in USER_HZ (100 on Linux)
+}
+
+async function main() {
+  const uas = await startSippUas({
+    scenario: 'subscribe-200-notify', keys: { basic: 'open', person: '' },
+    extraArgs: ['-buff_size', String(SOCKET_BUFFER)],
+  });
+  const report = { machine: `${os.cpus().length} cores, ${os.cpus()[0].model}`, node: process.version };
+  let gateway;
+  try {
+    const direct = await directRate(uas.port);
+    report.direct = direct;
+    console.log(`direct SIPp UAC -> UAS fetches: ${direct.rate.toFixed(0)}/s (${direct.successful} ok, ${direct.failed} failed, ${direct.seconds.toFixed(2)} s)`);
+
+    gateway = await startGatewayProcess(uas.port);
+    await runCannon(gateway.endpoint, { connections: 32, duration: 3 }); // warm-up
+    const ladder = [];
+    for (const connections of CONNECTIONS) {
+      const cpu0 = cpuSeconds(gateway.pid);
+      const r = await runCannon(gateway.endpoint, { connections });
+      const cpu = cpuSeconds(gateway.pid) - cpu0;
+      const row = {
+        connections, rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99,
+        non2xx: r.non2xx, errors: r.errors + r.timeouts, gatewayCpu: cpu / DURATION,
+      };
+      ladder.push(row);
+      console.log(`c=${connections}: ${row.rps.toFixed(0)} getStatus/s, p50 ${row.p50} ms, p99 ${row.p99} ms, non-2xx ${row.non2xx}, errors ${row.errors}, gateway CPU ${(row.gatewayCpu * 100).toFixed(0)} %`);
+    }
+    report.ladder = ladder;
+    const clean = ladder.filter((row) => row.non2xx === 0 && row.errors === 0);
+    const peak = (clean.length ? clean : ladder).reduce((a, b) => (b.rps > a.rps ? b : a));
+    const half = Math.floor(peak.rps / 2);
+    const r = await runCannon(gateway.endpoint, { connections: 64, overallRate: half });
+    report.halfPeak = { targetRate: half, rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, non2xx: r.non2xx };
+    console.log(`at half the peak (${half}/s): ${r.requests.average.toFixed(0)} getStatus/s, p50 ${r.latency.p50} ms, p99 ${r.latency.p99} ms, non-2xx ${r.non2xx}`);
+    report.peak = { rps: peak.rps, connections: peak.connections, ratioToDirect: peak.rps / direct.rate };
+    console.log(`\npeak ${peak.rps.toFixed(0)} getStatus/s at c=${peak.connections}; ${(100 * peak.rps / direct.rate).toFixed(0)} % of the direct SIP fetch rate`);
+    console.log(`targets: >= 5000/s ${peak.rps >= 5000 ? 'met' : 'NOT met'}; >= 50 % of direct ${peak.rps / direct.rate >= 0.5 ? 'met' : 'NOT met'}; p99 <= 10 ms at half peak ${r.latency.p99 <= 10 ? 'met' : 'NOT met'}`);
+    console.log(JSON.stringify(report));
+  } finally {
+    if (gateway) {
+      await gateway.stop();
+      fs.rmSync(gateway.dir, { recursive: true, force: true });
+    }
+    await uas.stop();
+  }
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});
