@@ -8,6 +8,8 @@
 #include <algorithm>
 #include <cstddef>
 #include <memory>
+#include <mutex>
+#include <random>
 #include <type_traits>
 #include <utility>
 
@@ -171,8 +173,37 @@ PresenceMapping failure(std::string why) {
 
 }  // namespace
 
+// Creating an expat parser allocates its tables and draws a hash salt from the kernel; the SIP
+// thread maps thousands of documents a second, so one parser is kept and reset instead. The salt
+// stays random (hash-flooding protection), drawn once per mapper.
+struct PresenceDocumentMapper::ParserCache {
+  std::mutex mutex;
+  ParserPtr parser;
+  unsigned long salt = 0;
+
+  // Takes the cached parser (reset), or a new one when it is in use by another thread.
+  ParserPtr take() {
+    ParserPtr p;
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      p = std::move(parser);
+    }
+    if (p && XML_ParserReset(p.get(), nullptr) != XML_TRUE) p.reset();
+    if (!p) p.reset(XML_ParserCreateNS(nullptr, kNsSeparator));
+    if (p) XML_SetHashSalt(p.get(), salt);
+    return p;
+  }
+  void give(ParserPtr p) {
+    std::lock_guard<std::mutex> lock(mutex);
+    if (!parser) parser = std::move(p);
+  }
+};
+
 PresenceDocumentMapper::PresenceDocumentMapper(std::vector<std::string> busyActivities)
-    : busyActivities_(std::move(busyActivities)) {}
+    : busyActivities_(std::move(busyActivities)), cache_(std::make_shared<ParserCache>()) {
+  std::random_device entropy;
+  cache_->salt = (static_cast<unsigned long>(entropy()) << 16) ^ entropy();
+}
 
 PresenceMapping PresenceDocumentMapper::map(std::string_view contentType,
                                             std::string_view body) const {
@@ -188,9 +219,15 @@ PresenceMapping PresenceDocumentMapper::map(std::string_view contentType,
   }
   if (body.size() > kMaxBodyBytes) return failure("presence document larger than 1 MiB");
 
-  const ParserPtr parser(XML_ParserCreateNS(nullptr, kNsSeparator));
+  ParserPtr parser = cache_->take();
   if (!parser) return failure("cannot create XML parser");
   XML_Parser p = parser.get();
+  // Back to the cache whatever the outcome: take() resets it before the next document.
+  struct GiveBack {
+    ParserCache& cache;
+    ParserPtr& parser;
+    ~GiveBack() { cache.give(std::move(parser)); }
+  } giveBack{*cache_, parser};
 
   ParseState state;
   state.parser = p;

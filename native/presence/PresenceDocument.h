@@ -1,6 +1,8 @@
 // Maps a PIDF (RFC 3863) document with RPID (RFC 4480) extensions to a TerminalStatus.
 #pragma once
 
+#include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -33,7 +35,10 @@ class PresenceDocumentMapper {
   PresenceMapping map(std::string_view contentType, std::string_view body) const;
 
  private:
+  struct ParserCache;  // one reusable expat parser: creating one per NOTIFY dominated the cost
+
   std::vector<std::string> busyActivities_;
+  std::shared_ptr<ParserCache> cache_;
 };
 
 }  // namespace px

@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 #include <deque>
+#include <random>
 #include <stdexcept>
 #include <unordered_map>
 #include <utility>
@@ -18,6 +19,8 @@
 namespace px {
 
 using Clock = std::chrono::steady_clock;
+
+constexpr unsigned kUdpBufferBytes = 4 * 1024 * 1024;
 
 const char* toString(FetchOutcome::Kind kind) {
   switch (kind) {
@@ -38,7 +41,7 @@ const char* toString(FetchOutcome::Kind kind) {
 namespace {
 
 // Port 0 in the config means "any free port": Sofia cannot report the port it picked through the
-// public NUA API, so pick one that is free for both UDP and TCP and bind to it.
+// public API, so pick one that is free for both UDP and TCP and bind to it.
 uint16_t pickFreePort(const std::string& host) {
   for (int attempt = 0; attempt < 20; ++attempt) {
     UniqueFd udp(::socket(AF_INET, SOCK_DGRAM, 0));
@@ -72,10 +75,17 @@ std::string routeFor(const std::string& presenceServerUri) {
 }  // namespace
 
 // Everything that must only be touched on the SIP thread.
+//
+// Fetches use Sofia's transaction layer (NTA) directly rather than NUA: a fetch needs no dialog
+// state (one SUBSCRIBE transaction, then one NOTIFY matched by Call-ID and tag), and NUA's
+// per-handle machinery (dialog usages, event marshalling, a timer walk over every handle) cost
+// more than half of the SIP thread's time per fetch.
 class PresenceWatcher::Stack {
  public:
   struct Pending {
-    NuaHandle handle;
+    NtaOutgoing subscribe;  // reset once the final response arrived
+    std::string callId;
+    std::string fromTag;
     Clock::time_point started;
   };
 
@@ -83,19 +93,37 @@ class PresenceWatcher::Stack {
       : owner_(owner),
         root_(root),
         mapper_(owner.config_.presence.busyActivities),
-        timeout_(std::chrono::milliseconds(owner.config_.presence.fetchTimeoutMs)) {}
+        timeout_(std::chrono::milliseconds(owner.config_.presence.fetchTimeoutMs)) {
+    std::random_device entropy;
+    tagPrefix_ = (static_cast<uint64_t>(entropy()) << 32) ^ entropy();
+  }
 
   bool start(const std::string& bindUrl) {
     const SipConfig& sip = owner_.config_.sip;
-    const std::string route = routeFor(sip.presenceServerUri);
-    nua_.reset(nua_create(root_, &Stack::onEvent, reinterpret_cast<nua_magic_t*>(this),
-                          NUTAG_URL(bindUrl.c_str()), SIPTAG_FROM_STR(sip.watcherUri.c_str()),
-                          SIPTAG_USER_AGENT_STR(sip.userAgent.c_str()),
-                          NUTAG_INITIAL_ROUTE_STR(route.c_str()), NUTAG_MEDIA_ENABLE(0),
-                          NUTAG_ENABLEINVITE(0), NUTAG_ENABLEMESSAGE(0), TAG_END()));
-    if (!nua_) return false;
+    agent_.reset(nta_agent_create(
+        root_, URL_STRING_MAKE(bindUrl.c_str()), &Stack::onStray,
+        reinterpret_cast<nta_agent_magic_t*>(this), NTATAG_UA(1), NTATAG_CLIENT_RPORT(1),
+        // A burst of NOTIFYs must not overflow the default ~200 KiB UDP
+        // buffer: a dropped NOTIFY costs a 500 ms retransmission.
+        TPTAG_UDP_RMEM(kUdpBufferBytes), TPTAG_UDP_WMEM(kUdpBufferBytes), TAG_END()));
+    if (!agent_) return false;
+    leg_.reset(nta_leg_tcreate(agent_.get(), &Stack::onRequest,
+                               reinterpret_cast<nta_leg_magic_t*>(this), NTATAG_NO_DIALOG(1),
+                               TAG_END()));
     timer_.reset(su_timer_create(su_root_task(root_), 0));
-    return static_cast<bool>(timer_);
+    if (!leg_ || !timer_) return false;
+    routeUrl_ = sip.presenceServerUri;
+    host_ = sip.bindHost;
+    // The headers every SUBSCRIBE shares are parsed once; NTA copies them into each request.
+    home_.reset(static_cast<su_home_t*>(su_home_new(sizeof(su_home_t))));
+    if (!home_) return false;
+    su_home_t* home = home_.get();
+    route_ = sip_route_make(home, routeFor(sip.presenceServerUri).c_str());
+    event_ = sip_event_make(home, "presence");
+    accept_ = sip_accept_make(home, "application/pidf+xml");
+    expires_ = sip_expires_make(home, "0");
+    userAgent_ = sip_user_agent_make(home, sip.userAgent.c_str());
+    return route_ && event_ && accept_ && expires_ && userAgent_;
   }
 
   // su_msg callback: the command queue has work (or close() was called).
@@ -131,31 +159,50 @@ class PresenceWatcher::Stack {
         startFetch(command);
       }
     }
-    if (closing) beginShutdown();
+    if (closing) shutdown();
   }
 
   void startFetch(const Command& command) {
-    const auto now = Clock::now();
-    const auto started = command.deadline - timeout_;
-    if (now >= command.deadline) {
+    if (Clock::now() >= command.deadline) {
       finishQueued(command, FetchOutcome::Kind::kTimeout, "fetch timed out before it was sent");
       return;
     }
-    NuaHandle handle(nua_handle(nua_.get(), idToMagic(command.id),
-                                SIPTAG_TO_STR(command.requestUri.c_str()), TAG_END()));
-    if (!handle) {
-      finishQueued(command, FetchOutcome::Kind::kSipError, "cannot create a SIP handle");
-      return;
-    }
-    nua_subscribe(handle.get(), NUTAG_URL(command.requestUri.c_str()), SIPTAG_EVENT_STR("presence"),
-                  SIPTAG_ACCEPT_STR("application/pidf+xml"), SIPTAG_EXPIRES_STR("0"), TAG_END());
-    pending_.emplace(command.id, Pending{std::move(handle), started});
-    deadlines_.emplace_back(command.deadline, command.id);
+    const SipConfig& sip = owner_.config_.sip;
     {
+      // Counted before the SUBSCRIBE leaves, so stats never lag what the network has seen.
       std::lock_guard<std::mutex> lock(owner_.statsMutex_);
       owner_.stats_.started++;
       owner_.stats_.inFlight++;
     }
+    Pending pending;
+    pending.started = command.deadline - timeout_;
+    pending.fromTag = hex(tagPrefix_ ^ command.id);
+    pending.callId = pending.fromTag + "-" + std::to_string(command.id) + "@" + host_;
+    const std::string from = "<" + sip.watcherUri + ">;tag=" + pending.fromTag;
+    const std::string to = "<" + command.requestUri + ">";
+    pending.subscribe.reset(nta_outgoing_tcreate(
+        leg_.get(), &Stack::onResponse, reinterpret_cast<nta_outgoing_magic_t*>(this),
+        URL_STRING_MAKE(routeUrl_.c_str()), sip_method_subscribe, "SUBSCRIBE",
+        URL_STRING_MAKE(command.requestUri.c_str()), SIPTAG_ROUTE(route_),
+        SIPTAG_FROM_STR(from.c_str()), SIPTAG_TO_STR(to.c_str()),
+        SIPTAG_CALL_ID_STR(pending.callId.c_str()), SIPTAG_CSEQ_STR("1 SUBSCRIBE"),
+        SIPTAG_CONTACT(nta_agent_contact(agent_.get())), SIPTAG_EVENT(event_),
+        SIPTAG_ACCEPT(accept_), SIPTAG_EXPIRES(expires_), SIPTAG_USER_AGENT(userAgent_),
+        TAG_END()));
+    if (!pending.subscribe) {
+      {
+        std::lock_guard<std::mutex> lock(owner_.statsMutex_);
+        owner_.stats_.started--;
+        owner_.stats_.inFlight--;
+      }
+      finishQueued(command, FetchOutcome::Kind::kSipError,
+                   "cannot send SUBSCRIBE to " + command.requestUri);
+      return;
+    }
+    byCallId_.emplace(pending.callId, command.id);
+    byTransaction_.emplace(pending.subscribe.get(), command.id);
+    pending_.emplace(command.id, std::move(pending));
+    deadlines_.emplace_back(command.deadline, command.id);
     armTimer();
   }
 
@@ -168,13 +215,15 @@ class PresenceWatcher::Stack {
     owner_.pushOutcome(std::move(outcome));
   }
 
-  // Ends a pending fetch: releases its handle (cancelling anything still in progress) and
-  // publishes the outcome.
+  // Ends a pending fetch: drops its transaction (stopping retransmissions) and its Call-ID, so a
+  // late NOTIFY is answered 481, and publishes the outcome.
   void finish(uint64_t id, FetchOutcome outcome) {
     auto it = pending_.find(id);
     if (it == pending_.end()) return;
     outcome.id = id;
     outcome.elapsedMs = elapsedSince(it->second.started);
+    byCallId_.erase(it->second.callId);
+    byTransaction_.erase(it->second.subscribe.get());
     pending_.erase(it);
     {
       std::lock_guard<std::mutex> lock(owner_.statsMutex_);
@@ -184,6 +233,91 @@ class PresenceWatcher::Stack {
       if (outcome.kind == FetchOutcome::Kind::kSipError) owner_.stats_.sipErrors++;
     }
     owner_.pushOutcome(std::move(outcome));
+  }
+
+  // The SUBSCRIBE's responses. 1xx/2xx: keep waiting for the NOTIFY (which may have come first).
+  static int onResponse(nta_outgoing_magic_t* magic, nta_outgoing_t* orq, sip_t const* sip) {
+    auto* self = reinterpret_cast<Stack*>(magic);
+    try {
+      auto found = self->byTransaction_.find(orq);
+      if (found != self->byTransaction_.end()) self->handleResponse(found->second, orq, sip);
+    } catch (...) {
+    }
+    return 0;
+  }
+
+  int handleResponse(uint64_t id, nta_outgoing_t* orq, sip_t const* sip) {
+    const int status = nta_outgoing_status(orq);
+    if (status < 200) return 0;
+    auto it = pending_.find(id);
+    if (it == pending_.end()) return 0;
+    if (status < 300) {
+      // Final 2xx: the transaction is done; the fetch waits for its NOTIFY. Keeping the
+      // transaction object until the fetch ends lets NTA absorb 2xx retransmissions.
+      return 0;
+    }
+    FetchOutcome outcome;
+    outcome.kind = FetchOutcome::Kind::kSipError;
+    outcome.sipStatus = status;
+    outcome.detail = sip && sip->sip_status && sip->sip_status->st_phrase
+                         ? sip->sip_status->st_phrase
+                         : (status == 408 ? "Request Timeout" : "");
+    finish(id, std::move(outcome));
+    return 0;
+  }
+
+  // Every request reaches the default leg. NOTIFYs of fetches in progress are mapped and answered
+  // 200; anything else gets the answer RFC 3261/6665 asks for.
+  static int onRequest(nta_leg_magic_t* magic, nta_leg_t*, nta_incoming_t* irq, sip_t const* sip) {
+    try {
+      return reinterpret_cast<Stack*>(magic)->handleRequest(irq, sip);
+    } catch (...) {
+      return 500;
+    }
+  }
+
+  int handleRequest(nta_incoming_t* irq, sip_t const* sip) {
+    const sip_method_t method = nta_incoming_method(irq);
+    if (method == sip_method_options) return 200;
+    if (method == sip_method_ack) return 0;
+    if (method != sip_method_notify) return 405;
+    if (!sip || !sip->sip_call_id || !sip->sip_call_id->i_id) return 400;
+    auto found = byCallId_.find(sip->sip_call_id->i_id);
+    const char* toTag = sip->sip_to ? sip->sip_to->a_tag : nullptr;
+    if (found == byCallId_.end() || !toTag ||
+        pending_.at(found->second).fromTag != std::string_view(toTag)) {
+      std::lock_guard<std::mutex> lock(owner_.statsMutex_);
+      owner_.stats_.strayRequests++;
+      return 481;  // ends whatever the notifier still holds for it (RFC 6665 4.1.3)
+    }
+    if (!sip->sip_event || !sip->sip_event->o_type ||
+        std::string_view(sip->sip_event->o_type) != "presence") {
+      return 489;
+    }
+    const std::string_view contentType =
+        sip->sip_content_type && sip->sip_content_type->c_type ? sip->sip_content_type->c_type : "";
+    std::string_view body;
+    if (sip->sip_payload && sip->sip_payload->pl_data) {
+      body = std::string_view(sip->sip_payload->pl_data, sip->sip_payload->pl_len);
+    }
+    const PresenceMapping mapping = mapper_.map(contentType, body);
+    FetchOutcome outcome;
+    if (mapping.ok) {
+      outcome.kind = FetchOutcome::Kind::kStatus;
+      outcome.status = mapping.status;
+      outcome.sipStatus = 200;
+    } else {
+      outcome.kind = FetchOutcome::Kind::kBadDocument;
+      outcome.detail = mapping.error;
+    }
+    finish(found->second, std::move(outcome));
+    return 200;
+  }
+
+  // Responses that match no transaction (e.g. to a SUBSCRIBE whose fetch already ended).
+  static int onStray(nta_agent_magic_t*, nta_agent_t*, msg_t* msg, sip_t*) {
+    msg_destroy(msg);
+    return 0;
   }
 
   void armTimer() {
@@ -223,9 +357,7 @@ class PresenceWatcher::Stack {
     armTimer();
   }
 
-  void beginShutdown() {
-    if (shutdownStarted_) return;
-    shutdownStarted_ = true;
+  void shutdown() {
     std::vector<uint64_t> ids;
     ids.reserve(pending_.size());
     for (const auto& entry : pending_) ids.push_back(entry.first);
@@ -237,106 +369,14 @@ class PresenceWatcher::Stack {
     }
     deadlines_.clear();
     if (timer_) su_timer_reset(timer_.get());
-    nua_shutdown(nua_.get());
+    su_root_break(root_);
   }
 
-  static void onEvent(nua_event_t event, int status, char const* phrase, nua_t*, nua_magic_t* magic,
-                      nua_handle_t* nh, nua_hmagic_t* hmagic, sip_t const* sip, tagi_t tags[]) {
-    auto* self = reinterpret_cast<Stack*>(magic);
-    try {
-      self->handleEvent(event, status, phrase ? phrase : "", nh, hmagic, sip, tags);
-    } catch (...) {
-      // Never let an exception cross a Sofia C frame.
-    }
-  }
-
-  void handleEvent(nua_event_t event, int status, const char* phrase, nua_handle_t* nh,
-                   nua_hmagic_t* hmagic, sip_t const* sip, tagi_t tags[]) {
-    if (event == nua_r_shutdown) {
-      if (status >= 200) su_root_break(root_);
-      return;
-    }
-    if (!hmagic) {
-      // A request that matched none of our dialogs; NUA created the handle and answered it, so
-      // it is ours to release (a leaked handle costs ~3 KB each).
-      if (nh && isIncomingRequest(event)) {
-        {
-          std::lock_guard<std::mutex> lock(owner_.statsMutex_);
-          owner_.stats_.strayRequests++;
-        }
-        nua_handle_destroy(nh);
-      }
-      return;
-    }
-    const uint64_t id = magicToId(hmagic);
-    if (pending_.count(id) == 0) return;
-
-    if (event == nua_r_subscribe) {
-      if (status >= 300) {
-        FetchOutcome outcome;
-        outcome.kind = FetchOutcome::Kind::kSipError;
-        outcome.sipStatus = status;
-        outcome.detail = phrase;
-        finish(id, std::move(outcome));
-      }
-      return;  // 1xx and 2xx: wait for the NOTIFY (it may also have come first)
-    }
-    if (event == nua_i_notify) {
-      FetchOutcome outcome;
-      if (!sip) {  // NUA's own final-NOTIFY wait expired
-        outcome.kind = FetchOutcome::Kind::kTimeout;
-        outcome.detail = phrase;
-        finish(id, std::move(outcome));
-        return;
-      }
-      const std::string_view contentType = sip->sip_content_type && sip->sip_content_type->c_type
-                                               ? sip->sip_content_type->c_type
-                                               : "";
-      std::string_view body;
-      if (sip->sip_payload && sip->sip_payload->pl_data) {
-        body = std::string_view(sip->sip_payload->pl_data, sip->sip_payload->pl_len);
-      }
-      const PresenceMapping mapping = mapper_.map(contentType, body);
-      if (mapping.ok) {
-        outcome.kind = FetchOutcome::Kind::kStatus;
-        outcome.status = mapping.status;
-        outcome.sipStatus = 200;
-      } else {
-        outcome.kind = FetchOutcome::Kind::kBadDocument;
-        outcome.detail = mapping.error;
-      }
-      (void)tags;
-      finish(id, std::move(outcome));
-    }
-  }
-
-  static bool isIncomingRequest(nua_event_t event) {
-    switch (event) {
-      case nua_i_invite:
-      case nua_i_notify:
-      case nua_i_subscribe:
-      case nua_i_message:
-      case nua_i_options:
-      case nua_i_refer:
-      case nua_i_publish:
-      case nua_i_info:
-      case nua_i_register:
-      case nua_i_update:
-      case nua_i_prack:
-      case nua_i_method:
-      case nua_i_bye:
-      case nua_i_cancel:
-        return true;
-      default:
-        return false;
-    }
-  }
-
-  static nua_hmagic_t* idToMagic(uint64_t id) {
-    return reinterpret_cast<nua_hmagic_t*>(static_cast<uintptr_t>(id));
-  }
-  static uint64_t magicToId(nua_hmagic_t* magic) {
-    return static_cast<uint64_t>(reinterpret_cast<uintptr_t>(magic));
+  static std::string hex(uint64_t value) {
+    static constexpr char kDigits[] = "0123456789abcdef";
+    std::string out(16, '0');
+    for (int i = 15; i >= 0; --i, value >>= 4) out[static_cast<size_t>(i)] = kDigits[value & 15];
+    return out;
   }
 
   uint32_t elapsedSince(Clock::time_point started) const {
@@ -345,12 +385,15 @@ class PresenceWatcher::Stack {
     return ms < 0 ? 0 : static_cast<uint32_t>(ms);
   }
 
-  // Teardown order matters (sofia-sip notes §0.5): nua_destroy only after nua_r_shutdown, then
-  // handles are gone, then the timer, then the root (by the caller).
+  // Transactions before the leg, the leg before the agent; the root goes last (by the caller).
   void destroy() {
+    byTransaction_.clear();
+    byCallId_.clear();
     pending_.clear();
     timer_.reset();
-    nua_.reset();
+    leg_.reset();
+    agent_.reset();
+    home_.reset();
   }
 
  private:
@@ -358,11 +401,22 @@ class PresenceWatcher::Stack {
   su_root_t* root_;
   PresenceDocumentMapper mapper_;
   Clock::duration timeout_;
-  Nua nua_;
+  uint64_t tagPrefix_ = 0;
+  std::string routeUrl_;
+  SuHome home_;  // owns the pre-parsed headers below
+  sip_route_t* route_ = nullptr;
+  sip_event_t* event_ = nullptr;
+  sip_accept_t* accept_ = nullptr;
+  sip_expires_t* expires_ = nullptr;
+  sip_user_agent_t* userAgent_ = nullptr;
+  std::string host_;
+  NtaAgent agent_;
+  NtaLeg leg_;
   SuTimer timer_;
   bool timerArmed_ = false;
-  bool shutdownStarted_ = false;
   std::unordered_map<uint64_t, Pending> pending_;
+  std::unordered_map<std::string, uint64_t> byCallId_;
+  std::unordered_map<const nta_outgoing_t*, uint64_t> byTransaction_;
   std::deque<std::pair<Clock::time_point, uint64_t>> deadlines_;
 };
 
@@ -396,7 +450,6 @@ void PresenceWatcher::run(std::string bindUrl) {
   if (!root) {
     error = "cannot create the SIP event loop";
   } else {
-    su_root_threading(root.get(), 0);  // NUA runs on this thread, not on a clone
     stack = std::make_unique<Stack>(*this, root.get());
     su_root_set_magic(root.get(), reinterpret_cast<su_root_magic_t*>(stack.get()));
     if (!stack->start(bindUrl)) {
@@ -415,7 +468,7 @@ void PresenceWatcher::run(std::string bindUrl) {
   startCv_.notify_all();
   if (!error.empty()) return;
 
-  su_root_run(root.get());  // until nua_r_shutdown breaks it
+  su_root_run(root.get());  // until close() makes the stack break it
 
   {
     std::lock_guard<std::mutex> commands(commandsMutex_);

@@ -1,12 +1,14 @@
-// The gateway's SIP presence watcher (IMS Pw reference point), built on Sofia-SIP NUA.
+// The gateway's SIP presence watcher (IMS Pw reference point), built on Sofia-SIP's transaction
+// layer (NTA).
 //
-// Threads: one SIP thread per watcher owns every Sofia object (root, nua, handles, timers);
+// Threads: one SIP thread per watcher owns every Sofia object (root, agent, transactions, timer);
 // nothing Sofia crosses to another thread. Two queues cross the boundary:
 // - the command queue (owner: the SIP thread, which drains it): any thread enqueues fetches and
 //   wakes the SIP thread with one su_msg per batch;
 // - the outcome queue (owner: the consumer, e.g. the Node binding): the SIP thread appends
-//   outcomes and calls the OutcomeSignal once each time the queue goes from empty to non-empty;
-//   the consumer calls takeOutcomes() from its own thread.
+//   outcomes and calls the OutcomeSignal once each time the queue goes from empty to non-empty
+//   (fetch() after close() does the same on the caller's thread); the consumer calls
+//   takeOutcomes() from its own thread.
 #pragma once
 
 #include <atomic>
@@ -49,12 +51,13 @@ struct WatcherStats {
   uint64_t inFlight = 0;
   uint64_t timeouts = 0;
   uint64_t sipErrors = 0;
-  uint64_t strayRequests = 0;  // requests matching no dialog (e.g. a NOTIFY after a timeout)
+  uint64_t strayRequests = 0;  // NOTIFYs of no fetch in progress (e.g. after a timeout): 481
 };
 
 class PresenceWatcher {
  public:
-  // Called on the SIP thread when outcomes become available; must not block.
+  // Called when outcomes become available (on the SIP thread, or on the caller's thread for a
+  // fetch() after close()); must not block.
   using OutcomeSignal = std::function<void()>;
 
   // Binds the SIP transports and starts the SIP thread; throws std::runtime_error when the stack

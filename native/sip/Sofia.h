@@ -7,14 +7,17 @@
 #include <memory>
 
 // sofia_features.h and friends need su_config.h first (sofia-sip notes §5.4).
-#include <sofia-sip/nua.h>
-#include <sofia-sip/nua_tag.h>
+#include <sofia-sip/su_config.h>
+
+#include <sofia-sip/msg.h>
+#include <sofia-sip/nta.h>
+#include <sofia-sip/nta_tag.h>
 #include <sofia-sip/sip_header.h>
 #include <sofia-sip/sip_status.h>
 #include <sofia-sip/su.h>
-#include <sofia-sip/su_config.h>
 #include <sofia-sip/su_tag.h>
 #include <sofia-sip/su_wait.h>
+#include <sofia-sip/tport_tag.h>
 
 namespace px {
 
@@ -23,18 +26,26 @@ struct SuRootDeleter {
 };
 using SuRoot = std::unique_ptr<su_root_t, SuRootDeleter>;
 
-// nua_destroy() aborts unless nua_shutdown() completed first: the owner of a Nua must only let
-// it go after nua_r_shutdown reported a final status.
-struct NuaDeleter {
-  void operator()(nua_t* nua) const { nua_destroy(nua); }
+struct NtaAgentDeleter {
+  void operator()(nta_agent_t* agent) const { nta_agent_destroy(agent); }
 };
-using Nua = std::unique_ptr<nua_t, NuaDeleter>;
+using NtaAgent = std::unique_ptr<nta_agent_t, NtaAgentDeleter>;
 
-// Destroying a handle cancels whatever it still has in progress, silently.
-struct NuaHandleDeleter {
-  void operator()(nua_handle_t* handle) const { nua_handle_destroy(handle); }
+struct NtaLegDeleter {
+  void operator()(nta_leg_t* leg) const { nta_leg_destroy(leg); }
 };
-using NuaHandle = std::unique_ptr<nua_handle_t, NuaHandleDeleter>;
+using NtaLeg = std::unique_ptr<nta_leg_t, NtaLegDeleter>;
+
+// Destroying a client transaction stops its retransmissions and drops late responses.
+struct NtaOutgoingDeleter {
+  void operator()(nta_outgoing_t* orq) const { nta_outgoing_destroy(orq); }
+};
+using NtaOutgoing = std::unique_ptr<nta_outgoing_t, NtaOutgoingDeleter>;
+
+struct SuHomeDeleter {
+  void operator()(su_home_t* home) const { su_home_unref(home); }
+};
+using SuHome = std::unique_ptr<su_home_t, SuHomeDeleter>;
 
 struct SuTimerDeleter {
   void operator()(su_timer_t* timer) const { su_timer_destroy(timer); }
