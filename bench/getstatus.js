@@ -4,8 +4,9 @@
 //   node bench/getstatus.js [--duration 10] [--connections 16,64,128,256]
 // 1. A SIPp UAS stands in for the presence server (200 + NOTIFY with a PIDF document).
 // 2. Direct limit: a SIPp UAC fetches from that UAS as fast as it can (SUBSCRIBE/200/NOTIFY/200).
-// 3. The gateway runs in its own process (js/cli.js serve); autocannon drives SOAP getStatus
-//    over keep-alive HTTP at increasing concurrency, then at half the peak rate for latency.
+// 3. The gateway runs in its own process (js/cli.js serve); wrk drives SOAP getStatus over
+//    keep-alive HTTP at increasing concurrency; then autocannon holds half the peak rate (a fixed
+//    request rate, which wrk cannot do) for the latency at that load.
 // Prints getStatus/s, p50/p99 latency, and the ratio to the direct rate.
 const fs = require('node:fs');
 const os = require('node:os');
@@ -67,6 +68,28 @@ async function directRate(uasPort) {
   return { ...best, rate: best.achieved };
 }
 
+// Peak throughput: wrk (C, one thread) costs the shared 2 cores far less per request than a JS
+// load generator, so more of the machine goes to the gateway under test.
+function runWrk(url, connections, bodyFile) {
+  const result = spawnSync('wrk', [
+    '-t1', `-c${connections}`, `-d${DURATION}s`, '--latency', '--timeout', '5s',
+    '-s', path.join(__dirname, 'wrk-getstatus.lua'), url,
+  ], { encoding: 'utf8', env: { ...process.env, PX_BENCH_BODY: bodyFile }, timeout: (DURATION + 30) * 1000 });
+  if (result.status !== 0) throw new Error(`wrk failed: ${result.stderr || result.stdout}`);
+  const out = result.stdout;
+  const ms = (label) => {
+    const m = new RegExp(`^\\s*${label}%\\s+([\\d.]+)(us|ms|s)\\s*$`, 'm').exec(out);
+    if (!m) return NaN;
+    return Number(m[1]) * (m[2] === 'us' ? 0.001 : m[2] === 's' ? 1000 : 1);
+  };
+  return {
+    rps: Number((/Requests\/sec:\s+([\d.]+)/.exec(out) || [])[1]),
+    p50: ms('50'), p99: ms('99'),
+    non2xx: Number((/Non-2xx or 3xx responses:\s+(\d+)/.exec(out) || [0, 0])[1]),
+    errors: (/Socket errors:.*/.exec(out) || [''])[0],
+  };
+}
+
 function runCannon(url, options) {
   return new Promise((resolve, reject) => {
     autocannon({
@@ -104,6 +127,9 @@ function cpuSeconds(pid) {
 }
 
 async function main() {
+  // SIPp and wrk are Debian packages (sip-tester, wrk); install them when missing.
+  const install = spawnSync('bash', [path.join(__dirname, '..', 'scripts', 'install-deps.sh'), '--with-bench-tools'], { stdio: 'inherit' });
+  if (install.status !== 0) throw new Error('installing the benchmark tools failed');
   const uas = await startSippUas({
     scenario: 'subscribe-200-notify', keys: { basic: 'open', person: '' },
     extraArgs: ['-buff_size', String(SOCKET_BUFFER)],
@@ -116,15 +142,17 @@ async function main() {
     console.log(`direct SIPp UAC -> UAS fetches: ${direct.rate.toFixed(0)}/s (${direct.successful} ok, ${direct.failed} failed, ${direct.seconds.toFixed(2)} s)`);
 
     gateway = await startGatewayProcess(uas.port);
+    const bodyFile = path.join(gateway.dir, 'getStatus.xml');
+    fs.writeFileSync(bodyFile, BODY);
     await runCannon(gateway.endpoint, { connections: 32, duration: 3 }); // warm-up
     const ladder = [];
     for (const connections of CONNECTIONS) {
       const cpu0 = cpuSeconds(gateway.pid);
-      const r = await runCannon(gateway.endpoint, { connections });
+      const r = runWrk(gateway.endpoint, connections, bodyFile);
       const cpu = cpuSeconds(gateway.pid) - cpu0;
       const row = {
-        connections, rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99,
-        non2xx: r.non2xx, errors: r.errors + r.timeouts, gatewayCpu: cpu / DURATION,
+        connections, rps: r.rps, p50: r.p50, p99: r.p99,
+        non2xx: r.non2xx, errors: r.errors ? 1 : 0, errorText: r.errors, gatewayCpu: cpu / DURATION,
       };
       ladder.push(row);
       console.log(`c=${connections}: ${row.rps.toFixed(0)} getStatus/s, p50 ${row.p50} ms, p99 ${row.p99} ms, non-2xx ${row.non2xx}, errors ${row.errors}, gateway CPU ${(row.gatewayCpu * 100).toFixed(0)} %`);

@@ -38,14 +38,21 @@ class TerminalStatusService {
     this.config = config;
     this.native = native;
     this.groupSchemes = new Set(config.groups.schemes.map((s) => s.toLowerCase()));
+    // The core stores group URIs with a lower-case scheme; look them up the same way.
     this.groupMembers = new Map(Object.entries(config.groups.members));
+  }
+
+  /** The group URI as configured (scheme lower-cased), or null when address is no group. */
+  groupKey(address) {
+    const colon = address.indexOf(':');
+    if (colon <= 0) return null;
+    const key = address.slice(0, colon).toLowerCase() + address.slice(colon);
+    return this.groupMembers.has(key) || this.groupSchemes.has(address.slice(0, colon).toLowerCase()) ? key : null;
   }
 
   /** @param {string} address */
   isGroup(address) {
-    if (this.groupMembers.has(address)) return true;
-    const colon = address.indexOf(':');
-    return colon > 0 && this.groupSchemes.has(address.slice(0, colon).toLowerCase());
+    return this.groupKey(address) !== null;
   }
 
   /**
@@ -80,8 +87,9 @@ class TerminalStatusService {
       if (typeof address !== 'string' || address.length === 0) {
         throw new ParlayxFault('SVC0002', ['addresses']);
       }
-      if (this.isGroup(address)) {
-        const members = this.groupMembers.get(address);
+      const group = this.groupKey(address);
+      if (group !== null) {
+        const members = this.groupMembers.get(group);
         if (!members) throw new ParlayxFault('SVC0002', ['addresses']);
         targets.push(...members);
       } else {

@@ -9,6 +9,7 @@ TEST_PACKAGES=(googletest libgtest-dev kamailio kamailio-presence-modules kamail
 
 want=("${BUILD_PACKAGES[@]}")
 if [ "${1:-}" = "--with-test-tools" ]; then want+=("${TEST_PACKAGES[@]}"); fi
+if [ "${1:-}" = "--with-bench-tools" ]; then want+=(sip-tester wrk); fi
 if [ "${1:-}" = "--with-presence-server" ]; then want+=(kamailio kamailio-presence-modules kamailio-sqlite-modules sqlite3); fi
 
 missing=()

@@ -134,6 +134,13 @@ describe('getStatusForGroup through the generated SOAP client', () => {
     expect(response.result).toHaveLength(6);
   });
 
+  test('a group URI matches whatever the case of its scheme', async () => {
+    const [response] = await client.getStatusForGroupAsync({ addresses: ['GLMGROUP:team@example.test'] });
+    expect(response.result.map((entry) => entry.address).sort()).toEqual([
+      'sip:alice@example.test', 'sip:bob@example.test', 'sip:carol@example.test',
+    ]);
+  });
+
   test('an unknown group is SVC0002', async () => {
     const fault = soapFault(await client.getStatusForGroupAsync({ addresses: ['glmgroup:nobody@example.test'] }).catch((e) => e));
     expect(fault.messageId).toBe('SVC0002');
