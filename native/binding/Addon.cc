@@ -154,7 +154,12 @@ class NativeCore : public Napi::ObjectWrap<NativeCore> {
  private:
   static void CallJs(Napi::Env env, Napi::Function, NativeCore* self, void*) {
     if (env == nullptr || self == nullptr) return;  // the TSFN is being torn down
-    self->Drain(env);
+    try {
+      self->Drain(env);
+    } catch (const Napi::Error&) {
+      // JS cannot run any more (a worker being terminated): nobody is left to resolve for, and
+      // an exception must not leave this C callback.
+    }
   }
   using Tsfn = Napi::TypedThreadSafeFunction<NativeCore, void, &NativeCore::CallJs>;
 
