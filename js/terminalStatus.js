@@ -40,6 +40,25 @@ class TerminalStatusService {
     this.groupSchemes = new Set(config.groups.schemes.map((s) => s.toLowerCase()));
     // The core stores group URIs with a lower-case scheme; look them up the same way.
     this.groupMembers = new Map(Object.entries(config.groups.members));
+    this.flushScheduled = false;
+    this.flushNow = () => {
+      this.flushScheduled = false;
+      this.core.flush();
+    };
+  }
+
+  /**
+   * Starts a presence fetch. Fetches started in one turn of the event loop (e.g. every request
+   * read in one poll, or a whole group) reach the SIP thread with a single wake-up.
+   * @param {string} canonical a valid tel/sip/sips address
+   */
+  fetch(canonical) {
+    const outcome = this.core.fetchStatus(canonical, true);
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(this.flushNow);
+    }
+    return outcome;
   }
 
   /** The group URI as configured (scheme lower-cased), or null when address is no group. */
@@ -67,7 +86,7 @@ class TerminalStatusService {
     if (this.isGroup(address)) throw new ParlayxFault('POL0006', ['address']);
     const parsed = this.native.parseAddress(address);
     if (!parsed.ok) throw new ParlayxFault('SVC0002', ['address']);
-    const outcome = await this.core.fetchStatus(parsed.canonical);
+    const outcome = await this.fetch(parsed.canonical);
     if (outcome.kind === 'status') return outcome.status;
     throw outcomeFault(outcome);
   }
@@ -110,7 +129,7 @@ class TerminalStatusService {
     if (!parsed.ok) {
       return { address, reportStatus: 'Error', errorInformation: new ParlayxFault('SVC0002', ['addresses']) };
     }
-    const outcome = await this.core.fetchStatus(parsed.canonical);
+    const outcome = await this.fetch(parsed.canonical);
     if (outcome.kind === 'status') {
       return { address, reportStatus: 'Retrieved', currentStatus: outcome.status };
     }

@@ -121,7 +121,8 @@ class NativeCore : public Napi::ObjectWrap<NativeCore> {
         {InstanceAccessor<&NativeCore::Config>("config"),
          InstanceAccessor<&NativeCore::SipPort>("sipPort"),
          InstanceMethod<&NativeCore::FetchStatus>("fetchStatus"),
-         InstanceMethod<&NativeCore::Stats>("stats"), InstanceMethod<&NativeCore::Close>("close")});
+         InstanceMethod<&NativeCore::Flush>("flush"), InstanceMethod<&NativeCore::Stats>("stats"),
+         InstanceMethod<&NativeCore::Close>("close")});
   }
 
   explicit NativeCore(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeCore>(info) {
@@ -190,7 +191,8 @@ class NativeCore : public Napi::ObjectWrap<NativeCore> {
     return Napi::Number::New(info.Env(), watcher_ ? watcher_->sipPort() : 0);
   }
 
-  // fetchStatus(address) -> Promise<{kind, status?, sipStatus, detail, elapsedMs}>. The address
+  // fetchStatus(address, deferWake?) -> Promise<{kind, status?, sipStatus, detail, elapsedMs}>.
+  // With deferWake the fetch waits for flush() (one SIP-thread wake-up for a burst). The address
   // must be a valid tel/sip/sips URI (the handlers validate first; this throws TypeError).
   Napi::Value FetchStatus(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
@@ -208,9 +210,16 @@ class NativeCore : public Napi::ObjectWrap<NativeCore> {
     if (pending_.empty()) tsfn_.Ref(env);
     // The id is reserved before the SIP thread can answer: outcomes are drained on this thread,
     // so the Deferred is registered before its outcome can be looked up.
-    const uint64_t id = watcher_->fetch(requestUri);
+    const bool deferWake = info.Length() > 1 && info[1].ToBoolean().Value();
+    const uint64_t id = watcher_->fetch(requestUri, !deferWake);
     pending_.emplace(id, std::move(deferred));
     return promise;
+  }
+
+  // flush(): sends fetches queued with fetchStatus(address, true) to the SIP thread.
+  Napi::Value Flush(const Napi::CallbackInfo& info) {
+    if (watcher_ && !closing_ && !closed_) watcher_->flush();
+    return info.Env().Undefined();
   }
 
   Napi::Value Stats(const Napi::CallbackInfo& info) {

@@ -150,6 +150,7 @@ class PresenceWatcher::Stack {
     {
       std::lock_guard<std::mutex> lock(owner_.commandsMutex_);
       batch.swap(owner_.commands_);
+      owner_.wakePending_ = false;
       closing = owner_.closing_;
     }
     for (Command& command : batch) {
@@ -491,15 +492,17 @@ void PresenceWatcher::run(std::string bindUrl) {
   }
 }
 
-uint64_t PresenceWatcher::fetch(const std::string& requestUri) {
+uint64_t PresenceWatcher::fetch(const std::string& requestUri, bool wakeNow) {
   const uint64_t id = nextId_.fetch_add(1);
   const auto deadline = Clock::now() + std::chrono::milliseconds(config_.presence.fetchTimeoutMs);
   {
     std::lock_guard<std::mutex> lock(commandsMutex_);
     if (!closing_ && stack_) {
-      const bool wasEmpty = commands_.empty();
       commands_.push_back(Command{id, requestUri, deadline});
-      if (wasEmpty) stack_->wake();
+      if (wakeNow && !wakePending_) {
+        wakePending_ = true;
+        stack_->wake();
+      }
       return id;
     }
   }
@@ -509,6 +512,14 @@ uint64_t PresenceWatcher::fetch(const std::string& requestUri) {
   outcome.detail = "gateway is closed";
   pushOutcome(std::move(outcome));
   return id;
+}
+
+void PresenceWatcher::flush() {
+  std::lock_guard<std::mutex> lock(commandsMutex_);
+  if (!commands_.empty() && !wakePending_ && !closing_ && stack_) {
+    wakePending_ = true;
+    stack_->wake();
+  }
 }
 
 void PresenceWatcher::pushOutcome(FetchOutcome outcome) {

@@ -70,7 +70,12 @@ class PresenceWatcher {
 
   // Starts a one-shot presence fetch (SUBSCRIBE Expires: 0) of a SIP/tel Request-URI. Thread-safe.
   // The fetch always ends with exactly one outcome, within fetchTimeoutMs of this call.
-  uint64_t fetch(const std::string& requestUri);
+  // With wakeNow false the SIP thread is only woken by the next flush() (or a later fetch with
+  // wakeNow): a caller that starts many fetches in a burst pays one thread wake-up for all.
+  uint64_t fetch(const std::string& requestUri, bool wakeNow = true);
+
+  // Wakes the SIP thread if fetches are queued and no wake-up is already on its way. Thread-safe.
+  void flush();
 
   // Takes every outcome queued so far. Thread-safe.
   std::vector<FetchOutcome> takeOutcomes();
@@ -101,6 +106,8 @@ class PresenceWatcher {
 
   std::mutex commandsMutex_;
   std::vector<Command> commands_;
+  bool wakePending_ =
+      false;              // a wake-up is on its way to the SIP thread; guarded by commandsMutex_
   bool closing_ = false;  // guarded by commandsMutex_
 
   std::mutex outcomesMutex_;
