@@ -9,6 +9,17 @@
         "native/presence/PresenceDocument.cc",
         "native/sip/PresenceWatcher.cc",
         "native/sip/Sofia.cc",
+        "native/usage/UsageStatus.cc",
+        "native/usage/ServiceData.cc",
+        "native/usage/Catalogue.cc",
+        "native/usage/Segmenter.cc",
+        "native/usage/RecordId.cc",
+        "native/store/Sqlite.cc",
+        "native/store/RecordTime.cc",
+        "native/store/UsageStore.cc",
+        "native/store/UsageRecorder.cc",
+        "native/binding/Config.cc",
+        "native/binding/UsageDatabase.cc",
         "native/binding/Addon.cc"
       ],
       "include_dirs": [
@@ -28,7 +39,7 @@
         "<!@(pkg-config --cflags-only-I sofia-sip-ua yaml-cpp | sed 's/-I/-isystem /g')"
       ],
       "libraries": [
-        "<!@(pkg-config --libs sofia-sip-ua yaml-cpp)",
+        "<!@(pkg-config --libs sofia-sip-ua yaml-cpp sqlite3)",
         "-lexpat",
         "-lpthread"
       ]

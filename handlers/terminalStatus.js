@@ -6,6 +6,7 @@ const { parseEnvelope, SoapFaultError } = require('../js/soap/envelope');
 const { responseEnvelope, faultEnvelope } = require('../js/soap/response');
 const { escapeText } = require('../js/soap/xml');
 const { ParlayxFault, toSoapFault, toServiceError } = require('../js/parlayx/faults');
+const { randomUUID } = require('node:crypto');
 const { eventBody, xmlResponse } = require('./http');
 
 const LOCAL_NS = /^http:\/\/www\.csapi\.org\/schema\/parlayx\/terminal_status\/v(\d+)_\d+\/local$/;
@@ -38,14 +39,14 @@ function statusDataXml(entry, commonNs) {
 }
 
 const operations = {
-  async getStatus(service, wrapper) {
+  async getStatus(service, wrapper, commonNs, context) {
     const addresses = childTexts(wrapper, 'address');
-    if (addresses.length !== 1) throw new ParlayxFault('SVC0002', ['address']);
-    const status = await service.getStatus(addresses[0]);
+    // A missing or repeated address is recorded and answered like any invalid address.
+    const status = await service.getStatus(addresses.length === 1 ? addresses[0] : '', context);
     return `<ns:result>${status}</ns:result>`;
   },
-  async getStatusForGroup(service, wrapper, commonNs) {
-    const entries = await service.getStatusForGroup(childTexts(wrapper, 'addresses'));
+  async getStatusForGroup(service, wrapper, commonNs, context) {
+    const entries = await service.getStatusForGroup(childTexts(wrapper, 'addresses'), context);
     return entries.map((entry) => statusDataXml(entry, commonNs)).join('');
   },
 };
@@ -86,12 +87,16 @@ function createTerminalStatusHandler({ service, maxBodyBytes, log = () => {} }) 
       }));
     }
     const commonNs = commonNsFor(Number(match[1]));
+    // GLOBALID of the request's usage records, also returned so that operators can correlate.
+    // The requester stays empty until requester authentication exists.
+    const context = { globalId: randomUUID(), requester: '' };
+    const correlation = { 'x-parlayx-global-id': context.globalId };
     try {
-      const resultXml = await operation(service, wrapper, commonNs);
+      const resultXml = await operation(service, wrapper, commonNs, context);
       const responseXml = `<ns:${wrapper.name}Response xmlns:ns="${wrapper.ns}">${resultXml}</ns:${wrapper.name}Response>`;
-      return xmlResponse(200, responseEnvelope(responseXml));
+      return xmlResponse(200, responseEnvelope(responseXml), correlation);
     } catch (error) {
-      if (error instanceof ParlayxFault) return xmlResponse(500, toSoapFault(error, { commonNs }));
+      if (error instanceof ParlayxFault) return xmlResponse(500, toSoapFault(error, { commonNs }), correlation);
       log('error', `${wrapper.name} failed`, { error: error.stack || String(error) });
       return xmlResponse(500, faultEnvelope({ faultcode: 'Server', faultstring: 'internal error' }));
     }

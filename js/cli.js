@@ -3,11 +3,71 @@
 // parlayx-gateway command line:
 //   serve [--config FILE]          run the gateway (HTTP + SIP) until SIGINT/SIGTERM
 //   check-config [FILE]            validate a configuration file and print it as JSON
+//   usage export [--config FILE] [--from T] [--to T] [--format csv|json] [filters]
+//                                  write reassembled usage records to stdout
 const { parseArgs } = require('node:util');
 const { DEFAULT_CONFIG } = require('./gateway');
 
 const USAGE = `usage: parlayx-gateway serve [--config FILE]
-       parlayx-gateway check-config [FILE]`;
+       parlayx-gateway check-config [FILE]
+       parlayx-gateway usage export [--config FILE] [--from TIME] [--to TIME] [--format csv|json]
+                                    [--event-type NAME] [--status-code N] [--global-id ID]
+                                    [--requester NAME] [--service NAME]`;
+
+const CSV_COLUMNS = ['RECORDID', 'GLOBALID', 'SERVICE', 'HOST', 'EVENTTYPE', 'RECORDTIME', 'STATUSCODE', 'SERVICEDATA'];
+
+/** RFC 4180 field. */
+function csvField(value) {
+  const text = String(value);
+  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+}
+
+/** Writes to stdout, waiting when the pipe is full (an export can be large). */
+function write(text) {
+  return process.stdout.write(text) ? Promise.resolve() : new Promise((resolve) => process.stdout.once('drain', resolve));
+}
+
+async function usageExport(argv) {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      config: { type: 'string', short: 'c' },
+      from: { type: 'string' },
+      to: { type: 'string' },
+      format: { type: 'string', default: 'csv' },
+      'event-type': { type: 'string' },
+      'status-code': { type: 'string' },
+      'global-id': { type: 'string' },
+      requester: { type: 'string' },
+      service: { type: 'string' },
+    },
+  });
+  if (values.format !== 'csv' && values.format !== 'json') throw new Error(`--format must be csv or json, not ${values.format}`);
+  const native = require('./native');
+  const { UsageLog } = require('./usage');
+  const usage = new UsageLog(new native.UsageDatabase({ path: values.config || DEFAULT_CONFIG }));
+  try {
+    const filter = {
+      from: values.from, to: values.to, eventType: values['event-type'], globalId: values['global-id'],
+      requester: values.requester, service: values.service,
+      statusCode: values['status-code'] === undefined ? undefined : Number(values['status-code']),
+    };
+    let first = true;
+    if (values.format === 'csv') await write(`${CSV_COLUMNS.join(',')}\r\n`);
+    else await write('[');
+    for await (const r of usage.records(filter)) {
+      if (values.format === 'csv') {
+        await write(`${[r.recordId, r.globalId, r.service, r.host, r.eventType, r.recordTime, r.statusCode, r.serviceData].map(csvField).join(',')}\r\n`);
+      } else {
+        await write(`${first ? '\n' : ',\n'}${JSON.stringify(r)}`);
+      }
+      first = false;
+    }
+    if (values.format === 'json') await write(first ? ']\n' : '\n]\n');
+  } finally {
+    await usage.close();
+  }
+}
 
 async function serve(argv) {
   const { values } = parseArgs({ args: argv, options: { config: { type: 'string', short: 'c' } } });
@@ -45,6 +105,7 @@ async function main(argv) {
   const [command, ...rest] = argv;
   if (command === 'serve') return serve(rest);
   if (command === 'check-config') return checkConfig(rest);
+  if (command === 'usage' && rest[0] === 'export') return usageExport(rest.slice(1));
   process.stderr.write(`${USAGE}\n`);
   process.exitCode = 2;
 }

@@ -3,6 +3,7 @@
 const path = require('node:path');
 const native = require('./native');
 const { TerminalStatusService } = require('./terminalStatus');
+const { UsageLog } = require('./usage');
 const { createApp } = require('./app');
 const { createHttpServer } = require('./server');
 
@@ -20,21 +21,32 @@ class Gateway {
     const source = options.configText !== undefined
       ? { text: options.configText, name: options.configName || '<config>' }
       : { path: options.configPath || DEFAULT_CONFIG };
-    this.core = new native.NativeCore(source);
+    // The usage store opens first: a gateway that cannot record usage must not serve.
+    this.usage = new UsageLog(new native.UsageDatabase(source));
+    try {
+      this.core = new native.NativeCore(source);
+    } catch (error) {
+      this.usage.close();
+      throw error;
+    }
     this.config = this.core.config;
-    this.terminalStatus = new TerminalStatusService({ core: this.core, config: this.config, native });
+    this.terminalStatus = new TerminalStatusService({ core: this.core, config: this.config, native, usage: this.usage });
     this.app = createApp({ config: this.config, terminalStatus: this.terminalStatus, log: this.log });
     this.server = null;
     this.closed = false;
   }
 
-  /** @returns {Promise<'Reachable'|'Unreachable'|'Busy'>} */
-  getStatus(address) {
-    return this.terminalStatus.getStatus(address);
+  /**
+   * @param {string} address
+   * @param {{ requester?: string, globalId?: string }} [context] recorded in the usage record
+   * @returns {Promise<'Reachable'|'Unreachable'|'Busy'>}
+   */
+  getStatus(address, context) {
+    return this.terminalStatus.getStatus(address, context);
   }
 
-  getStatusForGroup(addresses) {
-    return this.terminalStatus.getStatusForGroup(addresses);
+  getStatusForGroup(addresses, context) {
+    return this.terminalStatus.getStatusForGroup(addresses, context);
   }
 
   /** Starts the HTTP server on the configured address. */
@@ -58,7 +70,7 @@ class Gateway {
     return { host: address, port, url: `http://${host}:${port}${base}` };
   }
 
-  /** Stops HTTP (in-flight requests finish), then the SIP stack. */
+  /** Stops HTTP (in-flight requests finish), then the SIP stack, then flushes usage records. */
   async close() {
     if (this.closed) return;
     this.closed = true;
@@ -69,6 +81,7 @@ class Gateway {
       await stopped;
     }
     await this.core.close();
+    await this.usage.close();
   }
 }
 

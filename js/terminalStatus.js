@@ -1,8 +1,11 @@
 'use strict';
 // Parlay X Terminal Status (ES 202 391-8) semantics on top of the native presence watcher:
-// address validation, groups, target limits, and the mapping of SIP fetch outcomes to results
-// and faults. Transport-independent: the SOAP handler and the JS API both call it.
+// address validation, groups, target limits, the mapping of SIP fetch outcomes to results and
+// faults, and the usage record of every operation. Transport-independent: the SOAP handler and
+// the JS API both call it.
+const { randomUUID } = require('node:crypto');
 const { ParlayxFault } = require('./parlayx/faults');
+const { UsageStatus } = require('./usage');
 
 /** @typedef {'Reachable'|'Unreachable'|'Busy'} Status */
 /**
@@ -12,31 +15,50 @@ const { ParlayxFault } = require('./parlayx/faults');
  * @property {Status} [currentStatus]
  * @property {ParlayxFault} [errorInformation]
  */
+/**
+ * Who asks, and the id shared by every usage record the request causes.
+ * @typedef {object} RequestContext
+ * @property {string} [requester]
+ * @property {string} [globalId]
+ */
+
+/** A Parlay X fault carrying the usage STATUSCODE of the failure. */
+function failure(messageId, variables, statusCode) {
+  const fault = new ParlayxFault(messageId, variables);
+  fault.usageStatus = statusCode;
+  return fault;
+}
 
 /** How a fetch outcome that is not a status becomes a fault (README "Presence to status"). */
 function outcomeFault(outcome) {
   switch (outcome.kind) {
     case 'sipError':
-      return new ParlayxFault('SVC0001', [
-        `presence server answered ${outcome.sipStatus} ${outcome.detail}`.trim(),
-      ]);
+      return failure('SVC0001', [`presence server answered ${outcome.sipStatus} ${outcome.detail}`.trim()],
+        UsageStatus.FAILED_OPERATION);
     case 'timeout':
-      return new ParlayxFault('SVC0001', [`presence server did not answer in time (${outcome.detail})`]);
+      return failure('SVC0001', [`presence server did not answer in time (${outcome.detail})`],
+        UsageStatus.FAILED_OPERATION);
     case 'badDocument':
-      return new ParlayxFault('SVC0001', [`presence document not usable: ${outcome.detail}`]);
+      return failure('SVC0001', [`presence document not usable: ${outcome.detail}`], UsageStatus.FAILED_OPERATION);
     default:
-      return new ParlayxFault('SVC0001', ['service is shutting down']);
+      return failure('SVC0001', ['service is shutting down'], UsageStatus.FAILED_SERVICE_NOT_RUNNING);
   }
+}
+
+function addressFault(parsed, part) {
+  return failure('SVC0002', [part], parsed.error === 'unknownScheme' ? UsageStatus.UNKNOWN_SCHEME : UsageStatus.INVALID);
 }
 
 class TerminalStatusService {
   /**
-   * @param {{ core: any, config: any, native: any }} deps the NativeCore, its config, the addon
+   * @param {{ core: any, config: any, native: any, usage: import('./usage').UsageLog }} deps
+   *   the NativeCore, its config, the addon, the usage record log
    */
-  constructor({ core, config, native }) {
+  constructor({ core, config, native, usage }) {
     this.core = core;
     this.config = config;
     this.native = native;
+    this.usage = usage;
     this.groupSchemes = new Set(config.groups.schemes.map((s) => s.toLowerCase()));
     // The core stores group URIs with a lower-case scheme; look them up the same way.
     this.groupMembers = new Map(Object.entries(config.groups.members));
@@ -77,58 +99,60 @@ class TerminalStatusService {
   /**
    * getStatus: one terminal, never a group.
    * @param {string} address
+   * @param {RequestContext} [context]
    * @returns {Promise<Status>}
    */
-  async getStatus(address) {
-    if (typeof address !== 'string' || address.length === 0) {
-      throw new ParlayxFault('SVC0002', ['address']);
-    }
-    if (this.isGroup(address)) throw new ParlayxFault('POL0006', ['address']);
-    const parsed = this.native.parseAddress(address);
-    if (!parsed.ok) throw new ParlayxFault('SVC0002', ['address']);
-    const outcome = await this.fetch(parsed.canonical);
-    if (outcome.kind === 'status') return outcome.status;
-    throw outcomeFault(outcome);
+  getStatus(address, context = {}) {
+    const target = typeof address === 'string' ? address : '';
+    return this.recorded('getStatus', context, () => target, async () => {
+      if (target.length === 0) throw failure('SVC0002', ['address'], UsageStatus.INVALID);
+      if (this.isGroup(target)) throw failure('POL0006', ['address'], UsageStatus.GROUPS_NOT_ALLOWED);
+      const parsed = this.native.parseAddress(target);
+      if (!parsed.ok) throw addressFault(parsed, 'address');
+      const outcome = await this.fetch(parsed.canonical);
+      if (outcome.kind === 'status') return outcome.status;
+      throw outcomeFault(outcome);
+    });
   }
 
   /**
    * getStatusForGroup: every address (groups expanded to their members) fetched in parallel;
    * answers within the fetch timeout with one StatusData per distinct terminal.
    * @param {string[]} addresses
+   * @param {RequestContext} [context]
    * @returns {Promise<StatusData[]>}
    */
-  async getStatusForGroup(addresses) {
-    if (!Array.isArray(addresses) || addresses.length === 0) {
-      throw new ParlayxFault('SVC0002', ['addresses']);
-    }
-    const targets = [];
-    for (const address of addresses) {
-      if (typeof address !== 'string' || address.length === 0) {
-        throw new ParlayxFault('SVC0002', ['addresses']);
+  getStatusForGroup(addresses, context = {}) {
+    let targets = Array.isArray(addresses) ? addresses.filter((a) => typeof a === 'string') : [];
+    return this.recorded('getStatusForGroup', context, () => targets.join(','), async () => {
+      if (!Array.isArray(addresses) || addresses.length === 0 || targets.length !== addresses.length) {
+        throw failure('SVC0002', ['addresses'], UsageStatus.INVALID);
       }
-      const group = this.groupKey(address);
-      if (group !== null) {
+      const expanded = [];
+      for (const address of addresses) {
+        const group = this.groupKey(address);
+        if (group === null) {
+          expanded.push(address);
+          continue;
+        }
         const members = this.groupMembers.get(group);
-        if (!members) throw new ParlayxFault('SVC0002', ['addresses']);
-        targets.push(...members);
-      } else {
-        targets.push(address);
+        if (!members) throw failure('SVC0002', ['addresses'], UsageStatus.UNRESOLVED_GROUPS);
+        expanded.push(...members);
       }
-    }
-    const seen = new Set();
-    const unique = targets.filter((t) => !seen.has(t) && seen.add(t));
-    if (unique.length > this.config.terminalStatus.maxTargets) {
-      throw new ParlayxFault('POL0003', ['addresses']);
-    }
-    return Promise.all(unique.map((address) => this.statusData(address)));
+      const seen = new Set();
+      targets = expanded.filter((t) => t.length > 0 && !seen.has(t) && seen.add(t));
+      if (targets.length === 0) throw failure('SVC0002', ['addresses'], UsageStatus.INVALID);
+      if (targets.length > this.config.terminalStatus.maxTargets) {
+        throw failure('POL0003', ['addresses'], UsageStatus.EXCEEDED_MAX_TARGETS);
+      }
+      return Promise.all(targets.map((address) => this.statusData(address)));
+    });
   }
 
   /** @returns {Promise<StatusData>} */
   async statusData(address) {
     const parsed = this.native.parseAddress(address);
-    if (!parsed.ok) {
-      return { address, reportStatus: 'Error', errorInformation: new ParlayxFault('SVC0002', ['addresses']) };
-    }
+    if (!parsed.ok) return { address, reportStatus: 'Error', errorInformation: addressFault(parsed, 'addresses') };
     const outcome = await this.fetch(parsed.canonical);
     if (outcome.kind === 'status') {
       return { address, reportStatus: 'Retrieved', currentStatus: outcome.status };
@@ -137,6 +161,52 @@ class TerminalStatusService {
       return { address, reportStatus: 'NotRetrieved' };
     }
     return { address, reportStatus: 'Error', errorInformation: outcomeFault(outcome) };
+  }
+
+  /**
+   * Runs an operation and writes its usage record (seeds/004 tables 2, 3 and 6) before the
+   * answer leaves: in durable mode the record is committed first. A record that cannot be queued
+   * fails the request with SVC0001 instead of being lost silently.
+   */
+  async recorded(eventType, context, target, operation) {
+    const started = Date.now();
+    const globalId = context.globalId || randomUUID();
+    let result;
+    let fault;
+    try {
+      result = await operation();
+    } catch (error) {
+      if (!(error instanceof ParlayxFault)) throw error;
+      fault = error;
+    }
+    const attributes = {
+      REQUESTER: context.requester || '',
+      RESPONSE_TIME: String(Date.now() - started),
+      START_TIME: new Date(started).toISOString(),
+      SERVICE: this.config.service.name,
+      TARGET: target(),
+    };
+    let statusCode = UsageStatus.VALID;
+    if (fault) {
+      statusCode = fault.usageStatus ?? UsageStatus.FAILED_OTHER;
+      attributes.FAILURE_REASON = fault.messageId;
+      attributes.FAILURE_DETAIL = fault.message;
+      attributes.ERROR_TYPE = fault.kind;
+    }
+    try {
+      await this.usage.record([{ globalId, eventType, statusCode, attributes }]);
+    } catch (error) {
+      if (error.code !== 'ERR_PX_USAGE_QUEUE_FULL' && error.code !== 'ERR_PX_USAGE_WRITE') throw error;
+      // Best effort: FAILED_JMS_ENQUEUE marks the request whose record could not be queued.
+      this.usage.record([{ globalId, eventType, statusCode: UsageStatus.FAILED_JMS_ENQUEUE, attributes: {
+        REQUESTER: attributes.REQUESTER, RESPONSE_TIME: attributes.RESPONSE_TIME, START_TIME: attributes.START_TIME,
+        SERVICE: attributes.SERVICE, TARGET: attributes.TARGET, FAILURE_REASON: 'SVC0001',
+        FAILURE_DETAIL: 'usage record queue full', ERROR_TYPE: 'ServiceException',
+      } }]).catch(() => {});
+      throw failure('SVC0001', ['usage records cannot be written (queue full)'], UsageStatus.FAILED_JMS_ENQUEUE);
+    }
+    if (fault) throw fault;
+    return result;
   }
 }
 

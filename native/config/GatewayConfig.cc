@@ -9,12 +9,15 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <filesystem>
 #include <memory>
 #include <set>
 #include <sstream>
 #include <string_view>
 #include <system_error>
 #include <utility>
+
+#include <unistd.h>
 
 #include "address/Address.h"
 
@@ -190,7 +193,9 @@ std::string join(const std::vector<std::string>& names) {
 
 class Loader {
  public:
-  explicit Loader(std::string file) : file_(std::move(file)) {}
+  // configPath: the file relative paths are resolved against ("" = the current directory).
+  Loader(std::string file, std::string configPath)
+      : file_(std::move(file)), configPath_(std::move(configPath)) {}
 
   GatewayConfig load(const YAML::Node& root) const {
     GatewayConfig cfg;
@@ -198,7 +203,8 @@ class Loader {
     if (!root.IsNull() && !root.IsMap()) {
       fail(doc, "expected a mapping of sections (service, http, sip, ...), got " + describe(root));
     }
-    auto top = fields(doc, {"service", "http", "sip", "presence", "terminalStatus", "groups"});
+    auto top =
+        fields(doc, {"service", "http", "sip", "presence", "terminalStatus", "groups", "usage"});
     if (auto it = top.find("service"); it != top.end()) readService(it->second, cfg);
     if (auto it = top.find("http"); it != top.end()) readHttp(it->second, cfg.http);
     if (auto it = top.find("sip"); it != top.end()) readSip(it->second, cfg.sip);
@@ -210,6 +216,9 @@ class Loader {
       }
     }
     if (auto it = top.find("groups"); it != top.end()) readGroups(it->second, cfg.groups);
+    // Always read: the database path and the host name are resolved even when left default.
+    const auto usage = top.find("usage");
+    readUsage(usage != top.end() ? usage->second : Item{YAML::Node(), "usage", 0}, cfg.usage);
     return cfg;
   }
 
@@ -474,6 +483,79 @@ class Loader {
     }
   }
 
+  void readUsage(const Item& section, UsageConfig& usage) const {
+    auto f = fields(section, {"database", "durability", "flushIntervalMs", "queueCapacity",
+                              "maxServiceDataBytes", "host"});
+    // Where a key is, or just its path (line 0) when it is missing and the default is used.
+    const auto at = [&](const std::string& key) {
+      const auto it = f.find(key);
+      return it != f.end() ? it->second : Item{YAML::Node(), child(section.path, key), 0};
+    };
+    const Item database = at("database");
+    usage.database =
+        resolvePath(database, f.count("database") != 0 ? filePath(database) : usage.database);
+    if (auto it = f.find("durability"); it != f.end()) {
+      const std::string name = it->second.node.IsScalar() ? lower(it->second.node.Scalar()) : "";
+      if (name != "durable" && name != "batched") {
+        fail(it->second, "expected 'durable' or 'batched', got " + describe(it->second.node));
+      }
+      usage.durability = name == "durable" ? UsageDurability::kDurable : UsageDurability::kBatched;
+    }
+    if (auto it = f.find("flushIntervalMs"); it != f.end()) {
+      usage.flushIntervalMs = integer(it->second, 1, 10000);
+    }
+    if (auto it = f.find("queueCapacity"); it != f.end()) {
+      usage.queueCapacity = integer(it->second, 100, 10000000);
+    }
+    if (auto it = f.find("maxServiceDataBytes"); it != f.end()) {
+      usage.maxServiceDataBytes = integer(it->second, 64, 1048576);
+    }
+    const Item host = at("host");
+    if (f.count("host") != 0) usage.host = text(host).empty() ? "" : label(host, 255);
+    if (usage.host.empty()) usage.host = machineName(host);
+  }
+
+  // A path naming a file (not a directory); relative or absolute.
+  std::string filePath(const Item& item) const {
+    const std::string s = text(item);
+    if (s.empty()) fail(item, "expected a file path, got \"\"");
+    if (hasControl(s)) fail(item, "expected a file path without control characters");
+    const std::string name = std::filesystem::path(s).filename().string();
+    if (s.back() == '/' || name == "." || name == "..") {
+      fail(item, "expected a file path, got the directory " + quote(s));
+    }
+    return s;
+  }
+
+  // Absolute form of `p`, relative to the config file's directory (the current directory for
+  // text). The directory part is canonicalised as far as it exists so that '..' means what the
+  // kernel would make of it even through symlinks; the file name itself is kept as configured.
+  std::string resolvePath(const Item& at, const std::string& p) const {
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    fs::path full(p);
+    if (full.is_relative()) {
+      const fs::path base =
+          configPath_.empty() ? fs::current_path(ec) : fs::absolute(configPath_, ec).parent_path();
+      if (ec) fail(at, "cannot resolve the relative path " + quote(p) + ": " + ec.message());
+      full = base / full;
+    }
+    const fs::path dir = fs::weakly_canonical(full.parent_path(), ec);
+    // Unresolvable (e.g. an unreadable directory): the joined absolute path means the same.
+    return ec ? full.string() : (dir / full.filename()).string();
+  }
+
+  // This machine's host name, for the usage records' HOST column.
+  std::string machineName(const Item& at) const {
+    char buf[256] = {};  // POSIX host names are at most 255 bytes
+    if (gethostname(buf, sizeof buf - 1) != 0) {
+      fail(at, "cannot determine the host name (" + std::generic_category().message(errno) +
+                   "); set it in the configuration");
+    }
+    if (buf[0] == '\0') fail(at, "this machine has no host name; set it in the configuration");
+    return buf;
+  }
+
   // "scheme:rest" with the scheme lower-cased when it is one of `schemes`, else "".
   static std::string asGroup(const std::string& uri, const std::vector<std::string>& schemes) {
     const size_t colon = uri.find(':');
@@ -526,6 +608,7 @@ class Loader {
   }
 
   std::string file_;
+  std::string configPath_;
 };
 
 std::string formatWhat(const std::string& file, int line, const std::string& key,
@@ -592,11 +675,14 @@ ConfigError::ConfigError(std::string file, int line, std::string key, const std:
       line_(line),
       key_(std::move(key)) {}
 
-GatewayConfig loadConfigText(const std::string& yaml, const std::string& name) {
+namespace {
+
+GatewayConfig loadText(const std::string& yaml, const std::string& name,
+                       const std::string& configPath) {
   try {
     checkSingleDocument(yaml, name);
     // YAML::Load, not LoadAll: LoadAll of yaml-cpp 0.7 never returns on some malformed input.
-    return Loader(name).load(YAML::Load(yaml));
+    return Loader(name, configPath).load(YAML::Load(yaml));
   } catch (const ConfigError&) {
     throw;
   } catch (const YAML::Exception& e) {
@@ -605,6 +691,12 @@ GatewayConfig loadConfigText(const std::string& yaml, const std::string& name) {
   } catch (const std::exception& e) {
     throw ConfigError(name, 0, "", e.what());
   }
+}
+
+}  // namespace
+
+GatewayConfig loadConfigText(const std::string& yaml, const std::string& name) {
+  return loadText(yaml, name, "");
 }
 
 GatewayConfig loadConfigFile(const std::string& path) {
@@ -622,7 +714,7 @@ GatewayConfig loadConfigFile(const std::string& path) {
       throw ConfigError(path, 0, "", "cannot read file: " + std::generic_category().message(errno));
     }
   }
-  GatewayConfig cfg = loadConfigText(text, path);
+  GatewayConfig cfg = loadText(text, path, path);
   cfg.sourcePath = path;
   return cfg;
 }

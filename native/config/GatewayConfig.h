@@ -50,6 +50,24 @@ struct GroupsConfig {
   std::map<std::string, std::vector<std::string>> members;
 };
 
+enum class UsageDurability { kDurable, kBatched };
+
+// Usage records (seeds/004): where they are written and how hard the writer tries to keep them.
+struct UsageConfig {
+  // SQLite file. The loader resolves a relative path against the config file's directory
+  // (loadConfigText: the current directory) and stores the absolute result; never "" or ".../".
+  std::string database = "var/usage.db";
+  // kDurable: a request's records are committed before its answer is sent. kBatched: committed
+  // within flushIntervalMs, so the records of the last flushIntervalMs can be lost on a crash.
+  UsageDurability durability = UsageDurability::kDurable;
+  uint32_t flushIntervalMs = 100;       // 1 .. 10000; commit interval of kBatched
+  uint32_t queueCapacity = 100000;      // 100 .. 10000000 rows waiting for the writer
+  uint32_t maxServiceDataBytes = 1024;  // 64 .. 1048576; longer SERVICEDATA continues in segments
+  // HOST column. "" = this machine's name: the loader stores gethostname() here, so a loaded
+  // config never has it empty.
+  std::string host;
+};
+
 struct GatewayConfig {
   std::string sourcePath;                 // file it was read from ("" when built in code)
   std::string serviceName = "PX_TS_SIP";  // service implementation name, 1..127 chars
@@ -58,6 +76,7 @@ struct GatewayConfig {
   PresenceConfig presence;
   TerminalStatusConfig terminalStatus;
   GroupsConfig groups;
+  UsageConfig usage;
 };
 
 // A configuration problem: what() is "<file>:<line>: <key.path>: <message>"; ":<line>" is left
@@ -75,7 +94,8 @@ class ConfigError : public std::runtime_error {
   std::string key_;
 };
 
-// Reads and validates a YAML file. Missing keys keep the defaults above; sourcePath = path.
+// Reads and validates a YAML file. Missing keys keep the defaults above (usage.database and
+// usage.host are resolved, see UsageConfig); sourcePath = path.
 // Throws ConfigError only (unreadable file: line 0, key "").
 GatewayConfig loadConfigFile(const std::string& path);
 // Same for YAML text; `name` is used as the file name in errors; sourcePath stays "".

@@ -3,14 +3,60 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <string>
 #include <vector>
 
 namespace px {
 namespace {
 
+namespace fs = std::filesystem;
+
 const std::string kDataDir = std::string(PX_TEST_DATA_DIR) + "/config";
+
+std::string hostName() {
+  char buf[256] = {};
+  EXPECT_EQ(gethostname(buf, sizeof buf - 1), 0);
+  return buf;
+}
+
+// What the loader should store for a database path: directory canonicalised, file name kept.
+std::string resolved(const fs::path& p) {
+  return (fs::weakly_canonical(p.parent_path()) / p.filename()).string();
+}
+
+// A fresh directory under the system temp directory, removed with everything in it.
+class TempDir {
+ public:
+  TempDir() {
+    std::string pattern = (fs::temp_directory_path() / "px-config-test-XXXXXX").string();
+    if (mkdtemp(pattern.data()) == nullptr) ADD_FAILURE() << "mkdtemp failed";
+    path_ = pattern;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const fs::path& path() const { return path_; }
+
+  // Writes `text` to the relative path `name` (directories created) and returns its path.
+  fs::path write(const std::string& name, const std::string& text) const {
+    const fs::path p = path_ / name;
+    fs::create_directories(p.parent_path());
+    std::ofstream(p) << text;
+    return p;
+  }
+
+ private:
+  fs::path path_;
+};
 
 void expectDefaults(const GatewayConfig& c) {
   const GatewayConfig d;
@@ -33,6 +79,12 @@ void expectDefaults(const GatewayConfig& c) {
   EXPECT_EQ(c.terminalStatus.maxTargets, d.terminalStatus.maxTargets);
   EXPECT_EQ(c.groups.schemes, d.groups.schemes);
   EXPECT_EQ(c.groups.members, d.groups.members);
+  EXPECT_EQ(c.usage.durability, d.usage.durability);
+  EXPECT_EQ(c.usage.flushIntervalMs, d.usage.flushIntervalMs);
+  EXPECT_EQ(c.usage.queueCapacity, d.usage.queueCapacity);
+  EXPECT_EQ(c.usage.maxServiceDataBytes, d.usage.maxServiceDataBytes);
+  // database and host are resolved at load time; each test checks them against its base.
+  EXPECT_EQ(c.usage.host, hostName());
 }
 
 // Loads `yaml` expecting a ConfigError; returns it for further checks.
@@ -79,6 +131,7 @@ TEST(ConfigDefaults, EmptyCommentOnlyAndNullSectionsGiveDefaults) {
     const GatewayConfig c = loadConfigText(yaml, "empty.yaml");
     expectDefaults(c);
     EXPECT_EQ(c.sourcePath, "");
+    EXPECT_EQ(c.usage.database, resolved(fs::current_path() / "var/usage.db"));
   }
 }
 
@@ -88,6 +141,22 @@ TEST(ConfigDefaults, StructDefaultsAreTheDocumentedOnes) {
   EXPECT_EQ(d.sip.port, 5070);
   EXPECT_EQ(d.sip.presenceServerUri, "sip:127.0.0.1:5060");
   EXPECT_EQ(d.sip.telDomain, "example.test");
+  EXPECT_EQ(d.usage.database, "var/usage.db");  // unresolved until loaded
+  EXPECT_EQ(d.usage.durability, UsageDurability::kDurable);
+  EXPECT_EQ(d.usage.flushIntervalMs, 100u);
+  EXPECT_EQ(d.usage.queueCapacity, 100000u);
+  EXPECT_EQ(d.usage.maxServiceDataBytes, 1024u);
+  EXPECT_EQ(d.usage.host, "");
+}
+
+TEST(ConfigDefaults, UsageDatabaseAndHostAreResolvedAtLoadTime) {
+  const GatewayConfig c = loadConfigText("usage: {durability: durable}\n", "u.yaml");
+  EXPECT_TRUE(fs::path(c.usage.database).is_absolute()) << c.usage.database;
+  EXPECT_EQ(c.usage.database, resolved(fs::current_path() / "var" / "usage.db"));
+  EXPECT_FALSE(c.usage.host.empty());
+  EXPECT_EQ(c.usage.host, hostName());
+  // An explicit "" also means the machine's name.
+  EXPECT_EQ(loadConfigText("usage:\n  host: \"\"\n", "u.yaml").usage.host, hostName());
 }
 
 TEST(ConfigShipped, DefaultFileLoadsWithTheIntendedValues) {
@@ -114,6 +183,13 @@ TEST(ConfigShipped, DefaultFileLoadsWithTheIntendedValues) {
   EXPECT_EQ(c.terminalStatus.maxTargets, 100u);
   EXPECT_EQ(c.groups.schemes, std::vector<std::string>{"glmgroup"});
   EXPECT_TRUE(c.groups.members.empty());
+  // ../var/usage.db relative to config/, i.e. the git-ignored <repo>/var/, not config/var/.
+  EXPECT_EQ(c.usage.database, resolved(fs::path(PX_SOURCE_DIR) / "var" / "usage.db"));
+  EXPECT_EQ(c.usage.durability, UsageDurability::kDurable);
+  EXPECT_EQ(c.usage.flushIntervalMs, 100u);
+  EXPECT_EQ(c.usage.queueCapacity, 100000u);
+  EXPECT_EQ(c.usage.maxServiceDataBytes, 1024u);
+  EXPECT_EQ(c.usage.host, hostName());
 }
 
 TEST(ConfigFull, EveryKeySetRoundTrips) {
@@ -143,6 +219,12 @@ TEST(ConfigFull, EveryKeySetRoundTrips) {
       {"grp:sales@example.net", {"tel:+15551234567", "sip:alice@example.net"}},
       {"team:dev", {"sips:bob@example.net"}}};
   EXPECT_EQ(c.groups.members, members);
+  EXPECT_EQ(c.usage.database, resolved(fs::path(kDataDir) / "records" / "usage.sqlite"));
+  EXPECT_EQ(c.usage.durability, UsageDurability::kBatched);
+  EXPECT_EQ(c.usage.flushIntervalMs, 10000u);
+  EXPECT_EQ(c.usage.queueCapacity, 100u);
+  EXPECT_EQ(c.usage.maxServiceDataBytes, 1048576u);
+  EXPECT_EQ(c.usage.host, "gw-1.example.net");
 }
 
 TEST(ConfigText, PartialSectionsKeepOtherDefaults) {
@@ -171,6 +253,140 @@ TEST(ConfigText, ValuesAtTheRangeBoundsAreAccepted) {
   EXPECT_EQ(hi.http.maxBodyBytes, 16777216u);
   EXPECT_EQ(hi.http.keepAliveTimeoutMs, 600000u);
   EXPECT_EQ(hi.sip.port, 7);
+}
+
+TEST(ConfigUsage, EveryKeySet) {
+  const GatewayConfig c = loadConfigText(
+      "usage:\n"
+      "  database: /srv/px/usage.db\n"
+      "  durability: batched\n"
+      "  flushIntervalMs: 250\n"
+      "  queueCapacity: 5000\n"
+      "  maxServiceDataBytes: 4096\n"
+      "  host: node-7 (rack 2)\n",
+      "u.yaml");
+  EXPECT_EQ(c.usage.database, resolved("/srv/px/usage.db"));
+  EXPECT_EQ(c.usage.durability, UsageDurability::kBatched);
+  EXPECT_EQ(c.usage.flushIntervalMs, 250u);
+  EXPECT_EQ(c.usage.queueCapacity, 5000u);
+  EXPECT_EQ(c.usage.maxServiceDataBytes, 4096u);
+  EXPECT_EQ(c.usage.host, "node-7 (rack 2)");
+  EXPECT_EQ(loadConfigText("usage: {durability: DURABLE}\n", "u.yaml").usage.durability,
+            UsageDurability::kDurable);
+  // Other sections keep their defaults.
+  EXPECT_EQ(c.http.port, 8080);
+}
+
+TEST(ConfigUsage, RangeBoundsAreAcceptedAndOneBeyondRefused) {
+  const GatewayConfig lo = loadConfigText(
+      "usage: {flushIntervalMs: 1, queueCapacity: 100, maxServiceDataBytes: 64}\n", "lo.yaml");
+  EXPECT_EQ(lo.usage.flushIntervalMs, 1u);
+  EXPECT_EQ(lo.usage.queueCapacity, 100u);
+  EXPECT_EQ(lo.usage.maxServiceDataBytes, 64u);
+  const GatewayConfig hi = loadConfigText(
+      "usage: {flushIntervalMs: 10000, queueCapacity: 10000000, maxServiceDataBytes: 1048576}\n",
+      "hi.yaml");
+  EXPECT_EQ(hi.usage.flushIntervalMs, 10000u);
+  EXPECT_EQ(hi.usage.queueCapacity, 10000000u);
+  EXPECT_EQ(hi.usage.maxServiceDataBytes, 1048576u);
+  expectErrors({
+      {"usage:\n  flushIntervalMs: 0\n", 2, "usage.flushIntervalMs", "in 1..10000, got 0"},
+      {"usage:\n  flushIntervalMs: 10001\n", 2, "usage.flushIntervalMs", "in 1..10000, got 10001"},
+      {"usage:\n  queueCapacity: 99\n", 2, "usage.queueCapacity", "in 100..10000000, got 99"},
+      {"usage:\n  queueCapacity: 10000001\n", 2, "usage.queueCapacity",
+       "in 100..10000000, got 10000001"},
+      {"usage:\n  maxServiceDataBytes: 63\n", 2, "usage.maxServiceDataBytes",
+       "in 64..1048576, got 63"},
+      {"usage:\n  maxServiceDataBytes: 1048577\n", 2, "usage.maxServiceDataBytes",
+       "in 64..1048576, got 1048577"},
+      {"usage:\n  queueCapacity: \"5000\"\n", 2, "usage.queueCapacity", "the quoted string"},
+  });
+}
+
+TEST(ConfigUsage, DurabilityMustBeDurableOrBatched) {
+  expectErrors({
+      {"usage:\n  queueCapacity: 100\n  durability: fast\n", 3, "usage.durability",
+       "expected 'durable' or 'batched', got 'fast'"},
+      {"usage:\n  durability:\n", 2, "usage.durability", "got nothing (null)"},
+      {"usage:\n  durability: [durable]\n", 2, "usage.durability", "got a list"},
+      {"usage:\n  durability: 1\n", 2, "usage.durability", "got '1'"},
+  });
+  const ConfigError e = loadError("usage:\n  durability: sync\n");
+  EXPECT_STREQ(e.what(),
+               "test.yaml:2: usage.durability: expected 'durable' or 'batched', got 'sync'");
+}
+
+TEST(ConfigUsage, DatabaseMustNameAFile) {
+  expectErrors({
+      {"usage:\n  database: \"\"\n", 2, "usage.database", "expected a file path, got \"\""},
+      {"usage:\n  database:\n", 2, "usage.database", "write \"\" for an empty string"},
+      {"usage:\n  database: var/\n", 2, "usage.database", "got the directory 'var/'"},
+      {"usage:\n  database: /\n", 2, "usage.database", "got the directory '/'"},
+      {"usage:\n  database: .\n", 2, "usage.database", "got the directory '.'"},
+      {"usage:\n  database: var/..\n", 2, "usage.database", "got the directory"},
+      {"usage:\n  database: \"a\\nb.db\"\n", 2, "usage.database", "control characters"},
+      {"usage:\n  database: [a.db]\n", 2, "usage.database", "expected a string, got a list"},
+  });
+}
+
+TEST(ConfigUsage, HostIsPrintableText) {
+  expectErrors({
+      {"usage:\n  host: \"a\\tb\"\n", 2, "usage.host", "without control characters"},
+      {"usage:\n  host: " + std::string(256, 'h') + "\n", 2, "usage.host",
+       "expected 1..255 characters"},
+      {"usage:\n  host:\n", 2, "usage.host", "write \"\" for an empty string"},
+  });
+  const std::string h255(255, 'h');
+  EXPECT_EQ(loadConfigText("usage: {host: " + h255 + "}\n", "h.yaml").usage.host, h255);
+}
+
+TEST(ConfigUsage, UnknownKeySuggestsTheKnownOne) {
+  expectErrors({
+      {"usage:\n  flushInterval: 50\n", 2, "usage.flushInterval",
+       "unknown key 'flushInterval' (did you mean 'flushIntervalMs'?)"},
+      {"usage:\n  durablity: batched\n", 2, "usage.durablity", "did you mean 'durability'?"},
+      {"usage:\n  databse: x.db\n", 2, "usage.databse", "did you mean 'database'?"},
+      {"usage:\n  path: x.db\n", 2, "usage.path",
+       "known keys: database, durability, flushIntervalMs, queueCapacity, maxServiceDataBytes, "
+       "host"},
+      {"usgae:\n  host: x\n", 1, "usgae", "did you mean 'usage'?"},
+      {"usage: batched\n", 1, "usage", "expected a mapping, got 'batched'"},
+  });
+}
+
+TEST(ConfigUsage, RelativeDatabaseOfTextIsRelativeToTheCurrentDirectory) {
+  const GatewayConfig c = loadConfigText("usage:\n  database: data/../rec/u.db\n", "t.yaml");
+  EXPECT_EQ(c.usage.database, resolved(fs::current_path() / "rec" / "u.db"));
+  EXPECT_TRUE(fs::path(c.usage.database).is_absolute());
+}
+
+TEST(ConfigUsage, RelativeDatabaseOfAFileIsRelativeToItsDirectory) {
+  const TempDir tmp;
+  const fs::path base = fs::canonical(tmp.path());
+  const auto databaseOf = [&](const std::string& name, const std::string& database) {
+    return loadConfigFile(tmp.write(name, "usage:\n  database: " + database + "\n").string())
+        .usage.database;
+  };
+  EXPECT_EQ(databaseOf("gateway.yaml", "var/usage.db"), (base / "var" / "usage.db").string());
+  EXPECT_EQ(databaseOf("conf/gateway.yaml", "../var/usage.db"),
+            (base / "var" / "usage.db").string());
+  EXPECT_EQ(databaseOf("conf/deep/g.yaml", "u.db"), (base / "conf" / "deep" / "u.db").string());
+  // Absolute paths are only normalised.
+  EXPECT_EQ(databaseOf("g.yaml", (base / "conf" / ".." / "abs.db").string()),
+            (base / "abs.db").string());
+  // Defaults resolve the same way: var/usage.db next to the file.
+  EXPECT_EQ(loadConfigFile(tmp.write("conf/empty.yaml", "").string()).usage.database,
+            (base / "conf" / "var" / "usage.db").string());
+
+  // '..' goes up from where the config file really is, as the kernel would resolve it: here the
+  // config directory is a symlink to real/conf, so ../var is real/var, not <tmp>/var.
+  fs::create_directories(base / "real" / "conf");
+  fs::create_directory_symlink(base / "real" / "conf", base / "link");
+  EXPECT_EQ(databaseOf("link/g.yaml", "../var/u.db"), (base / "real" / "var" / "u.db").string());
+  // The file name is kept even when it is a symlink itself.
+  std::ofstream(base / "target.db") << "";
+  fs::create_symlink(base / "target.db", base / "named.db");
+  EXPECT_EQ(databaseOf("g.yaml", "named.db"), (base / "named.db").string());
 }
 
 TEST(ConfigText, OtherAcceptedForms) {
@@ -208,7 +424,8 @@ TEST(ConfigErrors, UnknownKeysNameLineAndPathAndSuggest) {
       {"terminalStatus:\n  maxTarget: 5\n", 2, "terminalStatus.maxTarget",
        "did you mean 'maxTargets'?"},
       {"# c\nfoo: 1\n", 2, "foo",
-       "unknown key 'foo' (known keys: service, http, sip, presence, terminalStatus, groups)"},
+       "unknown key 'foo' (known keys: service, http, sip, presence, terminalStatus, groups, "
+       "usage)"},
       {"presence:\n  fetchTimeout:\n    1000\n", 2, "presence.fetchTimeout",
        "did you mean 'fetchTimeoutMs'?"},
       {"service: {name: a, nmae2x: b}\n", 1, "service.nmae2x", "known keys: name"},

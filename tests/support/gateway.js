@@ -10,8 +10,12 @@ const { createGateway } = require('../../index');
  * Starts a gateway (HTTP and SIP on free ports) that routes SUBSCRIBEs to presencePort.
  * @param {{ presencePort: number, fetchTimeoutMs?: number, maxTargets?: number, extraYaml?: string }} options
  */
-async function startGateway({ presencePort, fetchTimeoutMs = 1000, maxTargets = 5, extraYaml = '' }) {
+async function startGateway({ presencePort, fetchTimeoutMs = 1000, maxTargets = 5, extraYaml = '', usageYaml = '' }) {
+  const usageDir = tempDir('px-usage-');
   const yaml = `
+usage:
+  database: ${path.join(usageDir, 'usage.db')}
+${usageYaml}
 http:
   host: 127.0.0.1
   port: 0
@@ -38,6 +42,7 @@ ${extraYaml}`;
     url,
     endpoint: `${url}/TerminalStatusService/services/TerminalStatus`,
     logs,
+    usageDatabase: path.join(usageDir, 'usage.db'),
   };
 }
 

@@ -1,0 +1,119 @@
+'use strict';
+// Usage records (TWSS layout: RECORDID, SEGMENT, GLOBALID, SERVICE, HOST, EVENTTYPE, RECORDTIME,
+// STATUSCODE, SERVICEDATA): writing through the native store, and reading them back reassembled.
+
+/** STATUSCODE values of the usage records (source: TWSS Terminal Status usage records). */
+const UsageStatus = Object.freeze({
+  VALID: 0,
+  FAILED_PRIVACY: 1,
+  FAILED_ADDRESS_PLAN_VALIDATION: 2,
+  EXCEEDED_MAX_TARGETS: 3,
+  FAILED_PACER: 4,
+  FAILED_CALL_LEVEL_PRIVACY: 5,
+  FAILED_PROCESS_UP_TO_LIMIT: 6,
+  FAILED_ADMISSION_CONTROL: 7,
+  FAILED_SERVICE_NOT_RUNNING: 8,
+  FAILED_JMS_ENQUEUE: 9,
+  UNKNOWN_SCHEME: 10,
+  FAILED_OPERATION: 11,
+  FAILED_OTHER: 12,
+  INVALID: 13,
+  GROUPS_NOT_ALLOWED: 14,
+  UNRESOLVED_GROUPS: 15,
+  FAILED_TRAFFIC_SHAPING: 16,
+});
+
+/**
+ * @typedef {object} UsageRecord
+ * @property {string} recordId
+ * @property {string} globalId
+ * @property {string} service
+ * @property {string} host
+ * @property {string} eventType
+ * @property {string} recordTime  UTC, ISO-8601 with milliseconds
+ * @property {number} statusCode
+ * @property {string} status      the status code's name
+ * @property {string} serviceData the SERVICEDATA text, reassembled
+ * @property {Record<string, string>} attributes SERVICEDATA decoded
+ */
+/**
+ * @typedef {object} UsageFilter
+ * @property {Date|string|number} [from] RECORDTIME >= from
+ * @property {Date|string|number} [to]   RECORDTIME < to
+ * @property {string} [service]
+ * @property {string} [eventType]
+ * @property {number} [statusCode]
+ * @property {string} [globalId]
+ * @property {string} [requester]
+ */
+
+function toMs(value) {
+  if (value === undefined || value === null) return undefined;
+  const ms = value instanceof Date ? value.getTime() : typeof value === 'number' ? value : Date.parse(value);
+  if (!Number.isFinite(ms)) throw new TypeError(`not a time: ${value}`);
+  return ms;
+}
+
+class UsageLog {
+  /** @param {any} database a native UsageDatabase */
+  constructor(database) {
+    this.database = database;
+  }
+
+  /** Whether record() resolves only after the records are committed. */
+  get durable() {
+    return this.database.durable;
+  }
+
+  /**
+   * Writes records of one request. Resolves once committed (durable) or queued (batched).
+   * Throws TypeError for an attribute the catalogue does not list for the event type; rejects
+   * with code ERR_PX_USAGE_QUEUE_FULL when the store is full.
+   * @param {Array<{globalId: string, eventType: string, statusCode: number, attributes: Record<string, string>}>} entries
+   */
+  record(entries) {
+    const now = Date.now();
+    return this.database.record(entries.map((entry) => ({ recordTimeMs: now, ...entry })));
+  }
+
+  /**
+   * Reassembled records matching the filter, oldest first, read page by page.
+   * @param {UsageFilter} [filter]
+   * @returns {AsyncGenerator<UsageRecord>}
+   */
+  async *records(filter = {}) {
+    const query = {
+      fromMs: toMs(filter.from),
+      toMs: toMs(filter.to),
+      service: filter.service,
+      eventType: filter.eventType,
+      statusCode: filter.statusCode,
+      globalId: filter.globalId,
+      requester: filter.requester,
+      limit: filter.pageSize || 1000,
+    };
+    for (;;) {
+      const page = await this.database.query(query);
+      yield* page.records;
+      if (!page.next) return;
+      query.after = page.next;
+    }
+  }
+
+  /** @param {UsageFilter} [filter] @returns {Promise<UsageRecord[]>} */
+  async query(filter) {
+    const all = [];
+    for await (const record of this.records(filter)) all.push(record);
+    return all;
+  }
+
+  stats() {
+    return this.database.stats();
+  }
+
+  close() {
+    return this.database.close();
+  }
+}
+
+module.exports = { UsageLog, UsageStatus };

@@ -1,0 +1,98 @@
+// Configuration between the core and JS: loading from {path} or {text, name}, and the validated
+// configuration as a plain JS object.
+#include "binding/Config.h"
+
+#include <string>
+#include <vector>
+
+namespace px {
+
+namespace {
+
+Napi::Value toJs(Napi::Env env, const std::vector<std::string>& values) {
+  Napi::Array array = Napi::Array::New(env, values.size());
+  for (uint32_t i = 0; i < values.size(); ++i) array.Set(i, values[i]);
+  return array;
+}
+
+}  // namespace
+
+Napi::Object configToJs(Napi::Env env, const GatewayConfig& c) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("sourcePath", c.sourcePath);
+  Napi::Object service = Napi::Object::New(env);
+  service.Set("name", c.serviceName);
+  o.Set("service", service);
+
+  Napi::Object http = Napi::Object::New(env);
+  http.Set("host", c.http.host);
+  http.Set("port", c.http.port);
+  http.Set("basePath", c.http.basePath);
+  http.Set("maxBodyBytes", c.http.maxBodyBytes);
+  http.Set("keepAliveTimeoutMs", c.http.keepAliveTimeoutMs);
+  http.Set("requestTimeoutMs", c.http.requestTimeoutMs);
+  o.Set("http", http);
+
+  Napi::Object sip = Napi::Object::New(env);
+  sip.Set("bindHost", c.sip.bindHost);
+  sip.Set("port", c.sip.port);
+  std::vector<std::string> transports;
+  for (SipTransport t : c.sip.transports)
+    transports.push_back(t == SipTransport::kUdp ? "udp" : "tcp");
+  sip.Set("transports", toJs(env, transports));
+  sip.Set("watcherUri", c.sip.watcherUri);
+  sip.Set("presenceServerUri", c.sip.presenceServerUri);
+  sip.Set("telDomain", c.sip.telDomain);
+  sip.Set("userAgent", c.sip.userAgent);
+  o.Set("sip", sip);
+
+  Napi::Object presence = Napi::Object::New(env);
+  presence.Set("fetchTimeoutMs", c.presence.fetchTimeoutMs);
+  presence.Set("busyActivities", toJs(env, c.presence.busyActivities));
+  o.Set("presence", presence);
+
+  Napi::Object terminalStatus = Napi::Object::New(env);
+  terminalStatus.Set("maxTargets", c.terminalStatus.maxTargets);
+  o.Set("terminalStatus", terminalStatus);
+
+  Napi::Object groups = Napi::Object::New(env);
+  groups.Set("schemes", toJs(env, c.groups.schemes));
+  Napi::Object members = Napi::Object::New(env);
+  for (const auto& [group, list] : c.groups.members) members.Set(group, toJs(env, list));
+  groups.Set("members", members);
+  o.Set("groups", groups);
+
+  Napi::Object usage = Napi::Object::New(env);
+  usage.Set("database", c.usage.database);
+  usage.Set("durability", c.usage.durability == UsageDurability::kDurable ? "durable" : "batched");
+  usage.Set("flushIntervalMs", c.usage.flushIntervalMs);
+  usage.Set("queueCapacity", c.usage.queueCapacity);
+  usage.Set("maxServiceDataBytes", c.usage.maxServiceDataBytes);
+  usage.Set("host", c.usage.host);
+  o.Set("usage", usage);
+  return o;
+}
+
+// Reads {path} or {text, name} and throws a JS Error carrying file/line/key on a config error.
+GatewayConfig loadConfigFromJs(const Napi::Env& env, const Napi::Value& arg) {
+  if (!arg.IsObject()) throw Napi::TypeError::New(env, "expected {path} or {text, name}");
+  Napi::Object options = arg.As<Napi::Object>();
+  try {
+    if (options.Has("text")) {
+      std::string name = options.Has("name") ? options.Get("name").ToString().Utf8Value()
+                                             : std::string("<config>");
+      return loadConfigText(options.Get("text").ToString().Utf8Value(), name);
+    }
+    if (options.Has("path")) return loadConfigFile(options.Get("path").ToString().Utf8Value());
+  } catch (const ConfigError& e) {
+    Napi::Error error = Napi::Error::New(env, e.what());
+    error.Set("code", "ERR_PX_CONFIG");
+    error.Set("file", e.file());
+    error.Set("line", Napi::Number::New(env, e.line()));
+    error.Set("key", e.key());
+    throw error;
+  }
+  throw Napi::TypeError::New(env, "expected {path} or {text, name}");
+}
+
+}  // namespace px

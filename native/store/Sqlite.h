@@ -1,0 +1,73 @@
+// Thin RAII layer over the SQLite C API: owning handles for connections and statements, a reset
+// guard, and throwing helpers whose messages carry SQLite's own text.
+#pragma once
+
+#include <sqlite3.h>
+
+#include <cstdint>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+namespace px::sqlite {
+
+struct DbCloser {
+  // close_v2 tolerates statements still alive (the handle becomes a zombie until they finish).
+  void operator()(sqlite3* db) const noexcept { sqlite3_close_v2(db); }
+};
+struct StmtFinalizer {
+  void operator()(sqlite3_stmt* stmt) const noexcept { sqlite3_finalize(stmt); }
+};
+
+using Db = std::unique_ptr<sqlite3, DbCloser>;
+using Stmt = std::unique_ptr<sqlite3_stmt, StmtFinalizer>;
+
+// A failed SQLite call. what() is "<context>: <sqlite message>"; code() is the extended code.
+class Error : public std::runtime_error {
+ public:
+  Error(const std::string& context, int code, const std::string& message);
+  int code() const { return code_; }
+  int primaryCode() const { return code_ & 0xff; }
+
+ private:
+  int code_;
+};
+
+// Opens a connection with extended result codes on. Throws Error naming `path` on failure (the
+// handle SQLite allocates even for a failed open is released).
+Db open(const std::string& path, int flags);
+
+// Compiles one statement; throws Error with sqlite3_errmsg. persistent = kept for many runs.
+Stmt prepare(sqlite3* db, std::string_view sql, bool persistent = true);
+
+// Runs SQL without results (may hold several statements); throws Error.
+void exec(sqlite3* db, const char* sql);
+
+// Runs a single-row, single-column query and returns column 0 as text ("" for NULL); throws
+// Error, or Error with code SQLITE_MISMATCH when there is no row.
+std::string queryText(sqlite3* db, const char* sql);
+
+// Same for an integer result.
+int64_t queryInt(sqlite3* db, const char* sql);
+
+// Resets a statement and clears its bindings when the scope ends, so a reused statement never
+// keeps a read transaction open or points at freed bound text.
+class ResetGuard {
+ public:
+  explicit ResetGuard(sqlite3_stmt* stmt) : stmt_(stmt) {}
+  ~ResetGuard() {
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
+  }
+  ResetGuard(const ResetGuard&) = delete;
+  ResetGuard& operator=(const ResetGuard&) = delete;
+
+ private:
+  sqlite3_stmt* stmt_;
+};
+
+// Text of column `col` as a std::string ("" for NULL).
+std::string columnText(sqlite3_stmt* stmt, int col);
+
+}  // namespace px::sqlite

@@ -1,0 +1,227 @@
+// Durable SQLite store of usage record rows (seeds/004 layout), written by one writer thread.
+//
+// Table (schema version 1 in PRAGMA user_version; WAL journal mode):
+//   USAGE_RECORD(RECORDID TEXT, SEGMENT INTEGER, GLOBALID TEXT, SERVICE TEXT, HOST TEXT,
+//                EVENTTYPE TEXT, RECORDTIME TEXT, STATUSCODE INTEGER, SERVICEDATA TEXT,
+//                PRIMARY KEY (RECORDID, SEGMENT)), every column NOT NULL.
+//   RECORDTIME is UTC ISO-8601 text with milliseconds, "2026-11-24T16:01:02.345Z" (see
+//   RecordTime.h): fixed width, so text order is time order.
+//   Indexes: (RECORDTIME, RECORDID, SEGMENT) for time ranges and paging, (GLOBALID),
+//   (EVENTTYPE, RECORDTIME).
+//
+// Writing. append() may be called from any thread; rows go to a bounded in-memory queue and the
+// store's single writer thread inserts them with reused prepared statements, one transaction per
+// batch (everything queued when the writer wakes). Each append is atomic: all its rows commit or
+// none do. Outcomes are reported per append (ticket or callback), never dropped silently.
+//   kDurable: synchronous=FULL; the writer commits as soon as it has rows (group commit), and an
+//     append reported committed survives power loss.
+//   kBatched: synchronous=NORMAL; rows are committed at most flushIntervalMs after they were
+//     queued (sooner when a quarter of queueCapacity is waiting). Loss window: rows accepted in
+//     the last flushIntervalMs plus one commit's duration are lost on a process crash; on power
+//     loss or OS crash, WAL+NORMAL may also roll back the last commits made since the last WAL
+//     checkpoint sync. Rows reported committed survive a process crash.
+//
+// Full queue (queueCapacity rows, counting queued rows and the batch being written):
+//   append() never waits: it returns accepted=false, reason kQueueFull and stats().rejectedFull
+//   counts it; appendBlocking() waits up to a timeout for room instead (backpressure).
+//
+// Write errors (SQLITE_BUSY after busyTimeoutMs, disk full, I/O errors) roll the batch back and
+// retry it writeRetries times with doubling backoff from retryBackoffMs; then every append of the
+// batch is reported not committed and counted in stats().writeErrors. A row that can never be
+// written (e.g. a duplicate (RECORDID, SEGMENT)) fails only its own append, at once.
+#pragma once
+
+#include <sqlite3.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "store/RecordTime.h"
+#include "store/Sqlite.h"
+#include "usage/UsageRecord.h"
+
+namespace px {
+
+enum class Durability { kDurable, kBatched };
+
+struct UsageStoreOptions {
+  std::string path;  // database file; its parent directory must exist (":memory:" refused)
+  Durability durability = Durability::kDurable;
+  uint32_t flushIntervalMs = 100;  // kBatched: longest time a row waits for its commit; >= 1
+  size_t queueCapacity = 100000;   // rows queued or being written; >= 1
+  uint32_t busyTimeoutMs = 5000;   // SQLite busy handler wait for locks held by other processes
+  uint32_t writeRetries = 3;       // retries of a failed batch before it is reported failed
+  uint32_t retryBackoffMs = 20;    // first retry delay, doubled for each further retry
+  // PRAGMA quick_check at open: detects corruption before any write, costs O(database size).
+  bool quickCheckOnOpen = true;
+  // PRAGMA max_page_count of the writer; 0 = SQLite's default. A cap bounds disk use: writes
+  // beyond it fail as "database or disk is full" (handled like a full disk).
+  uint32_t maxPageCount = 0;
+  // Write errors and retries, for logging; called on the writer thread (or in close()).
+  std::function<void(const std::string& message)> onError;
+};
+
+using UsageTicket = uint64_t;  // 1, 2, 3, ... in acceptance order; 0 = no ticket
+
+enum class AppendRejection {
+  kNone,        // accepted
+  kQueueFull,   // no room (append) or still no room at the timeout (appendBlocking)
+  kTooLarge,    // more rows than queueCapacity: can never fit
+  kInvalidRow,  // empty recordId, negative segment or recordTimeMs outside RecordTime.h range
+  kClosed,      // close() has begun
+};
+
+struct AppendResult {
+  bool accepted = false;
+  AppendRejection reason = AppendRejection::kNone;
+  UsageTicket ticket = 0;  // valid when accepted
+};
+
+enum class CommitState { kPending, kCommitted, kFailed };
+
+struct UsageStoreStats {
+  uint64_t queued = 0;           // rows accepted and not yet committed or failed
+  uint64_t written = 0;          // rows committed since open
+  uint64_t commits = 0;          // transactions committed
+  uint64_t rejectedFull = 0;     // appends rejected with kQueueFull or kTooLarge
+  uint64_t rejectedInvalid = 0;  // appends rejected with kInvalidRow
+  uint64_t writeErrors = 0;      // accepted appends reported not committed
+  uint64_t retries = 0;          // batch write attempts that failed and were retried
+};
+
+// Resume point for paging: the ordering key of the last row of the previous page.
+struct UsageCursor {
+  int64_t recordTimeMs = 0;
+  std::string recordId;
+  int segment = 0;
+};
+UsageCursor cursorAfter(const UsageRow& lastRow);
+
+// Filters are ANDed; unset = not filtered. Rows come ordered by RECORDTIME, RECORDID, SEGMENT.
+struct UsageQuery {
+  std::optional<int64_t> fromTimeMs;  // RECORDTIME >= from
+  std::optional<int64_t> toTimeMs;    // RECORDTIME < to
+  std::optional<std::string> service;
+  std::optional<std::string> eventType;
+  std::optional<int> statusCode;
+  std::optional<std::string> globalId;
+  // Unescaped requester value. Matches records whose segment-0 SERVICEDATA holds the pair
+  // REQUESTER=<value escaped per usage/ServiceData.h: '\' ';' '=' preceded by '\'> at the start
+  // of the text or after an unescaped ';', followed by ';' or the end of segment 0; all segments
+  // of a matching record are returned. The text of segment 0 is all that is searched: a pair cut
+  // by the segment 1 boundary is not found (segment 0's end counts as the pair's end only when the
+  // record has no segment 1 or segment 1 starts with ';'). Not indexed: one check per row the
+  // other filters leave.
+  std::optional<std::string> requester;
+  std::optional<UsageCursor> after;  // rows strictly after this key (exclusive)
+  uint32_t limit = 1000;             // rows per page; 0 = no limit
+};
+
+class UsageStore {
+ public:
+  // Opens or creates the database, checks it (quick_check, schema, user_version) and starts the
+  // writer. Throws std::runtime_error naming the path and SQLite's message for a missing parent
+  // directory, an unwritable or corrupt file, a foreign USAGE_RECORD table or a newer schema;
+  // std::invalid_argument for bad options.
+  explicit UsageStore(UsageStoreOptions options);
+  ~UsageStore();  // close()
+  UsageStore(const UsageStore&) = delete;
+  UsageStore& operator=(const UsageStore&) = delete;
+
+  // Queues rows as one atomic append; never blocks on a full queue (see above).
+  AppendResult append(std::vector<UsageRow> rows);
+  // Same; onCommitted(committed) runs exactly once, on the writer thread, iff accepted. It must
+  // not call close() or appendBlocking(); exceptions it throws are reported to onError.
+  AppendResult append(std::vector<UsageRow> rows, std::function<void(bool committed)> onCommitted);
+  // Waits up to timeout for queue room; reason kQueueFull when there was none in time.
+  AppendResult appendBlocking(std::vector<UsageRow> rows, std::chrono::milliseconds timeout,
+                              std::function<void(bool committed)> onCommitted = nullptr);
+
+  // Waits until the append's outcome is known or the timeout passes.
+  CommitState wait(UsageTicket ticket, std::chrono::milliseconds timeout);
+  // True when committed; false when failed, still pending at the timeout, or ticket invalid.
+  bool waitCommitted(UsageTicket ticket, std::chrono::milliseconds timeout);
+
+  // Reads through a separate connection (WAL: neither blocks nor is blocked by the writer), from
+  // any thread (queries are serialised on that connection). Sees committed rows only. Throws
+  // std::logic_error after close(), std::invalid_argument for a cursor time outside the
+  // RecordTime.h range, std::runtime_error for SQLite errors or a malformed stored RECORDTIME.
+  std::vector<UsageRow> query(const UsageQuery& q);
+
+  UsageStoreStats stats() const;
+
+  // Stops accepting, writes and commits everything queued, joins the writer, checkpoints the
+  // WAL and closes both connections. Idempotent and thread-safe; errors go to onError.
+  void close();
+
+  const std::string& path() const { return options_.path; }
+
+  // Test hook: while paused the writer takes no new batch (the current one completes);
+  // close() overrides the pause.
+  void setWriterPausedForTest(bool paused);
+
+ private:
+  struct Pending {
+    UsageTicket ticket = 0;
+    std::vector<UsageRow> rows;
+    std::function<void(bool)> onCommitted;
+    bool ok = false;
+    std::string error;  // why this append alone failed
+  };
+  struct WriteError {
+    int code = SQLITE_OK;
+    std::string message;
+  };
+
+  AppendResult enqueue(std::vector<UsageRow>&& rows, std::function<void(bool)>&& onCommitted,
+                       std::optional<std::chrono::steady_clock::time_point> deadline);
+  void openWriter();
+  void openReader();
+  void writerLoop();
+  void writeBatch(std::vector<Pending>& batch);
+  WriteError tryWrite(std::vector<Pending>& batch);
+  void finishBatch(std::vector<Pending>& batch);
+  void rollbackIfOpen();
+  void report(const std::string& message) const;
+  sqlite3_stmt* readStatement(const std::string& sql);
+
+  const UsageStoreOptions options_;
+
+  // Writer connection: used by the constructor, then only by the writer thread, then close().
+  sqlite::Db db_;
+  sqlite::Stmt insert_, begin_, commit_, rollback_, savepoint_, release_, rollbackTo_;
+
+  // Reader connection and its statement cache (keyed by SQL text), guarded by readMutex_.
+  std::mutex readMutex_;
+  sqlite::Db readDb_;
+  std::unordered_map<std::string, sqlite::Stmt> readStatements_;
+
+  mutable std::mutex mutex_;
+  std::condition_variable workCv_;  // writer: rows arrived, pause lifted, or stop
+  std::condition_variable roomCv_;  // appendBlocking: room freed, or closing
+  std::condition_variable doneCv_;  // wait(): outcomes decided
+  std::vector<Pending> queue_;
+  size_t queueRows_ = 0;  // rows in queue_ (not yet taken by the writer)
+  std::chrono::steady_clock::time_point oldestQueued_;
+  UsageTicket nextTicket_ = 1;
+  UsageTicket decidedThrough_ = 0;             // every ticket <= this has an outcome
+  std::map<UsageTicket, UsageTicket> failed_;  // failed ticket ranges [first, last], merged
+  bool stopping_ = false;
+  bool paused_ = false;
+  UsageStoreStats stats_;
+
+  std::mutex closeMutex_;  // serialises close() callers
+  bool closed_ = false;    // guarded by closeMutex_
+  std::thread writer_;
+};
+
+}  // namespace px

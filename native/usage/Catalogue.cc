@@ -1,0 +1,367 @@
+#include "usage/Catalogue.h"
+
+#include <algorithm>
+#include <stdexcept>
+
+#include "usage/UsageStatus.h"
+
+namespace px {
+namespace {
+
+constexpr int64_t kMsPerDay = 86400000;
+
+AttributeSpec req(std::string_view name) {
+  return {name, Presence::kRequired, false, {}};
+}
+AttributeSpec reqMayBeEmpty(std::string_view name) {
+  return {name, Presence::kRequiredMayBeEmpty, false, {}};
+}
+AttributeSpec opt(std::string_view name) {
+  return {name, Presence::kOptional, false, {}};
+}
+AttributeSpec failureOnly(std::string_view name) {
+  return {name, Presence::kFailureOnly, false, {}};
+}
+AttributeSpec oneOf(std::string_view name, std::vector<std::string_view> values) {
+  return {name, Presence::kRequired, false, std::move(values)};
+}
+// FAILURE_REASON / FAILURE_DETAIL of a DeliveryResult: "Empty if the DeliveryStatus = Success".
+AttributeSpec emptyOnSuccess(std::string_view name) {
+  return {name, Presence::kRequiredMayBeEmpty, true, {}};
+}
+
+std::vector<AttributeSpec> withExceptions(std::vector<AttributeSpec> attributes) {
+  attributes.push_back(failureOnly(attr::kFailureReason));
+  attributes.push_back(failureOnly(attr::kFailureDetail));
+  attributes.push_back(failureOnly(attr::kErrorType));
+  return attributes;
+}
+
+// seeds/004 tables 2 and 3 (same names; for the group REQUESTER is the requester name and TARGET
+// the formatted target addresses, comma-separated).
+std::vector<AttributeSpec> getStatusAttributes() {
+  return withExceptions({opt(attr::kAssignmentId), reqMayBeEmpty(attr::kRequester),
+                         req(attr::kResponseTime), req(attr::kStartTime), req(attr::kService),
+                         req(attr::kTarget)});
+}
+
+std::vector<AttributeSpec> statusNotificationAttempted() {  // table 7
+  return {req(attr::kCorrelator), req(attr::kTargets), req(attr::kDeliveryStatus),
+          req(attr::kAppCorrelationId)};
+}
+
+std::vector<AttributeSpec> deliveryResult() {  // tables 8, 10, 12
+  return {emptyOnSuccess(attr::kFailureReason), emptyOnSuccess(attr::kFailureDetail),
+          req(attr::kAppCorrelationId)};
+}
+
+// seeds/001 table 2; NETWORK_EVENT is fixed by the event type.
+std::vector<AttributeSpec> callEvent(std::string_view networkEvent) {
+  return {oneOf(attr::kCode, {"0", "1"}), oneOf(attr::kCallNotification, {"Sending", "Error"}),
+          req(attr::kCorrelator),
+          reqMayBeEmpty(attr::kCaller),  // a withheld caller id
+          req(attr::kCalledParty),        oneOf(attr::kNetworkEvent, {networkEvent})};
+}
+
+std::vector<EventSpec> makeCatalogue() {
+  using K = EventKind;
+  std::vector<EventSpec> c;
+  c.push_back({EventType::kGetStatus, event::kGetStatus, K::kOperation, getStatusAttributes()});
+  c.push_back({EventType::kGetStatusForGroup, event::kGetStatusForGroup, K::kOperation,
+               getStatusAttributes()});
+  c.push_back(
+      {EventType::kStartNotification, event::kStartNotification, K::kOperation,
+       withExceptions({reqMayBeEmpty(attr::kRequester), req(attr::kService), opt(attr::kDuration),
+                       req(attr::kNotificationExpiresAt), req(attr::kTarget),
+                       opt(attr::kAssignmentId), req(attr::kResponseTime), req(attr::kStartTime),
+                       req(attr::kCorrelator), req(attr::kNotificationEndpoint),
+                       opt(attr::kFrequency), opt(attr::kNotificationLimit)})});
+  c.push_back({EventType::kEndNotification, event::kEndNotification, K::kOperation,
+               withExceptions({opt(attr::kAssignmentId), reqMayBeEmpty(attr::kRequester),
+                               req(attr::kResponseTime), req(attr::kStartTime),
+                               req(attr::kCorrelator), req(attr::kService)})});
+  c.push_back({EventType::kStatusNotificationDeliveryAttempted,
+               event::kStatusNotificationDeliveryAttempted, K::kDelivery,
+               statusNotificationAttempted()});
+  c.push_back({EventType::kStatusNotificationDeliveryResult,
+               event::kStatusNotificationDeliveryResult, K::kDelivery, deliveryResult()});
+  c.push_back({EventType::kStatusChangedDeliveryAttempted, event::kStatusChangedDeliveryAttempted,
+               K::kDelivery, statusNotificationAttempted()});
+  c.push_back({EventType::kStatusChangedDeliveryResult, event::kStatusChangedDeliveryResult,
+               K::kDelivery, deliveryResult()});
+  c.push_back({EventType::kStatusErrorDeliveryAttempted,
+               event::kStatusErrorDeliveryAttempted,
+               K::kDelivery,
+               {req(attr::kCorrelator), reqMayBeEmpty(attr::kTarget), req(attr::kMessageId),
+                req(attr::kReason), req(attr::kAppCorrelationId)}});
+  c.push_back({EventType::kStatusErrorDeliveryResult, event::kStatusErrorDeliveryResult,
+               K::kDelivery, deliveryResult()});
+  c.push_back({EventType::kStatusEndDeliveryAttempted,
+               event::kStatusEndDeliveryAttempted,
+               K::kDelivery,
+               {req(attr::kCorrelator), req(attr::kAppCorrelationId)}});
+  c.push_back({EventType::kStatusEndDeliveryResult, event::kStatusEndDeliveryResult, K::kDelivery,
+               deliveryResult()});
+  c.push_back({EventType::kStartCallNotification,
+               event::kStartCallNotification,
+               K::kOperation,
+               {oneOf(attr::kCode, {"0", "1"}), reqMayBeEmpty(attr::kRequester), req(attr::kMethod),
+                req(attr::kCorrelator), req(attr::kCalledParty), req(attr::kCallEvents)}});
+  c.push_back({EventType::kStopCallNotification,
+               event::kStopCallNotification,
+               K::kOperation,
+               {oneOf(attr::kCode, {"0", "1"}), reqMayBeEmpty(attr::kRequester), req(attr::kMethod),
+                req(attr::kCorrelator), opt(attr::kCallEvents)}});
+  c.push_back({EventType::kNotifyCalledNumber, event::kNotifyCalledNumber, K::kCallEvent,
+               callEvent("NotifyCalledNumber")});
+  c.push_back({EventType::kNotifyBusy, event::kNotifyBusy, K::kCallEvent, callEvent("NotifyBusy")});
+  c.push_back({EventType::kNotifyNotReachable, event::kNotifyNotReachable, K::kCallEvent,
+               callEvent("NotifyNotReachable")});
+  c.push_back({EventType::kNotifyNoAnswer, event::kNotifyNoAnswer, K::kCallEvent,
+               callEvent("NotifyNoAnswer")});
+  for (size_t i = 0; i < c.size(); ++i) {
+    if (static_cast<size_t>(c[i].type) != i) throw std::logic_error("catalogue out of order");
+  }
+  return c;
+}
+
+std::string quoted(std::string_view text) {
+  std::string out = "'";
+  out.append(text);
+  out.push_back('\'');
+  return out;
+}
+
+// The rules of the header for one attribute; `value` is nullptr when absent.
+std::optional<std::string> checkAttribute(const EventSpec& spec, const AttributeSpec& a,
+                                          const std::string* value, UsageStatus status) {
+  const bool valid = status == UsageStatus::kValid;
+  Presence presence = a.presence;
+  if (presence == Presence::kRequired && spec.kind == EventKind::kOperation && !valid) {
+    presence = Presence::kRequiredMayBeEmpty;
+  }
+  const std::string where = quoted(spec.name) + " attribute " + quoted(a.name);
+  if (value == nullptr) {
+    if (presence == Presence::kRequired || presence == Presence::kRequiredMayBeEmpty) {
+      return "event type " + where + " is required but missing";
+    }
+    return std::nullopt;
+  }
+  if (presence == Presence::kFailureOnly && valid) {
+    return "event type " + where + " is only allowed when the status is not VALID";
+  }
+  if (presence == Presence::kRequired && value->empty()) {
+    return "event type " + where + " must not be empty";
+  }
+  if (a.emptyWhenValid && valid && !value->empty()) {
+    return "event type " + where + " must be empty when the status is VALID";
+  }
+  if (!a.allowedValues.empty() &&
+      std::find(a.allowedValues.begin(), a.allowedValues.end(), *value) == a.allowedValues.end()) {
+    return "event type " + where + " has the value " + quoted(*value) + ", not an allowed one";
+  }
+  if (a.name == attr::kCode && (*value == "0") != valid) {
+    return "event type " + where + " is " + quoted(*value) + " but the status is " +
+           toString(status);
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> checkStatus(UsageStatus status) {
+  if (!usageStatusFromInt(static_cast<int>(status))) {
+    return "status " + std::to_string(static_cast<int>(status)) + " is not a usage status";
+  }
+  return std::nullopt;
+}
+
+void appendDigits(std::string& out, int64_t value, int width) {
+  std::string digits = std::to_string(value);
+  if (static_cast<int>(digits.size()) < width) out.append(width - digits.size(), '0');
+  out += digits;
+}
+
+// Howard Hinnant's days_from_civil / civil_from_days (proleptic Gregorian).
+int64_t daysFromCivil(int64_t y, int64_t m, int64_t d) {
+  y -= m <= 2 ? 1 : 0;
+  const int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const int64_t yoe = y - era * 400;
+  const int64_t doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+  const int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + doe - 719468;
+}
+
+void civilFromDays(int64_t days, int64_t& y, int64_t& m, int64_t& d) {
+  const int64_t z = days + 719468;
+  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const int64_t doe = z - era * 146097;
+  const int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const int64_t mp = (5 * doy + 2) / 153;
+  d = doy - (153 * mp + 2) / 5 + 1;
+  m = mp < 10 ? mp + 3 : mp - 9;
+  y = yoe + era * 400 + (m <= 2 ? 1 : 0);
+}
+
+int64_t daysInMonth(int64_t y, int64_t m) {
+  static constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  const bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+  return m == 2 && leap ? 29 : kDays[m - 1];
+}
+
+}  // namespace
+
+const std::vector<EventSpec>& eventCatalogue() {
+  static const std::vector<EventSpec> catalogue = makeCatalogue();  // immutable once built
+  return catalogue;
+}
+
+const EventSpec& eventSpec(EventType type) {
+  const auto& c = eventCatalogue();
+  const auto i = static_cast<size_t>(type);
+  if (i >= c.size()) throw std::invalid_argument("unknown usage event type");
+  return c[i];
+}
+
+std::string_view eventTypeName(EventType type) {
+  return eventSpec(type).name;
+}
+
+std::optional<EventType> eventTypeFromName(std::string_view name) {
+  for (const auto& spec : eventCatalogue()) {
+    if (spec.name == name) return spec.type;
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> checkServiceData(EventType type, const servicedata::Pairs& pairs,
+                                            UsageStatus status) {
+  if (auto error = checkStatus(status)) return error;
+  const EventSpec& spec = eventSpec(type);
+  std::vector<const std::string*> values(spec.attributes.size(), nullptr);
+  for (const auto& [key, value] : pairs) {
+    auto it = std::find_if(spec.attributes.begin(), spec.attributes.end(),
+                           [&key = key](const AttributeSpec& a) { return a.name == key; });
+    if (it == spec.attributes.end()) {
+      return "event type " + quoted(spec.name) + " has no attribute " + quoted(key);
+    }
+    const auto i = static_cast<size_t>(it - spec.attributes.begin());
+    if (values[i] != nullptr) return "attribute " + quoted(key) + " repeated";
+    values[i] = &value;
+  }
+  for (size_t i = 0; i < spec.attributes.size(); ++i) {
+    if (auto error = checkAttribute(spec, spec.attributes[i], values[i], status)) return error;
+  }
+  return std::nullopt;
+}
+
+ServiceDataBuilder::ServiceDataBuilder(EventType type)
+    : spec_(&eventSpec(type)), values_(spec_->attributes.size()) {}
+
+size_t ServiceDataBuilder::indexOf(std::string_view attribute) const {
+  const auto& attributes = spec_->attributes;
+  auto it = std::find_if(attributes.begin(), attributes.end(),
+                         [attribute](const AttributeSpec& a) { return a.name == attribute; });
+  return static_cast<size_t>(it - attributes.begin());
+}
+
+ServiceDataBuilder& ServiceDataBuilder::set(std::string_view attribute, std::string value) {
+  const size_t i = indexOf(attribute);
+  if (i == values_.size()) {
+    throw std::invalid_argument("event type " + quoted(spec_->name) + " has no attribute " +
+                                quoted(attribute));
+  }
+  values_[i] = std::move(value);
+  return *this;
+}
+
+ServiceDataBuilder& ServiceDataBuilder::setTime(std::string_view attribute, int64_t msSinceEpoch) {
+  return set(attribute, formatUtcTime(msSinceEpoch));
+}
+
+ServiceDataBuilder& ServiceDataBuilder::setDurationMs(std::string_view attribute, int64_t ms) {
+  return set(attribute, formatDurationMs(ms));
+}
+
+bool ServiceDataBuilder::has(std::string_view attribute) const {
+  const size_t i = indexOf(attribute);
+  return i < values_.size() && values_[i].has_value();
+}
+
+std::string ServiceDataBuilder::build(UsageStatus status) const {
+  if (auto error = checkStatus(status)) throw std::invalid_argument(*error);
+  for (size_t i = 0; i < values_.size(); ++i) {
+    const std::string* value = values_[i] ? &*values_[i] : nullptr;
+    if (auto error = checkAttribute(*spec_, spec_->attributes[i], value, status)) {
+      throw std::invalid_argument(*error);
+    }
+  }
+  // Keys are unique and non-empty by construction, so encode's checks cannot fire; writing
+  // directly avoids copying every value into a Pairs.
+  std::string out;
+  for (size_t i = 0; i < values_.size(); ++i) {
+    if (!values_[i]) continue;
+    if (!out.empty()) out.push_back(';');
+    servicedata::appendEscaped(out, spec_->attributes[i].name);
+    out.push_back('=');
+    servicedata::appendEscaped(out, *values_[i]);
+  }
+  return out;
+}
+
+std::string formatUtcTime(int64_t msSinceEpoch) {
+  // Floor division so that times before 1970 format correctly too.
+  int64_t days = msSinceEpoch / kMsPerDay;
+  int64_t msOfDay = msSinceEpoch % kMsPerDay;
+  if (msOfDay < 0) {
+    msOfDay += kMsPerDay;
+    --days;
+  }
+  int64_t y = 0, m = 0, d = 0;
+  civilFromDays(days, y, m, d);
+  if (y < 0 || y > 9999) throw std::out_of_range("time outside the years 0000..9999");
+  std::string out;
+  out.reserve(24);
+  appendDigits(out, y, 4);
+  out.push_back('-');
+  appendDigits(out, m, 2);
+  out.push_back('-');
+  appendDigits(out, d, 2);
+  out.push_back('T');
+  appendDigits(out, msOfDay / 3600000, 2);
+  out.push_back(':');
+  appendDigits(out, msOfDay / 60000 % 60, 2);
+  out.push_back(':');
+  appendDigits(out, msOfDay / 1000 % 60, 2);
+  out.push_back('.');
+  appendDigits(out, msOfDay % 1000, 3);
+  out.push_back('Z');
+  return out;
+}
+
+std::optional<int64_t> parseUtcTime(std::string_view text) {
+  // "YYYY-MM-DDTHH:MM:SS.mmmZ"
+  static constexpr std::string_view kShape = "dddd-dd-ddTdd:dd:dd.dddZ";
+  if (text.size() != kShape.size()) return std::nullopt;
+  for (size_t i = 0; i < kShape.size(); ++i) {
+    const bool digit = text[i] >= '0' && text[i] <= '9';
+    if (kShape[i] == 'd' ? !digit : text[i] != kShape[i]) return std::nullopt;
+  }
+  auto num = [text](size_t pos, size_t len) {
+    int64_t v = 0;
+    for (size_t i = pos; i < pos + len; ++i) v = v * 10 + (text[i] - '0');
+    return v;
+  };
+  const int64_t y = num(0, 4), mo = num(5, 2), d = num(8, 2);
+  const int64_t h = num(11, 2), mi = num(14, 2), s = num(17, 2), ms = num(20, 3);
+  if (mo < 1 || mo > 12 || d < 1 || d > daysInMonth(y, mo) || h > 23 || mi > 59 || s > 59) {
+    return std::nullopt;
+  }
+  return daysFromCivil(y, mo, d) * kMsPerDay + ((h * 60 + mi) * 60 + s) * 1000 + ms;
+}
+
+std::string formatDurationMs(int64_t ms) {
+  if (ms < 0) throw std::invalid_argument("negative duration " + std::to_string(ms) + " ms");
+  return std::to_string(ms);
+}
+
+}  // namespace px
