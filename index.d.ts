@@ -46,6 +46,59 @@ export interface GatewayConfig {
   presence: { fetchTimeoutMs: number; busyActivities: string[] };
   terminalStatus: { maxTargets: number };
   groups: { schemes: string[]; members: Record<string, string[]> };
+  usage: {
+    database: string; durability: 'durable' | 'batched'; flushIntervalMs: number;
+    queueCapacity: number; maxServiceDataBytes: number; host: string;
+  };
+}
+
+/** STATUSCODE of a usage record (0 VALID ... 16 FAILED_TRAFFIC_SHAPING). */
+export declare const UsageStatus: Readonly<Record<
+  'VALID' | 'FAILED_PRIVACY' | 'FAILED_ADDRESS_PLAN_VALIDATION' | 'EXCEEDED_MAX_TARGETS' | 'FAILED_PACER' |
+  'FAILED_CALL_LEVEL_PRIVACY' | 'FAILED_PROCESS_UP_TO_LIMIT' | 'FAILED_ADMISSION_CONTROL' |
+  'FAILED_SERVICE_NOT_RUNNING' | 'FAILED_JMS_ENQUEUE' | 'UNKNOWN_SCHEME' | 'FAILED_OPERATION' | 'FAILED_OTHER' |
+  'INVALID' | 'GROUPS_NOT_ALLOWED' | 'UNRESOLVED_GROUPS' | 'FAILED_TRAFFIC_SHAPING', number>>;
+
+/** A usage record, its SERVICEDATA reassembled from its segments. */
+export interface UsageRecord {
+  recordId: string;
+  globalId: string;
+  service: string;
+  host: string;
+  eventType: string;
+  /** UTC, ISO-8601 with milliseconds. */
+  recordTime: string;
+  statusCode: number;
+  /** The status code's name, e.g. 'VALID'. */
+  status: string;
+  /** The SERVICEDATA text: key=value;... with \\, \; and \= escapes. */
+  serviceData: string;
+  /** SERVICEDATA decoded. */
+  attributes: Record<string, string>;
+}
+
+export interface UsageFilter {
+  /** RECORDTIME >= from (Date, ISO string or ms). */
+  from?: Date | string | number;
+  /** RECORDTIME < to. */
+  to?: Date | string | number;
+  service?: string;
+  eventType?: string;
+  statusCode?: number;
+  globalId?: string;
+  requester?: string;
+  /** Rows read per page (default 1000). */
+  pageSize?: number;
+}
+
+export declare class UsageLog {
+  /** True when record() resolves only after the records are committed. */
+  readonly durable: boolean;
+  /** Matching records, oldest first, read page by page. */
+  records(filter?: UsageFilter): AsyncGenerator<UsageRecord>;
+  /** All matching records at once. */
+  query(filter?: UsageFilter): Promise<UsageRecord[]>;
+  stats(): { queued: number; written: number; commits: number; rejectedFull: number; writeErrors: number };
 }
 
 /** A configuration problem; message is "<file>:<line>: <key>: <what is wrong>". */
@@ -56,15 +109,23 @@ export interface ConfigError extends Error {
   key: string;
 }
 
+/** Who asks, and the GLOBALID of the usage records of the request (generated when absent). */
+export interface RequestContext {
+  requester?: string;
+  globalId?: string;
+}
+
 export declare class Gateway {
   readonly config: GatewayConfig;
+  /** The usage records this gateway writes. */
+  readonly usage: UsageLog;
   /** Status of one terminal (tel:, sip: or sips: URI), by a SIP presence fetch. Rejects with ParlayxFault. */
-  getStatus(address: string): Promise<Status>;
+  getStatus(address: string, context?: RequestContext): Promise<Status>;
   /** Status of several terminals and groups, fetched in parallel; partial results within the fetch timeout. */
-  getStatusForGroup(addresses: string[]): Promise<StatusData[]>;
+  getStatusForGroup(addresses: string[], context?: RequestContext): Promise<StatusData[]>;
   /** Starts the SOAP endpoint (node:http) on the configured address. */
   listen(): Promise<{ host: string; port: number; url: string }>;
-  /** Stops HTTP, then ends in-flight fetches and shuts the SIP stack down. */
+  /** Stops HTTP, ends in-flight fetches, shuts the SIP stack down, then commits queued usage records. */
   close(): Promise<void>;
 }
 

@@ -3,10 +3,13 @@
 const { Gateway, createGateway } = require('./js/gateway');
 const { ParlayxFault } = require('./js/parlayx/faults');
 const native = require('./js/native');
+const { UsageLog, UsageStatus } = require('./js/usage');
 
 module.exports = {
   createGateway,
   Gateway,
   ParlayxFault,
+  UsageLog,
+  UsageStatus,
   loadConfig: (path) => native.loadConfig({ path }),
 };

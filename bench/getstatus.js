@@ -15,6 +15,7 @@ const { spawn, spawnSync } = require('node:child_process');
 const { parseArgs } = require('node:util');
 const { startSippUas } = require('../tests/support/sipp');
 const { freePort } = require('../scripts/kamailio/kamailio');
+const { pacedLoad } = require('./paced');
 
 const { values } = parseArgs({
   options: {
@@ -89,49 +90,6 @@ function runWrk(url, connections, bodyFile, seconds = DURATION) {
   };
 }
 
-// Latency at a fixed offered rate: requests leave on a 1 ms schedule over keep-alive
-// connections (a bursty generator would measure its own bursts, not the gateway).
-async function pacedLoad(url, rate, seconds) {
-  const http = require('node:http');
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
-  const target = new URL(url);
-  const latencies = [];
-  let failures = 0;
-  let sent = 0;
-  const total = rate * seconds;
-  const started = process.hrtime.bigint();
-  const one = () => new Promise((resolve) => {
-    const t0 = process.hrtime.bigint();
-    const req = http.request({
-      host: target.hostname, port: target.port, path: target.pathname, method: 'POST', agent,
-      headers: { 'content-type': 'text/xml; charset=utf-8', soapaction: '""', 'content-length': Buffer.byteLength(BODY) },
-    }, (res) => {
-      res.resume();
-      res.on('end', () => {
-        if (res.statusCode !== 200) failures += 1;
-        latencies.push(Number(process.hrtime.bigint() - t0) / 1e6);
-        resolve();
-      });
-    });
-    req.on('error', () => { failures += 1; resolve(); });
-    req.end(BODY);
-  });
-  const inflight = [];
-  await new Promise((resolve) => {
-    const timer = setInterval(() => {
-      const due = Math.min(total, Math.floor((Number(process.hrtime.bigint() - started) / 1e9) * rate));
-      while (sent < due) { inflight.push(one()); sent += 1; }
-      if (sent >= total) { clearInterval(timer); resolve(); }
-    }, 1);
-  });
-  await Promise.all(inflight);
-  agent.destroy();
-  latencies.sort((a, b) => a - b);
-  const q = (f) => latencies[Math.min(latencies.length - 1, Math.floor(f * latencies.length))];
-  const elapsed = Number(process.hrtime.bigint() - started) / 1e9;
-  return { rps: latencies.length / elapsed, p50: q(0.5), p99: q(0.99), failures };
-}
-
 async function startGatewayProcess(uasPort) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'px-bench-gw-'));
   const httpPort = await freePort();
@@ -193,7 +151,7 @@ async function main() {
     const clean = ladder.filter((row) => row.non2xx === 0 && row.errors === 0);
     const peak = (clean.length ? clean : ladder).reduce((a, b) => (b.rps > a.rps ? b : a));
     const half = Math.floor(peak.rps / 2);
-    const r = await pacedLoad(gateway.endpoint, half, DURATION);
+    const r = await pacedLoad(gateway.endpoint, BODY, half, DURATION);
     report.halfPeak = { targetRate: half, rps: r.rps, p50: r.p50, p99: r.p99, failures: r.failures };
     console.log(`at half the peak (${half}/s, paced): ${r.rps.toFixed(0)} getStatus/s, p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms, failures ${r.failures}`);
     report.peak = { rps: peak.rps, connections: peak.connections, ratioToDirect: peak.rps / direct.rate };

@@ -81,10 +81,19 @@ async function serve(argv) {
     sip: `${sip.bindHost}:${gateway.core.sipPort}`,
     presenceServer: sip.presenceServerUri,
   });
+  // PARLAYX_LOOP_DELAY_REPORT=1: measure event-loop delay and report it at exit (bench/usage.js).
+  const loopDelay = process.env.PARLAYX_LOOP_DELAY_REPORT ? require('node:perf_hooks').monitorEventLoopDelay({ resolution: 1 }) : null;
+  if (loopDelay) loopDelay.enable();
   let stopping = false;
   const stop = (signal) => {
     if (stopping) return;
     stopping = true;
+    if (loopDelay) {
+      loopDelay.disable();
+      gateway.log('info', 'event loop delay', {
+        p50Ms: loopDelay.percentile(50) / 1e6, p99Ms: loopDelay.percentile(99) / 1e6, maxMs: loopDelay.max / 1e6,
+      });
+    }
     gateway.log('info', 'stopping', { signal });
     gateway.close().then(() => process.exit(0), (error) => {
       gateway.log('error', 'close failed', { error: String(error) });

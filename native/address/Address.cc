@@ -3,6 +3,8 @@
 // error reasons end up in SOAP faults, so they have to say what is wrong.
 #include "address/Address.h"
 
+#include "common/Ascii.h"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
@@ -19,18 +21,10 @@ constexpr std::size_t kMaxHostnameBytes = 253;
 constexpr std::size_t kMaxLabelBytes = 63;
 constexpr unsigned kMaxPort = 65535;
 
-bool isAlpha(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
-bool isDigit(char c) {
-  return c >= '0' && c <= '9';
-}
-bool isAlnum(char c) {
-  return isAlpha(c) || isDigit(c);
-}
-bool isHex(char c) {
-  return isDigit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
+using ascii::isAlnum;
+using ascii::isAlpha;
+using ascii::isDigit;
+using ascii::isHex;
 bool isIn(char c, std::string_view set) {
   return set.find(c) != std::string_view::npos;
 }

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "address/Address.h"
+#include "common/Ascii.h"
 
 namespace px {
 
@@ -35,18 +36,10 @@ std::string lower(std::string_view s) {
   return out;
 }
 
-bool isAlpha(char c) {
-  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
-}
-bool isDigit(char c) {
-  return c >= '0' && c <= '9';
-}
-bool isAlnum(char c) {
-  return isAlpha(c) || isDigit(c);
-}
-bool isHex(char c) {
-  return isDigit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
+using ascii::isAlnum;
+using ascii::isAlpha;
+using ascii::isDigit;
+using ascii::isHex;
 bool isControl(char c) {
   const auto u = static_cast<unsigned char>(c);
   return u < 0x20 || u == 0x7f;

@@ -1,0 +1,46 @@
+'use strict';
+const http = require('node:http');
+
+// Latency at a fixed offered rate: requests leave on a 1 ms schedule over keep-alive
+// connections (a bursty generator would measure its own bursts, not the gateway).
+async function pacedLoad(url, body, rate, seconds) {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
+  const target = new URL(url);
+  const latencies = [];
+  let failures = 0;
+  let sent = 0;
+  const total = rate * seconds;
+  const started = process.hrtime.bigint();
+  const one = () => new Promise((resolve) => {
+    const t0 = process.hrtime.bigint();
+    const req = http.request({
+      host: target.hostname, port: target.port, path: target.pathname, method: 'POST', agent,
+      headers: { 'content-type': 'text/xml; charset=utf-8', soapaction: '""', 'content-length': Buffer.byteLength(body) },
+    }, (res) => {
+      res.resume();
+      res.on('end', () => {
+        if (res.statusCode !== 200) failures += 1;
+        latencies.push(Number(process.hrtime.bigint() - t0) / 1e6);
+        resolve();
+      });
+    });
+    req.on('error', () => { failures += 1; resolve(); });
+    req.end(body);
+  });
+  const inflight = [];
+  await new Promise((resolve) => {
+    const timer = setInterval(() => {
+      const due = Math.min(total, Math.floor((Number(process.hrtime.bigint() - started) / 1e9) * rate));
+      while (sent < due) { inflight.push(one()); sent += 1; }
+      if (sent >= total) { clearInterval(timer); resolve(); }
+    }, 1);
+  });
+  await Promise.all(inflight);
+  agent.destroy();
+  latencies.sort((a, b) => a - b);
+  const q = (f) => latencies[Math.min(latencies.length - 1, Math.floor(f * latencies.length))];
+  const elapsed = Number(process.hrtime.bigint() - started) / 1e9;
+  return { rps: latencies.length / elapsed, p50: q(0.5), p99: q(0.99), failures };
+}
+
+module.exports = { pacedLoad };
