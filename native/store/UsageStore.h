@@ -17,9 +17,10 @@
 //     append reported committed survives power loss.
 //   kBatched: synchronous=NORMAL; rows are committed at most flushIntervalMs after they were
 //     queued (sooner when a quarter of queueCapacity is waiting). Loss window: rows accepted in
-//     the last flushIntervalMs plus one commit's duration are lost on a process crash; on power
-//     loss or OS crash, WAL+NORMAL may also roll back the last commits made since the last WAL
-//     checkpoint sync. Rows reported committed survive a process crash.
+//     the last flushIntervalMs plus one commit's duration are lost on a process crash (under
+//     sustained overload the backlog is longer, bounded by queueCapacity rows); on power loss or
+//     OS crash, WAL+NORMAL may also roll back commits not yet synced by a checkpoint. Rows
+//     reported committed survive a process crash.
 //
 // Full queue (queueCapacity rows, counting queued rows and the batch being written):
 //   append() never waits: it returns accepted=false, reason kQueueFull and stats().rejectedFull
@@ -63,6 +64,9 @@ struct UsageStoreOptions {
   uint32_t retryBackoffMs = 20;    // first retry delay, doubled for each further retry
   // PRAGMA quick_check at open: detects corruption before any write, costs O(database size).
   bool quickCheckOnOpen = true;
+  // Page cache of the writer connection (PRAGMA cache_size in KiB). Four b-trees take every
+  // insert; a cache that holds their hot pages saves re-reading them (measured ~+15%).
+  uint32_t writerCacheKiB = 32768;
   // PRAGMA max_page_count of the writer; 0 = SQLite's default. A cap bounds disk use: writes
   // beyond it fail as "database or disk is full" (handled like a full disk).
   uint32_t maxPageCount = 0;
@@ -146,7 +150,8 @@ class UsageStore {
   AppendResult appendBlocking(std::vector<UsageRow> rows, std::chrono::milliseconds timeout,
                               std::function<void(bool committed)> onCommitted = nullptr);
 
-  // Waits until the append's outcome is known or the timeout passes.
+  // Waits until the append's outcome is known or the timeout passes. The outcome is published
+  // before the batch's onCommitted callbacks run (and after onError heard of any failure).
   CommitState wait(UsageTicket ticket, std::chrono::milliseconds timeout);
   // True when committed; false when failed, still pending at the timeout, or ticket invalid.
   bool waitCommitted(UsageTicket ticket, std::chrono::milliseconds timeout);

@@ -394,8 +394,10 @@ TEST(UsageStoreWrite, EightProducersWriteEveryRowExactlyOnce) {
   }
   for (std::thread& p : producers) p.join();
   EXPECT_EQ(rejected.load(), 0);
-  for (UsageTicket ticket : lastTickets)
+  for (UsageTicket ticket : lastTickets) {
     EXPECT_TRUE(store.waitCommitted(ticket, milliseconds(60000)));
+  }
+  store.close();  // every callback has run
   EXPECT_EQ(failedCallbacks.load(), 0);
   sqlite::Db db = rawOpen(path);
   EXPECT_EQ(sqlite::queryInt(db.get(), "SELECT count(*) FROM USAGE_RECORD"), kThreads * kRows);
@@ -539,9 +541,9 @@ TEST(UsageStoreWrite, DuplicateKeyFailsOnlyItsOwnAppendAtomically) {
   UsageStore store(o);
   ASSERT_TRUE(store.waitCommitted(store.append({makeRow("A")}).ticket, milliseconds(10000)));
 
-  store.setWriterPausedForTest(true);  // the next three appends share one transaction
-  const AppendResult b = store.append({makeRow("B", 0), makeRow("B", 1)});
+  store.setWriterPausedForTest(true);  // the next four appends share one transaction
   const AppendResult dup = store.append({makeRow("C", 0), makeRow("A", 0), makeRow("C", 1)});
+  const AppendResult b = store.append({makeRow("B", 0), makeRow("B", 1)});
   const AppendResult dupSingle = store.append({makeRow("A", 0)});
   const AppendResult d = store.append({makeRow("D")});
   store.setWriterPausedForTest(false);
@@ -644,8 +646,15 @@ TEST(UsageStoreWrite, DiskFullIsReportedNeverSilent) {
     ASSERT_TRUE(r.accepted);
     tickets.push_back(r.ticket);
   }
-  for (UsageTicket t : tickets) store.wait(t, milliseconds(30000));
+  int committedTickets = 0;
+  for (UsageTicket t : tickets) {
+    const CommitState state = store.wait(t, milliseconds(30000));
+    ASSERT_NE(state, CommitState::kPending);
+    if (state == CommitState::kCommitted) ++committedTickets;
+  }
+  store.close();  // joins the writer: every callback has run
   EXPECT_EQ(ok.load() + failed.load(), 200);
+  EXPECT_EQ(ok.load(), committedTickets);
   EXPECT_GT(failed.load(), 0);
   EXPECT_TRUE(sawFull.load());
   const UsageStoreStats s = store.stats();
