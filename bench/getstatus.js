@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 'use strict';
 // getStatus throughput and latency, on demand (not part of CI):
-//   node bench/getstatus.js [--duration 10] [--connections 16,64,128,256]
+//   node bench/getstatus.js [--duration 10] [--connections 16,64,128,256] [--durability durable|batched]
 // 1. A SIPp UAS stands in for the presence server (200 + NOTIFY with a PIDF document).
 // 2. Direct limit: a SIPp UAC fetches from that UAS as fast as it can (SUBSCRIBE/200/NOTIFY/200).
 // 3. The gateway runs in its own process (js/cli.js serve); wrk drives SOAP getStatus over
@@ -22,6 +22,7 @@ const { values } = parseArgs({
     duration: { type: 'string', default: '10' },
     connections: { type: 'string', default: '16,64,128,256' },
     'fetch-timeout': { type: 'string', default: '1000' },
+    durability: { type: 'string', default: 'durable' },
   },
 });
 const DURATION = Number(values.duration);
@@ -95,7 +96,8 @@ async function startGatewayProcess(uasPort) {
   const httpPort = await freePort();
   const sipPort = await freePort();
   const config = path.join(dir, 'gateway.yaml');
-  fs.writeFileSync(config, `http:\n  port: ${httpPort}\n  keepAliveTimeoutMs: 30000\nsip:\n  port: ${sipPort}\n  presenceServerUri: "sip:127.0.0.1:${uasPort}"\npresence:\n  fetchTimeoutMs: ${values['fetch-timeout']}\n`);
+  fs.writeFileSync(config, `http:\n  port: ${httpPort}\n  keepAliveTimeoutMs: 30000\nsip:\n  port: ${sipPort}\n  presenceServerUri: "sip:127.0.0.1:${uasPort}"\npresence:\n  fetchTimeoutMs: ${values['fetch-timeout']}\n`
+    + `usage:\n  database: ${path.join(dir, 'usage.db')}\n  durability: ${values.durability}\n`);
   const child = spawn(process.execPath, [path.join(__dirname, '..', 'js', 'cli.js'), 'serve', '--config', config], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
