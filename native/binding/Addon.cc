@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "address/Address.h"
+#include "binding/AsyncClose.h"
 #include "binding/Config.h"
 #include "binding/UsageDatabase.h"
 #include "config/GatewayConfig.h"
@@ -164,44 +165,10 @@ class NativeCore : public Napi::ObjectWrap<NativeCore> {
   }
 
   // Closing joins the SIP thread, so it runs on the libuv pool, never on the event loop.
-  class CloseWorker : public Napi::AsyncWorker {
-   public:
-    CloseWorker(Napi::Env env, NativeCore* core)
-        : Napi::AsyncWorker(env, "parlayx-gateway close"),
-          core_(core),
-          deferred_(Napi::Promise::Deferred::New(env)) {}
-    Napi::Promise Promise() { return deferred_.Promise(); }
-    void Execute() override { core_->watcher_->close(); }
-    void OnOK() override {
-      core_->FinishClose(Env());
-      deferred_.Resolve(Env().Undefined());
-    }
-    void OnError(const Napi::Error& error) override {
-      core_->FinishClose(Env());
-      deferred_.Reject(error.Value());
-    }
-
-   private:
-    NativeCore* core_;
-    Napi::Promise::Deferred deferred_;
-  };
-
   Napi::Value Close(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    if (closing_ || closed_) {
-      if (closedPromise_.IsEmpty()) {
-        auto done = Napi::Promise::Deferred::New(env);
-        done.Resolve(env.Undefined());
-        return done.Promise();
-      }
-      return closedPromise_.Value();
-    }
     closing_ = true;
-    auto* worker = new CloseWorker(env, this);  // AsyncWorker deletes itself after OnOK/OnError
-    Napi::Promise promise = worker->Promise();
-    closedPromise_ = Napi::Persistent(promise.As<Napi::Object>());
-    worker->Queue();
-    return promise;
+    return closer_.close(
+        info.Env(), [this] { watcher_->close(); }, [this](Napi::Env env) { FinishClose(env); });
   }
 
   void FinishClose(Napi::Env env) {
@@ -231,7 +198,7 @@ class NativeCore : public Napi::ObjectWrap<NativeCore> {
   std::unique_ptr<PresenceWatcher> watcher_;
   std::unordered_map<uint64_t, Napi::Promise::Deferred> pending_;
   Napi::ObjectReference selfRef_;
-  Napi::ObjectReference closedPromise_;
+  AsyncClose closer_;
   bool hookInstalled_ = false;
   bool closing_ = false;
   bool closed_ = false;

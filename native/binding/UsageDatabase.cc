@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "binding/AsyncClose.h"
 #include "binding/Config.h"
 #include "store/UsageRecorder.h"
 #include "usage/Catalogue.h"
@@ -279,43 +280,11 @@ class UsageDatabase : public Napi::ObjectWrap<UsageDatabase> {
     return Napi::Boolean::New(info.Env(), recorder_->durable());
   }
 
-  // close() -> Promise: writes and commits everything queued, then closes the file.
-  class CloseWorker : public Napi::AsyncWorker {
-   public:
-    CloseWorker(Napi::Env env, UsageDatabase* db)
-        : Napi::AsyncWorker(env, "parlayx-gateway usage close"),
-          db_(db),
-          deferred_(Napi::Promise::Deferred::New(env)) {}
-    Napi::Promise Promise() { return deferred_.Promise(); }
-    void Execute() override { db_->recorder_->close(); }
-    void OnOK() override {
-      db_->FinishClose(Env());
-      deferred_.Resolve(Env().Undefined());
-    }
-    void OnError(const Napi::Error& error) override {
-      db_->FinishClose(Env());
-      deferred_.Reject(error.Value());
-    }
-
-   private:
-    UsageDatabase* db_;
-    Napi::Promise::Deferred deferred_;
-  };
-
+  // close() -> Promise: writes and commits everything queued (pool thread), then closes the file.
   Napi::Value Close(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    if (closing_ || closed_) {
-      if (!closedPromise_.IsEmpty()) return closedPromise_.Value();
-      auto done = Napi::Promise::Deferred::New(env);
-      done.Resolve(env.Undefined());
-      return done.Promise();
-    }
     closing_ = true;
-    auto* worker = new CloseWorker(env, this);  // self-deleting
-    Napi::Promise promise = worker->Promise();
-    closedPromise_ = Napi::Persistent(promise.As<Napi::Object>());
-    worker->Queue();
-    return promise;
+    return closer_.close(
+        info.Env(), [this] { recorder_->close(); }, [this](Napi::Env env) { FinishClose(env); });
   }
 
   void FinishClose(Napi::Env env) {
@@ -346,7 +315,7 @@ class UsageDatabase : public Napi::ObjectWrap<UsageDatabase> {
   std::unordered_map<uint64_t, Napi::Promise::Deferred> pending_;
   uint64_t nextId_ = 1;
   Napi::ObjectReference selfRef_;
-  Napi::ObjectReference closedPromise_;
+  AsyncClose closer_;
   bool hookInstalled_ = false;
   bool closing_ = false;
   bool closed_ = false;
