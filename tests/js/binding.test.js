@@ -46,6 +46,22 @@ describe('configuration errors name file, line and key', () => {
   });
 });
 
+describe('usage database at start', () => {
+  test('a corrupt usage database stops the gateway with an error naming the file', async () => {
+    const database = path.join(tempDir('px-corrupt-'), 'usage.db');
+    fs.writeFileSync(database, Buffer.alloc(8192, 0x5a));
+    await expect(createGateway({ configText: `usage:\n  database: ${database}\nsip:\n  port: 0\n`, configName: 'corrupt.yaml' }))
+      .rejects.toMatchObject({ code: 'ERR_PX_USAGE_OPEN', message: expect.stringContaining(database) });
+  });
+
+  test('a database path whose directory is a file is refused at start', async () => {
+    const file = path.join(tempDir('px-notdir-'), 'plain-file');
+    fs.writeFileSync(file, 'x');
+    await expect(createGateway({ configText: `usage:\n  database: ${file}/usage.db\nsip:\n  port: 0\n`, configName: 'notdir.yaml' }))
+      .rejects.toMatchObject({ code: 'ERR_PX_USAGE_OPEN', message: expect.stringContaining(file) });
+  });
+});
+
 describe('NativeCore lifecycle', () => {
   test('a SIP port already in use is a clear start error', async () => {
     const port = await freePort();
