@@ -14,6 +14,7 @@
         "native/usage/Catalogue.cc",
         "native/usage/Segmenter.cc",
         "native/usage/RecordId.cc",
+        "native/usage/UtcTime.cc",
         "native/store/Sqlite.cc",
         "native/store/RecordTime.cc",
         "native/store/UsageStore.cc",

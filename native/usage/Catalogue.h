@@ -36,6 +36,7 @@
 
 #include "usage/ServiceData.h"
 #include "usage/UsageRecord.h"
+#include "usage/UtcTime.h"  // formatUtcTime for time attributes
 
 namespace px {
 
@@ -185,11 +186,6 @@ class ServiceDataBuilder {
   std::vector<std::optional<std::string>> values_;  // parallel to spec_->attributes
 };
 
-// UTC ISO-8601 with milliseconds: 2026-11-24T16:01:02.345Z. Years 0000..9999, else
-// std::out_of_range.
-std::string formatUtcTime(int64_t msSinceEpoch);
-// The inverse, exactly that shape (24 characters, 'T', 'Z', valid date); nullopt otherwise.
-std::optional<int64_t> parseUtcTime(std::string_view text);
 // Decimal milliseconds, e.g. "1500". Negative: std::invalid_argument (a clock bug; measure
 // durations with a steady clock).
 std::string formatDurationMs(int64_t ms);
