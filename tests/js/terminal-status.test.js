@@ -67,6 +67,15 @@ describe('getStatus through the generated SOAP client', () => {
     expect((await client.getStatusAsync({ address: presentity }))[0].result).toBe('Busy');
   });
 
+  test('a SUBSCRIBE larger than 1300 bytes is answered too', async () => {
+    // A 480-character user part makes the SUBSCRIBE ~1,400 bytes, over NTA's UDP MTU of 1300:
+    // with udp and tcp bound (the default) Sofia sends it over TCP (seen with TPORT_LOG=1).
+    const presentity = `sip:u${'x'.repeat(470)}@example.test`;
+    expect((await sip.publish({ server, presentity, basic: 'open', activities: ['busy'] })).status).toBe(200);
+    const [result] = await client.getStatusAsync({ address: presentity });
+    expect(result.result).toBe('Busy');
+  });
+
   test('a user of a domain the presence server does not serve is a ServiceException SVC0001', async () => {
     const error = await client.getStatusAsync({ address: 'sip:someone@elsewhere.test' }).catch((e) => e);
     const fault = soapFault(error);
