@@ -3,6 +3,7 @@
 #include <napi.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -10,6 +11,7 @@
 #include "address/Address.h"
 #include "binding/AsyncClose.h"
 #include "binding/Config.h"
+#include "binding/EnvCleanupHook.h"
 #include "binding/UsageDatabase.h"
 #include "config/GatewayConfig.h"
 #include "sip/PresenceWatcher.h"
@@ -71,12 +73,14 @@ class NativeCore : public Napi::ObjectWrap<NativeCore> {
       throw error;
     }
     selfRef_ = Napi::Persistent(info.This().As<Napi::Object>());
-    napi_add_env_cleanup_hook(env, &NativeCore::OnEnvCleanup, this);
-    hookInstalled_ = true;
+    // The environment can go away (process exit, worker.terminate()) without close().
+    cleanupHook_.emplace(env, [this] {
+      if (watcher_) watcher_->close();
+    });
   }
 
   ~NativeCore() override {
-    RemoveHook();
+    cleanupHook_.reset();
     if (watcher_) watcher_->close();
   }
 
@@ -175,22 +179,8 @@ class NativeCore : public Napi::ObjectWrap<NativeCore> {
     Drain(env);  // the watcher gave every pending fetch its outcome before the thread ended
     closed_ = true;
     tsfn_.Release();
-    RemoveHook();
+    cleanupHook_.reset();
     selfRef_.Reset();
-  }
-
-  void RemoveHook() {
-    if (hookInstalled_) {
-      napi_remove_env_cleanup_hook(Env(), &NativeCore::OnEnvCleanup, this);
-      hookInstalled_ = false;
-    }
-  }
-
-  // The environment is going away (process exit, worker.terminate()) without close().
-  static void OnEnvCleanup(void* arg) {
-    auto* self = static_cast<NativeCore*>(arg);
-    self->hookInstalled_ = false;
-    if (self->watcher_) self->watcher_->close();
   }
 
   GatewayConfig config_;
@@ -199,7 +189,7 @@ class NativeCore : public Napi::ObjectWrap<NativeCore> {
   std::unordered_map<uint64_t, Napi::Promise::Deferred> pending_;
   Napi::ObjectReference selfRef_;
   AsyncClose closer_;
-  bool hookInstalled_ = false;
+  std::optional<EnvCleanupHook> cleanupHook_;
   bool closing_ = false;
   bool closed_ = false;
 };

@@ -2,6 +2,7 @@
 
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <unordered_map>
@@ -10,6 +11,7 @@
 
 #include "binding/AsyncClose.h"
 #include "binding/Config.h"
+#include "binding/EnvCleanupHook.h"
 #include "store/UsageRecorder.h"
 #include "usage/Catalogue.h"
 #include "usage/ServiceData.h"
@@ -122,12 +124,14 @@ class UsageDatabase : public Napi::ObjectWrap<UsageDatabase> {
     tsfn_ = Tsfn::New(env, "parlayx-gateway usage commits", 0, 1, this);
     tsfn_.Unref(env);
     selfRef_ = Napi::Persistent(info.This().As<Napi::Object>());
-    napi_add_env_cleanup_hook(env, &UsageDatabase::OnEnvCleanup, this);
-    hookInstalled_ = true;
+    // The environment can go away (process exit, worker.terminate()) without close().
+    cleanupHook_.emplace(env, [this] {
+      if (recorder_) recorder_->close();
+    });
   }
 
   ~UsageDatabase() override {
-    RemoveHook();
+    cleanupHook_.reset();
     if (recorder_) recorder_->close();
   }
 
@@ -291,21 +295,8 @@ class UsageDatabase : public Napi::ObjectWrap<UsageDatabase> {
     Drain(env);
     closed_ = true;
     tsfn_.Release();
-    RemoveHook();
+    cleanupHook_.reset();
     selfRef_.Reset();
-  }
-
-  void RemoveHook() {
-    if (hookInstalled_) {
-      napi_remove_env_cleanup_hook(Env(), &UsageDatabase::OnEnvCleanup, this);
-      hookInstalled_ = false;
-    }
-  }
-
-  static void OnEnvCleanup(void* arg) {
-    auto* self = static_cast<UsageDatabase*>(arg);
-    self->hookInstalled_ = false;
-    if (self->recorder_) self->recorder_->close();  // flushes: nothing queued is lost
   }
 
   std::unique_ptr<UsageRecorder> recorder_;
@@ -316,7 +307,7 @@ class UsageDatabase : public Napi::ObjectWrap<UsageDatabase> {
   uint64_t nextId_ = 1;
   Napi::ObjectReference selfRef_;
   AsyncClose closer_;
-  bool hookInstalled_ = false;
+  std::optional<EnvCleanupHook> cleanupHook_;
   bool closing_ = false;
   bool closed_ = false;
 };
