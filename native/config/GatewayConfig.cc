@@ -197,7 +197,8 @@ class Loader {
       fail(doc, "expected a mapping of sections (service, http, sip, ...), got " + describe(root));
     }
     auto top =
-        fields(doc, {"service", "http", "sip", "presence", "terminalStatus", "groups", "usage"});
+        fields(doc, {"service", "http", "sip", "presence", "terminalStatus", "groups",
+                     "notifications", "usage"});
     if (auto it = top.find("service"); it != top.end()) readService(it->second, cfg);
     if (auto it = top.find("http"); it != top.end()) readHttp(it->second, cfg.http);
     if (auto it = top.find("sip"); it != top.end()) readSip(it->second, cfg.sip);
@@ -209,6 +210,11 @@ class Loader {
       }
     }
     if (auto it = top.find("groups"); it != top.end()) readGroups(it->second, cfg.groups);
+    // Always read: the database path is resolved even when left default.
+    const auto notifications = top.find("notifications");
+    readNotifications(notifications != top.end() ? notifications->second
+                                                 : Item{YAML::Node(), "notifications", 0},
+                      cfg.notifications);
     // Always read: the database path and the host name are resolved even when left default.
     const auto usage = top.find("usage");
     readUsage(usage != top.end() ? usage->second : Item{YAML::Node(), "usage", 0}, cfg.usage);
@@ -328,6 +334,16 @@ class Loader {
     return static_cast<uint32_t>(value);
   }
 
+  // true or false (YAML 1.2 core schema spellings); quoted values are strings and refused.
+  bool boolean(const Item& item) const {
+    if (item.node.IsScalar() && item.node.Tag() == "?") {
+      const std::string v = item.node.Scalar();
+      if (v == "true" || v == "True" || v == "TRUE") return true;
+      if (v == "false" || v == "False" || v == "FALSE") return false;
+    }
+    fail(item, "expected true or false, got " + describe(item.node));
+  }
+
   uint16_t port(const Item& item) const { return static_cast<uint16_t>(integer(item, 0, 65535)); }
 
   // Listening host for node:http or Sofia-SIP: a host name, IPv4 or bare IPv6 literal.
@@ -432,9 +448,35 @@ class Loader {
   }
 
   void readPresence(const Item& section, PresenceConfig& presence) const {
-    auto f = fields(section, {"fetchTimeoutMs", "busyActivities"});
+    auto f = fields(section, {"fetchTimeoutMs", "busyActivities", "subscriptionExpiresSec",
+                              "subscribeTimeoutMs", "resubscribeBackoffMs",
+                              "resubscribeBackoffMaxMs", "maxSubscribeFailures",
+                              "maxSubscribesInFlight"});
     if (auto it = f.find("fetchTimeoutMs"); it != f.end()) {
       presence.fetchTimeoutMs = integer(it->second, 50, 60000);
+    }
+    if (auto it = f.find("subscriptionExpiresSec"); it != f.end()) {
+      presence.subscriptionExpiresSec = integer(it->second, 1, 86400);
+    }
+    if (auto it = f.find("subscribeTimeoutMs"); it != f.end()) {
+      presence.subscribeTimeoutMs = integer(it->second, 100, 120000);
+    }
+    if (auto it = f.find("resubscribeBackoffMs"); it != f.end()) {
+      presence.resubscribeBackoffMs = integer(it->second, 10, 3600000);
+    }
+    if (auto it = f.find("resubscribeBackoffMaxMs"); it != f.end()) {
+      presence.resubscribeBackoffMaxMs = integer(it->second, 10, 3600000);
+    }
+    if (presence.resubscribeBackoffMaxMs < presence.resubscribeBackoffMs) {
+      const auto it = f.find("resubscribeBackoffMaxMs");
+      fail(it != f.end() ? it->second : f.at("resubscribeBackoffMs"),
+           "resubscribeBackoffMaxMs must not be smaller than resubscribeBackoffMs");
+    }
+    if (auto it = f.find("maxSubscribeFailures"); it != f.end()) {
+      presence.maxSubscribeFailures = integer(it->second, 1, 1000);
+    }
+    if (auto it = f.find("maxSubscribesInFlight"); it != f.end()) {
+      presence.maxSubscribesInFlight = integer(it->second, 1, 100000);
     }
     if (auto it = f.find("busyActivities"); it != f.end()) {
       std::vector<std::string> names;
@@ -473,6 +515,65 @@ class Loader {
     }
     if (auto it = f.find("members"); it != f.end()) {
       groups.members = readMembers(it->second, groups.schemes);
+    }
+  }
+
+  void readNotifications(const Item& section, NotificationsConfig& n) const {
+    auto f = fields(section, {"database", "maxAddresses", "defaultDurationSec", "maxDurationSec",
+                              "minFrequencyMs", "unlimitedCountAllowed", "maxCount",
+                              "busyCriteriaAllowed", "delivery"});
+    const auto database = f.find("database");
+    n.database = database != f.end()
+                     ? resolvePath(database->second, filePath(database->second))
+                     : resolvePath(Item{YAML::Node(), child(section.path, "database"), 0},
+                                   n.database);
+    if (auto it = f.find("maxAddresses"); it != f.end()) {
+      n.maxAddresses = integer(it->second, 1, 100000);
+    }
+    if (auto it = f.find("maxDurationSec"); it != f.end()) {
+      n.maxDurationSec = integer(it->second, 1, 31536000);
+    }
+    if (auto it = f.find("defaultDurationSec"); it != f.end()) {
+      n.defaultDurationSec = integer(it->second, 1, 31536000);
+    }
+    if (n.defaultDurationSec > n.maxDurationSec) {
+      const auto it = f.find("defaultDurationSec");
+      fail(it != f.end() ? it->second : f.at("maxDurationSec"),
+           "defaultDurationSec must not be larger than maxDurationSec");
+    }
+    if (auto it = f.find("minFrequencyMs"); it != f.end()) {
+      n.minFrequencyMs = integer(it->second, 0, 86400000);
+    }
+    if (auto it = f.find("unlimitedCountAllowed"); it != f.end()) {
+      n.unlimitedCountAllowed = boolean(it->second);
+    }
+    if (auto it = f.find("maxCount"); it != f.end()) {
+      n.maxCount = integer(it->second, 1, 1000000000);
+    }
+    if (auto it = f.find("busyCriteriaAllowed"); it != f.end()) {
+      n.busyCriteriaAllowed = boolean(it->second);
+    }
+    if (auto it = f.find("delivery"); it != f.end()) readDelivery(it->second, n.delivery);
+  }
+
+  void readDelivery(const Item& section, DeliveryConfig& d) const {
+    auto f = fields(section, {"timeoutMs", "maxAttempts", "retryBackoffMs", "retryBackoffMaxMs",
+                              "maxSocketsPerEndpoint"});
+    if (auto it = f.find("timeoutMs"); it != f.end()) d.timeoutMs = integer(it->second, 100, 120000);
+    if (auto it = f.find("maxAttempts"); it != f.end()) d.maxAttempts = integer(it->second, 1, 100);
+    if (auto it = f.find("retryBackoffMs"); it != f.end()) {
+      d.retryBackoffMs = integer(it->second, 10, 3600000);
+    }
+    if (auto it = f.find("retryBackoffMaxMs"); it != f.end()) {
+      d.retryBackoffMaxMs = integer(it->second, 10, 3600000);
+    }
+    if (d.retryBackoffMaxMs < d.retryBackoffMs) {
+      const auto it = f.find("retryBackoffMaxMs");
+      fail(it != f.end() ? it->second : f.at("retryBackoffMs"),
+           "retryBackoffMaxMs must not be smaller than retryBackoffMs");
+    }
+    if (auto it = f.find("maxSocketsPerEndpoint"); it != f.end()) {
+      d.maxSocketsPerEndpoint = integer(it->second, 1, 1024);
     }
   }
 

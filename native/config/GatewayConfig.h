@@ -36,6 +36,13 @@ struct SipConfig {
 struct PresenceConfig {
   uint32_t fetchTimeoutMs = 1000;  // 50 .. 60000; TWSS PresenceFetchTimeoutInMillis
   std::vector<std::string> busyActivities = {"on-the-phone", "busy"};  // RPID element names
+  // Long-lived subscriptions (startNotification).
+  uint32_t subscriptionExpiresSec = 3600;  // 1 .. 86400: Expires asked for; refreshed before it
+  uint32_t subscribeTimeoutMs = 5000;      // 100 .. 120000: SUBSCRIBE final answer + first NOTIFY
+  uint32_t resubscribeBackoffMs = 1000;    // 10 .. 3600000: first retry delay, doubled per failure
+  uint32_t resubscribeBackoffMaxMs = 60000;  // resubscribeBackoffMs .. 3600000
+  uint32_t maxSubscribeFailures = 5;  // 1 .. 1000 consecutive failures, then statusError
+  uint32_t maxSubscribesInFlight = 200;  // 1 .. 100000 SUBSCRIBE transactions at once (pacing)
 };
 
 struct TerminalStatusConfig {
@@ -48,6 +55,30 @@ struct GroupsConfig {
   // group URI (scheme lower-cased, rest as written) -> member addresses (tel/sip/sips terminal
   // addresses as written in the file, never groups).
   std::map<std::string, std::vector<std::string>> members;
+};
+
+// Notification delivery to the application's TerminalStatusNotification endpoint.
+struct DeliveryConfig {
+  uint32_t timeoutMs = 5000;           // 100 .. 120000 per attempt
+  uint32_t maxAttempts = 5;            // 1 .. 100
+  uint32_t retryBackoffMs = 500;       // 10 .. 3600000: delay before the 2nd attempt, doubled
+  uint32_t retryBackoffMaxMs = 30000;  // retryBackoffMs .. 3600000
+  uint32_t maxSocketsPerEndpoint = 16;  // 1 .. 1024 keep-alive connections per endpoint
+};
+
+// startNotification limits (the service policy of TWSS: MaximumNotificationDuration, ...) and
+// where active notifications are kept.
+struct NotificationsConfig {
+  // SQLite file of the active notifications; relative paths as usage.database.
+  std::string database = "var/notifications.db";
+  uint32_t maxAddresses = 100;             // 1 .. 100000, counted after group expansion
+  uint32_t defaultDurationSec = 3600;      // 1 .. maxDurationSec: when duration is absent or 0
+  uint32_t maxDurationSec = 86400;         // 1 .. 31536000
+  uint32_t minFrequencyMs = 1000;          // 0 .. 86400000: shortest frequency accepted
+  bool unlimitedCountAllowed = true;       // count absent = unlimited; else POL0004
+  uint32_t maxCount = 100000;              // 1 .. 1000000000; larger count: POL0005
+  bool busyCriteriaAllowed = true;         // TWSS BusyAvailable: Busy as a criterion
+  DeliveryConfig delivery;
 };
 
 enum class UsageDurability { kDurable, kBatched };
@@ -76,6 +107,7 @@ struct GatewayConfig {
   PresenceConfig presence;
   TerminalStatusConfig terminalStatus;
   GroupsConfig groups;
+  NotificationsConfig notifications;
   UsageConfig usage;
 };
 

@@ -425,7 +425,7 @@ TEST(ConfigErrors, UnknownKeysNameLineAndPathAndSuggest) {
        "did you mean 'maxTargets'?"},
       {"# c\nfoo: 1\n", 2, "foo",
        "unknown key 'foo' (known keys: service, http, sip, presence, terminalStatus, groups, "
-       "usage)"},
+       "notifications, usage)"},
       {"presence:\n  fetchTimeout:\n    1000\n", 2, "presence.fetchTimeout",
        "did you mean 'fetchTimeoutMs'?"},
       {"service: {name: a, nmae2x: b}\n", 1, "service.nmae2x", "known keys: name"},
@@ -649,6 +649,113 @@ TEST(ConfigFile, MissingAndUnreadableFiles) {
     EXPECT_NE(std::string(e.what()).find("cannot read file: Is a directory"), std::string::npos)
         << e.what();
   }
+}
+
+TEST(ConfigNotifications, DefaultsAndDatabaseResolvedAtLoadTime) {
+  const GatewayConfig c = loadConfigText("", "n.yaml");
+  EXPECT_EQ(c.notifications.database, resolved(fs::current_path() / "var" / "notifications.db"));
+  EXPECT_EQ(c.notifications.maxAddresses, 100u);
+  EXPECT_EQ(c.notifications.defaultDurationSec, 3600u);
+  EXPECT_EQ(c.notifications.maxDurationSec, 86400u);
+  EXPECT_EQ(c.notifications.minFrequencyMs, 1000u);
+  EXPECT_TRUE(c.notifications.unlimitedCountAllowed);
+  EXPECT_EQ(c.notifications.maxCount, 100000u);
+  EXPECT_TRUE(c.notifications.busyCriteriaAllowed);
+  EXPECT_EQ(c.notifications.delivery.timeoutMs, 5000u);
+  EXPECT_EQ(c.notifications.delivery.maxAttempts, 5u);
+  EXPECT_EQ(c.notifications.delivery.retryBackoffMs, 500u);
+  EXPECT_EQ(c.notifications.delivery.retryBackoffMaxMs, 30000u);
+  EXPECT_EQ(c.notifications.delivery.maxSocketsPerEndpoint, 16u);
+  EXPECT_EQ(c.presence.subscriptionExpiresSec, 3600u);
+  EXPECT_EQ(c.presence.subscribeTimeoutMs, 5000u);
+  EXPECT_EQ(c.presence.resubscribeBackoffMs, 1000u);
+  EXPECT_EQ(c.presence.resubscribeBackoffMaxMs, 60000u);
+  EXPECT_EQ(c.presence.maxSubscribeFailures, 5u);
+  EXPECT_EQ(c.presence.maxSubscribesInFlight, 200u);
+}
+
+TEST(ConfigNotifications, EveryKeySet) {
+  const GatewayConfig c = loadConfigText(
+      "presence:\n"
+      "  subscriptionExpiresSec: 120\n"
+      "  subscribeTimeoutMs: 2500\n"
+      "  resubscribeBackoffMs: 10\n"
+      "  resubscribeBackoffMaxMs: 20\n"
+      "  maxSubscribeFailures: 3\n"
+      "  maxSubscribesInFlight: 7\n"
+      "notifications:\n"
+      "  database: /srv/px/n.db\n"
+      "  maxAddresses: 5\n"
+      "  defaultDurationSec: 60\n"
+      "  maxDurationSec: 600\n"
+      "  minFrequencyMs: 0\n"
+      "  unlimitedCountAllowed: false\n"
+      "  maxCount: 9\n"
+      "  busyCriteriaAllowed: False\n"
+      "  delivery:\n"
+      "    timeoutMs: 100\n"
+      "    maxAttempts: 1\n"
+      "    retryBackoffMs: 10\n"
+      "    retryBackoffMaxMs: 10\n"
+      "    maxSocketsPerEndpoint: 1024\n",
+      "n.yaml");
+  EXPECT_EQ(c.presence.subscriptionExpiresSec, 120u);
+  EXPECT_EQ(c.presence.subscribeTimeoutMs, 2500u);
+  EXPECT_EQ(c.presence.resubscribeBackoffMs, 10u);
+  EXPECT_EQ(c.presence.resubscribeBackoffMaxMs, 20u);
+  EXPECT_EQ(c.presence.maxSubscribeFailures, 3u);
+  EXPECT_EQ(c.presence.maxSubscribesInFlight, 7u);
+  EXPECT_EQ(c.notifications.database, resolved("/srv/px/n.db"));
+  EXPECT_EQ(c.notifications.maxAddresses, 5u);
+  EXPECT_EQ(c.notifications.defaultDurationSec, 60u);
+  EXPECT_EQ(c.notifications.maxDurationSec, 600u);
+  EXPECT_EQ(c.notifications.minFrequencyMs, 0u);
+  EXPECT_FALSE(c.notifications.unlimitedCountAllowed);
+  EXPECT_EQ(c.notifications.maxCount, 9u);
+  EXPECT_FALSE(c.notifications.busyCriteriaAllowed);
+  EXPECT_EQ(c.notifications.delivery.timeoutMs, 100u);
+  EXPECT_EQ(c.notifications.delivery.maxAttempts, 1u);
+  EXPECT_EQ(c.notifications.delivery.retryBackoffMs, 10u);
+  EXPECT_EQ(c.notifications.delivery.retryBackoffMaxMs, 10u);
+  EXPECT_EQ(c.notifications.delivery.maxSocketsPerEndpoint, 1024u);
+}
+
+TEST(ConfigNotifications, RelativeDatabaseOfAFileIsRelativeToItsDirectory) {
+  TempDir dir;
+  const fs::path file = dir.write("etc/px.yaml", "notifications:\n  database: ../var/n.db\n");
+  EXPECT_EQ(loadConfigFile(file.string()).notifications.database,
+            resolved(dir.path() / "var" / "n.db"));
+}
+
+TEST(ConfigNotifications, ErrorsNameLineAndKey) {
+  expectErrors({
+      {"notifications:\n  maxAddresses: 0\n", 2, "notifications.maxAddresses",
+       "in 1..100000, got 0"},
+      {"notifications:\n  maxDurationSec: 60\n  defaultDurationSec: 61\n", 3,
+       "notifications.defaultDurationSec", "must not be larger than maxDurationSec"},
+      {"notifications:\n  maxDurationSec: 60\n", 2, "notifications.maxDurationSec",
+       "must not be larger than maxDurationSec"},
+      {"notifications:\n  unlimitedCountAllowed: yes\n", 2,
+       "notifications.unlimitedCountAllowed", "expected true or false, got 'yes'"},
+      {"notifications:\n  busyCriteriaAllowed: \"true\"\n", 2,
+       "notifications.busyCriteriaAllowed", "expected true or false"},
+      {"notifications:\n  database: \"\"\n", 2, "notifications.database",
+       "expected a file path"},
+      {"notifications:\n  delivery:\n    maxAttempts: 101\n", 3,
+       "notifications.delivery.maxAttempts", "in 1..100, got 101"},
+      {"notifications:\n  delivery:\n    retryBackoffMs: 100\n    retryBackoffMaxMs: 99\n", 4,
+       "notifications.delivery.retryBackoffMaxMs", "must not be smaller than retryBackoffMs"},
+      {"notifications:\n  delivery:\n    retrys: 1\n", 3, "notifications.delivery.retrys",
+       "unknown key 'retrys'"},
+      {"notifications:\n  maxcount: 1\n", 2, "notifications.maxcount",
+       "did you mean 'maxCount'?"},
+      {"presence:\n  subscriptionExpiresSec: 0\n", 2, "presence.subscriptionExpiresSec",
+       "in 1..86400, got 0"},
+      {"presence:\n  resubscribeBackoffMs: 70000\n", 2, "presence.resubscribeBackoffMs",
+       "must not be smaller than resubscribeBackoffMs"},
+      {"presence:\n  maxSubscribeFailures: 0\n", 2, "presence.maxSubscribeFailures",
+       "in 1..1000, got 0"},
+  });
 }
 
 }  // namespace
