@@ -1,0 +1,521 @@
+#include "store/NotificationStore.h"
+
+#include <array>
+#include <filesystem>
+#include <limits>
+#include <stdexcept>
+#include <string_view>
+#include <system_error>
+#include <utility>
+
+namespace px {
+namespace {
+
+// Schema version 1 (PRAGMA user_version). application_id marks the file as ours, so that a
+// foreign SQLite file with a matching user_version is still refused.
+constexpr int64_t kSchemaVersion = 1;
+constexpr int64_t kApplicationId = 0x50584e53;  // "PXNS"
+constexpr int kBusyTimeoutMs = 5000;
+
+// addresses: one line per address, "address\tkey\tlastSeen" (lastSeen: a status name or "").
+// criteria: status names joined by ','. The table is ordered by its key (BINARY collation, the
+// same order as NotificationKey::operator<), so loadAll needs no sort.
+constexpr const char* kCreateTable =
+    "CREATE TABLE notifications ("
+    " requester TEXT NOT NULL,"
+    " correlator TEXT NOT NULL,"
+    " endpoint TEXT NOT NULL,"
+    " interface_name TEXT NOT NULL,"
+    " global_id TEXT NOT NULL,"
+    " criteria TEXT NOT NULL,"
+    " check_immediate INTEGER NOT NULL,"
+    " frequency_ms INTEGER NOT NULL,"
+    " created_at_ms INTEGER NOT NULL,"
+    " expires_at_ms INTEGER NOT NULL,"
+    " count_limit INTEGER,"
+    " sent INTEGER NOT NULL,"
+    " last_sent_at_ms INTEGER NOT NULL,"
+    " next_sequence INTEGER NOT NULL,"
+    " addresses TEXT NOT NULL,"
+    " PRIMARY KEY (requester, correlator)) WITHOUT ROWID";
+
+constexpr const char* kColumns =
+    "requester, correlator, endpoint, interface_name, global_id, criteria, check_immediate, "
+    "frequency_ms, created_at_ms, expires_at_ms, count_limit, sent, last_sent_at_ms, "
+    "next_sequence, addresses";
+
+struct ColumnSpec {
+  const char* name;
+  const char* type;
+  bool notNull;
+  int pk;  // position in the primary key, 0 = not part of it
+};
+constexpr std::array<ColumnSpec, 15> kExpectedColumns = {{
+    {"requester", "TEXT", true, 1},
+    {"correlator", "TEXT", true, 2},
+    {"endpoint", "TEXT", true, 0},
+    {"interface_name", "TEXT", true, 0},
+    {"global_id", "TEXT", true, 0},
+    {"criteria", "TEXT", true, 0},
+    {"check_immediate", "INTEGER", true, 0},
+    {"frequency_ms", "INTEGER", true, 0},
+    {"created_at_ms", "INTEGER", true, 0},
+    {"expires_at_ms", "INTEGER", true, 0},
+    {"count_limit", "INTEGER", false, 0},
+    {"sent", "INTEGER", true, 0},
+    {"last_sent_at_ms", "INTEGER", true, 0},
+    {"next_sequence", "INTEGER", true, 0},
+    {"addresses", "TEXT", true, 0},
+}};
+
+constexpr std::array<TerminalStatus, 3> kStatuses = {
+    TerminalStatus::kReachable, TerminalStatus::kUnreachable, TerminalStatus::kBusy};
+
+std::optional<TerminalStatus> parseStatus(std::string_view name) {
+  for (TerminalStatus s : kStatuses) {
+    if (toString(s) == name) return s;
+  }
+  return std::nullopt;
+}
+
+bool equalsNoCase(std::string_view a, std::string_view b) {
+  auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; };
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (lower(a[i]) != lower(b[i])) return false;
+  }
+  return true;
+}
+
+std::vector<std::string_view> split(std::string_view text, char separator) {
+  std::vector<std::string_view> parts;
+  for (;;) {
+    const size_t at = text.find(separator);
+    parts.push_back(text.substr(0, at));
+    if (at == std::string_view::npos) return parts;
+    text.remove_prefix(at + 1);
+  }
+}
+
+std::string encodeCriteria(const std::vector<TerminalStatus>& criteria) {
+  std::string text;
+  for (TerminalStatus s : criteria) {
+    if (!text.empty()) text += ',';
+    text += toString(s);
+  }
+  return text;
+}
+
+std::string encodeAddresses(const std::vector<WatchedAddress>& addresses) {
+  std::string text;
+  for (size_t i = 0; i < addresses.size(); ++i) {
+    const WatchedAddress& a = addresses[i];
+    if (i > 0) text += '\n';
+    text += a.address;
+    text += '\t';
+    text += a.key;
+    text += '\t';
+    if (a.lastSeen) text += toString(*a.lastSeen);
+  }
+  return text;
+}
+
+bool holdsSeparator(const std::string& text) {
+  return text.find_first_of("\t\n") != std::string::npos;
+}
+
+// A row that does not decode: the message names the field; the caller adds file and key.
+struct DecodeError {
+  std::string what;
+};
+
+std::vector<TerminalStatus> decodeCriteria(std::string_view text) {
+  std::vector<TerminalStatus> criteria;
+  if (text.empty()) return criteria;
+  for (std::string_view name : split(text, ',')) {
+    const std::optional<TerminalStatus> s = parseStatus(name);
+    if (!s) throw DecodeError{"criteria holds an unknown status '" + std::string(name) + "'"};
+    criteria.push_back(*s);
+  }
+  return criteria;
+}
+
+std::vector<WatchedAddress> decodeAddresses(std::string_view text) {
+  std::vector<WatchedAddress> addresses;
+  if (text.empty()) return addresses;
+  size_t line = 0;
+  for (std::string_view entry : split(text, '\n')) {
+    ++line;
+    const std::vector<std::string_view> fields = split(entry, '\t');
+    if (fields.size() != 3) {
+      throw DecodeError{"addresses line " + std::to_string(line) + " has " +
+                        std::to_string(fields.size()) + " fields instead of 3"};
+    }
+    WatchedAddress a;
+    a.address = std::string(fields[0]);
+    a.key = std::string(fields[1]);
+    if (!fields[2].empty()) {
+      a.lastSeen = parseStatus(fields[2]);
+      if (!a.lastSeen) {
+        throw DecodeError{"addresses line " + std::to_string(line) + " has an unknown status '" +
+                          std::string(fields[2]) + "'"};
+      }
+    }
+    addresses.push_back(std::move(a));
+  }
+  return addresses;
+}
+
+std::string textColumn(sqlite3_stmt* stmt, int col) {
+  if (sqlite3_column_type(stmt, col) != SQLITE_TEXT) {
+    throw DecodeError{std::string(sqlite3_column_name(stmt, col)) + " is not text"};
+  }
+  return sqlite::columnText(stmt, col);
+}
+
+int64_t intColumn(sqlite3_stmt* stmt, int col, int64_t min = std::numeric_limits<int64_t>::min(),
+                  int64_t max = std::numeric_limits<int64_t>::max()) {
+  if (sqlite3_column_type(stmt, col) != SQLITE_INTEGER) {
+    throw DecodeError{std::string(sqlite3_column_name(stmt, col)) + " is not an integer"};
+  }
+  const int64_t value = sqlite3_column_int64(stmt, col);
+  if (value < min || value > max) {
+    throw DecodeError{std::string(sqlite3_column_name(stmt, col)) + " is out of range (" +
+                      std::to_string(value) + ")"};
+  }
+  return value;
+}
+
+constexpr int64_t kMaxUint32 = std::numeric_limits<uint32_t>::max();
+
+// Decodes the key columns first so a bad row can be named; DecodeError for anything else.
+NotificationState decodeRow(sqlite3_stmt* stmt) {
+  NotificationState state;
+  NotificationSpec& spec = state.spec;
+  spec.endpoint = textColumn(stmt, 2);
+  spec.interfaceName = textColumn(stmt, 3);
+  spec.globalId = textColumn(stmt, 4);
+  spec.criteria = decodeCriteria(textColumn(stmt, 5));
+  spec.checkImmediate = intColumn(stmt, 6, 0, 1) != 0;
+  spec.frequencyMs = intColumn(stmt, 7, 0);
+  spec.createdAtMs = intColumn(stmt, 8);
+  spec.expiresAtMs = intColumn(stmt, 9);
+  if (sqlite3_column_type(stmt, 10) != SQLITE_NULL) {
+    spec.countLimit = static_cast<uint32_t>(intColumn(stmt, 10, 0, kMaxUint32));
+  }
+  state.progress.sent = static_cast<uint32_t>(intColumn(stmt, 11, 0, kMaxUint32));
+  state.progress.lastSentAtMs = intColumn(stmt, 12);
+  // Stored as the int64 with the same bits: round-trips the whole uint64 range.
+  state.progress.nextSequence = static_cast<uint64_t>(intColumn(stmt, 13));
+  spec.addresses = decodeAddresses(textColumn(stmt, 14));
+  return state;
+}
+
+int bindText(sqlite3_stmt* stmt, int index, const std::string& text) {
+  // SQLITE_STATIC: every bound string outlives the statement's step (bindings are cleared by
+  // a ResetGuard declared after them).
+  return sqlite3_bind_text64(stmt, index, text.data(), text.size(), SQLITE_STATIC, SQLITE_UTF8);
+}
+
+// Runs a statement that returns no rows and resets it; returns the step result code.
+int run(sqlite3_stmt* stmt) {
+  const int rc = sqlite3_step(stmt);
+  sqlite3_reset(stmt);
+  return rc;
+}
+
+}  // namespace
+
+NotificationStore::NotificationStore(const std::string& path) : path_(path) {
+  if (path_.empty() || path_ == ":memory:") {
+    throw std::runtime_error("notification store: path must name a file, got '" + path_ + "'");
+  }
+  const std::filesystem::path parent = std::filesystem::path(path_).parent_path();
+  if (!parent.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(parent, ec);
+    if (ec) {
+      throw std::runtime_error("notification store '" + path_ + "': cannot create directory '" +
+                               parent.string() + "': " + ec.message());
+    }
+  }
+  try {
+    open();
+  } catch (const sqlite::Error& e) {
+    throw std::runtime_error("notification store '" + path_ + "': " + e.what());
+  }
+  writer_ = std::thread(&NotificationStore::writerLoop, this);
+  writerId_ = writer_.get_id();
+}
+
+NotificationStore::~NotificationStore() {
+  try {
+    close();
+  } catch (...) {  // close() from a Committed callback: nothing sensible left to do here
+  }
+}
+
+void NotificationStore::open() {
+  db_ = sqlite::open(path_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX);
+  sqlite3* db = db_.get();
+  sqlite3_busy_timeout(db, kBusyTimeoutMs);
+  // The first statement reads the header: a file that is not a database fails here.
+  const std::string mode = sqlite::queryText(db, "PRAGMA journal_mode=WAL");
+  if (!equalsNoCase(mode, "wal")) {
+    throw std::runtime_error("notification store '" + path_ +
+                             "': cannot switch to WAL journal mode (got '" + mode + "')");
+  }
+  auto refuse = [&](const std::string& why) {
+    return std::runtime_error("notification store '" + path_ + "': " + why);
+  };
+  sqlite::exec(db, "BEGIN IMMEDIATE");
+  try {
+    const int64_t version = sqlite::queryInt(db, "PRAGMA user_version");
+    const int64_t appId = sqlite::queryInt(db, "PRAGMA application_id");
+    const int64_t objects = sqlite::queryInt(db, "SELECT count(*) FROM sqlite_master");
+    if (version == 0 && appId == 0 && objects == 0) {
+      sqlite::exec(db, kCreateTable);
+      sqlite::exec(db, ("PRAGMA application_id = " + std::to_string(kApplicationId)).c_str());
+      sqlite::exec(db, ("PRAGMA user_version = " + std::to_string(kSchemaVersion)).c_str());
+    } else if (appId != kApplicationId) {
+      throw refuse("not a notification database (application_id " + std::to_string(appId) +
+                   ", user_version " + std::to_string(version) + ", " + std::to_string(objects) +
+                   " schema objects)");
+    } else if (version != kSchemaVersion) {
+      // Migrations from older versions go here, one step per version.
+      throw refuse("unknown notification schema version " + std::to_string(version) +
+                   " (this build reads version " + std::to_string(kSchemaVersion) + ")");
+    } else {
+      sqlite::Stmt info = sqlite::prepare(db, "PRAGMA table_info(notifications)", false);
+      std::string found;
+      bool same = true;
+      size_t n = 0;
+      int rc;
+      while ((rc = sqlite3_step(info.get())) == SQLITE_ROW) {
+        const std::string name = sqlite::columnText(info.get(), 1);
+        const std::string type = sqlite::columnText(info.get(), 2);
+        const bool notNull = sqlite3_column_int(info.get(), 3) != 0;
+        const int pk = sqlite3_column_int(info.get(), 5);
+        found += (found.empty() ? "" : ", ") + name + " " + type;
+        same = same && n < kExpectedColumns.size() &&
+               equalsNoCase(name, kExpectedColumns[n].name) &&
+               equalsNoCase(type, kExpectedColumns[n].type) &&
+               notNull == kExpectedColumns[n].notNull && pk == kExpectedColumns[n].pk;
+        ++n;
+      }
+      if (rc != SQLITE_DONE) {
+        throw sqlite::Error("PRAGMA table_info", sqlite3_extended_errcode(db), sqlite3_errmsg(db));
+      }
+      if (!same || n != kExpectedColumns.size()) {
+        throw refuse("table notifications has unexpected columns (" + found + ")");
+      }
+    }
+    sqlite::exec(db, "COMMIT");
+  } catch (...) {
+    sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+    throw;
+  }
+  sqlite::exec(db, "PRAGMA synchronous=FULL");
+  upsert_ = sqlite::prepare(db, std::string("INSERT OR REPLACE INTO notifications (") + kColumns +
+                                    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, "
+                                    "?12, ?13, ?14, ?15)");
+  delete_ =
+      sqlite::prepare(db, "DELETE FROM notifications WHERE requester = ?1 AND correlator = ?2");
+  begin_ = sqlite::prepare(db, "BEGIN IMMEDIATE");
+  commit_ = sqlite::prepare(db, "COMMIT");
+  rollback_ = sqlite::prepare(db, "ROLLBACK");
+}
+
+std::vector<NotificationState> NotificationStore::loadAll() {
+  std::lock_guard<std::mutex> lock(dbMutex_);
+  if (!db_) throw std::logic_error("notification store '" + path_ + "' is closed");
+  sqlite3* db = db_.get();
+  sqlite::Stmt select;
+  try {
+    select = sqlite::prepare(
+        db,
+        std::string("SELECT ") + kColumns + " FROM notifications ORDER BY requester, correlator",
+        false);
+  } catch (const sqlite::Error& e) {
+    throw std::runtime_error("notification store '" + path_ + "': " + e.what());
+  }
+  std::vector<NotificationState> states;
+  int rc;
+  while ((rc = sqlite3_step(select.get())) == SQLITE_ROW) {
+    // The key is read leniently so that even a row with a bad key can be named.
+    const std::string requester = sqlite::columnText(select.get(), 0);
+    const std::string correlator = sqlite::columnText(select.get(), 1);
+    try {
+      NotificationState state = decodeRow(select.get());
+      state.spec.id = NotificationKey{textColumn(select.get(), 0), textColumn(select.get(), 1)};
+      states.push_back(std::move(state));
+    } catch (const DecodeError& e) {
+      throw std::runtime_error("notification store '" + path_ + "': notification (requester '" +
+                               requester + "', correlator '" + correlator +
+                               "') cannot be decoded: " + e.what);
+    }
+  }
+  if (rc != SQLITE_DONE) {
+    throw std::runtime_error("notification store '" + path_ + "': loading: " + sqlite3_errmsg(db));
+  }
+  return states;
+}
+
+void NotificationStore::save(const NotificationState& state, Committed committed) {
+  for (const WatchedAddress& a : state.spec.addresses) {
+    if (holdsSeparator(a.address) || holdsSeparator(a.key)) {
+      if (committed) {
+        committed(false, "notification store '" + path_ + "': address '" + a.address + "' (key '" +
+                             a.key + "') holds a tab or line break");
+      }
+      return;
+    }
+  }
+  enqueue(state.spec.id, state, std::move(committed));
+}
+
+void NotificationStore::remove(const NotificationKey& id, Committed committed) {
+  enqueue(id, std::nullopt, std::move(committed));
+}
+
+void NotificationStore::enqueue(const NotificationKey& id, Write write, Committed committed) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (!stopping_) {
+      queue_.insert_or_assign(id, std::move(write));
+      if (committed) callbacks_.push_back(std::move(committed));
+      ++enqueued_;
+      committed = nullptr;
+    }
+  }
+  if (committed) {  // still ours: the store is closed
+    committed(false, "store is closed");
+    return;
+  }
+  workCv_.notify_one();
+}
+
+void NotificationStore::flush() {
+  if (std::this_thread::get_id() == writerId_) {
+    throw std::logic_error("notification store: flush() called from a Committed callback");
+  }
+  std::unique_lock<std::mutex> lock(mutex_);
+  const uint64_t target = enqueued_;
+  doneCv_.wait(lock, [&] { return finished_ >= target; });
+}
+
+void NotificationStore::close() {
+  std::lock_guard<std::mutex> closeLock(closeMutex_);
+  if (closed_) return;
+  if (std::this_thread::get_id() == writerId_) {
+    throw std::logic_error("notification store: close() called from a Committed callback");
+  }
+  closed_ = true;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stopping_ = true;
+  }
+  workCv_.notify_all();
+  if (writer_.joinable()) writer_.join();  // the writer drains the queue before it stops
+  std::lock_guard<std::mutex> lock(dbMutex_);
+  upsert_.reset();
+  delete_.reset();
+  begin_.reset();
+  commit_.reset();
+  rollback_.reset();
+  if (db_) {
+    // Fold the WAL into the database so the file is complete on its own; a failure loses
+    // nothing (the WAL is replayed at the next open).
+    sqlite3_exec(db_.get(), "PRAGMA wal_checkpoint(TRUNCATE)", nullptr, nullptr, nullptr);
+    db_.reset();
+  }
+}
+
+void NotificationStore::writerLoop() {
+  for (;;) {
+    std::map<NotificationKey, Write> batch;
+    std::vector<Committed> callbacks;
+    uint64_t through;
+    {
+      std::unique_lock<std::mutex> lock(mutex_);
+      workCv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stopping, and everything written
+      batch.swap(queue_);
+      callbacks.swap(callbacks_);
+      through = enqueued_;
+    }
+    std::string error;
+    {
+      std::lock_guard<std::mutex> lock(dbMutex_);
+      error = writeBatch(batch);
+    }
+    for (Committed& committed : callbacks) {
+      try {
+        committed(error.empty(), error);
+      } catch (...) {  // one throwing callback must not stop the writer or starve the others
+      }
+    }
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      finished_ = through;
+    }
+    doneCv_.notify_all();
+  }
+}
+
+std::string NotificationStore::writeBatch(const std::map<NotificationKey, Write>& batch) {
+  sqlite3* db = db_.get();
+  // Captures SQLite's message before the reset and rollback replace it.
+  auto fail = [&](const char* what, sqlite3_stmt* failed = nullptr) {
+    std::string message = "notification store '" + path_ + "': " + what + ": " + sqlite3_errmsg(db);
+    if (failed != nullptr) sqlite3_reset(failed);
+    // Some errors (e.g. SQLITE_FULL) already rolled the transaction back.
+    if (!sqlite3_get_autocommit(db)) run(rollback_.get());
+    return message;
+  };
+  if (run(begin_.get()) != SQLITE_DONE) return fail("begin");
+  for (const auto& [id, write] : batch) {
+    int rc;
+    if (write) {
+      const NotificationSpec& spec = write->spec;
+      const NotificationProgress& progress = write->progress;
+      const std::string criteria = encodeCriteria(spec.criteria);
+      const std::string addresses = encodeAddresses(spec.addresses);
+      sqlite3_stmt* stmt = upsert_.get();
+      const sqlite::ResetGuard reset(stmt);
+      rc = bindText(stmt, 1, id.requester);
+      if (rc == SQLITE_OK) rc = bindText(stmt, 2, id.correlator);
+      if (rc == SQLITE_OK) rc = bindText(stmt, 3, spec.endpoint);
+      if (rc == SQLITE_OK) rc = bindText(stmt, 4, spec.interfaceName);
+      if (rc == SQLITE_OK) rc = bindText(stmt, 5, spec.globalId);
+      if (rc == SQLITE_OK) rc = bindText(stmt, 6, criteria);
+      if (rc == SQLITE_OK) rc = sqlite3_bind_int(stmt, 7, spec.checkImmediate ? 1 : 0);
+      if (rc == SQLITE_OK) rc = sqlite3_bind_int64(stmt, 8, spec.frequencyMs);
+      if (rc == SQLITE_OK) rc = sqlite3_bind_int64(stmt, 9, spec.createdAtMs);
+      if (rc == SQLITE_OK) rc = sqlite3_bind_int64(stmt, 10, spec.expiresAtMs);
+      if (rc == SQLITE_OK) {
+        rc = spec.countLimit ? sqlite3_bind_int64(stmt, 11, *spec.countLimit)
+                             : sqlite3_bind_null(stmt, 11);
+      }
+      if (rc == SQLITE_OK) rc = sqlite3_bind_int64(stmt, 12, progress.sent);
+      if (rc == SQLITE_OK) rc = sqlite3_bind_int64(stmt, 13, progress.lastSentAtMs);
+      if (rc == SQLITE_OK) {
+        rc = sqlite3_bind_int64(stmt, 14, static_cast<int64_t>(progress.nextSequence));
+      }
+      if (rc == SQLITE_OK) rc = bindText(stmt, 15, addresses);
+      if (rc == SQLITE_OK) rc = sqlite3_step(stmt);
+      if (rc != SQLITE_DONE) return fail("saving", stmt);
+    } else {
+      sqlite3_stmt* stmt = delete_.get();
+      const sqlite::ResetGuard reset(stmt);
+      rc = bindText(stmt, 1, id.requester);
+      if (rc == SQLITE_OK) rc = bindText(stmt, 2, id.correlator);
+      if (rc == SQLITE_OK) rc = sqlite3_step(stmt);
+      if (rc != SQLITE_DONE) return fail("removing", stmt);
+    }
+  }
+  if (run(commit_.get()) != SQLITE_DONE) return fail("commit");
+  return {};
+}
+
+}  // namespace px

@@ -1,0 +1,92 @@
+// Active Terminal Status notifications in SQLite, so that they survive a restart (also SIGKILL).
+//
+// Threads: the constructor and loadAll() run on the caller's thread (start-up). After that every
+// write goes through one queue whose owner is the store's writer thread: save()/remove() enqueue
+// and return at once; the writer commits whatever is queued in one transaction (a burst of
+// progress updates costs one commit) and then calls each write's Committed callback on the
+// writer thread. Later writes of the same notification replace earlier ones still queued.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "notify/NotificationEngine.h"
+#include "store/Sqlite.h"
+
+namespace px {
+
+class NotificationStore {
+ public:
+  // ok=false with a message when the transaction failed (the write is then lost; the caller
+  // answers the request with an error).
+  using Committed = std::function<void(bool ok, const std::string& error)>;
+
+  // Opens (creating it and its directory if needed) the SQLite file in WAL mode with
+  // synchronous=FULL: a committed notification survives power loss. Throws std::runtime_error
+  // naming the file when it cannot be opened or is not a notification database.
+  explicit NotificationStore(const std::string& path);
+  ~NotificationStore();  // close()
+
+  NotificationStore(const NotificationStore&) = delete;
+  NotificationStore& operator=(const NotificationStore&) = delete;
+
+  // Every stored notification, sorted by key. Call before the first write. Throws
+  // std::runtime_error naming the file and the notification when a row does not decode,
+  // std::logic_error after close().
+  std::vector<NotificationState> loadAll();
+
+  // Inserts or replaces the notification (spec, progress and every address's lastSeen).
+  // committed runs on the writer thread, except when the write is refused at once (store
+  // closed, or an address/key holding a tab or line break, which the format cannot hold): then
+  // it runs before save()/remove() returns, with ok=false. It must not call flush() or close().
+  void save(const NotificationState& state, Committed committed = {});
+  void remove(const NotificationKey& id, Committed committed = {});
+
+  // Commits everything queued so far (and runs its Committed callbacks), then returns.
+  // Blocks: not on the event loop.
+  void flush();
+  // flush(), stop the writer thread, close the database. Idempotent; blocks.
+  void close();
+
+  const std::string& path() const { return path_; }
+
+ private:
+  // One queued write: the latest state of a notification, or its removal (nullopt).
+  using Write = std::optional<NotificationState>;
+
+  void open();
+  void writerLoop();
+  // Writes one batch in one transaction; returns "" on success, else the error message.
+  std::string writeBatch(const std::map<NotificationKey, Write>& batch);
+  void enqueue(const NotificationKey& id, Write write, Committed committed);
+
+  std::string path_;
+
+  // Connection and statements; dbMutex_ serialises the writer's batches with loadAll().
+  std::mutex dbMutex_;
+  sqlite::Db db_;
+  sqlite::Stmt upsert_, delete_, begin_, commit_, rollback_;
+
+  std::mutex mutex_;                        // guards everything below up to closeMutex_
+  std::condition_variable workCv_;          // writer: writes queued, or stop
+  std::condition_variable doneCv_;          // flush(): a batch finished
+  std::map<NotificationKey, Write> queue_;  // coalesced: the last write of each key
+  std::vector<Committed> callbacks_;        // of every queued write, in call order
+  uint64_t enqueued_ = 0;                   // writes accepted so far
+  uint64_t finished_ = 0;                   // writes whose batch finished (callbacks run)
+  bool stopping_ = false;
+
+  std::mutex closeMutex_;  // serialises close() callers
+  bool closed_ = false;    // guarded by closeMutex_
+  std::thread writer_;
+  std::thread::id writerId_;  // set once at construction: flush()/close() refuse that thread
+};
+
+}  // namespace px

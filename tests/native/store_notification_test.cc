@@ -1,0 +1,582 @@
+// GoogleTest suite of the SQLite notification store (native/store/NotificationStore): round
+// trips, replace/remove, survival across close and SIGKILL, write coalescing, failed
+// transactions, refused files, directory creation, batching speed and writes after close.
+#include "store/NotificationStore.h"
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <limits>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "store/Sqlite.h"
+
+namespace px {
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+// A fresh directory under the temp dir, removed with everything in it.
+class TempDir {
+ public:
+  TempDir() {
+    std::string pattern = (fs::temp_directory_path() / "px-notif-store-XXXXXX").string();
+    if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+    path_ = pattern;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  std::string file(const std::string& name) const { return (path_ / name).string(); }
+
+ private:
+  fs::path path_;
+};
+
+// Every field set, optional ones present, addresses with and without lastSeen.
+NotificationState fullState(const std::string& requester, const std::string& correlator) {
+  NotificationState s;
+  s.spec.id = {requester, correlator};
+  s.spec.endpoint = "http://app.example.com:8080/ts/" + correlator;
+  s.spec.interfaceName = "TerminalStatusNotification";
+  s.spec.globalId = "gid-" + correlator;
+  s.spec.addresses = {
+      {"tel:+15551230001", "sip:+15551230001@ims.example.com;user=phone", TerminalStatus::kBusy},
+      {"sip:alice@example.com", "sip:alice@example.com", std::nullopt},
+      {"sip:bob@example.com", "sip:bob@example.com", TerminalStatus::kUnreachable},
+      {"sip:carol@example.com", "sip:carol@example.com", TerminalStatus::kReachable},
+  };
+  s.spec.criteria = {TerminalStatus::kBusy, TerminalStatus::kReachable};
+  s.spec.checkImmediate = true;
+  s.spec.frequencyMs = 30000;
+  s.spec.createdAtMs = 1795536062345;
+  s.spec.expiresAtMs = 1795539662345;
+  s.spec.countLimit = std::numeric_limits<uint32_t>::max();
+  s.progress.sent = 7;
+  s.progress.lastSentAtMs = 1795536099999;
+  s.progress.nextSequence = std::numeric_limits<uint64_t>::max() - 1;  // above INT64_MAX
+  return s;
+}
+
+// The other branch of every optional/flag: no count, no criteria, no lastSeen, zeros.
+NotificationState sparseState(const std::string& requester, const std::string& correlator) {
+  NotificationState s;
+  s.spec.id = {requester, correlator};
+  s.spec.endpoint = "http://other.example.com/n";
+  s.spec.addresses = {{"sip:dave@example.com", "sip:dave@example.com", std::nullopt}};
+  return s;
+}
+
+void expectSame(const NotificationState& want, const NotificationState& got) {
+  const NotificationSpec& w = want.spec;
+  const NotificationSpec& g = got.spec;
+  EXPECT_EQ(w.id.requester, g.id.requester);
+  EXPECT_EQ(w.id.correlator, g.id.correlator);
+  EXPECT_EQ(w.endpoint, g.endpoint);
+  EXPECT_EQ(w.interfaceName, g.interfaceName);
+  EXPECT_EQ(w.globalId, g.globalId);
+  ASSERT_EQ(w.addresses.size(), g.addresses.size()) << w.id.correlator;
+  for (size_t i = 0; i < w.addresses.size(); ++i) {
+    EXPECT_EQ(w.addresses[i].address, g.addresses[i].address) << i;
+    EXPECT_EQ(w.addresses[i].key, g.addresses[i].key) << i;
+    EXPECT_EQ(w.addresses[i].lastSeen, g.addresses[i].lastSeen) << i;
+  }
+  EXPECT_EQ(w.criteria, g.criteria);
+  EXPECT_EQ(w.checkImmediate, g.checkImmediate);
+  EXPECT_EQ(w.frequencyMs, g.frequencyMs);
+  EXPECT_EQ(w.createdAtMs, g.createdAtMs);
+  EXPECT_EQ(w.expiresAtMs, g.expiresAtMs);
+  EXPECT_EQ(w.countLimit, g.countLimit);
+  EXPECT_EQ(want.progress.sent, got.progress.sent);
+  EXPECT_EQ(want.progress.lastSentAtMs, got.progress.lastSentAtMs);
+  EXPECT_EQ(want.progress.nextSequence, got.progress.nextSequence);
+}
+
+// Records the outcome of each Committed callback (thread-safe: they run on the writer).
+class Outcomes {
+ public:
+  NotificationStore::Committed callback(const std::string& tag) {
+    return [this, tag](bool ok, const std::string& error) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      entries_.push_back({tag, ok, error, std::this_thread::get_id()});
+    };
+  }
+  struct Entry {
+    std::string tag;
+    bool ok;
+    std::string error;
+    std::thread::id thread;
+  };
+  std::vector<Entry> entries() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return entries_;
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::vector<Entry> entries_;
+};
+
+// Expects fn to throw std::runtime_error whose message holds every one of `parts`.
+template <typename Fn>
+void expectRuntimeError(Fn&& fn, const std::vector<std::string>& parts) {
+  try {
+    fn();
+    ADD_FAILURE() << "no exception";
+  } catch (const std::runtime_error& e) {
+    const std::string what = e.what();
+    for (const std::string& part : parts) {
+      EXPECT_NE(what.find(part), std::string::npos) << "'" << part << "' not in: " << what;
+    }
+  }
+}
+
+void execRaw(const std::string& path, const char* sql) {
+  sqlite::Db db = sqlite::open(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+  sqlite3_busy_timeout(db.get(), 5000);
+  sqlite::exec(db.get(), sql);
+}
+
+// Blocks the writer thread inside a Committed callback until release(), so that writes queued
+// meanwhile are taken as one batch.
+class WriterGate {
+ public:
+  explicit WriterGate(NotificationStore& store) {
+    NotificationState s = sparseState("", "gate");
+    store.save(s, [this](bool, const std::string&) {
+      entered_.set_value();
+      released_.get_future().wait();
+    });
+    entered_.get_future().wait();
+  }
+  ~WriterGate() { release(); }
+  WriterGate(const WriterGate&) = delete;
+  WriterGate& operator=(const WriterGate&) = delete;
+  void release() {
+    if (!open_) {
+      open_ = true;
+      released_.set_value();
+    }
+  }
+
+ private:
+  std::promise<void> entered_;
+  std::promise<void> released_;
+  bool open_ = false;
+};
+
+TEST(NotificationStoreTest, RoundTripsEveryField) {
+  TempDir dir;
+  NotificationStore store(dir.file("n.db"));
+  EXPECT_TRUE(store.loadAll().empty());
+  const NotificationState a = fullState("app1", "c-1");
+  const NotificationState b = sparseState("", "c-2");  // empty requester: sorts first
+  NotificationState c = fullState("app1", "c-0");
+  c.spec.addresses.clear();
+  c.spec.criteria = {TerminalStatus::kUnreachable};
+  c.spec.checkImmediate = false;
+  c.spec.countLimit = 0u;
+  Outcomes outcomes;
+  store.save(a, outcomes.callback("a"));
+  store.save(b, outcomes.callback("b"));
+  store.save(c, outcomes.callback("c"));
+  store.flush();
+  const auto entries = outcomes.entries();
+  ASSERT_EQ(entries.size(), 3u);
+  for (const auto& e : entries) {
+    EXPECT_TRUE(e.ok) << e.tag << ": " << e.error;
+    EXPECT_TRUE(e.error.empty());
+    EXPECT_NE(e.thread, std::this_thread::get_id());  // called on the writer thread
+  }
+  const std::vector<NotificationState> loaded = store.loadAll();
+  ASSERT_EQ(loaded.size(), 3u);
+  expectSame(b, loaded[0]);
+  expectSame(c, loaded[1]);
+  expectSame(a, loaded[2]);
+  EXPECT_EQ(store.path(), dir.file("n.db"));
+}
+
+TEST(NotificationStoreTest, SaveReplacesTheStoredNotification) {
+  TempDir dir;
+  NotificationStore store(dir.file("n.db"));
+  store.save(fullState("app1", "c-1"));
+  store.save(sparseState("app1", "c-2"));
+  store.flush();
+  NotificationState updated = fullState("app1", "c-1");
+  updated.spec.addresses.erase(updated.spec.addresses.begin());
+  updated.spec.addresses[0].lastSeen = TerminalStatus::kBusy;
+  updated.spec.countLimit.reset();
+  updated.progress.sent = 8;
+  updated.progress.lastSentAtMs += 30000;
+  updated.progress.nextSequence = 12;
+  store.save(updated);
+  store.flush();
+  const auto loaded = store.loadAll();
+  ASSERT_EQ(loaded.size(), 2u);
+  expectSame(updated, loaded[0]);
+  expectSame(sparseState("app1", "c-2"), loaded[1]);
+}
+
+TEST(NotificationStoreTest, RemoveDeletesOnlyThatNotification) {
+  TempDir dir;
+  NotificationStore store(dir.file("n.db"));
+  store.save(fullState("app1", "c-1"));
+  store.save(fullState("app2", "c-1"));  // same correlator, other requester
+  store.flush();
+  Outcomes outcomes;
+  store.remove({"app1", "c-1"}, outcomes.callback("remove"));
+  store.remove({"nobody", "none"}, outcomes.callback("remove-unknown"));
+  store.flush();
+  const auto entries = outcomes.entries();
+  ASSERT_EQ(entries.size(), 2u);
+  EXPECT_TRUE(entries[0].ok && entries[1].ok);
+  const auto loaded = store.loadAll();
+  ASSERT_EQ(loaded.size(), 1u);
+  EXPECT_EQ(loaded[0].spec.id.requester, "app2");
+  EXPECT_EQ(loaded[0].spec.id.correlator, "c-1");
+}
+
+TEST(NotificationStoreTest, DataSurvivesCloseAndReopen) {
+  TempDir dir;
+  const std::string path = dir.file("n.db");
+  {
+    NotificationStore store(path);
+    store.save(fullState("app1", "c-1"));
+    store.save(sparseState("", "c-2"));
+    store.save(fullState("app1", "gone"));
+    store.remove({"app1", "gone"});
+    store.close();  // close() flushes: no explicit flush()
+    store.close();  // idempotent
+  }
+  NotificationStore reopened(path);
+  const auto loaded = reopened.loadAll();
+  ASSERT_EQ(loaded.size(), 2u);
+  expectSame(sparseState("", "c-2"), loaded[0]);
+  expectSame(fullState("app1", "c-1"), loaded[1]);
+}
+
+TEST(NotificationStoreTest, CommittedWriteSurvivesSigkill) {
+  TempDir dir;
+  const std::string path = dir.file("n.db");
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    // No gtest in the child: it reports through its fate (killed = reached the kill).
+    try {
+      NotificationStore store(path);
+      store.save(fullState("app1", "c-1"));
+      store.flush();
+      kill(getpid(), SIGKILL);
+    } catch (...) {
+    }
+    _exit(1);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << status;
+  NotificationStore store(path);
+  const auto loaded = store.loadAll();
+  ASSERT_EQ(loaded.size(), 1u);
+  expectSame(fullState("app1", "c-1"), loaded[0]);
+}
+
+TEST(NotificationStoreTest, CoalescedWritesCallEveryCallbackAndLastWriteWins) {
+  TempDir dir;
+  NotificationStore store(dir.file("n.db"));
+  Outcomes outcomes;
+  NotificationState v3 = fullState("app1", "c-1");
+  {
+    WriterGate gate(store);  // everything below is queued behind the busy writer
+    NotificationState v1 = fullState("app1", "c-1");
+    v1.progress.sent = 1;
+    NotificationState v2 = v1;
+    v2.progress.sent = 2;
+    v3.progress.sent = 3;
+    store.save(v1, outcomes.callback("v1"));
+    store.save(sparseState("app1", "c-2"), outcomes.callback("other"));
+    store.save(v2, outcomes.callback("v2"));
+    store.remove({"app1", "c-1"}, outcomes.callback("remove"));
+    store.save(v3, outcomes.callback("v3"));
+    store.save(sparseState("app1", "c-3"), outcomes.callback("c3"));
+    store.remove({"app1", "c-3"}, outcomes.callback("remove-c3"));
+    store.save(v3);  // no callback: allowed
+    EXPECT_TRUE(outcomes.entries().empty());
+  }
+  store.flush();
+  const auto entries = outcomes.entries();
+  const std::vector<std::string> order = {"v1", "other", "v2", "remove", "v3", "c3", "remove-c3"};
+  ASSERT_EQ(entries.size(), order.size());
+  for (size_t i = 0; i < order.size(); ++i) {
+    EXPECT_EQ(entries[i].tag, order[i]);  // call order, whatever the key
+    EXPECT_TRUE(entries[i].ok) << entries[i].error;
+  }
+  const auto loaded = store.loadAll();
+  ASSERT_EQ(loaded.size(), 3u);
+  EXPECT_EQ(loaded[0].spec.id.correlator, "gate");  // requester "" sorts first
+  expectSame(v3, loaded[1]);
+  EXPECT_EQ(loaded[2].spec.id.correlator, "c-2");
+}
+
+TEST(NotificationStoreTest, FlushMakesWritesVisibleToAnotherConnection) {
+  TempDir dir;
+  const std::string path = dir.file("n.db");
+  NotificationStore store(path);
+  store.save(fullState("app1", "c-1"));
+  store.save(sparseState("", "c-2"));
+  store.flush();
+  sqlite::Db reader = sqlite::open(path, SQLITE_OPEN_READONLY);
+  EXPECT_EQ(sqlite::queryInt(reader.get(), "SELECT count(*) FROM notifications"), 2);
+  EXPECT_EQ(sqlite::queryInt(reader.get(), "PRAGMA user_version"), 1);
+  // The documented column layout.
+  EXPECT_EQ(sqlite::queryText(reader.get(),
+                              "SELECT addresses FROM notifications WHERE correlator = 'c-1'"),
+            "tel:+15551230001\tsip:+15551230001@ims.example.com;user=phone\tBusy\n"
+            "sip:alice@example.com\tsip:alice@example.com\t\n"
+            "sip:bob@example.com\tsip:bob@example.com\tUnreachable\n"
+            "sip:carol@example.com\tsip:carol@example.com\tReachable");
+  EXPECT_EQ(sqlite::queryText(reader.get(),
+                              "SELECT criteria FROM notifications WHERE correlator = 'c-1'"),
+            "Busy,Reachable");
+  EXPECT_EQ(sqlite::queryInt(reader.get(),
+                             "SELECT count(*) FROM notifications WHERE "
+                             "correlator = 'c-2' AND count_limit IS NULL AND "
+                             "requester = '' AND criteria = ''"),
+            1);
+  EXPECT_EQ(sqlite::queryText(reader.get(), "PRAGMA journal_mode"), "wal");
+}
+
+TEST(NotificationStoreTest, FailedTransactionRollsBackAndReportsSqliteMessage) {
+  TempDir dir;
+  const std::string path = dir.file("n.db");
+  NotificationStore store(path);
+  execRaw(path,
+          "CREATE TRIGGER refuse BEFORE INSERT ON notifications WHEN NEW.correlator = 'bad' "
+          "BEGIN SELECT RAISE(ABORT, 'refused by test trigger'); END");
+  Outcomes outcomes;
+  {
+    WriterGate gate(store);
+    store.save(fullState("app1", "good"), outcomes.callback("good"));
+    store.save(fullState("app1", "bad"), outcomes.callback("bad"));
+  }
+  store.flush();
+  auto entries = outcomes.entries();
+  ASSERT_EQ(entries.size(), 2u);
+  for (const auto& e : entries) {
+    EXPECT_FALSE(e.ok) << e.tag;
+    EXPECT_NE(e.error.find("refused by test trigger"), std::string::npos) << e.error;
+    EXPECT_NE(e.error.find(path), std::string::npos) << e.error;
+  }
+  // The whole batch was rolled back ("good" too); the store keeps working.
+  auto loaded = store.loadAll();
+  ASSERT_EQ(loaded.size(), 1u);
+  EXPECT_EQ(loaded[0].spec.id.correlator, "gate");
+  store.save(fullState("app1", "good"), outcomes.callback("retry"));
+  store.flush();
+  entries = outcomes.entries();
+  ASSERT_EQ(entries.size(), 3u);
+  EXPECT_TRUE(entries[2].ok) << entries[2].error;
+  EXPECT_EQ(store.loadAll().size(), 2u);
+}
+
+TEST(NotificationStoreTest, UndecodableRowIsRejectedNamingFileAndCorrelator) {
+  const std::vector<std::string> corruptions = {
+      "UPDATE notifications SET criteria = 'Reachable,Sleepy'",
+      "UPDATE notifications SET criteria = 'Busy,'",
+      "UPDATE notifications SET addresses = 'sip:a@x\tsip:a@x'",
+      "UPDATE notifications SET addresses = 'sip:a@x\tsip:a@x\tAway'",
+      "UPDATE notifications SET addresses = addresses || '\n'",
+      "UPDATE notifications SET sent = 'many'",
+      "UPDATE notifications SET sent = -1",
+      "UPDATE notifications SET count_limit = 4294967296",
+      "UPDATE notifications SET check_immediate = 2",
+      "UPDATE notifications SET frequency_ms = 1.5",
+      "UPDATE notifications SET endpoint = x'00ff'",
+  };
+  for (const std::string& sql : corruptions) {
+    SCOPED_TRACE(sql);
+    TempDir dir;
+    const std::string path = dir.file("n.db");
+    {
+      NotificationStore store(path);
+      store.save(fullState("app1", "broken-one"));
+    }
+    execRaw(path, sql.c_str());
+    NotificationStore store(path);  // the schema is fine: opening succeeds
+    expectRuntimeError([&] { store.loadAll(); }, {path, "broken-one", "app1"});
+  }
+}
+
+TEST(NotificationStoreTest, RefusesAFileThatIsNotANotificationDatabase) {
+  TempDir dir;
+  const std::string foreign = dir.file("foreign.db");
+  execRaw(foreign, "CREATE TABLE accounts (id INTEGER PRIMARY KEY, name TEXT)");
+  expectRuntimeError([&] { NotificationStore store(foreign); },
+                     {foreign, "not a notification database"});
+
+  // A foreign file that happens to carry our user_version is still refused.
+  const std::string versioned = dir.file("versioned.db");
+  execRaw(versioned, "CREATE TABLE notifications (x TEXT); PRAGMA user_version = 1");
+  expectRuntimeError([&] { NotificationStore store(versioned); },
+                     {versioned, "not a notification database"});
+
+  const std::string garbage = dir.file("garbage.db");
+  {
+    std::ofstream out(garbage, std::ios::binary);
+    out << std::string(8192, 'x');
+  }
+  expectRuntimeError([&] { NotificationStore store(garbage); }, {garbage});
+}
+
+TEST(NotificationStoreTest, RefusesAnUnknownSchemaVersion) {
+  TempDir dir;
+  const std::string path = dir.file("n.db");
+  {
+    NotificationStore store(path);
+    store.save(fullState("app1", "c-1"));
+  }
+  execRaw(path, "PRAGMA user_version = 99");
+  expectRuntimeError([&] { NotificationStore store(path); }, {path, "version 99"});
+  execRaw(path, "PRAGMA user_version = 1");
+  NotificationStore store(path);  // back to a known version: the data is intact
+  EXPECT_EQ(store.loadAll().size(), 1u);
+}
+
+TEST(NotificationStoreTest, RefusesOurFileWithAlteredColumns) {
+  TempDir dir;
+  const std::string path = dir.file("n.db");
+  { NotificationStore store(path); }
+  execRaw(path, "ALTER TABLE notifications ADD COLUMN extra TEXT");
+  expectRuntimeError([&] { NotificationStore store(path); }, {path, "unexpected columns"});
+}
+
+TEST(NotificationStoreTest, CreatesAMissingParentDirectory) {
+  TempDir dir;
+  const std::string path = dir.file("a/b/c/n.db");
+  ASSERT_FALSE(fs::exists(dir.file("a")));
+  {
+    NotificationStore store(path);
+    store.save(sparseState("", "c-1"));
+  }
+  EXPECT_TRUE(fs::is_regular_file(path));
+  NotificationStore store(path);
+  EXPECT_EQ(store.loadAll().size(), 1u);
+}
+
+TEST(NotificationStoreTest, ADirectoryThatCannotBeCreatedIsNamed) {
+  TempDir dir;
+  const std::string blocker = dir.file("plainfile");
+  { std::ofstream(blocker) << "not a directory"; }
+  const std::string path = blocker + "/sub/n.db";
+  expectRuntimeError([&] { NotificationStore store(path); }, {path, blocker + "/sub"});
+  // The database path itself being a directory.
+  fs::create_directories(dir.file("isadir"));
+  expectRuntimeError([&] { NotificationStore store(dir.file("isadir")); }, {dir.file("isadir")});
+}
+
+TEST(NotificationStoreTest, TenThousandSavesThenFlushTakeUnderTwoSeconds) {
+  TempDir dir;
+  NotificationStore store(dir.file("n.db"));
+  std::atomic<int> ok{0};
+  const auto start = Clock::now();
+  for (int i = 0; i < 10000; ++i) {
+    NotificationState s = fullState("app1", "c-" + std::to_string(i));
+    store.save(s, [&ok](bool committed, const std::string&) {
+      if (committed) ++ok;
+    });
+  }
+  store.flush();
+  const auto elapsed = Clock::now() - start;
+  EXPECT_LT(elapsed, std::chrono::seconds(2))
+      << std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count() << " ms";
+  EXPECT_EQ(ok.load(), 10000);
+  EXPECT_EQ(store.loadAll().size(), 10000u);
+}
+
+TEST(NotificationStoreTest, WritesAfterCloseFailAtOnce) {
+  TempDir dir;
+  NotificationStore store(dir.file("n.db"));
+  store.close();
+  const std::thread::id caller = std::this_thread::get_id();
+  int calls = 0;
+  auto check = [&](bool ok, const std::string& error) {
+    ++calls;
+    EXPECT_FALSE(ok);
+    EXPECT_EQ(error, "store is closed");
+    EXPECT_EQ(std::this_thread::get_id(), caller);
+  };
+  store.save(fullState("app1", "c-1"), check);
+  EXPECT_EQ(calls, 1);  // synchronously, before save() returned
+  store.remove({"app1", "c-1"}, check);
+  EXPECT_EQ(calls, 2);
+  store.save(fullState("app1", "c-1"));  // no callback: nothing to call, no crash
+  store.flush();                         // returns at once
+  EXPECT_THROW(store.loadAll(), std::logic_error);
+}
+
+TEST(NotificationStoreTest, AnAddressTheFormatCannotHoldIsRefusedAtOnce) {
+  TempDir dir;
+  NotificationStore store(dir.file("n.db"));
+  NotificationState s = fullState("app1", "c-1");
+  s.spec.addresses[1].address = "sip:evil\t@example.com";
+  int calls = 0;
+  store.save(s, [&](bool ok, const std::string& error) {
+    ++calls;
+    EXPECT_FALSE(ok);
+    EXPECT_NE(error.find("tab or line break"), std::string::npos) << error;
+  });
+  EXPECT_EQ(calls, 1);
+  s.spec.addresses[1].address = "sip:ok@example.com";
+  s.spec.addresses[2].key = "sip:evil\n@example.com";
+  store.save(s, [&](bool ok, const std::string&) {
+    ++calls;
+    EXPECT_FALSE(ok);
+  });
+  EXPECT_EQ(calls, 2);
+  store.flush();
+  EXPECT_TRUE(store.loadAll().empty());
+}
+
+TEST(NotificationStoreTest, FlushOrCloseFromACallbackIsRefused) {
+  TempDir dir;
+  NotificationStore store(dir.file("n.db"));
+  std::promise<std::string> result;
+  store.save(sparseState("", "c-1"), [&](bool, const std::string&) {
+    std::string what;
+    try {
+      store.flush();
+    } catch (const std::logic_error& e) {
+      what += e.what();
+    }
+    try {
+      store.close();
+    } catch (const std::logic_error& e) {
+      what += e.what();
+    }
+    result.set_value(what);
+  });
+  const std::string what = result.get_future().get();
+  EXPECT_NE(what.find("flush()"), std::string::npos) << what;
+  EXPECT_NE(what.find("close()"), std::string::npos) << what;
+  store.close();
+  NotificationStore reopened(dir.file("n.db"));
+  EXPECT_EQ(reopened.loadAll().size(), 1u);
+}
+
+}  // namespace
+}  // namespace px
