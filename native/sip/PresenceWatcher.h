@@ -2,13 +2,20 @@
 // layer (NTA).
 //
 // Threads: one SIP thread per watcher owns every Sofia object (root, agent, transactions, timer);
-// nothing Sofia crosses to another thread. Two queues cross the boundary:
-// - the command queue (owner: the SIP thread, which drains it): any thread enqueues fetches and
-//   wakes the SIP thread with one su_msg per batch;
-// - the outcome queue (owner: the consumer, e.g. the Node binding): the SIP thread appends
-//   outcomes and calls the OutcomeSignal once each time the queue goes from empty to non-empty
-//   (fetch() after close() does the same on the caller's thread); the consumer calls
-//   takeOutcomes() from its own thread.
+// nothing Sofia crosses to another thread. Three queues cross the boundary:
+// - the command queue (owner: the SIP thread, which drains it): any thread enqueues fetches,
+//   watches and unwatches and wakes the SIP thread with one su_msg per batch;
+// - the outcome queue (fetches) and the subscription-event queue (watches), both owned by the
+//   consumer (e.g. the Node binding): the SIP thread appends to them and calls the one
+//   OutcomeSignal each time either queue goes from empty to non-empty (fetch() after close() does
+//   the same on the caller's thread); the consumer calls takeOutcomes() and
+//   takeSubscriptionEvents() from its own thread, ideally both on every signal.
+//
+// Two kinds of presence requests:
+// - fetch(): one-shot SUBSCRIBE Expires: 0 (getStatus), exactly one FetchOutcome each;
+// - watch()/unwatch(): long-lived subscriptions (startNotification; RFC 6665 subscriber), kept
+//   alive by refreshes and re-subscribed with backoff after failures; they report every NOTIFY's
+//   status as a SubscriptionEvent, and one kFailed when the watcher gives up on a terminal.
 #pragma once
 
 #include <atomic>
@@ -45,13 +52,35 @@ struct FetchOutcome {
 
 const char* toString(FetchOutcome::Kind kind);
 
+// What a long-lived subscription reports.
+struct SubscriptionEvent {
+  enum class Kind {
+    kStatus,  // a NOTIFY was mapped: `status` (sent for every NOTIFY; the consumer dedups)
+    kFailed,  // presence.maxSubscribeFailures consecutive failures: the terminal is forgotten
+  };
+  Kind kind = Kind::kStatus;
+  std::string requestUri;                                // the key given to watch()
+  TerminalStatus status = TerminalStatus::kUnreachable;  // kStatus: mapped from a NOTIFY
+  int sipStatus = 0;   // kFailed: last SIP status seen (0 none, 408 no answer)
+  std::string detail;  // kFailed: why the last attempt failed (human readable)
+};
+
+const char* toString(SubscriptionEvent::Kind kind);
+
 struct WatcherStats {
   uint64_t started = 0;
   uint64_t completed = 0;
   uint64_t inFlight = 0;
   uint64_t timeouts = 0;
   uint64_t sipErrors = 0;
-  uint64_t strayRequests = 0;  // NOTIFYs of no fetch in progress (e.g. after a timeout): 481
+  uint64_t strayRequests = 0;  // NOTIFYs of no fetch or subscription in progress: 481
+  // Long-lived subscriptions.
+  uint64_t subscriptions = 0;         // watched terminals
+  uint64_t subscriptionsActive = 0;   // of those, with an established dialog
+  uint64_t subscribeRequests = 0;     // SUBSCRIBEs sent: new dialogs, refreshes, unsubscribes
+  uint64_t refreshes = 0;             // in-dialog refresh SUBSCRIBEs sent
+  uint64_t resubscribes = 0;          // new dialogs started after a failure
+  uint64_t subscriptionFailures = 0;  // terminals given up on (kFailed emitted)
 };
 
 class PresenceWatcher {
@@ -80,8 +109,26 @@ class PresenceWatcher {
   // Takes every outcome queued so far. Thread-safe.
   std::vector<FetchOutcome> takeOutcomes();
 
-  // Ends pending fetches with kShutdown, shuts the stack down and joins the thread. Blocks; call
-  // it off the event loop. Idempotent.
+  // Starts a long-lived presence subscription of a SIP/tel Request-URI (SUBSCRIBE Expires:
+  // presence.subscriptionExpiresSec), kept until unwatch(), close() or a kFailed event. A no-op
+  // when the URI is already watched. Thread-safe; wakeNow as for fetch().
+  void watch(const std::string& requestUri, bool wakeNow = true);
+
+  // Ends a subscription started by watch(): an established dialog gets SUBSCRIBE Expires: 0 (its
+  // answer and final NOTIFY are absorbed, nothing more is reported); a no-op when not watched.
+  // watch() of the same URI afterwards starts a new dialog. Thread-safe; wakeNow as for fetch().
+  void unwatch(const std::string& requestUri, bool wakeNow = true);
+
+  // Takes every subscription event queued so far. Thread-safe.
+  std::vector<SubscriptionEvent> takeSubscriptionEvents();
+
+  // Ends pending fetches with kShutdown and every subscription: each established dialog gets a
+  // SUBSCRIBE Expires: 0, best effort: sent once (no retransmission), at most
+  // maxSubscribesInFlight unanswered at a time, and only while the notifier keeps answering
+  // (no answer for 200 ms ends it) and for at most 2 s in all; nothing is reported for them.
+  // Dialogs not reached simply expire at the notifier. Then shuts the stack down and joins the
+  // thread. Blocks; call it off the event loop. Idempotent. watch()/unwatch() afterwards do
+  // nothing.
   void close();
 
   WatcherStats stats() const;
@@ -91,13 +138,17 @@ class PresenceWatcher {
   class Stack;  // lives on the SIP thread
 
   struct Command {
-    uint64_t id;
+    enum class Op { kFetch, kWatch, kUnwatch };
+    uint64_t id;  // kFetch only
     std::string requestUri;
-    std::chrono::steady_clock::time_point deadline;
+    std::chrono::steady_clock::time_point deadline;  // kFetch only
+    Op op = Op::kFetch;
   };
 
   void run(std::string bindUrl);
   void pushOutcome(FetchOutcome outcome);
+  void pushSubscriptionEvent(SubscriptionEvent event);
+  void enqueue(Command command, bool wakeNow);
 
   const GatewayConfig config_;
   OutcomeSignal signal_;
@@ -112,6 +163,9 @@ class PresenceWatcher {
 
   std::mutex outcomesMutex_;
   std::vector<FetchOutcome> outcomes_;
+
+  std::mutex subscriptionEventsMutex_;
+  std::vector<SubscriptionEvent> subscriptionEvents_;
 
   mutable std::mutex statsMutex_;
   WatcherStats stats_;

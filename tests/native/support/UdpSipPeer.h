@@ -1,7 +1,8 @@
 // A scripted presence server for tests: real SIP over UDP on 127.0.0.1, one socket and one
 // thread. It answers SUBSCRIBE per a PeerScript (final error, 200 + NOTIFY, NOTIFY before 200,
-// 200 only, silence), retransmits its NOTIFYs like a UAC would (T1 doubling), absorbs
-// SUBSCRIBE retransmissions, and records what it received for the test to assert on.
+// 200 only, silence, or a notifier keeping long-lived subscription dialogs), retransmits its
+// NOTIFYs like a UAC would (T1 doubling), absorbs SUBSCRIBE retransmissions, and records what it
+// received for the test to assert on.
 #pragma once
 
 #include <arpa/inet.h>
@@ -206,6 +207,12 @@ struct PeerScript {
     kNotifyThenOk,  // the NOTIFY, then the 200 after okDelay
     kOkNoNotify,    // 200 and nothing else
     kSilent,        // never answer
+    // A notifier (RFC 6665) keeping dialogs: a SUBSCRIBE without To-tag gets 200 (Expires:
+    // granted) and a NOTIFY "active;expires=N" with `body`; an in-dialog SUBSCRIBE gets
+    // refreshCode (200: plus a NOTIFY active; other codes end the dialog), or with Expires: 0
+    // a 200 and a NOTIFY "terminated;reason=timeout"; an unknown dialog gets 481. Tests push
+    // further NOTIFYs with UdpSipPeer::sendNotify.
+    kSubscriptions,
   };
   Mode mode = Mode::kOkThenNotify;
   int finalCode = 500;
@@ -216,6 +223,14 @@ struct PeerScript {
   // Answer nothing until this many distinct SUBSCRIBEs have arrived, then answer all of them:
   // proves that that many fetches were in flight at once.
   size_t holdUntil = 0;
+  // kSubscriptions only:
+  std::optional<uint32_t> grantedExpires;  // Expires of the 200s; nullopt: as requested
+  std::optional<uint32_t> notifyExpires;   // expires= of NOTIFYs "active"; nullopt: as granted
+  int refreshCode = 200;                   // answer to in-dialog SUBSCRIBEs with Expires > 0
+  std::string contact;       // Contact of the 200s and NOTIFYs; "" = sip:notifier@<this peer>
+  std::string recordRoute;   // Record-Route value of the 200s to new SUBSCRIBEs; "" = none
+  bool notifyFirst = false;  // the first NOTIFY goes out before the 200 (which waits okDelay)
+  std::chrono::milliseconds answerDelay{0};  // delay of every 200 (and the NOTIFY after it)
 };
 
 inline const char* reasonPhrase(int code) {
@@ -226,6 +241,8 @@ inline const char* reasonPhrase(int code) {
       return "Forbidden";
     case 404:
       return "Not Found";
+    case 481:
+      return "Call/Transaction Does Not Exist";
     case 489:
       return "Bad Event";
     case 500:
@@ -251,6 +268,7 @@ class UdpSipPeer {
     int status = 0;  // final response the watcher sent to our NOTIFY, 0 while none
     int transmissions = 0;
     Clock::time_point firstSentAt;
+    std::string subscriptionState;  // kSubscriptions dialogs and sendNotify: as sent
   };
 
   explicit UdpSipPeer(PeerScript script = {})
@@ -317,6 +335,47 @@ class UdpSipPeer {
   bool waitForSubscribes(size_t n, std::chrono::milliseconds timeout) const {
     std::unique_lock<std::mutex> lock(mutex_);
     return cv_.wait_for(lock, timeout, [&] { return subscribes_.size() >= n; });
+  }
+  // Waits until at least n distinct SUBSCRIBEs satisfy pred(const Received&).
+  template <typename Pred>
+  bool waitForSubscribesWhere(size_t n, std::chrono::milliseconds timeout, Pred pred) const {
+    std::unique_lock<std::mutex> lock(mutex_);
+    return cv_.wait_for(lock, timeout, [&] {
+      return static_cast<size_t>(std::count_if(subscribes_.begin(), subscribes_.end(), pred)) >= n;
+    });
+  }
+
+  // kSubscriptions: sends a NOTIFY in the dialog of that Call-ID ("terminated..." ends the
+  // dialog). False when this peer holds no such dialog.
+  bool sendNotify(const std::string& callId, const std::string& subscriptionState,
+                  const std::optional<std::string>& body) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto it = dialogs_.find(callId);
+    if (it == dialogs_.end()) return false;
+    queueDialogNotify(it->second, subscriptionState, body, Clock::now());
+    if (toLower(subscriptionState).rfind("terminated", 0) == 0) it->second.ended = true;
+    sendDue();
+    return true;
+  }
+
+  // kSubscriptions: our tag in the dialog of that Call-ID ("" when unknown).
+  std::string dialogTag(const std::string& callId) const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto it = dialogs_.find(callId);
+    return it == dialogs_.end() ? "" : it->second.localTag;
+  }
+
+  // Sends a NOTIFY that belongs to no dialog to `target` (e.g. the watcher's Contact).
+  void sendStrayNotify(const std::string& target) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    Dialog stray;
+    stray.callId = "stray" + std::to_string(++counter_) + "-" + nonce_ + "@127.0.0.1";
+    stray.localTag = "peer" + std::to_string(++counter_);
+    stray.remote = "<sip:watcher@gateway.test>;tag=nosuchtag";
+    stray.local = "<sip:alice@example.test>";
+    stray.target = target;
+    queueDialogNotify(stray, "active;expires=60", script_.body, Clock::now());
+    sendDue();
   }
   // Waits until n of our NOTIFYs got a final response.
   bool waitForNotifyAnswers(size_t n, std::chrono::milliseconds timeout) const {
@@ -424,6 +483,10 @@ class UdpSipPeer {
 
   // Acts on subscribes_[index] per the script.
   void answer(size_t index) {
+    if (script_.mode == PeerScript::Mode::kSubscriptions) {
+      answerSubscription(index);
+      return;
+    }
     const SipMessage& request = subscribes_[index].message;
     const std::string key =
         request.get("call-id") + "|" + request.get("cseq") + "|" + request.topViaBranch();
@@ -432,6 +495,7 @@ class UdpSipPeer {
     const auto now = Clock::now();
     switch (script_.mode) {
       case PeerScript::Mode::kSilent:
+      case PeerScript::Mode::kSubscriptions:  // see answerSubscription
         return;
       case PeerScript::Mode::kFinal:
         tx.response = response(request, script_.finalCode, toTag);
@@ -455,6 +519,140 @@ class UdpSipPeer {
             Outgoing{now + script_.okDelay, tx.response, tx.from, -1, static_cast<int>(index)});
         return;
     }
+  }
+
+  // A subscription dialog as the notifier holds it.
+  struct Dialog {
+    std::string callId;
+    std::string localTag;  // ours: the To-tag of our 200s, the From-tag of our NOTIFYs
+    std::string remote;    // the subscriber's From (with its tag): To of our NOTIFYs
+    std::string local;     // the subscriber's To without tag: From of our NOTIFYs (plus tag)
+    std::string target;    // the subscriber's Contact URI: where NOTIFYs go
+    uint32_t granted = 0;
+    uint32_t cseq = 0;
+    bool ended = false;
+  };
+
+  std::string notifierContact() const {
+    return script_.contact.empty() ? "sip:notifier@127.0.0.1:" + std::to_string(port_)
+                                   : script_.contact;
+  }
+
+  // kSubscriptions: answers subscribes_[index] as a notifier.
+  void answerSubscription(size_t index) {
+    const SipMessage& request = subscribes_[index].message;
+    const std::string key =
+        request.get("call-id") + "|" + request.get("cseq") + "|" + request.topViaBranch();
+    Transaction& tx = transactions_[key];
+    const auto now = Clock::now();
+    const std::string callId = request.get("call-id");
+    const std::string expiresHeader = request.get("expires");
+    const uint32_t requested =
+        expiresHeader.empty() ? 3600u : static_cast<uint32_t>(std::stoul(expiresHeader));
+    const std::string toTag = SipMessage::param(request.get("to"), "tag");
+    if (toTag.empty()) {  // a new dialog
+      Dialog& dialog = dialogs_[callId];
+      dialog = Dialog{};
+      dialog.callId = callId;
+      dialog.localTag = "peer" + std::to_string(++counter_);
+      dialog.remote = request.get("from");
+      dialog.local = request.get("to");
+      dialog.target = SipMessage::uriOf(request.get("contact"));
+      dialog.granted = script_.grantedExpires.value_or(requested);
+      const std::string active =
+          "active;expires=" + std::to_string(script_.notifyExpires.value_or(dialog.granted));
+      tx.response = dialogResponse(request, 200, dialog.localTag, dialog.granted, true);
+      if (script_.notifyFirst) {
+        queueDialogNotify(dialog, active, script_.body, now);
+        sendDue();
+        outgoing_.push_back(
+            Outgoing{now + script_.okDelay, tx.response, tx.from, -1, static_cast<int>(index)});
+      } else if (script_.answerDelay.count() > 0) {
+        outgoing_.push_back(
+            Outgoing{now + script_.answerDelay, tx.response, tx.from, -1, static_cast<int>(index)});
+        queueDialogNotify(dialog, active, script_.body, now + script_.answerDelay);
+      } else {
+        sendAnswer(index, tx);
+        queueDialogNotify(dialog, active, script_.body, now);
+        sendDue();
+      }
+      return;
+    }
+    auto it = dialogs_.find(callId);
+    if (it == dialogs_.end() || it->second.localTag != toTag || it->second.ended) {
+      tx.response = dialogResponse(request, 481, "", 0, false);
+      sendAnswer(index, tx);
+      return;
+    }
+    Dialog& dialog = it->second;
+    const auto due = now + script_.answerDelay;
+    if (requested == 0) {
+      tx.response = dialogResponse(request, 200, "", 0, false);
+      dialog.ended = true;
+      queueDialogNotify(dialog, "terminated;reason=timeout", std::nullopt, due);
+    } else if (script_.refreshCode != 200) {
+      tx.response = dialogResponse(request, script_.refreshCode, "", 0, false);
+      dialog.ended = true;
+    } else {
+      dialog.granted = script_.grantedExpires.value_or(requested);
+      tx.response = dialogResponse(request, 200, "", dialog.granted, false);
+      queueDialogNotify(
+          dialog,
+          "active;expires=" + std::to_string(script_.notifyExpires.value_or(dialog.granted)),
+          script_.body, due);
+    }
+    outgoing_.push_back(Outgoing{due, tx.response, tx.from, -1, static_cast<int>(index)});
+    sendDue();
+  }
+
+  // A response to a SUBSCRIBE; toTag "" keeps the request's To as it is (in-dialog).
+  std::string dialogResponse(const SipMessage& request, int code, const std::string& toTag,
+                             uint32_t expires, bool recordRoute) const {
+    std::string out = "SIP/2.0 " + std::to_string(code) + " " + reasonPhrase(code) + "\r\n";
+    for (const std::string& via : request.all("via")) out += "Via: " + via + "\r\n";
+    out += "From: " + request.get("from") + "\r\n";
+    out += "To: " + request.get("to") + (toTag.empty() ? "" : ";tag=" + toTag) + "\r\n";
+    out += "Call-ID: " + request.get("call-id") + "\r\n";
+    out += "CSeq: " + request.get("cseq") + "\r\n";
+    if (code / 100 == 2) {
+      out += "Expires: " + std::to_string(expires) + "\r\n";
+      out += "Contact: <" + notifierContact() + ">\r\n";
+      if (recordRoute && !script_.recordRoute.empty()) {
+        out += "Record-Route: " + script_.recordRoute + "\r\n";
+      }
+    }
+    out += "Content-Length: 0\r\n\r\n";
+    return out;
+  }
+
+  // Queues a NOTIFY in `dialog` (mutex_ held), retransmitted until answered.
+  void queueDialogNotify(Dialog& dialog, const std::string& subscriptionState,
+                         const std::optional<std::string>& body, Clock::time_point due) {
+    PendingNotify pending;
+    pending.branch = "z9hG4bK" + nonce_ + "n" + std::to_string(++counter_);
+    pending.result.callId = dialog.callId;
+    pending.result.subscriptionState = subscriptionState;
+    std::string out = "NOTIFY " + dialog.target + " SIP/2.0\r\n";
+    out += "Via: SIP/2.0/UDP 127.0.0.1:" + std::to_string(port_) + ";branch=" + pending.branch +
+           ";rport\r\n";
+    out += "Max-Forwards: 70\r\n";
+    out += "From: " + dialog.local + ";tag=" + dialog.localTag + "\r\n";
+    out += "To: " + dialog.remote + "\r\n";
+    out += "Call-ID: " + dialog.callId + "\r\n";
+    out += "CSeq: " + std::to_string(++dialog.cseq) + " NOTIFY\r\n";
+    out += "Contact: <" + notifierContact() + ">\r\n";
+    out += "Event: presence\r\n";
+    out += "Subscription-State: " + subscriptionState + "\r\n";
+    if (body) {
+      out += "Content-Type: " + script_.contentType + "\r\n";
+      out += "Content-Length: " + std::to_string(body->size()) + "\r\n\r\n";
+      out += *body;
+    } else {
+      out += "Content-Length: 0\r\n\r\n";
+    }
+    notifies_.push_back(std::move(pending));
+    outgoing_.push_back(Outgoing{due, std::move(out), addressOf(dialog.target),
+                                 static_cast<int>(notifies_.size() - 1)});
   }
 
   void sendAnswer(size_t index, const Transaction& tx) {
@@ -573,6 +771,7 @@ class UdpSipPeer {
   std::map<std::string, Transaction> transactions_;
   std::vector<size_t> held_;
   std::deque<PendingNotify> notifies_;
+  std::map<std::string, Dialog> dialogs_;  // kSubscriptions, by Call-ID
   std::vector<Outgoing> outgoing_;
   uint64_t counter_ = 0;
 
