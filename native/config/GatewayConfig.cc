@@ -196,9 +196,8 @@ class Loader {
     if (!root.IsNull() && !root.IsMap()) {
       fail(doc, "expected a mapping of sections (service, http, sip, ...), got " + describe(root));
     }
-    auto top =
-        fields(doc, {"service", "http", "sip", "presence", "terminalStatus", "groups",
-                     "notifications", "usage"});
+    auto top = fields(doc, {"service", "http", "sip", "presence", "terminalStatus", "groups",
+                            "notifications", "usage"});
     if (auto it = top.find("service"); it != top.end()) readService(it->second, cfg);
     if (auto it = top.find("http"); it != top.end()) readHttp(it->second, cfg.http);
     if (auto it = top.find("sip"); it != top.end()) readSip(it->second, cfg.sip);
@@ -212,9 +211,9 @@ class Loader {
     if (auto it = top.find("groups"); it != top.end()) readGroups(it->second, cfg.groups);
     // Always read: the database path is resolved even when left default.
     const auto notifications = top.find("notifications");
-    readNotifications(notifications != top.end() ? notifications->second
-                                                 : Item{YAML::Node(), "notifications", 0},
-                      cfg.notifications);
+    readNotifications(
+        notifications != top.end() ? notifications->second : Item{YAML::Node(), "notifications", 0},
+        cfg.notifications);
     // Always read: the database path and the host name are resolved even when left default.
     const auto usage = top.find("usage");
     readUsage(usage != top.end() ? usage->second : Item{YAML::Node(), "usage", 0}, cfg.usage);
@@ -448,10 +447,10 @@ class Loader {
   }
 
   void readPresence(const Item& section, PresenceConfig& presence) const {
-    auto f = fields(section, {"fetchTimeoutMs", "busyActivities", "subscriptionExpiresSec",
-                              "subscribeTimeoutMs", "resubscribeBackoffMs",
-                              "resubscribeBackoffMaxMs", "maxSubscribeFailures",
-                              "maxSubscribesInFlight"});
+    auto f =
+        fields(section, {"fetchTimeoutMs", "busyActivities", "subscriptionExpiresSec",
+                         "subscribeTimeoutMs", "resubscribeBackoffMs", "resubscribeBackoffMaxMs",
+                         "maxSubscribeFailures", "maxSubscribesInFlight"});
     if (auto it = f.find("fetchTimeoutMs"); it != f.end()) {
       presence.fetchTimeoutMs = integer(it->second, 50, 60000);
     }
@@ -523,10 +522,10 @@ class Loader {
                               "minFrequencyMs", "unlimitedCountAllowed", "maxCount",
                               "busyCriteriaAllowed", "delivery"});
     const auto database = f.find("database");
-    n.database = database != f.end()
-                     ? resolvePath(database->second, filePath(database->second))
-                     : resolvePath(Item{YAML::Node(), child(section.path, "database"), 0},
-                                   n.database);
+    n.database =
+        database != f.end()
+            ? resolvePath(database->second, filePath(database->second))
+            : resolvePath(Item{YAML::Node(), child(section.path, "database"), 0}, n.database);
     if (auto it = f.find("maxAddresses"); it != f.end()) {
       n.maxAddresses = integer(it->second, 1, 100000);
     }
@@ -559,7 +558,8 @@ class Loader {
   void readDelivery(const Item& section, DeliveryConfig& d) const {
     auto f = fields(section, {"timeoutMs", "maxAttempts", "retryBackoffMs", "retryBackoffMaxMs",
                               "maxSocketsPerEndpoint"});
-    if (auto it = f.find("timeoutMs"); it != f.end()) d.timeoutMs = integer(it->second, 100, 120000);
+    if (auto it = f.find("timeoutMs"); it != f.end())
+      d.timeoutMs = integer(it->second, 100, 120000);
     if (auto it = f.find("maxAttempts"); it != f.end()) d.maxAttempts = integer(it->second, 1, 100);
     if (auto it = f.find("retryBackoffMs"); it != f.end()) {
       d.retryBackoffMs = integer(it->second, 10, 3600000);
