@@ -19,8 +19,11 @@
         "native/store/RecordTime.cc",
         "native/store/UsageStore.cc",
         "native/store/UsageRecorder.cc",
+        "native/store/NotificationStore.cc",
+        "native/notify/NotificationEngine.cc",
         "native/binding/Config.cc",
         "native/binding/UsageDatabase.cc",
+        "native/binding/NotificationsJs.cc",
         "native/binding/Addon.cc"
       ],
       "include_dirs": [

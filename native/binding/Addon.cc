@@ -2,19 +2,28 @@
 // converts values, turns SIP-thread outcomes into resolved Promises, and manages lifetimes.
 #include <napi.h>
 
+#include <chrono>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <utility>
+#include <vector>
 
 #include "address/Address.h"
 #include "binding/AsyncClose.h"
 #include "binding/Config.h"
 #include "binding/EnvCleanupHook.h"
+#include "binding/NotificationsJs.h"
 #include "binding/UsageDatabase.h"
+#include "binding/UvTimer.h"
 #include "config/GatewayConfig.h"
+#include "notify/NotificationEngine.h"
 #include "sip/PresenceWatcher.h"
+#include "store/NotificationStore.h"
 
 namespace px {
 namespace {
@@ -42,7 +51,21 @@ Napi::Value ParseAddress(const Napi::CallbackInfo& info) {
   return o;
 }
 
-// The native half of a gateway: configuration plus the SIP presence watcher.
+TimeMs wallClockMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// The native half of a gateway: configuration, the SIP presence watcher, and the Terminal Status
+// notifications (engine on the JS thread, store with its writer thread, subscriptions on the SIP
+// thread).
+//
+// Queues into the JS thread (owner: the JS thread, which drains them in Drain()):
+// - the watcher's fetch outcomes and subscription events;
+// - completions_: the notification store's commit callbacks (writer thread), which settle the
+//   Promises of startNotification / endNotification / terminateNotification.
+// All of them wake the JS thread through the one thread-safe function tsfn_.
 class NativeCore : public Napi::ObjectWrap<NativeCore> {
  public:
   static Napi::Function Define(Napi::Env env) {
@@ -52,6 +75,11 @@ class NativeCore : public Napi::ObjectWrap<NativeCore> {
          InstanceAccessor<&NativeCore::SipPort>("sipPort"),
          InstanceMethod<&NativeCore::FetchStatus>("fetchStatus"),
          InstanceMethod<&NativeCore::Flush>("flush"), InstanceMethod<&NativeCore::Stats>("stats"),
+         InstanceMethod<&NativeCore::StartNotification>("startNotification"),
+         InstanceMethod<&NativeCore::EndNotification>("endNotification"),
+         InstanceMethod<&NativeCore::TerminateNotification>("terminateNotification"),
+         InstanceMethod<&NativeCore::ListNotifications>("listNotifications"),
+         InstanceMethod<&NativeCore::SetDeliveryListener>("setDeliveryListener"),
          InstanceMethod<&NativeCore::Close>("close")});
   }
 
@@ -61,6 +89,16 @@ class NativeCore : public Napi::ObjectWrap<NativeCore> {
     tsfn_ = Tsfn::New(env, "parlayx-gateway sip outcomes", 0, 1, this);
     tsfn_.Unref(env);  // only pending fetches keep the process alive (see Ref in FetchStatus)
     Tsfn tsfn = tsfn_;
+    std::vector<NotificationState> stored;
+    try {
+      store_ = std::make_unique<NotificationStore>(config_.notifications.database);
+      stored = store_->loadAll();
+    } catch (const std::exception& e) {
+      tsfn_.Release();
+      Napi::Error error = Napi::Error::New(env, e.what());
+      error.Set("code", "ERR_PX_NOTIFICATION_STORE");
+      throw error;
+    }
     try {
       watcher_ = std::make_unique<PresenceWatcher>(config_, [tsfn]() mutable {
         // Non-blocking with an unbounded queue: the SIP thread never waits for JS.
@@ -68,20 +106,26 @@ class NativeCore : public Napi::ObjectWrap<NativeCore> {
       });
     } catch (const std::exception& e) {
       tsfn_.Release();
+      store_->close();
       Napi::Error error = Napi::Error::New(env, e.what());
       error.Set("code", "ERR_PX_SIP_START");
       throw error;
     }
+    timer_.emplace(env, [this, env] { OnTimer(env); });
     selfRef_ = Napi::Persistent(info.This().As<Napi::Object>());
     // The environment can go away (process exit, worker.terminate()) without close().
-    cleanupHook_.emplace(env, [this] {
-      if (watcher_) watcher_->close();
-    });
+    cleanupHook_.emplace(env, [this] { CloseBlocking(); });
+    // Notifications of the previous run continue: their terminals are watched again, and the ones
+    // that expired meanwhile get statusEnd (held until a delivery listener is set).
+    const TimeMs now = wallClockMs();
+    EngineEffects effects;
+    for (NotificationState& state : stored) engine_.restore(std::move(state), now, effects);
+    Apply(env, effects);
   }
 
   ~NativeCore() override {
     cleanupHook_.reset();
-    if (watcher_) watcher_->close();
+    CloseBlocking();
   }
 
  private:
@@ -96,9 +140,12 @@ class NativeCore : public Napi::ObjectWrap<NativeCore> {
   }
   using Tsfn = Napi::TypedThreadSafeFunction<NativeCore, void, &NativeCore::CallJs>;
 
-  // Resolves the Promise of every finished fetch. Runs on the JS thread.
+  // Resolves the Promise of every finished fetch, feeds subscription events to the notification
+  // engine and settles the notification operations whose store write committed. JS thread.
   void Drain(Napi::Env env) {
     if (!watcher_) return;
+    DrainSubscriptionEvents(env);
+    DrainCompletions(env);
     for (FetchOutcome& outcome : watcher_->takeOutcomes()) {
       auto it = pending_.find(outcome.id);
       if (it == pending_.end()) continue;
@@ -115,7 +162,166 @@ class NativeCore : public Napi::ObjectWrap<NativeCore> {
       o.Set("elapsedMs", outcome.elapsedMs);
       deferred.Resolve(o);
     }
-    if (pending_.empty() && !closed_) tsfn_.Unref(env);
+    UpdateRef(env);
+  }
+
+  // Pending fetches and notification operations keep the process alive; nothing else does.
+  void UpdateRef(Napi::Env env) {
+    if (closed_) return;
+    if (pending_.empty() && operations_.empty()) {
+      tsfn_.Unref(env);
+    } else {
+      tsfn_.Ref(env);
+    }
+  }
+
+  void DrainSubscriptionEvents(Napi::Env env) {
+    std::vector<SubscriptionEvent> events = watcher_->takeSubscriptionEvents();
+    if (events.empty() || closing_ || closed_) return;
+    const TimeMs now = wallClockMs();
+    EngineEffects effects;
+    for (const SubscriptionEvent& event : events) {
+      if (event.kind == SubscriptionEvent::Kind::kStatus) {
+        engine_.onStatus(event.requestUri, event.status, now, effects);
+      } else {
+        std::string reason = "presence subscription failed";
+        if (event.sipStatus != 0) reason += " (SIP " + std::to_string(event.sipStatus) + ")";
+        if (!event.detail.empty()) reason += ": " + event.detail;
+        engine_.onSubscriptionFailed(event.requestUri, reason, now, effects);
+      }
+    }
+    Apply(env, effects);
+  }
+
+  struct Completion {
+    uint64_t operation;
+    bool ok;
+    std::string error;
+  };
+
+  void DrainCompletions(Napi::Env env) {
+    std::vector<Completion> done;
+    {
+      std::lock_guard<std::mutex> lock(completionsMutex_);
+      done.swap(completions_);
+    }
+    for (const Completion& c : done) {
+      auto it = operations_.find(c.operation);
+      if (it == operations_.end()) continue;
+      Operation operation = std::move(it->second);
+      operations_.erase(it);
+      Napi::HandleScope scope(env);
+      if (c.ok) {
+        operation.deferred.Resolve(operation.result(env));
+      } else {
+        Napi::Error error = Napi::Error::New(env, "notification store: " + c.error);
+        error.Set("code", "ERR_PX_NOTIFICATION_STORE");
+        operation.deferred.Reject(error.Value());
+      }
+    }
+  }
+
+  // A notification operation waiting for its store write: settled from DrainCompletions.
+  struct Operation {
+    Napi::Promise::Deferred deferred;
+    // The resolution value, made when it settles (N-API cannot reference a primitive).
+    std::function<Napi::Value(Napi::Env)> result;
+  };
+
+  // Registers an operation settled when `awaited`'s store write commits; returns its Promise.
+  Napi::Promise BeginOperation(Napi::Env env, std::function<Napi::Value(Napi::Env)> result,
+                               uint64_t& id) {
+    auto deferred = Napi::Promise::Deferred::New(env);
+    Napi::Promise promise = deferred.Promise();
+    id = nextOperation_++;
+    operations_.emplace(id, Operation{std::move(deferred), std::move(result)});
+    UpdateRef(env);
+    return promise;
+  }
+
+  NotificationStore::Committed CommitCallback(uint64_t operation) {
+    Tsfn tsfn = tsfn_;
+    return [this, tsfn, operation](bool ok, const std::string& error) mutable {
+      {
+        std::lock_guard<std::mutex> lock(completionsMutex_);
+        completions_.push_back(Completion{operation, ok, error});
+      }
+      tsfn.NonBlockingCall();
+    };
+  }
+
+  // Carries out what the engine decided: SIP subscriptions, store writes (the one of `awaited`
+  // with the operation's commit callback), deliveries, and the timer for the next deadline.
+  void Apply(Napi::Env env, EngineEffects& effects, const NotificationKey* awaited = nullptr,
+             uint64_t operation = 0) {
+    for (const std::string& key : effects.watch) watcher_->watch(key);
+    for (const std::string& key : effects.unwatch) watcher_->unwatch(key);
+    // Ended wins over changed: a notification that ended in this batch is deleted, not saved.
+    const std::set<NotificationKey> ended(effects.ended.begin(), effects.ended.end());
+    std::set<NotificationKey> saved;
+    bool awaitedWritten = false;
+    for (const NotificationKey& id : effects.changed) {
+      if (ended.count(id) != 0 || !saved.insert(id).second) continue;
+      const NotificationState* state = engine_.find(id);
+      if (state == nullptr) continue;
+      if (awaited != nullptr && id == *awaited) {
+        store_->save(*state, CommitCallback(operation));
+        awaitedWritten = true;
+      } else {
+        store_->save(*state);
+      }
+    }
+    for (const NotificationKey& id : ended) {
+      if (awaited != nullptr && id == *awaited) {
+        store_->remove(id, CommitCallback(operation));
+        awaitedWritten = true;
+      } else {
+        store_->remove(id);
+      }
+    }
+    if (awaited != nullptr && !awaitedWritten) {
+      // Nothing to write (cannot happen for start/end; kept total): settle at once.
+      CommitCallback(operation)(true, "");
+    }
+    if (!effects.deliveries.empty()) {
+      undelivered_.insert(undelivered_.end(), std::make_move_iterator(effects.deliveries.begin()),
+                          std::make_move_iterator(effects.deliveries.end()));
+      EmitDeliveries(env);
+    }
+    ArmTimer();
+  }
+
+  void EmitDeliveries(Napi::Env env) {
+    if (undelivered_.empty() || listener_.IsEmpty()) return;
+    std::vector<Delivery> batch;
+    batch.swap(undelivered_);
+    Napi::HandleScope scope(env);
+    Napi::Array deliveries = deliveriesToJs(env, batch);
+    try {
+      listener_.MakeCallback(env.Global(), {deliveries});
+    } catch (const Napi::Error& e) {
+      // The listener threw: report it like any uncaught exception, never lose it silently.
+      napi_fatal_exception(env, e.Value());
+    }
+  }
+
+  void ArmTimer() {
+    if (!timer_) return;
+    const std::optional<TimeMs> next = engine_.nextDeadline();
+    if (!next || closing_ || closed_) {
+      timer_->stop();
+      return;
+    }
+    const TimeMs wait = *next - wallClockMs();
+    timer_->start(wait <= 0 ? 0 : static_cast<uint64_t>(wait));
+  }
+
+  void OnTimer(Napi::Env env) {
+    if (closing_ || closed_) return;
+    Napi::HandleScope scope(env);
+    EngineEffects effects;
+    engine_.advance(wallClockMs(), effects);
+    Apply(env, effects);
   }
 
   Napi::Value Config(const Napi::CallbackInfo& info) { return configToJs(info.Env(), config_); }
@@ -154,6 +360,102 @@ class NativeCore : public Napi::ObjectWrap<NativeCore> {
     return info.Env().Undefined();
   }
 
+  void RequireOpen(Napi::Env env) const {
+    if (closed_ || closing_) {
+      Napi::Error error = Napi::Error::New(env, "gateway is closed");
+      error.Set("code", "ERR_PX_CLOSED");
+      throw error;
+    }
+  }
+
+  static NotificationKey KeyFromJs(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!info[1].IsString()) throw Napi::TypeError::New(env, "correlator must be a string");
+    NotificationKey id;
+    id.requester = info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "";
+    id.correlator = info[1].As<Napi::String>().Utf8Value();
+    return id;
+  }
+
+  // startNotification(spec) -> Promise<'started'|'duplicate'>, settled once stored.
+  Napi::Value StartNotification(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    RequireOpen(env);
+    NotificationSpec spec = notificationSpecFromJs(env, info[0], config_);
+    const NotificationKey id = spec.id;
+    EngineEffects effects;
+    if (engine_.start(std::move(spec), wallClockMs(), effects) ==
+        NotificationEngine::StartResult::kDuplicateCorrelator) {
+      auto deferred = Napi::Promise::Deferred::New(env);
+      deferred.Resolve(Napi::String::New(env, "duplicate"));
+      return deferred.Promise();
+    }
+    uint64_t operation = 0;
+    Napi::Promise promise = BeginOperation(
+        env, [](Napi::Env e) -> Napi::Value { return Napi::String::New(e, "started"); }, operation);
+    Apply(env, effects, &id, operation);
+    return promise;
+  }
+
+  // endNotification(requester, correlator) -> Promise<boolean>: false when unknown.
+  Napi::Value EndNotification(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    RequireOpen(env);
+    const NotificationKey id = KeyFromJs(info);
+    EngineEffects effects;
+    if (!engine_.end(id, effects)) return FalsePromise(env);
+    uint64_t operation = 0;
+    Napi::Promise promise = BeginOperation(env, TrueValue, operation);
+    Apply(env, effects, &id, operation);
+    return promise;
+  }
+
+  // terminateNotification(requester, correlator, reason) -> Promise<boolean>: the operator ends a
+  // notification; the application gets statusError for the whole notification.
+  Napi::Value TerminateNotification(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    RequireOpen(env);
+    const NotificationKey id = KeyFromJs(info);
+    const std::string reason = info[2].IsString() ? info[2].As<Napi::String>().Utf8Value()
+                                                  : "notification terminated by the operator";
+    EngineEffects effects;
+    if (!engine_.terminate(id, reason, effects)) return FalsePromise(env);
+    uint64_t operation = 0;
+    Napi::Promise promise = BeginOperation(env, TrueValue, operation);
+    Apply(env, effects, &id, operation);
+    return promise;
+  }
+
+  static Napi::Value TrueValue(Napi::Env env) { return Napi::Boolean::New(env, true); }
+
+  static Napi::Value FalsePromise(Napi::Env env) {
+    auto deferred = Napi::Promise::Deferred::New(env);
+    deferred.Resolve(Napi::Boolean::New(env, false));
+    return deferred.Promise();
+  }
+
+  Napi::Value ListNotifications(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    const std::vector<NotificationKey> keys = engine_.keys();
+    Napi::Array list = Napi::Array::New(env, keys.size());
+    uint32_t i = 0;
+    for (const NotificationKey& id : keys) {
+      if (const NotificationState* state = engine_.find(id)) {
+        list.Set(i++, notificationStateToJs(env, *state));
+      }
+    }
+    return list;
+  }
+
+  // setDeliveryListener(fn): fn(deliveries) receives every delivery, in order, on the JS thread.
+  Napi::Value SetDeliveryListener(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!info[0].IsFunction()) throw Napi::TypeError::New(env, "listener must be a function");
+    listener_ = Napi::Persistent(info[0].As<Napi::Function>());
+    EmitDeliveries(env);
+    return env.Undefined();
+  }
+
   Napi::Value Stats(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     Napi::Object o = Napi::Object::New(env);
@@ -165,19 +467,36 @@ class NativeCore : public Napi::ObjectWrap<NativeCore> {
     o.Set("sipErrors", static_cast<double>(s.sipErrors));
     o.Set("strayRequests", static_cast<double>(s.strayRequests));
     o.Set("pendingPromises", static_cast<double>(pending_.size()));
+    o.Set("subscriptions", static_cast<double>(s.subscriptions));
+    o.Set("subscriptionsActive", static_cast<double>(s.subscriptionsActive));
+    o.Set("subscribeRequests", static_cast<double>(s.subscribeRequests));
+    o.Set("refreshes", static_cast<double>(s.refreshes));
+    o.Set("resubscribes", static_cast<double>(s.resubscribes));
+    o.Set("subscriptionFailures", static_cast<double>(s.subscriptionFailures));
+    o.Set("notifications", static_cast<double>(engine_.size()));
+    o.Set("watchedTerminals", static_cast<double>(engine_.watchedTerminals()));
     return o;
   }
 
-  // Closing joins the SIP thread, so it runs on the libuv pool, never on the event loop.
+  // Closing joins the SIP thread and the store's writer, so it runs on the libuv pool, never on
+  // the event loop. Active notifications stay in the store for the next start.
   Napi::Value Close(const Napi::CallbackInfo& info) {
     closing_ = true;
+    if (timer_) timer_->stop();
     return closer_.close(
-        info.Env(), [this] { watcher_->close(); }, [this](Napi::Env env) { FinishClose(env); });
+        info.Env(), [this] { CloseBlocking(); }, [this](Napi::Env env) { FinishClose(env); });
+  }
+
+  void CloseBlocking() {
+    if (watcher_) watcher_->close();
+    if (store_) store_->close();
   }
 
   void FinishClose(Napi::Env env) {
     Drain(env);  // the watcher gave every pending fetch its outcome before the thread ended
     closed_ = true;
+    timer_.reset();
+    listener_.Reset();
     tsfn_.Release();
     cleanupHook_.reset();
     selfRef_.Reset();
@@ -187,6 +506,15 @@ class NativeCore : public Napi::ObjectWrap<NativeCore> {
   Tsfn tsfn_;
   std::unique_ptr<PresenceWatcher> watcher_;
   std::unordered_map<uint64_t, Napi::Promise::Deferred> pending_;
+  std::unique_ptr<NotificationStore> store_;
+  NotificationEngine engine_;  // JS thread only
+  std::optional<UvTimer> timer_;
+  Napi::FunctionReference listener_;
+  std::vector<Delivery> undelivered_;  // held until a listener is set
+  std::unordered_map<uint64_t, Operation> operations_;
+  uint64_t nextOperation_ = 1;
+  std::mutex completionsMutex_;
+  std::vector<Completion> completions_;  // guarded by completionsMutex_
   Napi::ObjectReference selfRef_;
   AsyncClose closer_;
   std::optional<EnvCleanupHook> cleanupHook_;

@@ -49,6 +49,12 @@ Napi::Object configToJs(Napi::Env env, const GatewayConfig& c) {
   Napi::Object presence = Napi::Object::New(env);
   presence.Set("fetchTimeoutMs", c.presence.fetchTimeoutMs);
   presence.Set("busyActivities", toJs(env, c.presence.busyActivities));
+  presence.Set("subscriptionExpiresSec", c.presence.subscriptionExpiresSec);
+  presence.Set("subscribeTimeoutMs", c.presence.subscribeTimeoutMs);
+  presence.Set("resubscribeBackoffMs", c.presence.resubscribeBackoffMs);
+  presence.Set("resubscribeBackoffMaxMs", c.presence.resubscribeBackoffMaxMs);
+  presence.Set("maxSubscribeFailures", c.presence.maxSubscribeFailures);
+  presence.Set("maxSubscribesInFlight", c.presence.maxSubscribesInFlight);
   o.Set("presence", presence);
 
   Napi::Object terminalStatus = Napi::Object::New(env);
@@ -61,6 +67,25 @@ Napi::Object configToJs(Napi::Env env, const GatewayConfig& c) {
   for (const auto& [group, list] : c.groups.members) members.Set(group, toJs(env, list));
   groups.Set("members", members);
   o.Set("groups", groups);
+
+  const NotificationsConfig& n = c.notifications;
+  Napi::Object notifications = Napi::Object::New(env);
+  notifications.Set("database", n.database);
+  notifications.Set("maxAddresses", n.maxAddresses);
+  notifications.Set("defaultDurationSec", n.defaultDurationSec);
+  notifications.Set("maxDurationSec", n.maxDurationSec);
+  notifications.Set("minFrequencyMs", n.minFrequencyMs);
+  notifications.Set("unlimitedCountAllowed", n.unlimitedCountAllowed);
+  notifications.Set("maxCount", n.maxCount);
+  notifications.Set("busyCriteriaAllowed", n.busyCriteriaAllowed);
+  Napi::Object delivery = Napi::Object::New(env);
+  delivery.Set("timeoutMs", n.delivery.timeoutMs);
+  delivery.Set("maxAttempts", n.delivery.maxAttempts);
+  delivery.Set("retryBackoffMs", n.delivery.retryBackoffMs);
+  delivery.Set("retryBackoffMaxMs", n.delivery.retryBackoffMaxMs);
+  delivery.Set("maxSocketsPerEndpoint", n.delivery.maxSocketsPerEndpoint);
+  notifications.Set("delivery", delivery);
+  o.Set("notifications", notifications);
 
   Napi::Object usage = Napi::Object::New(env);
   usage.Set("database", c.usage.database);
