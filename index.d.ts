@@ -43,9 +43,21 @@ export interface GatewayConfig {
     bindHost: string; port: number; transports: Array<'udp' | 'tcp'>; watcherUri: string;
     presenceServerUri: string; telDomain: string; userAgent: string;
   };
-  presence: { fetchTimeoutMs: number; busyActivities: string[] };
+  presence: {
+    fetchTimeoutMs: number; busyActivities: string[]; subscriptionExpiresSec: number; subscribeTimeoutMs: number;
+    resubscribeBackoffMs: number; resubscribeBackoffMaxMs: number; maxSubscribeFailures: number;
+    maxSubscribesInFlight: number;
+  };
   terminalStatus: { maxTargets: number };
   groups: { schemes: string[]; members: Record<string, string[]> };
+  notifications: {
+    database: string; maxAddresses: number; defaultDurationSec: number; maxDurationSec: number;
+    minFrequencyMs: number; unlimitedCountAllowed: boolean; maxCount: number; busyCriteriaAllowed: boolean;
+    delivery: {
+      timeoutMs: number; maxAttempts: number; retryBackoffMs: number; retryBackoffMaxMs: number;
+      maxSocketsPerEndpoint: number;
+    };
+  };
   usage: {
     database: string; durability: 'durable' | 'batched'; flushIntervalMs: number;
     queueCapacity: number; maxServiceDataBytes: number; host: string;
@@ -115,6 +127,53 @@ export interface RequestContext {
   globalId?: string;
 }
 
+/** common:TimeMetric; Month is 30 days, Year 365 days. */
+export interface TimeMetric {
+  metric: 'Millisecond' | 'Second' | 'Minute' | 'Hour' | 'Day' | 'Week' | 'Month' | 'Year';
+  /** Non-negative integer. */
+  units: number;
+}
+
+/** startNotification (TerminalStatusNotificationManager, ES 202 391-8 §8.2). */
+export interface StartNotificationRequest {
+  /** Where statusNotification/statusError/statusEnd are sent (absolute http: or https: URL), and the correlator. */
+  reference: { endpoint: string; interfaceName?: string; correlator: string };
+  /** Terminals (tel:, sip:, sips:) and groups, expanded to their members. */
+  addresses: string[];
+  /** Statuses that trigger a notification; empty or absent: any change. */
+  criteria?: Status[];
+  /** Report terminals that already match the criteria at once. */
+  checkImmediate: boolean;
+  /** Minimum time between two statusNotifications (at least notifications.minFrequencyMs). */
+  frequency: TimeMetric;
+  /** How long the notification lasts; absent or 0: notifications.defaultDurationSec. */
+  duration?: TimeMetric;
+  /** Most statusNotifications; absent: unlimited (if notifications.unlimitedCountAllowed). */
+  count?: number;
+}
+
+/** An active notification, as the admin API lists it. */
+export interface NotificationInfo {
+  requester: string;
+  correlator: string;
+  endpoint: string;
+  interfaceName: string;
+  /** GLOBALID of its startNotification, shared by the usage records of its deliveries. */
+  globalId: string;
+  /** lastSeen: the last status seen for the address, if any. */
+  addresses: Array<{ address: string; lastSeen?: Status }>;
+  criteria: Status[];
+  checkImmediate: boolean;
+  frequencyMs: number;
+  createdAtMs: number;
+  expiresAtMs: number;
+  countLimit?: number;
+  /** statusNotifications sent so far. */
+  sent: number;
+  /** When the last one was sent (0: none yet). */
+  lastSentAtMs: number;
+}
+
 export declare class Gateway {
   readonly config: GatewayConfig;
   /** The usage records this gateway writes. */
@@ -123,9 +182,25 @@ export declare class Gateway {
   getStatus(address: string, context?: RequestContext): Promise<Status>;
   /** Status of several terminals and groups, fetched in parallel; partial results within the fetch timeout. */
   getStatusForGroup(addresses: string[], context?: RequestContext): Promise<StatusData[]>;
+  /** Starts a Terminal Status notification (as the SOAP startNotification). Rejects with ParlayxFault. */
+  startNotification(request: StartNotificationRequest, context?: RequestContext): Promise<void>;
+  /** Ends a notification without statusEnd. Rejects with ParlayxFault SVC0002 for an unknown correlator. */
+  endNotification(correlator: string, context?: RequestContext): Promise<void>;
+  /** Admin API for the active notifications. */
+  readonly notifications: {
+    list(): NotificationInfo[];
+    /**
+     * Ends a notification on the operator's behalf: the application gets a statusError for the
+     * whole notification. Resolves false when there is no such notification.
+     */
+    terminate(correlator: string, options?: { requester?: string; reason?: string }): Promise<boolean>;
+  };
   /** Starts the SOAP endpoint (node:http) on the configured address. */
   listen(): Promise<{ host: string; port: number; url: string }>;
-  /** Stops HTTP, ends in-flight fetches, shuts the SIP stack down, then commits queued usage records. */
+  /**
+   * Stops HTTP, then notification delivery (attempts in flight get a short grace, then are
+   * aborted), ends in-flight fetches, shuts the SIP stack down, then commits queued usage records.
+   */
   close(): Promise<void>;
 }
 

@@ -2,26 +2,35 @@
 // Routes an HTTP event to the handler of its endpoint. Used by the node:http server (js/server.js)
 // and usable as is as one serverless function.
 const { createTerminalStatusHandler } = require('../handlers/terminalStatus');
+const { createNotificationManagerHandler } = require('../handlers/terminalStatusNotificationManager');
 const { createWsdlHandler } = require('../handlers/wsdl');
 const { xmlResponse } = require('../handlers/http');
 
 const TERMINAL_STATUS_PATH = '/TerminalStatusService/services/TerminalStatus';
+const NOTIFICATION_MANAGER_PATH = '/TerminalStatusNotificationManagerService/services/TerminalStatusNotificationManager';
 
 /**
  * @param {{ config: any, terminalStatus: import('./terminalStatus').TerminalStatusService,
+ *           notifications: import('./notifications').TerminalStatusNotificationService,
  *           log?: Function }} options
  * @returns {(event: import('../handlers/http').HttpEvent) => Promise<import('../handlers/http').HttpResponse>}
  */
-function createApp({ config, terminalStatus, log }) {
+function createApp({ config, terminalStatus, notifications, log }) {
   const prefix = config.http.basePath === '/' ? '' : config.http.basePath;
   const wsdl = createWsdlHandler({
     basePath: config.http.basePath,
     defaultHost: `${config.http.host}:${config.http.port}`,
-    endpoints: { [TERMINAL_STATUS_PATH]: 'parlayx_terminal_status_service_2_3.wsdl' },
+    endpoints: {
+      [TERMINAL_STATUS_PATH]: 'parlayx_terminal_status_service_2_3.wsdl',
+      [NOTIFICATION_MANAGER_PATH]: 'parlayx_terminal_status_notification_manager_service_2_3.wsdl',
+    },
   });
   const routes = new Map([
     [`${prefix}${TERMINAL_STATUS_PATH}`, createTerminalStatusHandler({
       service: terminalStatus, maxBodyBytes: config.http.maxBodyBytes, log,
+    })],
+    [`${prefix}${NOTIFICATION_MANAGER_PATH}`, createNotificationManagerHandler({
+      service: notifications, maxBodyBytes: config.http.maxBodyBytes, log,
     })],
   ]);
   return async function app(event) {
@@ -33,4 +42,4 @@ function createApp({ config, terminalStatus, log }) {
   };
 }
 
-module.exports = { createApp, TERMINAL_STATUS_PATH };
+module.exports = { createApp, TERMINAL_STATUS_PATH, NOTIFICATION_MANAGER_PATH };

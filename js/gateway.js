@@ -3,6 +3,8 @@
 const path = require('node:path');
 const native = require('./native');
 const { TerminalStatusService } = require('./terminalStatus');
+const { TerminalStatusNotificationService } = require('./notifications');
+const { NotificationDelivery } = require('./delivery');
 const { UsageLog } = require('./usage');
 const { createApp } = require('./app');
 const { createHttpServer } = require('./server');
@@ -31,7 +33,24 @@ class Gateway {
     }
     this.config = this.core.config;
     this.terminalStatus = new TerminalStatusService({ core: this.core, config: this.config, native, usage: this.usage });
-    this.app = createApp({ config: this.config, terminalStatus: this.terminalStatus, log: this.log });
+    const notifications = new TerminalStatusNotificationService({
+      core: this.core, config: this.config, native, usage: this.usage, terminalStatus: this.terminalStatus, log: this.log,
+    });
+    this.notificationService = notifications;
+    try {
+      this.delivery = new NotificationDelivery({ config: this.config.notifications.delivery, usage: this.usage, log: this.log });
+      this.core.setDeliveryListener((deliveries) => this.delivery.enqueue(deliveries));
+    } catch (error) {
+      const closeUsage = () => this.usage.close();
+      Promise.resolve(this.core.close()).then(closeUsage, closeUsage).catch(() => {});
+      throw error;
+    }
+    /** Admin API: the active notifications, and ending one on the operator's behalf (statusError). */
+    this.notifications = Object.freeze({
+      list: () => notifications.list(),
+      terminate: (correlator, options) => notifications.terminate(correlator, options),
+    });
+    this.app = createApp({ config: this.config, terminalStatus: this.terminalStatus, notifications, log: this.log });
     this.server = null;
     this.closed = false;
   }
@@ -47,6 +66,25 @@ class Gateway {
 
   getStatusForGroup(addresses, context) {
     return this.terminalStatus.getStatusForGroup(addresses, context);
+  }
+
+  /**
+   * startNotification through the JS API (same validation, records and faults as over SOAP).
+   * @param {import('./notifications').StartNotificationRequest} request
+   * @param {{ requester?: string, globalId?: string }} [context]
+   * @returns {Promise<void>}
+   */
+  startNotification(request, context) {
+    return this.notificationService.startNotification(request, context);
+  }
+
+  /**
+   * @param {string} correlator
+   * @param {{ requester?: string, globalId?: string }} [context]
+   * @returns {Promise<void>}
+   */
+  endNotification(correlator, context) {
+    return this.notificationService.endNotification(correlator, context);
   }
 
   /** Starts the HTTP server on the configured address. */
@@ -70,7 +108,10 @@ class Gateway {
     return { host: address, port, url: `http://${host}:${port}${base}` };
   }
 
-  /** Stops HTTP (in-flight requests finish), then the SIP stack, then flushes usage records. */
+  /**
+   * Stops HTTP (in-flight requests finish), then notification delivery (attempts in flight get a
+   * short grace), then the SIP stack and the notification store, then flushes usage records.
+   */
   async close() {
     if (this.closed) return;
     this.closed = true;
@@ -80,6 +121,7 @@ class Gateway {
       server.closeIdleConnections();
       await stopped;
     }
+    await this.delivery.close();
     await this.core.close();
     await this.usage.close();
   }

@@ -3,9 +3,8 @@
 // address validation, groups, target limits, the mapping of SIP fetch outcomes to results and
 // faults, and the usage record of every operation. Transport-independent: the SOAP handler and
 // the JS API both call it.
-const { randomUUID } = require('node:crypto');
-const { ParlayxFault } = require('./parlayx/faults');
 const { UsageStatus } = require('./usage');
+const { failure, recordOperation } = require('./recordedOperation');
 
 /** @typedef {'Reachable'|'Unreachable'|'Busy'} Status */
 /**
@@ -21,13 +20,6 @@ const { UsageStatus } = require('./usage');
  * @property {string} [requester]
  * @property {string} [globalId]
  */
-
-/** A Parlay X fault carrying the usage STATUSCODE of the failure. */
-function failure(messageId, variables, statusCode) {
-  const fault = new ParlayxFault(messageId, variables);
-  fault.usageStatus = statusCode;
-  return fault;
-}
 
 /** How a fetch outcome that is not a status becomes a fault (README "Presence to status"). */
 function outcomeFault(outcome) {
@@ -91,6 +83,30 @@ class TerminalStatusService {
     return this.groupMembers.has(key) || this.groupSchemes.has(address.slice(0, colon).toLowerCase()) ? key : null;
   }
 
+  /**
+   * Replaces each group URI by its configured members and drops empty and repeated addresses
+   * (first one kept). Shared by getStatusForGroup and startNotification.
+   * @param {string[]} addresses
+   * @param {string} part message part named in the fault
+   * @returns {string[]}
+   * @throws {import('./parlayx/faults').ParlayxFault} SVC0002 (UNRESOLVED_GROUPS) for an unknown group
+   */
+  expandGroups(addresses, part) {
+    const expanded = [];
+    for (const address of addresses) {
+      const group = this.groupKey(address);
+      if (group === null) {
+        expanded.push(address);
+        continue;
+      }
+      const members = this.groupMembers.get(group);
+      if (!members) throw failure('SVC0002', [part], UsageStatus.UNRESOLVED_GROUPS);
+      expanded.push(...members);
+    }
+    const seen = new Set();
+    return expanded.filter((t) => t.length > 0 && !seen.has(t) && seen.add(t));
+  }
+
   /** @param {string} address */
   isGroup(address) {
     return this.groupKey(address) !== null;
@@ -128,19 +144,7 @@ class TerminalStatusService {
       if (!Array.isArray(addresses) || addresses.length === 0 || targets.length !== addresses.length) {
         throw failure('SVC0002', ['addresses'], UsageStatus.INVALID);
       }
-      const expanded = [];
-      for (const address of addresses) {
-        const group = this.groupKey(address);
-        if (group === null) {
-          expanded.push(address);
-          continue;
-        }
-        const members = this.groupMembers.get(group);
-        if (!members) throw failure('SVC0002', ['addresses'], UsageStatus.UNRESOLVED_GROUPS);
-        expanded.push(...members);
-      }
-      const seen = new Set();
-      targets = expanded.filter((t) => t.length > 0 && !seen.has(t) && seen.add(t));
+      targets = this.expandGroups(addresses, 'addresses');
       if (targets.length === 0) throw failure('SVC0002', ['addresses'], UsageStatus.INVALID);
       if (targets.length > this.config.terminalStatus.maxTargets) {
         throw failure('POL0003', ['addresses'], UsageStatus.EXCEEDED_MAX_TARGETS);
@@ -163,50 +167,10 @@ class TerminalStatusService {
     return { address, reportStatus: 'Error', errorInformation: outcomeFault(outcome) };
   }
 
-  /**
-   * Runs an operation and writes its usage record (seeds/004 tables 2, 3 and 6) before the
-   * answer leaves: in durable mode the record is committed first. A record that cannot be queued
-   * fails the request with SVC0001 instead of being lost silently.
-   */
-  async recorded(eventType, context, target, operation) {
-    const started = Date.now();
-    const globalId = context.globalId || randomUUID();
-    let result;
-    let fault;
-    try {
-      result = await operation();
-    } catch (error) {
-      if (!(error instanceof ParlayxFault)) throw error;
-      fault = error;
-    }
-    const attributes = {
-      REQUESTER: context.requester || '',
-      RESPONSE_TIME: String(Date.now() - started),
-      START_TIME: new Date(started).toISOString(),
-      SERVICE: this.config.service.name,
-      TARGET: target(),
-    };
-    let statusCode = UsageStatus.VALID;
-    if (fault) {
-      statusCode = fault.usageStatus ?? UsageStatus.FAILED_OTHER;
-      attributes.FAILURE_REASON = fault.messageId;
-      attributes.FAILURE_DETAIL = fault.message;
-      attributes.ERROR_TYPE = fault.kind;
-    }
-    try {
-      await this.usage.record([{ globalId, eventType, statusCode, attributes }]);
-    } catch (error) {
-      if (error.code !== 'ERR_PX_USAGE_QUEUE_FULL' && error.code !== 'ERR_PX_USAGE_WRITE') throw error;
-      // Best effort: FAILED_JMS_ENQUEUE marks the request whose record could not be queued.
-      this.usage.record([{ globalId, eventType, statusCode: UsageStatus.FAILED_JMS_ENQUEUE, attributes: {
-        REQUESTER: attributes.REQUESTER, RESPONSE_TIME: attributes.RESPONSE_TIME, START_TIME: attributes.START_TIME,
-        SERVICE: attributes.SERVICE, TARGET: attributes.TARGET, FAILURE_REASON: 'SVC0001',
-        FAILURE_DETAIL: 'usage record queue full', ERROR_TYPE: 'ServiceException',
-      } }]).catch(() => {});
-      throw failure('SVC0001', ['usage records cannot be written (queue full)'], UsageStatus.FAILED_JMS_ENQUEUE);
-    }
-    if (fault) throw fault;
-    return result;
+  /** Runs an operation and writes its usage record (js/recordedOperation.js). */
+  recorded(eventType, context, target, operation) {
+    const sink = { usage: this.usage, serviceName: this.config.service.name };
+    return recordOperation(sink, eventType, context, () => ({ TARGET: target() }), operation);
   }
 }
 

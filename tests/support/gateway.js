@@ -10,12 +10,18 @@ const { createGateway } = require('../../index');
  * Starts a gateway (HTTP and SIP on free ports) that routes SUBSCRIBEs to presencePort.
  * @param {{ presencePort: number, fetchTimeoutMs?: number, maxTargets?: number, extraYaml?: string }} options
  */
-async function startGateway({ presencePort, fetchTimeoutMs = 1000, maxTargets = 5, extraYaml = '', usageYaml = '' }) {
-  const usageDir = tempDir('px-usage-');
+async function startGateway({
+  presencePort, fetchTimeoutMs = 1000, maxTargets = 5, extraYaml = '', usageYaml = '', notificationsYaml = '',
+  stateDir = tempDir('px-usage-'),
+}) {
+  const usageDir = stateDir;
   const yaml = `
 usage:
   database: ${path.join(usageDir, 'usage.db')}
 ${usageYaml}
+notifications:
+  database: ${path.join(usageDir, 'notifications.db')}
+${notificationsYaml}
 http:
   host: 127.0.0.1
   port: 0
@@ -43,6 +49,8 @@ ${extraYaml}`;
     endpoint: `${url}/TerminalStatusService/services/TerminalStatus`,
     logs,
     usageDatabase: path.join(usageDir, 'usage.db'),
+    notificationsDatabase: path.join(usageDir, 'notifications.db'),
+    stateDir: usageDir,
   };
 }
 

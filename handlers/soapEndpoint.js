@@ -1,0 +1,108 @@
+'use strict';
+// The skeleton every Parlay X SOAP endpoint shares: POST only, body size cap, envelope parsing,
+// routing on the body element in any version of the endpoint's `.../vX_Y/local` namespace, a
+// GLOBALID per request, and the mapping of results and faults to SOAP answers. The endpoint
+// modules (terminalStatus.js, terminalStatusNotificationManager.js) only add their operations.
+const { randomUUID } = require('node:crypto');
+const { parseEnvelope, SoapFaultError } = require('../js/soap/envelope');
+const { responseEnvelope, faultEnvelope } = require('../js/soap/response');
+const { ParlayxFault, toSoapFault } = require('../js/parlayx/faults');
+const { eventBody, xmlResponse } = require('./http');
+
+// Children of common types (SimpleReference, TimeMetric) are unqualified by the schema (the
+// common XSD has no elementFormDefault), but some generated clients (node-soap) qualify them with
+// the common types namespace: both are accepted.
+const COMMON_NS = /^http:\/\/www\.csapi\.org\/schema\/parlayx\/common\/v\d+_\d+$/;
+
+/** Common types namespace matching the request's Parlay X generation (2.x or 3.x). */
+function commonNsFor(major) {
+  return major >= 3
+    ? 'http://www.csapi.org/schema/parlayx/common/v3_1'
+    : 'http://www.csapi.org/schema/parlayx/common/v2_1';
+}
+
+/**
+ * Direct children of `parent` with a local name, qualified in the parent's namespace or
+ * unqualified (clients differ on elementFormDefault).
+ * @param {import('../js/soap/envelope').XmlElement} parent
+ * @param {string} name
+ * @returns {import('../js/soap/envelope').XmlElement[]}
+ */
+function childElements(parent, name) {
+  const found = [];
+  for (const child of parent.children) {
+    if (child.name === name && (child.ns === parent.ns || child.ns === '' || COMMON_NS.test(child.ns))) {
+      found.push(child);
+    }
+  }
+  return found;
+}
+
+/**
+ * Trimmed texts of the children named `name` (xsd:anyURI and the other collapsing types).
+ * @returns {string[]}
+ */
+function childTexts(parent, name) {
+  return childElements(parent, name).map((child) => child.text.trim());
+}
+
+/**
+ * @typedef {(service: any, wrapper: import('../js/soap/envelope').XmlElement, commonNs: string,
+ *   context: { globalId: string, requester: string }) => Promise<string>} SoapOperation
+ *   returns the XML content of the `<op>Response` element
+ */
+
+/**
+ * Creates a SOAP endpoint handler.
+ * @param {{ localNs: RegExp, operations: Record<string, SoapOperation>, service: any,
+ *           maxBodyBytes: number, log?: (level: string, msg: string, extra?: object) => void }} options
+ *   localNs: the wrapper namespace, with the major version as its first capture group
+ * @returns {(event: import('./http').HttpEvent) => Promise<import('./http').HttpResponse>}
+ */
+function createSoapHandler({ localNs, operations, service, maxBodyBytes, log = () => {} }) {
+  return async function soapHandler(event) {
+    const method = (event.httpMethod || event.method || 'GET').toUpperCase();
+    if (method !== 'POST') {
+      return xmlResponse(405, faultEnvelope({ faultcode: 'Client', faultstring: 'SOAP requests must use POST' }), {
+        allow: 'POST',
+      });
+    }
+    const body = eventBody(event);
+    if (body.length > maxBodyBytes) {
+      return xmlResponse(413, faultEnvelope({ faultcode: 'Client', faultstring: `request body larger than ${maxBodyBytes} bytes` }));
+    }
+    let wrapper;
+    try {
+      wrapper = parseEnvelope(body).body;
+    } catch (error) {
+      if (error instanceof SoapFaultError) {
+        return xmlResponse(500, faultEnvelope({ faultcode: error.faultcode, faultstring: error.faultstring }));
+      }
+      throw error;
+    }
+    const match = localNs.exec(wrapper.ns);
+    const operation = match && Object.hasOwn(operations, wrapper.name) ? operations[wrapper.name] : null;
+    if (!operation) {
+      return xmlResponse(500, faultEnvelope({
+        faultcode: 'Client',
+        faultstring: `unknown operation {${wrapper.ns}}${wrapper.name}`,
+      }));
+    }
+    const commonNs = commonNsFor(Number(match[1]));
+    // GLOBALID of the request's usage records, also returned so that operators can correlate.
+    // The requester stays empty until requester authentication exists.
+    const context = { globalId: randomUUID(), requester: '' };
+    const correlation = { 'x-parlayx-global-id': context.globalId };
+    try {
+      const resultXml = await operation(service, wrapper, commonNs, context);
+      const responseXml = `<ns:${wrapper.name}Response xmlns:ns="${wrapper.ns}">${resultXml}</ns:${wrapper.name}Response>`;
+      return xmlResponse(200, responseEnvelope(responseXml), correlation);
+    } catch (error) {
+      if (error instanceof ParlayxFault) return xmlResponse(500, toSoapFault(error, { commonNs }), correlation);
+      log('error', `${wrapper.name} failed`, { error: error.stack || String(error) });
+      return xmlResponse(500, faultEnvelope({ faultcode: 'Server', faultstring: 'internal error' }));
+    }
+  };
+}
+
+module.exports = { createSoapHandler, childElements, childTexts, commonNsFor };

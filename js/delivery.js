@@ -1,0 +1,567 @@
+'use strict';
+// Sends the deliveries the native notification engine decides (statusNotification, statusError,
+// statusEnd) to the applications' TerminalStatusNotification endpoints as SOAP 1.1 POSTs, and
+// writes the usage records of every attempt (seeds/004 tables 7-12).
+//
+// - Order: the deliveries of one notification (requester, correlator) go strictly in the order
+//   received, one at a time; a delivery waiting for a retry holds the later ones back. Different
+//   notifications are sent in parallel.
+// - Connections: keep-alive connections per endpoint origin (js/http1Client.js); at most
+//   maxSocketsPerEndpoint requests in flight per origin, the others wait here, so that an
+//   attempt's timeout only counts time actually spent on the wire.
+// - Outcome of an attempt: 2xx is delivered; connection errors, timeouts (timeoutMs), 404 and
+//   5xx are retried after retryBackoffMs, doubled per further attempt up to retryBackoffMaxMs,
+//   until maxAttempts; any other answer fails at once.
+// - Records: <kind>_DeliveryAttempted when an attempt starts and <kind>_DeliveryResult when it
+//   ends, paired by a fresh APP_CORRELATION_ID, with the GLOBALID of the startNotification.
+//   Result STATUSCODE: VALID when delivered, FAILED_OPERATION when the attempt failed,
+//   FAILED_SERVICE_NOT_RUNNING when close() aborted it. FAILURE_REASON is 'HTTP <status>',
+//   'TIMEOUT', the socket error code (e.g. ECONNREFUSED, ECONNRESET), 'HPE_INVALID' (a malformed
+//   answer), 'INVALID_ENDPOINT' or 'ABORTED'; FAILURE_DETAIL says what happened, the attempt
+//   number and whether the delivery will be retried. Records made in one tick go to the usage
+//   log in one record() call; refused records are logged and counted (stats().recordErrors).
+// - A kept-alive connection the server closed just as it was reused (ECONNRESET/EPIPE on a
+//   reused connection) is retried at once, without backoff.
+const { STATUS_CODES } = require('node:http');
+const { randomUUID } = require('node:crypto');
+const { KeepAlivePool } = require('./http1Client');
+const { deliveryEnvelope } = require('./soap/notificationMessages');
+const { fillTemplate } = require('./parlayx/faults');
+const { UsageStatus } = require('./usage');
+
+const DEFAULT_CLOSE_GRACE_MS = 1000;
+const IDLE_SWEEP_MS = 1000;
+const TARGET_CACHE_SIZE = 10000;
+
+/**
+ * @typedef {object} Delivery one delivery of the native core (core.setDeliveryListener)
+ * @property {'statusNotification'|'statusError'|'statusEnd'} kind
+ * @property {string} requester
+ * @property {string} correlator
+ * @property {string} endpoint
+ * @property {string} globalId
+ * @property {number} sequence
+ * @property {Array<{address: string, status: string}>} [statuses]
+ * @property {string} [address]
+ * @property {{messageId: string, text: string, variables: string[]}} [error]
+ */
+
+/** A delivery with what every attempt needs, computed once. */
+class Job {
+  constructor(delivery) {
+    this.delivery = delivery;
+    this.attempts = 0;
+    this.request = null; // the whole HTTP request, built when first scheduled (NotificationDelivery.prepare)
+    this.target = null; // see NotificationDelivery.targetOf
+    this.attemptedType = `${delivery.kind}_DeliveryAttempted`;
+    this.resultType = `${delivery.kind}_DeliveryResult`;
+  }
+
+  /** Attributes of the DeliveryAttempted record, without APP_CORRELATION_ID. */
+  attemptedAttributes(appCorrelationId) {
+    const d = this.delivery;
+    switch (d.kind) {
+      case 'statusNotification': {
+        let targets = '';
+        let statuses = '';
+        for (let i = 0; i < d.statuses.length; i++) {
+          if (i > 0) {
+            targets += ',';
+            statuses += ',';
+          }
+          targets += d.statuses[i].address;
+          statuses += d.statuses[i].status;
+        }
+        return { CORRELATOR: d.correlator, TARGETS: targets, DELIVERY_STATUS: statuses, APP_CORRELATION_ID: appCorrelationId };
+      }
+      case 'statusError':
+        return {
+          CORRELATOR: d.correlator,
+          TARGET: d.address || '',
+          MESSAGE_ID: d.error.messageId,
+          REASON: fillTemplate(d.error.text, d.error.variables || []),
+          APP_CORRELATION_ID: appCorrelationId,
+        };
+      default:
+        return { CORRELATOR: d.correlator, APP_CORRELATION_ID: appCorrelationId };
+    }
+  }
+}
+
+/** The deliveries of one notification, sent one at a time in order. */
+class Channel {
+  constructor(key) {
+    this.key = key;
+    this.jobs = [];
+    this.head = 0;
+    this.busy = false; // a job of this channel is waiting for a slot, in flight or waiting to retry
+    this.attempt = null; // the attempt in flight
+    this.retryTimer = null;
+  }
+
+  get current() {
+    return this.jobs[this.head];
+  }
+
+  get size() {
+    return this.jobs.length - this.head;
+  }
+
+  shift() {
+    this.jobs[this.head++] = undefined;
+    if (this.head === this.jobs.length) {
+      this.jobs.length = 0;
+      this.head = 0;
+    } else if (this.head >= 64 && this.head * 2 >= this.jobs.length) {
+      this.jobs = this.jobs.slice(this.head);
+      this.head = 0;
+    }
+  }
+}
+
+/** One endpoint origin: its connections, and the channels waiting for one of them. */
+class Origin {
+  constructor(url, maxSockets) {
+    this.pool = new KeepAlivePool(url);
+    this.maxSockets = maxSockets;
+    this.inFlight = 0;
+    this.waiting = [];
+    this.waitingHead = 0;
+  }
+
+  push(channel) {
+    this.waiting.push(channel);
+  }
+
+  pop() {
+    if (this.waitingHead === this.waiting.length) return undefined;
+    const channel = this.waiting[this.waitingHead];
+    this.waiting[this.waitingHead++] = undefined;
+    if (this.waitingHead === this.waiting.length) {
+      this.waiting.length = 0;
+      this.waitingHead = 0;
+    } else if (this.waitingHead >= 1024 && this.waitingHead * 2 >= this.waiting.length) {
+      this.waiting = this.waiting.slice(this.waitingHead);
+      this.waitingHead = 0;
+    }
+    return channel;
+  }
+}
+
+/** One HTTP attempt of a job; the ResponseHandler of its request (js/http1Client.js). */
+class Attempt {
+  constructor(owner, channel, job, origin, appCorrelationId, timeoutMs) {
+    this.owner = owner;
+    this.channel = channel;
+    this.job = job;
+    this.origin = origin;
+    this.appCorrelationId = appCorrelationId;
+    this.done = false;
+    this.timer = setTimeout(onAttemptTimeout, timeoutMs, this);
+  }
+
+  onHttpResponse(status) {
+    if (status >= 200 && status < 300) {
+      this.owner.finish(this, null);
+      return;
+    }
+    const message = STATUS_CODES[status];
+    this.owner.finish(this, {
+      reason: `HTTP ${status}`,
+      detail: message ? `HTTP ${status} ${message}` : `HTTP ${status}`,
+      retry: status === 404 || status >= 500,
+    });
+  }
+
+  onHttpError(error, reusedConnection) {
+    const code = error.code || 'ERROR';
+    // A kept-alive connection the server closed just as it was reused: try again at once.
+    const immediate = reusedConnection && (code === 'ECONNRESET' || code === 'EPIPE');
+    this.owner.finish(this, { reason: code, detail: error.message || code, retry: true, immediate });
+  }
+}
+
+function onAttemptTimeout(attempt) {
+  attempt.timer = null;
+  attempt.origin.pool.abort(attempt);
+  attempt.owner.finish(attempt, { reason: 'TIMEOUT', detail: `no answer within ${attempt.owner.settings.timeoutMs} ms`, retry: true });
+}
+
+function channelKey(requester, correlator) {
+  // Length-prefixed: no separator character can make two pairs collide.
+  return `${requester.length}:${requester}${correlator}`;
+}
+
+class NotificationDelivery {
+  /**
+   * @param {{ config: { timeoutMs: number, maxAttempts: number, retryBackoffMs: number,
+   *           retryBackoffMaxMs: number, maxSocketsPerEndpoint: number },
+   *           usage: import('./usage').UsageLog, log?: Function, closeGraceMs?: number }} options
+   *   config: the `notifications.delivery` section; closeGraceMs: how long close() lets attempts
+   *   in flight finish before aborting them (default 1000)
+   */
+  constructor({ config, usage, log = () => {}, closeGraceMs = DEFAULT_CLOSE_GRACE_MS }) {
+    this.settings = config;
+    this.usage = usage;
+    this.log = log;
+    this.closeGraceMs = closeGraceMs;
+    this.channels = new Map();
+    this.origins = new Map();
+    this.targets = new Map();
+    this.attempts = new Set();
+    this.closing = false;
+    this.idleWaiters = [];
+    this.records = [];
+    this.recordsScheduled = false;
+    this.recordWrites = new Set();
+    this.flushRecords = () => this.writeRecords();
+    this.sweeper = null;
+    this.counters = { queued: 0, delivered: 0, failed: 0, retries: 0, dropped: 0, recordErrors: 0 };
+  }
+
+  /**
+   * Accepts deliveries from the core (in the order they must be sent); returns at once.
+   * @param {Delivery[]} deliveries
+   */
+  enqueue(deliveries) {
+    if (this.closing) {
+      this.counters.dropped += deliveries.length;
+      if (deliveries.length > 0) {
+        this.log('warn', 'notification deliveries dropped: delivery is closed', { count: deliveries.length });
+      }
+      return;
+    }
+    for (const delivery of deliveries) {
+      const key = channelKey(delivery.requester || '', delivery.correlator);
+      let channel = this.channels.get(key);
+      if (channel === undefined) {
+        channel = new Channel(key);
+        this.channels.set(key, channel);
+      }
+      channel.jobs.push(new Job(delivery));
+      this.counters.queued++;
+      if (!channel.busy) this.schedule(channel);
+    }
+  }
+
+  /** Counters: waiting deliveries, attempts in flight, and totals since start. */
+  stats() {
+    const { queued, delivered, failed, retries, dropped, recordErrors } = this.counters;
+    return { queued, inFlight: this.attempts.size, delivered, failed, retries, dropped, recordErrors };
+  }
+
+  /** Resolves when nothing is queued or in flight. */
+  idle() {
+    if (this.channels.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /**
+   * Resolves when nothing is queued or in flight and every usage record written so far has been
+   * accepted by the usage log (committed, in durable mode). For tests, benchmarks and operators.
+   */
+  async settled() {
+    await this.idle();
+    this.writeRecords();
+    await Promise.allSettled([...this.recordWrites]);
+  }
+
+  /**
+   * Stops sending: deliveries still queued or waiting for a retry are dropped (logged), attempts
+   * in flight get closeGraceMs to finish and are then aborted (recorded as failed). Resolves once
+   * every usage record of the attempts has been handed to the usage log.
+   */
+  async close() {
+    if (this.closing) return;
+    this.closing = true;
+    let dropped = 0;
+    for (const channel of this.channels.values()) {
+      if (channel.retryTimer !== null) {
+        clearTimeout(channel.retryTimer);
+        channel.retryTimer = null;
+        channel.busy = false;
+      }
+      // The job in flight (if any) stays; the rest is dropped.
+      const keep = channel.attempt !== null ? 1 : 0;
+      dropped += channel.size - keep;
+      channel.jobs = keep ? [channel.current] : [];
+      channel.head = 0;
+      if (!keep) this.channels.delete(channel.key);
+    }
+    for (const origin of this.origins.values()) {
+      origin.waiting = [];
+      origin.waitingHead = 0;
+    }
+    this.counters.queued = 0;
+    this.counters.dropped += dropped;
+    if (dropped > 0) this.log('warn', 'notification deliveries dropped at shutdown', { count: dropped });
+    if (this.attempts.size > 0) {
+      let timer;
+      await Promise.race([
+        this.idle(),
+        new Promise((resolve) => { timer = setTimeout(resolve, this.closeGraceMs); }),
+      ]);
+      clearTimeout(timer);
+    }
+    for (const attempt of [...this.attempts]) {
+      attempt.origin.pool.abort(attempt);
+      this.finish(attempt, { reason: 'ABORTED', detail: 'gateway shutting down', retry: false, aborted: true });
+    }
+    this.channels.clear();
+    this.resolveIdle();
+    clearInterval(this.sweeper);
+    for (const origin of this.origins.values()) origin.pool.close();
+    this.writeRecords();
+    await Promise.allSettled([...this.recordWrites]);
+  }
+
+  /**
+   * The channel's first job waits for a connection of its origin, or goes at once. Jobs that
+   * cannot be sent at all are failed and skipped (in a loop: a long run of them must not recurse).
+   */
+  schedule(channel) {
+    for (;;) {
+      const job = channel.current;
+      if (this.prepare(job)) {
+        channel.busy = true;
+        const origin = job.target.origin;
+        // Channels already waiting for this origin go first (FIFO across notifications).
+        if (origin.inFlight < origin.maxSockets && origin.waitingHead === origin.waiting.length) {
+          this.send(channel, job, origin);
+        } else {
+          origin.push(channel);
+        }
+        return;
+      }
+      this.counters.queued--;
+      this.counters.failed++;
+      channel.shift();
+      if (channel.size === 0) {
+        this.removeChannel(channel);
+        return;
+      }
+    }
+  }
+
+  /** Builds the job's request once; false (logged, recorded when possible) when it cannot be sent. */
+  prepare(job) {
+    if (job.request !== null) return true;
+    const d = job.delivery;
+    const target = this.targetOf(d.endpoint);
+    let body;
+    try {
+      body = deliveryEnvelope(d);
+      job.attemptedAttributes('');
+    } catch (error) {
+      this.log('error', 'malformed delivery dropped', { kind: d.kind, correlator: d.correlator, error: error.message });
+      return false;
+    }
+    if (target === null) {
+      // Never attempted, but recorded as a failed attempt so that usage records show it.
+      const appCorrelationId = randomUUID();
+      job.attempts++;
+      this.addRecord(d.globalId, job.attemptedType, UsageStatus.VALID, job.attemptedAttributes(appCorrelationId));
+      this.addRecord(d.globalId, job.resultType, UsageStatus.FAILED_OPERATION, {
+        FAILURE_REASON: 'INVALID_ENDPOINT', FAILURE_DETAIL: 'the endpoint is not an http: or https: URL', APP_CORRELATION_ID: appCorrelationId,
+      });
+      this.log('error', `${d.kind} not delivered: invalid endpoint`, { correlator: d.correlator, endpoint: d.endpoint });
+      return false;
+    }
+    job.target = target;
+    job.request = `${target.head}Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+    return true;
+  }
+
+  /**
+   * Where an endpoint URL is sent: its origin and the request head up to Content-Length; null
+   * when it is not an http(s) URL. Cached: the URL of every delivery of a notification is the same.
+   */
+  targetOf(endpoint) {
+    let target = this.targets.get(endpoint);
+    if (target !== undefined) return target;
+    let url;
+    try {
+      url = new URL(endpoint);
+    } catch {
+      url = null;
+    }
+    if (url === null || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
+      target = null;
+    } else {
+      let origin = this.origins.get(url.origin);
+      if (origin === undefined) {
+        origin = new Origin(url, this.settings.maxSocketsPerEndpoint);
+        this.origins.set(url.origin, origin);
+        if (this.sweeper === null) {
+          this.sweeper = setInterval(sweepIdle, IDLE_SWEEP_MS, this.origins);
+          this.sweeper.unref();
+        }
+      }
+      let head = `POST ${url.pathname}${url.search} HTTP/1.1\r\nHost: ${origin.pool.host}\r\n`
+        + 'Content-Type: text/xml; charset=utf-8\r\nSOAPAction: ""\r\nUser-Agent: parlayx-gateway\r\n';
+      if (url.username || url.password) {
+        const credentials = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`;
+        head += `Authorization: Basic ${Buffer.from(credentials).toString('base64')}\r\n`;
+      }
+      target = { origin, head };
+    }
+    if (this.targets.size >= TARGET_CACHE_SIZE) this.targets.clear();
+    this.targets.set(endpoint, target);
+    return target;
+  }
+
+  send(channel, job, origin) {
+    const d = job.delivery;
+    job.attempts++;
+    this.counters.queued--;
+    origin.inFlight++;
+    const appCorrelationId = randomUUID();
+    this.addRecord(d.globalId, job.attemptedType, UsageStatus.VALID, job.attemptedAttributes(appCorrelationId));
+    const attempt = new Attempt(this, channel, job, origin, appCorrelationId, this.settings.timeoutMs);
+    channel.attempt = attempt;
+    this.attempts.add(attempt);
+    origin.pool.send(attempt, job.request);
+  }
+
+  /**
+   * Ends an attempt: records its result, then retries the job, or moves the channel on to its
+   * next job. `failure` is null for a delivered attempt.
+   */
+  finish(attempt, failure) {
+    if (attempt.done) return;
+    attempt.done = true;
+    if (attempt.timer !== null) clearTimeout(attempt.timer);
+    this.attempts.delete(attempt);
+    const { channel, job, origin } = attempt;
+    channel.attempt = null;
+    origin.inFlight--;
+    const settings = this.settings;
+    const d = job.delivery;
+    let retryIn = -1;
+    if (failure === null) {
+      this.counters.delivered++;
+      this.addRecord(d.globalId, job.resultType, UsageStatus.VALID,
+        { FAILURE_REASON: '', FAILURE_DETAIL: '', APP_CORRELATION_ID: attempt.appCorrelationId });
+    } else {
+      let detail = `${failure.detail}; attempt ${job.attempts} of ${settings.maxAttempts}`;
+      if (failure.retry && job.attempts < settings.maxAttempts && !this.closing) {
+        retryIn = failure.immediate ? 0
+          : Math.min(settings.retryBackoffMs * 2 ** (job.attempts - 1), settings.retryBackoffMaxMs);
+        detail += `, retry in ${retryIn} ms`;
+      } else {
+        detail += failure.retry && !failure.aborted ? ', giving up' : ', not retried';
+      }
+      this.addRecord(d.globalId, job.resultType,
+        failure.aborted ? UsageStatus.FAILED_SERVICE_NOT_RUNNING : UsageStatus.FAILED_OPERATION,
+        { FAILURE_REASON: failure.reason, FAILURE_DETAIL: detail, APP_CORRELATION_ID: attempt.appCorrelationId });
+    }
+    if (retryIn >= 0) {
+      this.counters.retries++;
+      this.counters.queued++;
+      channel.retryTimer = setTimeout(retryChannel, retryIn, this, channel);
+    } else {
+      if (failure !== null) {
+        this.counters.failed++;
+        this.log('warn', `${d.kind} not delivered`, {
+          correlator: d.correlator, endpoint: d.endpoint, attempts: job.attempts, reason: failure.reason,
+        });
+      }
+      this.next(channel);
+    }
+    if (!this.closing) this.release(origin);
+  }
+
+  /** The channel's current job is done: the next one goes, or the channel is removed. */
+  next(channel) {
+    channel.shift();
+    channel.busy = false;
+    if (channel.size === 0) this.removeChannel(channel);
+    else if (!this.closing) this.schedule(channel);
+  }
+
+  removeChannel(channel) {
+    channel.busy = false;
+    this.channels.delete(channel.key);
+    if (this.channels.size === 0) this.resolveIdle();
+  }
+
+  /** A connection slot of the origin is free: the longest-waiting channel takes it. */
+  release(origin) {
+    while (origin.inFlight < origin.maxSockets) {
+      const channel = origin.pop();
+      if (channel === undefined) return;
+      this.send(channel, channel.current, origin);
+    }
+  }
+
+  resolveIdle() {
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+
+  addRecord(globalId, eventType, statusCode, attributes) {
+    this.records.push({ globalId, eventType, statusCode, attributes });
+    if (!this.recordsScheduled) {
+      this.recordsScheduled = true;
+      setImmediate(this.flushRecords);
+    }
+  }
+
+  /** Hands the records of this tick to the usage log in one call; failures are logged, never silent. */
+  writeRecords() {
+    this.recordsScheduled = false;
+    if (this.records.length === 0) return;
+    const batch = this.records;
+    this.records = [];
+    let write;
+    try {
+      write = this.usage.record(batch);
+    } catch (error) {
+      // A synchronous refusal (an entry the catalogue rejects, or the log closed): write the
+      // others one by one so that one bad entry does not take the batch with it.
+      this.writeEach(batch, error);
+      return;
+    }
+    this.track(write, batch.length);
+  }
+
+  writeEach(batch, firstError) {
+    if (batch.length === 1 || firstError.code === 'ERR_PX_CLOSED') {
+      this.recordFailed(batch.length, firstError);
+      return;
+    }
+    for (const entry of batch) {
+      try {
+        this.track(this.usage.record([entry]), 1);
+      } catch (error) {
+        this.recordFailed(1, error, entry);
+      }
+    }
+  }
+
+  track(write, count) {
+    const tracked = write.then(() => {}, (error) => this.recordFailed(count, error));
+    this.recordWrites.add(tracked);
+    tracked.then(() => this.recordWrites.delete(tracked));
+  }
+
+  recordFailed(count, error, entry) {
+    this.counters.recordErrors += count;
+    this.log('error', 'delivery usage records not written', {
+      count, code: error.code, error: error.message, eventType: entry && entry.eventType,
+    });
+  }
+}
+
+function sweepIdle(origins) {
+  const now = Date.now();
+  for (const origin of origins.values()) origin.pool.sweep(now);
+}
+
+function retryChannel(owner, channel) {
+  channel.retryTimer = null;
+  if (!owner.closing) owner.schedule(channel);
+}
+
+module.exports = { NotificationDelivery };

@@ -1,0 +1,286 @@
+'use strict';
+// Parlay X TerminalStatusNotificationManager (ES 202 391-8 §8.2) on top of the native
+// notification engine: validation of startNotification / endNotification against the
+// `notifications` policy of the configuration, group expansion, and the usage record of every
+// operation. Transport-independent: the SOAP handler and the JS API both call it. What is sent
+// afterwards (statusNotification, statusError, statusEnd) is decided by the native core and sent
+// by js/delivery.js.
+//
+// Fault choices (digest §2.4, common catalogue only; no service-specific ids are invented):
+//   malformed part                       SVC0002 <part>             INVALID
+//   address with an unsupported scheme   SVC0002 addresses          UNKNOWN_SCHEME
+//   unknown group                        SVC0002 addresses          UNRESOLVED_GROUPS
+//   more than maxAddresses terminals     POL0003 addresses          EXCEEDED_MAX_TARGETS
+//   Busy criterion not allowed           POL0001 <explanation>      INVALID
+//   frequency below minFrequencyMs       POL0009                    INVALID
+//   duration above maxDurationSec        POL0001 <explanation>      INVALID
+//   count absent, unlimited not allowed  POL0004                    INVALID
+//   count above maxCount                 POL0005                    INVALID
+//   correlator already active            SVC0005 <correlator>, correlator   INVALID
+//   unknown correlator (endNotification) SVC0002 correlator         INVALID
+//   the core could not start/store it    SVC0001 <explanation>      FAILED_OPERATION
+//   gateway shutting down                SVC0001 <explanation>      FAILED_SERVICE_NOT_RUNNING
+const { randomUUID } = require('node:crypto');
+const { ParlayxFault } = require('./parlayx/faults');
+const { UsageStatus } = require('./usage');
+const { failure, recordOperation } = require('./recordedOperation');
+
+/** TimeMetrics (common types) in milliseconds; Month and Year are fixed lengths. */
+const METRIC_MS = Object.freeze(Object.assign(Object.create(null), {
+  Millisecond: 1,
+  Second: 1000,
+  Minute: 60 * 1000,
+  Hour: 3600 * 1000,
+  Day: 86400 * 1000,
+  Week: 7 * 86400 * 1000,
+  Month: 30 * 86400 * 1000,
+  Year: 365 * 86400 * 1000,
+}));
+const STATUSES = new Set(['Reachable', 'Unreachable', 'Busy']);
+const XSD_INT_MAX = 2147483647;
+// The notification store cannot hold line breaks or tabs, and no URI or correlator needs them.
+const CONTROL = /[\u0000-\u001f\u007f]/;
+const ABSOLUTE_HTTP = /^https?:\/\//i;
+
+/**
+ * @typedef {object} TimeMetric
+ * @property {'Millisecond'|'Second'|'Minute'|'Hour'|'Day'|'Week'|'Month'|'Year'} metric
+ * @property {number} units non-negative integer (xsd:int)
+ */
+/**
+ * startNotification's parts (ES 202 391-8 §8.2.1); groups may appear in addresses.
+ * @typedef {object} StartNotificationRequest
+ * @property {{endpoint: string, interfaceName?: string, correlator: string}} reference
+ * @property {string[]} addresses
+ * @property {Array<'Reachable'|'Unreachable'|'Busy'>} [criteria] empty or absent: any status
+ * @property {boolean} checkImmediate
+ * @property {TimeMetric} frequency
+ * @property {TimeMetric} [duration] absent or 0 units: the configured default
+ * @property {number} [count] absent: unlimited (if the policy allows it)
+ */
+
+function invalid(part) {
+  return failure('SVC0002', [part], UsageStatus.INVALID);
+}
+
+/** @returns {boolean} an absolute http: or https: URL */
+function isHttpUrl(value) {
+  if (typeof value !== 'string' || !ABSOLUTE_HTTP.test(value) || CONTROL.test(value) || /\s/.test(value)) return false;
+  try {
+    const url = new URL(value);
+    return (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname !== '';
+  } catch {
+    return false;
+  }
+}
+
+/** A TimeMetric in milliseconds (may exceed 2^53 for huge units; compared, never stored so). */
+function timeMetricMs(value, part) {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw invalid(part);
+  const { metric, units } = value;
+  if (typeof metric !== 'string' || !Object.hasOwn(METRIC_MS, metric)) throw invalid(part);
+  if (!Number.isInteger(units) || units < 0 || units > XSD_INT_MAX) throw invalid(part);
+  return METRIC_MS[metric] * units;
+}
+
+/** A core failure as a fault of the operation (so that it is answered and recorded). */
+function coreFault(error, log, operation) {
+  if (error instanceof ParlayxFault) return error;
+  if (error && error.code === 'ERR_PX_CLOSED') {
+    return failure('SVC0001', ['service is shutting down'], UsageStatus.FAILED_SERVICE_NOT_RUNNING);
+  }
+  log('error', `${operation} failed in the native core`, { error: (error && error.stack) || String(error) });
+  return failure('SVC0001', [`${operation} could not be completed`], UsageStatus.FAILED_OPERATION);
+}
+
+class TerminalStatusNotificationService {
+  /**
+   * @param {{ core: any, config: any, native: any, usage: import('./usage').UsageLog,
+   *           terminalStatus: import('./terminalStatus').TerminalStatusService, log?: Function }} deps
+   *   the NativeCore, its config, the addon, the usage record log, the Terminal Status service
+   *   (its group configuration is shared), a structured log sink
+   */
+  constructor({ core, config, native, usage, terminalStatus, log = () => {} }) {
+    this.core = core;
+    this.config = config;
+    this.policy = config.notifications;
+    this.native = native;
+    this.terminalStatus = terminalStatus;
+    this.log = log;
+    this.sink = { usage, serviceName: config.service.name };
+  }
+
+  /**
+   * startNotification: validates the request, expands groups, and starts the notification in
+   * the core (resolves once it is committed to the notification store). Its GLOBALID is shared
+   * by the usage records of every later delivery of the notification.
+   * @param {StartNotificationRequest} request
+   * @param {import('./terminalStatus').RequestContext} [context]
+   * @returns {Promise<void>} rejects with a ParlayxFault
+   */
+  startNotification(request, context = {}) {
+    const requester = context.requester || '';
+    const globalId = context.globalId || randomUUID();
+    const req = request !== null && typeof request === 'object' ? request : {};
+    const reference = req.reference !== null && typeof req.reference === 'object' ? req.reference : {};
+    // What the record shows; refined as validation gets further.
+    const shown = {
+      TARGET: Array.isArray(req.addresses) ? req.addresses.filter((a) => typeof a === 'string').join(',') : '',
+      CORRELATOR: typeof reference.correlator === 'string' ? reference.correlator : '',
+      NOTIFICATION_ENDPOINT: typeof reference.endpoint === 'string' ? reference.endpoint : '',
+      NOTIFICATION_EXPIRES_AT: '',
+    };
+    return recordOperation(this.sink, 'startNotification', { requester, globalId }, () => shown, async () => {
+      const spec = this.validate(req, shown);
+      spec.requester = requester;
+      spec.globalId = globalId;
+      let outcome;
+      try {
+        outcome = await this.core.startNotification(spec);
+      } catch (error) {
+        throw coreFault(error, this.log, 'startNotification');
+      }
+      if (outcome === 'duplicate') {
+        throw failure('SVC0005', [spec.correlator, 'correlator'], UsageStatus.INVALID);
+      }
+    });
+  }
+
+  /**
+   * Checks a startNotification request part by part: the format of every part first (SVC),
+   * then the policy limits (POL), so that a client fixes a malformed request before learning
+   * about limits. Fills `shown` with the record's attributes.
+   * @returns {object} the core's spec, without requester and globalId
+   */
+  validate(req, shown) {
+    const policy = this.policy;
+    const reference = req.reference;
+    if (reference === null || typeof reference !== 'object' || Array.isArray(reference)) throw invalid('reference');
+    if (!isHttpUrl(reference.endpoint)) throw invalid('endpoint');
+    const interfaceName = reference.interfaceName === undefined ? '' : reference.interfaceName;
+    if (typeof interfaceName !== 'string' || CONTROL.test(interfaceName)) throw invalid('interfaceName');
+    const correlator = reference.correlator;
+    if (typeof correlator !== 'string' || correlator.length === 0 || CONTROL.test(correlator)) throw invalid('correlator');
+
+    const addresses = this.terminals(req.addresses);
+    shown.TARGET = addresses.join(',');
+
+    const criteria = req.criteria === undefined || req.criteria === null ? [] : req.criteria;
+    if (!Array.isArray(criteria) || !criteria.every((c) => STATUSES.has(c))) throw invalid('criteria');
+    if (typeof req.checkImmediate !== 'boolean') throw invalid('checkImmediate');
+    const frequencyMs = timeMetricMs(req.frequency, 'frequency');
+    const durationMs = req.duration === undefined || req.duration === null ? 0 : timeMetricMs(req.duration, 'duration');
+    const count = req.count;
+    if (count !== undefined && count !== null && (!Number.isInteger(count) || count <= 0 || count > XSD_INT_MAX)) {
+      throw invalid('count');
+    }
+
+    if (addresses.length > policy.maxAddresses) throw failure('POL0003', ['addresses'], UsageStatus.EXCEEDED_MAX_TARGETS);
+    if (!policy.busyCriteriaAllowed && criteria.includes('Busy')) {
+      throw failure('POL0001', ['Busy is not supported as a criterion'], UsageStatus.INVALID);
+    }
+    if (frequencyMs < policy.minFrequencyMs) throw failure('POL0009', [], UsageStatus.INVALID);
+    if (durationMs > policy.maxDurationSec * 1000) {
+      throw failure('POL0001', [`duration longer than the maximum of ${policy.maxDurationSec} seconds`], UsageStatus.INVALID);
+    }
+    const effectiveDurationMs = durationMs === 0 ? policy.defaultDurationSec * 1000 : durationMs;
+    if (count === undefined || count === null) {
+      if (!policy.unlimitedCountAllowed) throw failure('POL0004', [], UsageStatus.INVALID);
+    } else if (count > policy.maxCount) {
+      throw failure('POL0005', [], UsageStatus.INVALID);
+    }
+
+    const createdAtMs = Date.now();
+    const expiresAtMs = createdAtMs + effectiveDurationMs;
+    // A frequency longer than the duration allows one notification at most, as the duration does.
+    const effectiveFrequencyMs = Math.min(frequencyMs, effectiveDurationMs);
+    shown.DURATION = String(effectiveDurationMs);
+    shown.NOTIFICATION_EXPIRES_AT = new Date(expiresAtMs).toISOString();
+    shown.FREQUENCY = String(effectiveFrequencyMs);
+    if (count !== undefined && count !== null) shown['NOTIFICATION LIMIT'] = String(count);
+    const spec = {
+      correlator,
+      endpoint: reference.endpoint,
+      interfaceName,
+      addresses,
+      criteria: [...new Set(criteria)],
+      checkImmediate: req.checkImmediate,
+      frequencyMs: effectiveFrequencyMs,
+      createdAtMs,
+      expiresAtMs,
+    };
+    if (count !== undefined && count !== null) spec.countLimit = count;
+    return spec;
+  }
+
+  /**
+   * The distinct valid terminal addresses of the request, groups expanded; terminals that are
+   * the same (same canonical URI) are kept once, as first written.
+   * @returns {string[]}
+   */
+  terminals(addresses) {
+    if (!Array.isArray(addresses) || addresses.length === 0 || !addresses.every((a) => typeof a === 'string')) {
+      throw invalid('addresses');
+    }
+    const expanded = this.terminalStatus.expandGroups(addresses, 'addresses');
+    if (expanded.length === 0) throw invalid('addresses');
+    const seen = new Set();
+    const terminals = [];
+    for (const address of expanded) {
+      const parsed = this.native.parseAddress(address);
+      if (!parsed.ok) {
+        throw failure('SVC0002', ['addresses'], parsed.error === 'unknownScheme' ? UsageStatus.UNKNOWN_SCHEME : UsageStatus.INVALID);
+      }
+      if (seen.has(parsed.canonical)) continue;
+      seen.add(parsed.canonical);
+      terminals.push(address);
+    }
+    return terminals;
+  }
+
+  /**
+   * endNotification: ends the requester's notification with this correlator; no statusEnd is
+   * sent for it.
+   * @param {string} correlator
+   * @param {import('./terminalStatus').RequestContext} [context]
+   * @returns {Promise<void>} rejects with a ParlayxFault (SVC0002 for an unknown correlator)
+   */
+  endNotification(correlator, context = {}) {
+    const requester = context.requester || '';
+    const shown = { CORRELATOR: typeof correlator === 'string' ? correlator : '' };
+    return recordOperation(this.sink, 'endNotification', { requester, globalId: context.globalId }, () => shown, async () => {
+      if (typeof correlator !== 'string' || correlator.length === 0) throw invalid('correlator');
+      let ended;
+      try {
+        ended = await this.core.endNotification(requester, correlator);
+      } catch (error) {
+        throw coreFault(error, this.log, 'endNotification');
+      }
+      if (!ended) throw invalid('correlator');
+    });
+  }
+
+  /**
+   * Admin: every active notification, with its progress.
+   * @returns {object[]} as the core's listNotifications()
+   */
+  list() {
+    return this.core.listNotifications();
+  }
+
+  /**
+   * Admin: ends a notification on the operator's behalf; the application gets a statusError for
+   * the whole notification (SVC0001 with the reason).
+   * @param {string} correlator
+   * @param {{ requester?: string, reason?: string }} [options]
+   * @returns {Promise<boolean>} false when there is no such notification
+   */
+  terminate(correlator, { requester = '', reason = 'notification terminated by the operator' } = {}) {
+    if (typeof correlator !== 'string' || correlator.length === 0) {
+      return Promise.reject(new TypeError('terminate(correlator): correlator must be a non-empty string'));
+    }
+    return this.core.terminateNotification(requester, correlator, String(reason));
+  }
+}
+
+module.exports = { TerminalStatusNotificationService, METRIC_MS };
