@@ -41,8 +41,8 @@ struct PresenceConfig {
   uint32_t subscribeTimeoutMs = 5000;      // 100 .. 120000: SUBSCRIBE final answer + first NOTIFY
   uint32_t resubscribeBackoffMs = 1000;    // 10 .. 3600000: first retry delay, doubled per failure
   uint32_t resubscribeBackoffMaxMs = 60000;  // resubscribeBackoffMs .. 3600000
-  uint32_t maxSubscribeFailures = 5;  // 1 .. 1000 consecutive failures, then statusError
-  uint32_t maxSubscribesInFlight = 200;  // 1 .. 100000 SUBSCRIBE transactions at once (pacing)
+  uint32_t maxSubscribeFailures = 5;         // 1 .. 1000 consecutive failures, then statusError
+  uint32_t maxSubscribesInFlight = 200;      // 1 .. 100000 SUBSCRIBE transactions at once (pacing)
 };
 
 struct TerminalStatusConfig {
@@ -59,10 +59,10 @@ struct GroupsConfig {
 
 // Notification delivery to the application's TerminalStatusNotification endpoint.
 struct DeliveryConfig {
-  uint32_t timeoutMs = 5000;           // 100 .. 120000 per attempt
-  uint32_t maxAttempts = 5;            // 1 .. 100
-  uint32_t retryBackoffMs = 500;       // 10 .. 3600000: delay before the 2nd attempt, doubled
-  uint32_t retryBackoffMaxMs = 30000;  // retryBackoffMs .. 3600000
+  uint32_t timeoutMs = 5000;            // 100 .. 120000 per attempt
+  uint32_t maxAttempts = 5;             // 1 .. 100
+  uint32_t retryBackoffMs = 500;        // 10 .. 3600000: delay before the 2nd attempt, doubled
+  uint32_t retryBackoffMaxMs = 30000;   // retryBackoffMs .. 3600000
   uint32_t maxSocketsPerEndpoint = 16;  // 1 .. 1024 keep-alive connections per endpoint
 };
 
@@ -71,13 +71,13 @@ struct DeliveryConfig {
 struct NotificationsConfig {
   // SQLite file of the active notifications; relative paths as usage.database.
   std::string database = "var/notifications.db";
-  uint32_t maxAddresses = 100;             // 1 .. 100000, counted after group expansion
-  uint32_t defaultDurationSec = 3600;      // 1 .. maxDurationSec: when duration is absent or 0
-  uint32_t maxDurationSec = 86400;         // 1 .. 31536000
-  uint32_t minFrequencyMs = 1000;          // 0 .. 86400000: shortest frequency accepted
-  bool unlimitedCountAllowed = true;       // count absent = unlimited; else POL0004
-  uint32_t maxCount = 100000;              // 1 .. 1000000000; larger count: POL0005
-  bool busyCriteriaAllowed = true;         // TWSS BusyAvailable: Busy as a criterion
+  uint32_t maxAddresses = 100;         // 1 .. 100000, counted after group expansion
+  uint32_t defaultDurationSec = 3600;  // 1 .. maxDurationSec: when duration is absent or 0
+  uint32_t maxDurationSec = 86400;     // 1 .. 31536000
+  uint32_t minFrequencyMs = 1000;      // 0 .. 86400000: shortest frequency accepted
+  bool unlimitedCountAllowed = true;   // count absent = unlimited; else POL0004
+  uint32_t maxCount = 100000;          // 1 .. 1000000000; larger count: POL0005
+  bool busyCriteriaAllowed = true;     // TWSS BusyAvailable: Busy as a criterion
   DeliveryConfig delivery;
 };
 
