@@ -211,19 +211,6 @@ NotificationState decodeRow(sqlite3_stmt* stmt) {
   return state;
 }
 
-int bindText(sqlite3_stmt* stmt, int index, const std::string& text) {
-  // SQLITE_STATIC: every bound string outlives the statement's step (bindings are cleared by
-  // a ResetGuard declared after them).
-  return sqlite3_bind_text64(stmt, index, text.data(), text.size(), SQLITE_STATIC, SQLITE_UTF8);
-}
-
-// Runs a statement that returns no rows and resets it; returns the step result code.
-int run(sqlite3_stmt* stmt) {
-  const int rc = sqlite3_step(stmt);
-  sqlite3_reset(stmt);
-  return rc;
-}
-
 }  // namespace
 
 NotificationStore::NotificationStore(const std::string& path) : path_(path) {
@@ -470,10 +457,10 @@ std::string NotificationStore::writeBatch(const std::map<NotificationKey, Write>
     std::string message = "notification store '" + path_ + "': " + what + ": " + sqlite3_errmsg(db);
     if (failed != nullptr) sqlite3_reset(failed);
     // Some errors (e.g. SQLITE_FULL) already rolled the transaction back.
-    if (!sqlite3_get_autocommit(db)) run(rollback_.get());
+    if (!sqlite3_get_autocommit(db)) sqlite::runReset(rollback_.get());
     return message;
   };
-  if (run(begin_.get()) != SQLITE_DONE) return fail("begin");
+  if (sqlite::runReset(begin_.get()) != SQLITE_DONE) return fail("begin");
   for (const auto& [id, write] : batch) {
     int rc;
     if (write) {
@@ -483,12 +470,12 @@ std::string NotificationStore::writeBatch(const std::map<NotificationKey, Write>
       const std::string addresses = encodeAddresses(spec.addresses);
       sqlite3_stmt* stmt = upsert_.get();
       const sqlite::ResetGuard reset(stmt);
-      rc = bindText(stmt, 1, id.requester);
-      if (rc == SQLITE_OK) rc = bindText(stmt, 2, id.correlator);
-      if (rc == SQLITE_OK) rc = bindText(stmt, 3, spec.endpoint);
-      if (rc == SQLITE_OK) rc = bindText(stmt, 4, spec.interfaceName);
-      if (rc == SQLITE_OK) rc = bindText(stmt, 5, spec.globalId);
-      if (rc == SQLITE_OK) rc = bindText(stmt, 6, criteria);
+      rc = sqlite::bindText(stmt, 1, id.requester);
+      if (rc == SQLITE_OK) rc = sqlite::bindText(stmt, 2, id.correlator);
+      if (rc == SQLITE_OK) rc = sqlite::bindText(stmt, 3, spec.endpoint);
+      if (rc == SQLITE_OK) rc = sqlite::bindText(stmt, 4, spec.interfaceName);
+      if (rc == SQLITE_OK) rc = sqlite::bindText(stmt, 5, spec.globalId);
+      if (rc == SQLITE_OK) rc = sqlite::bindText(stmt, 6, criteria);
       if (rc == SQLITE_OK) rc = sqlite3_bind_int(stmt, 7, spec.checkImmediate ? 1 : 0);
       if (rc == SQLITE_OK) rc = sqlite3_bind_int64(stmt, 8, spec.frequencyMs);
       if (rc == SQLITE_OK) rc = sqlite3_bind_int64(stmt, 9, spec.createdAtMs);
@@ -502,19 +489,19 @@ std::string NotificationStore::writeBatch(const std::map<NotificationKey, Write>
       if (rc == SQLITE_OK) {
         rc = sqlite3_bind_int64(stmt, 14, static_cast<int64_t>(progress.nextSequence));
       }
-      if (rc == SQLITE_OK) rc = bindText(stmt, 15, addresses);
+      if (rc == SQLITE_OK) rc = sqlite::bindText(stmt, 15, addresses);
       if (rc == SQLITE_OK) rc = sqlite3_step(stmt);
       if (rc != SQLITE_DONE) return fail("saving", stmt);
     } else {
       sqlite3_stmt* stmt = delete_.get();
       const sqlite::ResetGuard reset(stmt);
-      rc = bindText(stmt, 1, id.requester);
-      if (rc == SQLITE_OK) rc = bindText(stmt, 2, id.correlator);
+      rc = sqlite::bindText(stmt, 1, id.requester);
+      if (rc == SQLITE_OK) rc = sqlite::bindText(stmt, 2, id.correlator);
       if (rc == SQLITE_OK) rc = sqlite3_step(stmt);
       if (rc != SQLITE_DONE) return fail("removing", stmt);
     }
   }
-  if (run(commit_.get()) != SQLITE_DONE) return fail("commit");
+  if (sqlite::runReset(commit_.get()) != SQLITE_DONE) return fail("commit");
   return {};
 }
 

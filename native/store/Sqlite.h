@@ -67,6 +67,19 @@ class ResetGuard {
   sqlite3_stmt* stmt_;
 };
 
+// Binds text without copying (SQLITE_STATIC): the caller keeps `text` alive until the statement
+// has run and its bindings are cleared.
+inline int bindText(sqlite3_stmt* stmt, int index, const std::string& text) {
+  return sqlite3_bind_text64(stmt, index, text.data(), text.size(), SQLITE_STATIC, SQLITE_UTF8);
+}
+
+// Runs a statement that returns no rows and resets it; returns the step result code.
+inline int runReset(sqlite3_stmt* stmt) {
+  const int rc = sqlite3_step(stmt);
+  sqlite3_reset(stmt);
+  return rc;
+}
+
 // Text of column `col` as a std::string ("" for NULL).
 std::string columnText(sqlite3_stmt* stmt, int col);
 

@@ -115,18 +115,6 @@ void pairEqualsSql(sqlite3_context* ctx, int /*argc*/, sqlite3_value** argv) {
   sqlite3_result_int(ctx, found ? 1 : 0);
 }
 
-int bindText(sqlite3_stmt* stmt, int index, const std::string& text) {
-  // SQLITE_STATIC: the rows outlive the statement's use; bindings are cleared after each batch.
-  return sqlite3_bind_text64(stmt, index, text.data(), text.size(), SQLITE_STATIC, SQLITE_UTF8);
-}
-
-// Runs a statement that returns no rows and resets it; returns the step result code.
-int run(sqlite3_stmt* stmt) {
-  const int rc = sqlite3_step(stmt);
-  sqlite3_reset(stmt);
-  return rc;
-}
-
 bool rowIsValid(const UsageRow& row) {
   return !row.recordId.empty() && row.segment >= 0 && row.recordTimeMs >= kMinRecordTimeMs &&
          row.recordTimeMs <= kMaxRecordTimeMs;
@@ -452,7 +440,7 @@ UsageStore::WriteError UsageStore::tryWrite(std::vector<Pending>& batch) {
     rollbackIfOpen();
     return error;
   };
-  int rc = run(begin_.get());
+  int rc = sqlite::runReset(begin_.get());
   if (rc != SQLITE_DONE) return failure(rc);
   sqlite3_stmt* insert = insert_.get();
   const sqlite::ResetGuard clearInsert(insert);
@@ -462,18 +450,18 @@ UsageStore::WriteError UsageStore::tryWrite(std::vector<Pending>& batch) {
     // A savepoint keeps a multi-row append atomic when one of its rows is refused; a single
     // row needs none (a failed statement undoes itself).
     const bool multi = p.rows.size() > 1;
-    if (multi && (rc = run(savepoint_.get())) != SQLITE_DONE) return failure(rc);
+    if (multi && (rc = sqlite::runReset(savepoint_.get())) != SQLITE_DONE) return failure(rc);
     for (const UsageRow& row : p.rows) {
       time = formatRecordTime(row.recordTimeMs);
-      rc = bindText(insert, 1, row.recordId);
+      rc = sqlite::bindText(insert, 1, row.recordId);
       if (rc == SQLITE_OK) rc = sqlite3_bind_int(insert, 2, row.segment);
-      if (rc == SQLITE_OK) rc = bindText(insert, 3, row.globalId);
-      if (rc == SQLITE_OK) rc = bindText(insert, 4, row.service);
-      if (rc == SQLITE_OK) rc = bindText(insert, 5, row.host);
-      if (rc == SQLITE_OK) rc = bindText(insert, 6, row.eventType);
-      if (rc == SQLITE_OK) rc = bindText(insert, 7, time);
+      if (rc == SQLITE_OK) rc = sqlite::bindText(insert, 3, row.globalId);
+      if (rc == SQLITE_OK) rc = sqlite::bindText(insert, 4, row.service);
+      if (rc == SQLITE_OK) rc = sqlite::bindText(insert, 5, row.host);
+      if (rc == SQLITE_OK) rc = sqlite::bindText(insert, 6, row.eventType);
+      if (rc == SQLITE_OK) rc = sqlite::bindText(insert, 7, time);
       if (rc == SQLITE_OK) rc = sqlite3_bind_int(insert, 8, row.statusCode);
-      if (rc == SQLITE_OK) rc = bindText(insert, 9, row.serviceData);
+      if (rc == SQLITE_OK) rc = sqlite::bindText(insert, 9, row.serviceData);
       if (rc == SQLITE_OK) rc = sqlite3_step(insert);
       if (rc == SQLITE_DONE) {
         sqlite3_reset(insert);
@@ -492,17 +480,17 @@ UsageStore::WriteError UsageStore::tryWrite(std::vector<Pending>& batch) {
       break;
     }
     if (multi) {
-      if (!p.ok && (rc = run(rollbackTo_.get())) != SQLITE_DONE) return failure(rc);
-      if ((rc = run(release_.get())) != SQLITE_DONE) return failure(rc);
+      if (!p.ok && (rc = sqlite::runReset(rollbackTo_.get())) != SQLITE_DONE) return failure(rc);
+      if ((rc = sqlite::runReset(release_.get())) != SQLITE_DONE) return failure(rc);
     }
   }
-  if ((rc = run(commit_.get())) != SQLITE_DONE) return failure(rc);
+  if ((rc = sqlite::runReset(commit_.get())) != SQLITE_DONE) return failure(rc);
   return {};
 }
 
 void UsageStore::rollbackIfOpen() {
   // Some errors (e.g. SQLITE_FULL) already rolled the transaction back.
-  if (!sqlite3_get_autocommit(db_.get())) run(rollback_.get());
+  if (!sqlite3_get_autocommit(db_.get())) sqlite::runReset(rollback_.get());
 }
 
 void UsageStore::finishBatch(std::vector<Pending>& batch) {
@@ -664,7 +652,7 @@ std::vector<UsageRow> UsageStore::query(const UsageQuery& q) {
     const int index = static_cast<int>(i + 1);
     const int rc = std::holds_alternative<int64_t>(params[i])
                        ? sqlite3_bind_int64(stmt, index, std::get<int64_t>(params[i]))
-                       : bindText(stmt, index, std::get<std::string>(params[i]));
+                       : sqlite::bindText(stmt, index, std::get<std::string>(params[i]));
     if (rc != SQLITE_OK) throw fail("query bind");
   }
   std::vector<UsageRow> rows;

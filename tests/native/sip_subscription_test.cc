@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "sip/PresenceWatcher.h"
+#include "support/PidfDocuments.h"
 #include "support/UdpSipPeer.h"
 
 namespace px {
@@ -33,23 +34,12 @@ using std::chrono::milliseconds;
 using Kind = SubscriptionEvent::Kind;
 using Received = UdpSipPeer::Received;
 
-constexpr const char* kTarget = "sip:alice@example.test";
-constexpr const char* kWatcherUri = "sip:watcher@gateway.test";
-
-std::string pidf(const std::string& basic, const std::string& person = "") {
-  return "<?xml version='1.0' encoding='UTF-8'?>"
-         "<presence xmlns='urn:ietf:params:xml:ns:pidf'"
-         " xmlns:dm='urn:ietf:params:xml:ns:pidf:data-model'"
-         " xmlns:rpid='urn:ietf:params:xml:ns:pidf:rpid' entity='sip:alice@example.test'>"
-         "<tuple id='t1'><status><basic>" +
-         basic + "</basic></status></tuple>" + person + "</presence>";
-}
-const std::string kOpen = pidf("open");
-const std::string kClosed = pidf("closed");
-const std::string kOnThePhone =
-    pidf("open",
-         "<dm:person id='p1'><rpid:activities><rpid:on-the-phone/></rpid:activities>"
-         "</dm:person>");
+using test::kClosed;
+using test::kOnThePhone;
+using test::kOpen;
+using test::kTarget;
+using test::kWatcherUri;
+using test::pidf;
 
 PeerScript notifier(std::optional<std::string> body = kOpen) {
   PeerScript script;

@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "support/PidfDocuments.h"
 #include "support/UdpSipPeer.h"
 
 namespace px::test {
@@ -35,23 +36,12 @@ using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 using Kind = FetchOutcome::Kind;
 
-constexpr const char* kTarget = "sip:alice@example.test";
-constexpr const char* kWatcherUri = "sip:watcher@gateway.test";
-
-std::string pidf(const std::string& basic, const std::string& person = "") {
-  return "<?xml version='1.0' encoding='UTF-8'?>"
-         "<presence xmlns='urn:ietf:params:xml:ns:pidf'"
-         " xmlns:dm='urn:ietf:params:xml:ns:pidf:data-model'"
-         " xmlns:rpid='urn:ietf:params:xml:ns:pidf:rpid' entity='sip:alice@example.test'>"
-         "<tuple id='t1'><status><basic>" +
-         basic + "</basic></status></tuple>" + person + "</presence>";
-}
-const std::string kOpen = pidf("open");
-const std::string kClosed = pidf("closed");
-const std::string kOnThePhone =
-    pidf("open",
-         "<dm:person id='p1'><rpid:activities><rpid:on-the-phone/></rpid:activities>"
-         "</dm:person>");
+using test::kClosed;
+using test::kOnThePhone;
+using test::kOpen;
+using test::kTarget;
+using test::kWatcherUri;
+using test::pidf;
 
 PeerScript notifyScript(std::optional<std::string> body,
                         PeerScript::Mode mode = PeerScript::Mode::kOkThenNotify) {

@@ -3,7 +3,9 @@
 #include "store/UsageStore.h"
 
 #include <gtest/gtest.h>
+
 #include <stdlib.h>
+#include "support/TempDir.h"
 
 #include <atomic>
 #include <chrono>
@@ -29,25 +31,7 @@ using Clock = std::chrono::steady_clock;
 
 constexpr int64_t kT0 = 1795536062345;  // 2026-11-24T16:01:02.345Z
 
-// A fresh directory under /tmp, removed with everything in it.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "px-store-XXXXXX").string();
-    if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  fs::path path_;
-};
+using px::testing::TempDir;
 
 UsageRow makeRow(const std::string& id, int segment = 0, int64_t timeMs = kT0,
                  const std::string& serviceData = "REQUESTER=app1;TARGET=tel\\:+123") {
