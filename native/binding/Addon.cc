@@ -254,8 +254,10 @@ class NativeCore : public Napi::ObjectWrap<NativeCore> {
   // with the operation's commit callback), deliveries, and the timer for the next deadline.
   void Apply(Napi::Env env, EngineEffects& effects, const NotificationKey* awaited = nullptr,
              uint64_t operation = 0) {
-    for (const std::string& key : effects.watch) watcher_->watch(key);
-    for (const std::string& key : effects.unwatch) watcher_->unwatch(key);
+    // One SIP-thread wake-up for the whole batch (a restore may watch 100,000 terminals).
+    for (const std::string& key : effects.watch) watcher_->watch(key, false);
+    for (const std::string& key : effects.unwatch) watcher_->unwatch(key, false);
+    if (!effects.watch.empty() || !effects.unwatch.empty()) watcher_->flush();
     // Ended wins over changed: a notification that ended in this batch is deleted, not saved.
     const std::set<NotificationKey> ended(effects.ended.begin(), effects.ended.end());
     std::set<NotificationKey> saved;
