@@ -401,11 +401,20 @@ class NativeCore : public Napi::ObjectWrap<NativeCore> {
 
   // endNotification(requester, correlator) -> Promise<boolean>: false when unknown.
   Napi::Value EndNotification(const Napi::CallbackInfo& info) {
+    return EndWith(info, [this](const NotificationKey& id, EngineEffects& effects) {
+      return engine_.end(id, effects);
+    });
+  }
+
+  // Ends a notification through `end` (engine end or terminate) and settles once the removal is
+  // committed: Promise<true>, or Promise<false> when the notification is unknown.
+  template <typename End>
+  Napi::Value EndWith(const Napi::CallbackInfo& info, End end) {
     Napi::Env env = info.Env();
     RequireOpen(env);
     const NotificationKey id = KeyFromJs(info);
     EngineEffects effects;
-    if (!engine_.end(id, effects)) return FalsePromise(env);
+    if (!end(id, effects)) return FalsePromise(env);
     uint64_t operation = 0;
     Napi::Promise promise = BeginOperation(env, TrueValue, operation);
     Apply(env, effects, &id, operation);
@@ -415,17 +424,11 @@ class NativeCore : public Napi::ObjectWrap<NativeCore> {
   // terminateNotification(requester, correlator, reason) -> Promise<boolean>: the operator ends a
   // notification; the application gets statusError for the whole notification.
   Napi::Value TerminateNotification(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    RequireOpen(env);
-    const NotificationKey id = KeyFromJs(info);
     const std::string reason = info[2].IsString() ? info[2].As<Napi::String>().Utf8Value()
                                                   : "notification terminated by the operator";
-    EngineEffects effects;
-    if (!engine_.terminate(id, reason, effects)) return FalsePromise(env);
-    uint64_t operation = 0;
-    Napi::Promise promise = BeginOperation(env, TrueValue, operation);
-    Apply(env, effects, &id, operation);
-    return promise;
+    return EndWith(info, [this, &reason](const NotificationKey& id, EngineEffects& effects) {
+      return engine_.terminate(id, reason, effects);
+    });
   }
 
   static Napi::Value TrueValue(Napi::Env env) { return Napi::Boolean::New(env, true); }
