@@ -2,6 +2,8 @@
 // Locale-independent on purpose: <cctype> depends on the process locale.
 #pragma once
 
+#include <string_view>
+
 namespace px::ascii {
 
 constexpr bool isAlpha(char c) {
@@ -15,6 +17,17 @@ constexpr bool isAlnum(char c) {
 }
 constexpr bool isHex(char c) {
   return isDigit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+constexpr char toLower(char c) {
+  return c >= 'A' && c <= 'Z' ? static_cast<char>(c + ('a' - 'A')) : c;
+}
+constexpr bool equalsNoCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (toLower(a[i]) != toLower(b[i])) return false;
+  }
+  return true;
 }
 
 }  // namespace px::ascii

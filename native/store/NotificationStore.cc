@@ -1,5 +1,7 @@
 #include "store/NotificationStore.h"
 
+#include "common/Ascii.h"
+
 #include <array>
 #include <filesystem>
 #include <limits>
@@ -44,13 +46,7 @@ constexpr const char* kColumns =
     "frequency_ms, created_at_ms, expires_at_ms, count_limit, sent, last_sent_at_ms, "
     "next_sequence, addresses";
 
-struct ColumnSpec {
-  const char* name;
-  const char* type;
-  bool notNull;
-  int pk;  // position in the primary key, 0 = not part of it
-};
-constexpr std::array<ColumnSpec, 15> kExpectedColumns = {{
+constexpr std::array<sqlite::ColumnSpec, 15> kExpectedColumns = {{
     {"requester", "TEXT", true, 1},
     {"correlator", "TEXT", true, 2},
     {"endpoint", "TEXT", true, 0},
@@ -76,15 +72,6 @@ std::optional<TerminalStatus> parseStatus(std::string_view name) {
     if (toString(s) == name) return s;
   }
   return std::nullopt;
-}
-
-bool equalsNoCase(std::string_view a, std::string_view b) {
-  auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; };
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (lower(a[i]) != lower(b[i])) return false;
-  }
-  return true;
 }
 
 std::vector<std::string_view> split(std::string_view text, char separator) {
@@ -248,7 +235,7 @@ void NotificationStore::open() {
   sqlite3_busy_timeout(db, kBusyTimeoutMs);
   // The first statement reads the header: a file that is not a database fails here.
   const std::string mode = sqlite::queryText(db, "PRAGMA journal_mode=WAL");
-  if (!equalsNoCase(mode, "wal")) {
+  if (!ascii::equalsNoCase(mode, "wal")) {
     throw std::runtime_error("notification store '" + path_ +
                              "': cannot switch to WAL journal mode (got '" + mode + "')");
   }
@@ -272,30 +259,9 @@ void NotificationStore::open() {
       // Migrations from older versions go here, one step per version.
       throw refuse("unknown notification schema version " + std::to_string(version) +
                    " (this build reads version " + std::to_string(kSchemaVersion) + ")");
-    } else {
-      sqlite::Stmt info = sqlite::prepare(db, "PRAGMA table_info(notifications)", false);
-      std::string found;
-      bool same = true;
-      size_t n = 0;
-      int rc;
-      while ((rc = sqlite3_step(info.get())) == SQLITE_ROW) {
-        const std::string name = sqlite::columnText(info.get(), 1);
-        const std::string type = sqlite::columnText(info.get(), 2);
-        const bool notNull = sqlite3_column_int(info.get(), 3) != 0;
-        const int pk = sqlite3_column_int(info.get(), 5);
-        found += (found.empty() ? "" : ", ") + name + " " + type;
-        same = same && n < kExpectedColumns.size() &&
-               equalsNoCase(name, kExpectedColumns[n].name) &&
-               equalsNoCase(type, kExpectedColumns[n].type) &&
-               notNull == kExpectedColumns[n].notNull && pk == kExpectedColumns[n].pk;
-        ++n;
-      }
-      if (rc != SQLITE_DONE) {
-        throw sqlite::Error("PRAGMA table_info", sqlite3_extended_errcode(db), sqlite3_errmsg(db));
-      }
-      if (!same || n != kExpectedColumns.size()) {
-        throw refuse("table notifications has unexpected columns (" + found + ")");
-      }
+    } else if (const auto found = sqlite::columnMismatch(
+                   db, "notifications", kExpectedColumns.data(), kExpectedColumns.size())) {
+      throw refuse("table notifications has unexpected columns (" + *found + ")");
     }
     sqlite::exec(db, "COMMIT");
   } catch (...) {

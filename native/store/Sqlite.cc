@@ -1,5 +1,7 @@
 #include "store/Sqlite.h"
 
+#include "common/Ascii.h"
+
 namespace px::sqlite {
 
 Error::Error(const std::string& context, int code, const std::string& message)
@@ -60,6 +62,32 @@ std::string queryText(sqlite3* db, const char* sql) {
 int64_t queryInt(sqlite3* db, const char* sql) {
   Stmt stmt = firstRow(db, sql);
   return sqlite3_column_int64(stmt.get(), 0);
+}
+
+std::optional<std::string> columnMismatch(sqlite3* db, const std::string& table,
+                                          const ColumnSpec* expected, size_t count) {
+  Stmt info = prepare(db, "PRAGMA table_info(" + table + ")", false);
+  std::string found;
+  bool same = true;
+  size_t n = 0;
+  int rc;
+  while ((rc = sqlite3_step(info.get())) == SQLITE_ROW) {
+    const std::string name = columnText(info.get(), 1);
+    const std::string type = columnText(info.get(), 2);
+    const bool notNull = sqlite3_column_int(info.get(), 3) != 0;
+    const int pk = sqlite3_column_int(info.get(), 5);
+    found += (found.empty() ? "" : ", ") + name + " " + type + (notNull ? " NOT NULL" : "") +
+             (pk ? " PK" + std::to_string(pk) : "");
+    same = same && n < count && ascii::equalsNoCase(name, expected[n].name) &&
+           ascii::equalsNoCase(type, expected[n].type) && notNull == expected[n].notNull &&
+           pk == expected[n].pk;
+    ++n;
+  }
+  if (rc != SQLITE_DONE) {
+    throw Error("PRAGMA table_info", sqlite3_extended_errcode(db), sqlite3_errmsg(db));
+  }
+  if (same && n == count) return std::nullopt;
+  return found;
 }
 
 std::string columnText(sqlite3_stmt* stmt, int col) {

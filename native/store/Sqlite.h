@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -79,6 +80,20 @@ inline int runReset(sqlite3_stmt* stmt) {
   sqlite3_reset(stmt);
   return rc;
 }
+
+// One column of a table as PRAGMA table_info reports it.
+struct ColumnSpec {
+  const char* name;
+  const char* type;
+  bool notNull;
+  int pk;  // position in the primary key, 0 = not part of it
+};
+
+// Checks that `table` has exactly the `count` columns of `expected`, in order (names and types
+// compared case-insensitively). nullopt when it does; otherwise the columns found, as
+// "name TYPE [NOT NULL] [PKn], ..." for the error message. Throws Error on a SQLite failure.
+std::optional<std::string> columnMismatch(sqlite3* db, const std::string& table,
+                                          const ColumnSpec* expected, size_t count);
 
 // Text of column `col` as a std::string ("" for NULL).
 std::string columnText(sqlite3_stmt* stmt, int col);

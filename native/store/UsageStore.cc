@@ -1,5 +1,7 @@
 #include "store/UsageStore.h"
 
+#include "common/Ascii.h"
+
 #include <algorithm>
 #include <array>
 #include <filesystem>
@@ -35,29 +37,17 @@ constexpr const char* kCreateIndexes =
 constexpr const char* kColumns =
     "RECORDID, SEGMENT, GLOBALID, SERVICE, HOST, EVENTTYPE, RECORDTIME, STATUSCODE, SERVICEDATA";
 
-struct ColumnSpec {
-  const char* name;
-  const char* type;
-  int pk;  // position in the primary key, 0 = not part of it
-};
-constexpr std::array<ColumnSpec, 9> kExpectedColumns = {{
-    {"RECORDID", "TEXT", 1},
-    {"SEGMENT", "INTEGER", 2},
-    {"GLOBALID", "TEXT", 0},
-    {"SERVICE", "TEXT", 0},
-    {"HOST", "TEXT", 0},
-    {"EVENTTYPE", "TEXT", 0},
-    {"RECORDTIME", "TEXT", 0},
-    {"STATUSCODE", "INTEGER", 0},
-    {"SERVICEDATA", "TEXT", 0},
+constexpr std::array<sqlite::ColumnSpec, 9> kExpectedColumns = {{
+    {"RECORDID", "TEXT", true, 1},
+    {"SEGMENT", "INTEGER", true, 2},
+    {"GLOBALID", "TEXT", true, 0},
+    {"SERVICE", "TEXT", true, 0},
+    {"HOST", "TEXT", true, 0},
+    {"EVENTTYPE", "TEXT", true, 0},
+    {"RECORDTIME", "TEXT", true, 0},
+    {"STATUSCODE", "INTEGER", true, 0},
+    {"SERVICEDATA", "TEXT", true, 0},
 }};
-
-bool equalsNoCase(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; };
-           return lower(x) == lower(y);
-         });
-}
 
 // Errors that belong to one row (its data), not to the database: retrying cannot help.
 bool isRowError(int code) {
@@ -171,7 +161,7 @@ void UsageStore::openWriter() {
   sqlite3_busy_timeout(db, static_cast<int>(std::min<uint32_t>(options_.busyTimeoutMs, INT32_MAX)));
   // The first statement reads the header: a file that is not a database fails here.
   const std::string mode = sqlite::queryText(db, "PRAGMA journal_mode=WAL");
-  if (!equalsNoCase(mode, "wal")) {
+  if (!ascii::equalsNoCase(mode, "wal")) {
     throw std::runtime_error("usage store '" + options_.path +
                              "': cannot switch to WAL journal mode (got '" + mode + "')");
   }
@@ -212,29 +202,10 @@ void UsageStore::openWriter() {
       sqlite::exec(db, kCreateTable);
     } else {
       // An existing table (ours, or made by hand before user_version was set) must match exactly.
-      sqlite::Stmt info = sqlite::prepare(db, "PRAGMA table_info(USAGE_RECORD)", false);
-      std::string found;
-      bool same = true;
-      size_t n = 0;
-      int rc;
-      while ((rc = sqlite3_step(info.get())) == SQLITE_ROW) {
-        const std::string name = sqlite::columnText(info.get(), 1);
-        const std::string type = sqlite::columnText(info.get(), 2);
-        const bool notNull = sqlite3_column_int(info.get(), 3) != 0;
-        const int pk = sqlite3_column_int(info.get(), 5);
-        found += (found.empty() ? "" : ", ") + name + " " + type + (notNull ? " NOT NULL" : "") +
-                 (pk ? " PK" + std::to_string(pk) : "");
-        same =
-            same && n < kExpectedColumns.size() && equalsNoCase(name, kExpectedColumns[n].name) &&
-            equalsNoCase(type, kExpectedColumns[n].type) && notNull && pk == kExpectedColumns[n].pk;
-        ++n;
-      }
-      if (rc != SQLITE_DONE) {
-        throw sqlite::Error("PRAGMA table_info", sqlite3_extended_errcode(db), sqlite3_errmsg(db));
-      }
-      if (!same || n != kExpectedColumns.size()) {
+      if (const auto found = sqlite::columnMismatch(db, "USAGE_RECORD", kExpectedColumns.data(),
+                                                    kExpectedColumns.size())) {
         throw std::runtime_error("usage store '" + options_.path +
-                                 "': table USAGE_RECORD has unexpected columns (" + found +
+                                 "': table USAGE_RECORD has unexpected columns (" + *found +
                                  "); expected " + kCreateTable);
       }
     }
