@@ -18,7 +18,7 @@ const path = require('node:path');
 const { execFile } = require('node:child_process');
 const { promisify } = require('node:util');
 const soap = require('soap');
-const { startKamailio } = require('../../scripts/kamailio/kamailio');
+const { startKamailio, findInstallation } = require('../../scripts/kamailio/kamailio');
 const { spawnSupervised } = require('../../scripts/kamailio/supervise');
 const sip = require('../support/sip');
 const { startGateway, postSoap, envelope, tempDir } = require('../support/gateway');
@@ -83,7 +83,9 @@ function newPresentity(label) {
 
 /** Kamailio's own counters, read through its ctl socket. */
 async function kamailioCounters() {
-  const kamcmd = (...args) => execFileAsync('kamcmd', ['-s', `unix:${controlSocket}`, ...args]).then((r) => r.stdout);
+  // kamcmd sits next to the kamailio binary (/usr/sbin on Debian, not always on PATH).
+  const binary = path.join(path.dirname(findInstallation().kamailio), 'kamcmd');
+  const kamcmd = (...args) => execFileAsync(binary, ['-s', `unix:${controlSocket}`, ...args]).then((r) => r.stdout);
   const tm = await kamcmd('tm.stats');
   const core = await kamcmd('stats.get_statistics', 'rcv_requests_subscribe');
   const field = (text, re) => {
