@@ -4,9 +4,11 @@
 
 #include <cstdint>
 #include <map>
-#include <stdexcept>
 #include <string>
 #include <vector>
+
+#include "config/ConfigError.h"
+#include "config/PolicyConfig.h"
 
 namespace px {
 
@@ -45,10 +47,6 @@ struct PresenceConfig {
   uint32_t maxSubscribesInFlight = 200;      // 1 .. 100000 SUBSCRIBE transactions at once (pacing)
 };
 
-struct TerminalStatusConfig {
-  uint32_t maxTargets = 100;  // getStatusForGroup addresses after group expansion, 1 .. 10000
-};
-
 struct GroupsConfig {
   // URI schemes that denote a group; lower-case (matching is case-insensitive).
   std::vector<std::string> schemes = {"glmgroup"};
@@ -71,7 +69,6 @@ struct DeliveryConfig {
 struct NotificationsConfig {
   // SQLite file of the active notifications; relative paths as usage.database.
   std::string database = "var/notifications.db";
-  uint32_t maxAddresses = 100;         // 1 .. 100000, counted after group expansion
   uint32_t defaultDurationSec = 3600;  // 1 .. maxDurationSec: when duration is absent or 0
   uint32_t maxDurationSec = 86400;     // 1 .. 31536000
   uint32_t minFrequencyMs = 1000;      // 0 .. 86400000: shortest frequency accepted
@@ -105,25 +102,12 @@ struct GatewayConfig {
   HttpConfig http;
   SipConfig sip;
   PresenceConfig presence;
-  TerminalStatusConfig terminalStatus;
   GroupsConfig groups;
+  AuthenticationConfig authentication;
+  std::map<std::string, RequesterConfig> requesters;  // name -> requester
+  PolicyConfig policy;
   NotificationsConfig notifications;
   UsageConfig usage;
-};
-
-// A configuration problem: what() is "<file>:<line>: <key.path>: <message>"; ":<line>" is left
-// out when line is 0 and "<key.path>: " when key is empty (e.g. YAML syntax errors).
-class ConfigError : public std::runtime_error {
- public:
-  ConfigError(std::string file, int line, std::string key, const std::string& message);
-  const std::string& file() const { return file_; }
-  int line() const { return line_; }               // 1-based; 0 when the file itself is the problem
-  const std::string& key() const { return key_; }  // dotted path, e.g. "sip.port"
-
- private:
-  std::string file_;
-  int line_;
-  std::string key_;
 };
 
 // Reads and validates a YAML file. Missing keys keep the defaults above (usage.database and

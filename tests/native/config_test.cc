@@ -52,7 +52,6 @@ void expectDefaults(const GatewayConfig& c) {
   EXPECT_EQ(c.sip.userAgent, d.sip.userAgent);
   EXPECT_EQ(c.presence.fetchTimeoutMs, d.presence.fetchTimeoutMs);
   EXPECT_EQ(c.presence.busyActivities, d.presence.busyActivities);
-  EXPECT_EQ(c.terminalStatus.maxTargets, d.terminalStatus.maxTargets);
   EXPECT_EQ(c.groups.schemes, d.groups.schemes);
   EXPECT_EQ(c.groups.members, d.groups.members);
   EXPECT_EQ(c.usage.durability, d.usage.durability);
@@ -156,9 +155,30 @@ TEST(ConfigShipped, DefaultFileLoadsWithTheIntendedValues) {
   EXPECT_EQ(c.sip.userAgent, "parlayx-gateway");
   EXPECT_EQ(c.presence.fetchTimeoutMs, 1000u);
   EXPECT_EQ(c.presence.busyActivities, (std::vector<std::string>{"on-the-phone", "busy"}));
-  EXPECT_EQ(c.terminalStatus.maxTargets, 100u);
   EXPECT_EQ(c.groups.schemes, std::vector<std::string>{"glmgroup"});
   EXPECT_TRUE(c.groups.members.empty());
+  EXPECT_TRUE(c.authentication.required);
+  EXPECT_EQ(c.authentication.realm, "parlayx-gateway");
+  EXPECT_EQ(c.authentication.tokenMaxAgeSec, 300u);
+  EXPECT_EQ(c.authentication.verifiedCacheSec, 300u);
+  EXPECT_TRUE(c.requesters.empty());
+  // The documented defaults are written out; everything else is left unset.
+  const PolicyRules& rules = c.policy.defaults.rules;
+  EXPECT_EQ(rules.enabled, true);
+  EXPECT_EQ(
+      rules.allowedSchemes,
+      (std::vector<AddressScheme>{AddressScheme::kTel, AddressScheme::kSip, AddressScheme::kSips}));
+  EXPECT_EQ(rules.groupsAllowed, true);
+  EXPECT_EQ(rules.maxTargets, 100u);
+  EXPECT_FALSE(rules.processUpTo.has_value());
+  EXPECT_FALSE(rules.maxInFlight.has_value());
+  EXPECT_FALSE(rules.pacer.has_value());
+  EXPECT_FALSE(rules.addressPlan.e164Only.has_value());
+  EXPECT_TRUE(rules.addressPlan.telPatterns.empty());
+  EXPECT_TRUE(rules.privacy.optedOut.empty());
+  EXPECT_FALSE(rules.privacy.allowedTargets.has_value());
+  EXPECT_TRUE(c.policy.defaults.services.empty());
+  EXPECT_TRUE(c.policy.trafficShaping.empty());
   // ../var/usage.db relative to config/, i.e. the git-ignored <repo>/var/, not config/var/.
   EXPECT_EQ(c.usage.database, resolved(fs::path(PX_SOURCE_DIR) / "var" / "usage.db"));
   EXPECT_EQ(c.usage.durability, UsageDurability::kDurable);
@@ -189,7 +209,12 @@ TEST(ConfigFull, EveryKeySetRoundTrips) {
   EXPECT_EQ(c.presence.fetchTimeoutMs, 60000u);
   EXPECT_EQ(c.presence.busyActivities,
             (std::vector<std::string>{"meeting", "on-the-phone", "x.y_z-1"}));
-  EXPECT_EQ(c.terminalStatus.maxTargets, 10000u);
+  EXPECT_FALSE(c.authentication.required);
+  EXPECT_EQ(c.authentication.realm, "PX test realm");
+  EXPECT_EQ(c.authentication.tokenMaxAgeSec, 3600u);
+  EXPECT_EQ(c.authentication.verifiedCacheSec, 0u);
+  EXPECT_EQ(c.policy.defaults.rules.maxTargets, 10000u);
+  EXPECT_EQ(c.policy.defaults.rules.enabled, false);
   EXPECT_EQ(c.groups.schemes, (std::vector<std::string>{"grp", "team"}));
   const std::map<std::string, std::vector<std::string>> members = {
       {"grp:sales@example.net", {"tel:+15551234567", "sip:alice@example.net"}},
@@ -214,21 +239,22 @@ TEST(ConfigText, PartialSectionsKeepOtherDefaults) {
 TEST(ConfigText, ValuesAtTheRangeBoundsAreAccepted) {
   const GatewayConfig lo = loadConfigText(
       "http: {port: 0, maxBodyBytes: 1024, keepAliveTimeoutMs: 0, requestTimeoutMs: 100}\n"
-      "presence: {fetchTimeoutMs: 50}\nterminalStatus: {maxTargets: 1}\n",
+      "presence: {fetchTimeoutMs: 50}\npolicy: {maxTargets: 1}\n",
       "lo.yaml");
   EXPECT_EQ(lo.http.port, 0);
   EXPECT_EQ(lo.http.requestTimeoutMs, 100u);
   EXPECT_EQ(lo.presence.fetchTimeoutMs, 50u);
-  EXPECT_EQ(lo.terminalStatus.maxTargets, 1u);
+  EXPECT_EQ(lo.policy.defaults.rules.maxTargets, 1u);
   const GatewayConfig hi = loadConfigText(
       "http: {port: 65535, maxBodyBytes: 16777216, keepAliveTimeoutMs: 600000}\n"
-      "presence: {fetchTimeoutMs: 60000}\nterminalStatus: {maxTargets: 10000}\n"
+      "presence: {fetchTimeoutMs: 60000}\npolicy: {maxTargets: 100000}\n"
       "sip: {port: !!int 007}\n",
       "hi.yaml");
   EXPECT_EQ(hi.http.port, 65535);
   EXPECT_EQ(hi.http.maxBodyBytes, 16777216u);
   EXPECT_EQ(hi.http.keepAliveTimeoutMs, 600000u);
   EXPECT_EQ(hi.sip.port, 7);
+  EXPECT_EQ(hi.policy.defaults.rules.maxTargets, 100000u);
 }
 
 TEST(ConfigUsage, EveryKeySet) {
@@ -397,11 +423,12 @@ TEST(ConfigErrors, UnknownKeysNameLineAndPathAndSuggest) {
       // two adjacent swaps: 2 edits when transpositions count as one
       {"sip:\n  tarnsprots: [udp]\n", 2, "sip.tarnsprots", "did you mean 'transports'?"},
       {"http:\n  basepath: /x\n", 2, "http.basepath", "did you mean 'basePath'?"},
-      {"terminalStatus:\n  maxTarget: 5\n", 2, "terminalStatus.maxTarget",
-       "did you mean 'maxTargets'?"},
+      {"policy:\n  maxTarget: 5\n", 2, "policy.maxTarget", "did you mean 'maxTargets'?"},
       {"# c\nfoo: 1\n", 2, "foo",
-       "unknown key 'foo' (known keys: service, http, sip, presence, terminalStatus, groups, "
-       "notifications, usage)"},
+       "unknown key 'foo' (known keys: service, http, sip, presence, groups, authentication, "
+       "requesters, policy, notifications, usage)"},
+      // Moved to policy.maxTargets (and its per service/operation/requester overrides).
+      {"terminalStatus:\n  maxTargets: 5\n", 1, "terminalStatus", "unknown key 'terminalStatus'"},
       {"presence:\n  fetchTimeout:\n    1000\n", 2, "presence.fetchTimeout",
        "did you mean 'fetchTimeoutMs'?"},
       {"service: {name: a, nmae2x: b}\n", 1, "service.nmae2x", "known keys: name"},
@@ -435,8 +462,8 @@ TEST(ConfigErrors, IntegerRanges) {
   expectErrors({
       {"presence: {fetchTimeoutMs: 49}\n", 1, "presence.fetchTimeoutMs", "in 50..60000, got 49"},
       {"presence: {fetchTimeoutMs: 60001}\n", 1, "presence.fetchTimeoutMs", "in 50..60000"},
-      {"terminalStatus: {maxTargets: 0}\n", 1, "terminalStatus.maxTargets", "in 1..10000, got 0"},
-      {"terminalStatus: {maxTargets: 10001}\n", 1, "terminalStatus.maxTargets", "in 1..10000"},
+      {"policy: {maxTargets: 0}\n", 1, "policy.maxTargets", "in 1..100000, got 0"},
+      {"policy: {maxTargets: 100001}\n", 1, "policy.maxTargets", "in 1..100000"},
       {"http: {maxBodyBytes: 1023}\n", 1, "http.maxBodyBytes", "in 1024..16777216"},
       {"http: {maxBodyBytes: 16777217}\n", 1, "http.maxBodyBytes", "in 1024..16777216"},
       {"http: {keepAliveTimeoutMs: 600001}\n", 1, "http.keepAliveTimeoutMs", "in 0..600000"},
@@ -630,7 +657,6 @@ TEST(ConfigFile, MissingAndUnreadableFiles) {
 TEST(ConfigNotifications, DefaultsAndDatabaseResolvedAtLoadTime) {
   const GatewayConfig c = loadConfigText("", "n.yaml");
   EXPECT_EQ(c.notifications.database, resolved(fs::current_path() / "var" / "notifications.db"));
-  EXPECT_EQ(c.notifications.maxAddresses, 100u);
   EXPECT_EQ(c.notifications.defaultDurationSec, 3600u);
   EXPECT_EQ(c.notifications.maxDurationSec, 86400u);
   EXPECT_EQ(c.notifications.minFrequencyMs, 1000u);
@@ -661,7 +687,6 @@ TEST(ConfigNotifications, EveryKeySet) {
       "  maxSubscribesInFlight: 7\n"
       "notifications:\n"
       "  database: /srv/px/n.db\n"
-      "  maxAddresses: 5\n"
       "  defaultDurationSec: 60\n"
       "  maxDurationSec: 600\n"
       "  minFrequencyMs: 0\n"
@@ -682,7 +707,6 @@ TEST(ConfigNotifications, EveryKeySet) {
   EXPECT_EQ(c.presence.maxSubscribeFailures, 3u);
   EXPECT_EQ(c.presence.maxSubscribesInFlight, 7u);
   EXPECT_EQ(c.notifications.database, resolved("/srv/px/n.db"));
-  EXPECT_EQ(c.notifications.maxAddresses, 5u);
   EXPECT_EQ(c.notifications.defaultDurationSec, 60u);
   EXPECT_EQ(c.notifications.maxDurationSec, 600u);
   EXPECT_EQ(c.notifications.minFrequencyMs, 0u);
@@ -705,8 +729,9 @@ TEST(ConfigNotifications, RelativeDatabaseOfAFileIsRelativeToItsDirectory) {
 
 TEST(ConfigNotifications, ErrorsNameLineAndKey) {
   expectErrors({
-      {"notifications:\n  maxAddresses: 0\n", 2, "notifications.maxAddresses",
-       "in 1..100000, got 0"},
+      // Moved to policy.services.terminalStatus.operations.startNotification.maxTargets.
+      {"notifications:\n  maxAddresses: 5\n", 2, "notifications.maxAddresses",
+       "unknown key 'maxAddresses'"},
       {"notifications:\n  maxDurationSec: 60\n  defaultDurationSec: 61\n", 3,
        "notifications.defaultDurationSec", "must not be larger than maxDurationSec"},
       {"notifications:\n  maxDurationSec: 60\n", 2, "notifications.maxDurationSec",
