@@ -1,0 +1,86 @@
+#include "policy/EffectivePolicy.h"
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+namespace px::policy {
+namespace {
+
+const ServicePolicy* findService(const PolicyLevel& level, PolicyService service) {
+  const auto it = level.services.find(std::string(policyServiceName(service)));
+  return it == level.services.end() ? nullptr : &it->second;
+}
+
+}  // namespace
+
+std::string_view policyServiceName(PolicyService service) {
+  for (const PolicyOperationInfo& info : kPolicyOperations) {
+    if (info.service == service) return info.serviceName;
+  }
+  return {};
+}
+
+const PolicyRules* serviceRules(const PolicyLevel& level, PolicyService service) {
+  const ServicePolicy* s = findService(level, service);
+  return s == nullptr ? nullptr : &s->rules;
+}
+
+const PolicyRules* operationRules(const PolicyLevel& level, PolicyOperation op) {
+  const PolicyOperationInfo& info = policyOperationInfo(op);
+  const ServicePolicy* s = findService(level, info.service);
+  if (s == nullptr) return nullptr;
+  const auto it = s->operations.find(std::string(info.operationName));
+  return it == s->operations.end() ? nullptr : &it->second;
+}
+
+PolicyLevels PolicyLevels::collect(const PolicyLevel& defaults, const PolicyLevel* requester,
+                                   PolicyOperation op) {
+  const PolicyService service = policyOperationInfo(op).service;
+  PolicyLevels levels;
+  levels.rules[kGlobal] = &defaults.rules;
+  levels.rules[kGlobalService] = serviceRules(defaults, service);
+  levels.rules[kGlobalOperation] = operationRules(defaults, op);
+  if (requester != nullptr) {
+    levels.rules[kRequester] = &requester->rules;
+    levels.rules[kRequesterService] = serviceRules(*requester, service);
+    levels.rules[kRequesterOperation] = operationRules(*requester, op);
+  }
+  return levels;
+}
+
+EffectivePolicy EffectivePolicy::resolve(const PolicyLevels& levels, PolicyOperation op) {
+  EffectivePolicy p;
+  p.allowedSchemes = schemeBit(AddressScheme::kTel) | schemeBit(AddressScheme::kSip) |
+                     schemeBit(AddressScheme::kSips);
+  std::vector<const AddressPlanRules*> plans;
+  std::vector<const PrivacyRules*> privacy;
+  for (const PolicyRules* rules : levels.rules) {
+    if (rules == nullptr) continue;
+    if (rules->enabled && !*rules->enabled) p.enabled = false;
+    if (rules->allowedSchemes) {
+      uint8_t allowed = 0;
+      for (AddressScheme s : *rules->allowedSchemes) allowed |= schemeBit(s);
+      p.allowedSchemes &= allowed;
+    }
+    if (rules->groupsAllowed && !*rules->groupsAllowed) p.groupsAllowed = false;
+    if (rules->maxTargets) p.maxTargets = std::min(p.maxTargets, *rules->maxTargets);
+    if (rules->processUpTo && op == PolicyOperation::kGetStatusForGroup) {
+      if (!p.processUpTo) {
+        p.processUpTo = *rules->processUpTo;
+      } else {
+        p.processUpTo->limit = std::min(p.processUpTo->limit, rules->processUpTo->limit);
+        if (rules->processUpTo->mode == ProcessUpToMode::kReject) {
+          p.processUpTo->mode = ProcessUpToMode::kReject;
+        }
+      }
+    }
+    plans.push_back(&rules->addressPlan);
+    privacy.push_back(&rules->privacy);
+  }
+  p.addressPlan = AddressPlan(plans);
+  p.privacy = PrivacyList(privacy);
+  return p;
+}
+
+}  // namespace px::policy
