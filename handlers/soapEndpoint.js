@@ -1,12 +1,16 @@
 'use strict';
 // The skeleton every Parlay X SOAP endpoint shares: POST only, body size cap, envelope parsing,
 // routing on the body element in any version of the endpoint's `.../vX_Y/local` namespace, a
-// GLOBALID per request, and the mapping of results and faults to SOAP answers. The endpoint
-// modules (terminalStatus.js, terminalStatusNotificationManager.js) only add their operations.
+// GLOBALID per request, requester authentication, and the mapping of results and faults to
+// SOAP answers. The endpoint modules (terminalStatus.js, terminalStatusNotificationManager.js)
+// only add their operations.
 const { randomUUID } = require('node:crypto');
 const { parseEnvelope, SoapFaultError } = require('../js/soap/envelope');
 const { responseEnvelope, faultEnvelope } = require('../js/soap/response');
 const { ParlayxFault, toSoapFault } = require('../js/parlayx/faults');
+const { AuthenticationError } = require('../js/auth/errors');
+const { basicChallenge } = require('../js/auth/basic');
+const { failedAuthenticationEnvelope } = require('../js/auth/fault');
 const { eventBody, xmlResponse } = require('./http');
 
 // Children of common types (SimpleReference, TimeMetric) are unqualified by the schema (the
@@ -48,18 +52,37 @@ function childTexts(parent, name) {
 
 /**
  * @typedef {(service: any, wrapper: import('../js/soap/envelope').XmlElement, commonNs: string,
- *   context: { globalId: string, requester: string }) => Promise<string>} SoapOperation
+ *   context: { globalId: string, requester: string, authMethod: string }) => Promise<string>} SoapOperation
  *   returns the XML content of the `<op>Response` element
  */
 
 /**
  * Creates a SOAP endpoint handler.
  * @param {{ localNs: RegExp, operations: Record<string, SoapOperation>, service: any,
- *           maxBodyBytes: number, log?: (level: string, msg: string, extra?: object) => void }} options
- *   localNs: the wrapper namespace, with the major version as its first capture group
+ *           maxBodyBytes: number, log?: (level: string, msg: string, extra?: object) => void,
+ *           authenticator?: import('../js/auth/authenticator').Authenticator,
+ *           onAuthFailure?: (info: { requester: string, reason: string, operation: string }) => void }} options
+ *   localNs: the wrapper namespace, with the major version as its first capture group;
+ *   authenticator: when absent every request runs as the anonymous requester '';
+ *   onAuthFailure: called for every request refused by the authenticator (counters)
  * @returns {(event: import('./http').HttpEvent) => Promise<import('./http').HttpResponse>}
  */
-function createSoapHandler({ localNs, operations, service, maxBodyBytes, log = () => {} }) {
+function createSoapHandler({
+  localNs, operations, service, maxBodyBytes, log = () => {}, authenticator = null, onAuthFailure = () => {},
+}) {
+  const understoodHeaders = authenticator ? authenticator.understoodHeaders : undefined;
+  /** 401 with the Basic challenge and the WS-Security fault; the reason only goes to the log. */
+  function refuse(operation, error) {
+    const info = { requester: error.requester, reason: error.reason, operation };
+    log('warn', 'request refused: authentication failed', info);
+    try {
+      onAuthFailure(info);
+    } catch (callbackError) {
+      log('error', 'onAuthFailure failed', { error: callbackError.stack || String(callbackError) });
+    }
+    return xmlResponse(401, failedAuthenticationEnvelope(), { 'www-authenticate': basicChallenge(authenticator.realm) });
+  }
+
   return async function soapHandler(event) {
     const method = (event.httpMethod || event.method || 'GET').toUpperCase();
     if (method !== 'POST') {
@@ -72,8 +95,9 @@ function createSoapHandler({ localNs, operations, service, maxBodyBytes, log = (
       return xmlResponse(413, faultEnvelope({ faultcode: 'Client', faultstring: `request body larger than ${maxBodyBytes} bytes` }));
     }
     let wrapper;
+    let soapHeader;
     try {
-      wrapper = parseEnvelope(body).body;
+      ({ header: soapHeader, body: wrapper } = parseEnvelope(body, undefined, understoodHeaders));
     } catch (error) {
       if (error instanceof SoapFaultError) {
         return xmlResponse(500, faultEnvelope({ faultcode: error.faultcode, faultstring: error.faultstring }));
@@ -89,9 +113,23 @@ function createSoapHandler({ localNs, operations, service, maxBodyBytes, log = (
       }));
     }
     const commonNs = commonNsFor(Number(match[1]));
+    // Authentication comes after parsing because the UsernameToken is inside the envelope (an
+    // unparseable request keeps its Client fault), and before the operation: a refused request
+    // touches nothing and writes no usage record.
+    let identity = { requester: '', method: 'anonymous' };
+    if (authenticator) {
+      try {
+        identity = await authenticator.authenticate(event, soapHeader);
+      } catch (error) {
+        if (!(error instanceof AuthenticationError)) {
+          log('error', 'authentication failed unexpectedly', { operation: wrapper.name, error: error.stack || String(error) });
+          return xmlResponse(500, faultEnvelope({ faultcode: 'Server', faultstring: 'internal error' }));
+        }
+        return refuse(wrapper.name, error);
+      }
+    }
     // GLOBALID of the request's usage records, also returned so that operators can correlate.
-    // The requester stays empty until requester authentication exists.
-    const context = { globalId: randomUUID(), requester: '' };
+    const context = { globalId: randomUUID(), requester: identity.requester, authMethod: identity.method };
     const correlation = { 'x-parlayx-global-id': context.globalId };
     try {
       const resultXml = await operation(service, wrapper, commonNs, context);

@@ -5,6 +5,9 @@
 //   check-config [FILE]            validate a configuration file and print it as JSON
 //   usage export [--config FILE] [--from T] [--to T] [--format csv|json] [filters]
 //                                  write reassembled usage records to stdout
+//   hash-password [--ln N] [--password-file PATH]
+//                                  print the scrypt hash of a password read from stdin (first
+//                                  line) or a file, for a requester's passwordHash in the config
 const { parseArgs } = require('node:util');
 const { DEFAULT_CONFIG } = require('./gateway');
 
@@ -12,7 +15,8 @@ const USAGE = `usage: parlayx-gateway serve [--config FILE]
        parlayx-gateway check-config [FILE]
        parlayx-gateway usage export [--config FILE] [--from TIME] [--to TIME] [--format csv|json]
                                     [--event-type NAME] [--status-code N] [--global-id ID]
-                                    [--requester NAME] [--service NAME]`;
+                                    [--requester NAME] [--service NAME]
+       parlayx-gateway hash-password [--ln N] [--password-file PATH]   (password on stdin otherwise)`;
 
 const CSV_COLUMNS = ['RECORDID', 'GLOBALID', 'SERVICE', 'HOST', 'EVENTTYPE', 'RECORDTIME', 'STATUSCODE', 'SERVICEDATA'];
 
@@ -106,10 +110,76 @@ async function serve(argv) {
   process.on('SIGTERM', stop);
 }
 
+/** An error in what the user typed: printed as its message, without a stack. */
+function usageError(message) {
+  const error = new Error(message);
+  error.code = 'ERR_PX_USAGE';
+  return error;
+}
+
+/**
+ * One password line: a single trailing newline (LF or CRLF) is dropped; anything else must not
+ * contain a line break, so that a stray second line is never silently part of the password.
+ */
+function passwordLine(text, source) {
+  const password = text.replace(/\r?\n$/, '');
+  if (/[\r\n]/.test(password)) throw usageError(`${source} must hold the password on one line`);
+  if (password === '') throw usageError(`${source} holds an empty password`);
+  return password;
+}
+
+/** Reads stdin to its end, or to the first line break when it is a terminal. */
+function readStdin() {
+  return new Promise((resolve, reject) => {
+    const chunks = [];
+    const stdin = process.stdin;
+    const done = () => {
+      stdin.removeListener('data', onData);
+      stdin.removeListener('end', done);
+      stdin.removeListener('error', reject);
+      stdin.pause();
+      resolve(Buffer.concat(chunks).toString('utf8'));
+    };
+    const onData = (chunk) => {
+      chunks.push(chunk);
+      if (stdin.isTTY && chunk.includes(0x0a)) done();
+    };
+    stdin.on('data', onData);
+    stdin.once('end', done);
+    stdin.once('error', reject);
+  });
+}
+
+async function hashPasswordCommand(argv) {
+  const { values } = parseArgs({ args: argv, options: { ln: { type: 'string' }, 'password-file': { type: 'string' } } });
+  const { hashPassword, DEFAULT_PARAMS } = require('./auth/passwordHash');
+  const ln = values.ln === undefined ? DEFAULT_PARAMS.ln : Number(values.ln);
+  // Checked before the password is read, so that a typo does not cost typing it.
+  if (!Number.isInteger(ln) || ln < 1 || ln > 20) throw usageError(`--ln must be an integer from 1 to 20, not ${values.ln}`);
+  const file = values['password-file'];
+  let text;
+  if (file === undefined) {
+    text = await readStdin();
+  } else {
+    try {
+      text = await require('node:fs/promises').readFile(file, 'utf8');
+    } catch (error) {
+      throw usageError(`cannot read ${file}: ${error.message}`);
+    }
+  }
+  const password = passwordLine(text, file === undefined ? 'stdin' : file);
+  await write(`${await hashPassword(password, { ln })}\n`);
+}
+
 function checkConfig(argv) {
   const native = require('./native');
   const file = argv[0] || DEFAULT_CONFIG;
-  process.stdout.write(`${JSON.stringify(native.loadConfig({ path: file }), null, 2)}\n`);
+  const config = native.loadConfig({ path: file });
+  // The digest secrets are kept out of the YAML for a reason: never print them.
+  for (const requester of Object.values(config.requesters || {})) {
+    if (requester.digestSecret) requester.digestSecret = '<set>';
+  }
+  process.stdout.write(`${JSON.stringify(config, null, 2)}\n`);
 }
 
 async function main(argv) {
@@ -117,12 +187,14 @@ async function main(argv) {
   if (command === 'serve') return serve(rest);
   if (command === 'check-config') return checkConfig(rest);
   if (command === 'usage' && rest[0] === 'export') return usageExport(rest.slice(1));
+  if (command === 'hash-password') return hashPasswordCommand(rest);
   process.stderr.write(`${USAGE}\n`);
   process.exitCode = 2;
 }
 
 main(process.argv.slice(2)).catch((error) => {
-  // Config errors already name file, line and key; print them without a stack.
-  process.stderr.write(`parlayx-gateway: ${error.code === 'ERR_PX_CONFIG' ? error.message : error.stack || error}\n`);
+  // Config errors already name file, line and key, usage errors say what to fix: no stack.
+  const plain = error.code === 'ERR_PX_CONFIG' || error.code === 'ERR_PX_USAGE';
+  process.stderr.write(`parlayx-gateway: ${plain ? error.message : error.stack || error}\n`);
   process.exit(1);
 });
