@@ -48,10 +48,9 @@ export interface GatewayConfig {
     resubscribeBackoffMs: number; resubscribeBackoffMaxMs: number; maxSubscribeFailures: number;
     maxSubscribesInFlight: number;
   };
-  terminalStatus: { maxTargets: number };
   groups: { schemes: string[]; members: Record<string, string[]> };
   notifications: {
-    database: string; maxAddresses: number; defaultDurationSec: number; maxDurationSec: number;
+    database: string; defaultDurationSec: number; maxDurationSec: number;
     minFrequencyMs: number; unlimitedCountAllowed: boolean; maxCount: number; busyCriteriaAllowed: boolean;
     delivery: {
       timeoutMs: number; maxAttempts: number; retryBackoffMs: number; retryBackoffMaxMs: number;
@@ -62,6 +61,9 @@ export interface GatewayConfig {
     database: string; durability: 'durable' | 'batched'; flushIntervalMs: number;
     queueCapacity: number; maxServiceDataBytes: number; host: string;
   };
+  authentication: { required: boolean; realm: string; tokenMaxAgeSec: number; verifiedCacheSec: number };
+  /** Requester name -> credentials (the service policy itself stays in the native core). */
+  requesters: Record<string, { passwordHash: string; digestSecret: string }>;
 }
 
 /** STATUSCODE of a usage record (0 VALID ... 16 FAILED_TRAFFIC_SHAPING). */
@@ -121,10 +123,27 @@ export interface ConfigError extends Error {
   key: string;
 }
 
-/** Who asks, and the GLOBALID of the usage records of the request (generated when absent). */
+/**
+ * Who asks, and the GLOBALID of the usage records of the request (generated when absent). The JS
+ * API trusts its caller: the requester is not authenticated here (SOAP requests are), and gets
+ * its policy from `requesters.<name>.policy`, or the global policy when it has none.
+ */
 export interface RequestContext {
   requester?: string;
   globalId?: string;
+}
+
+/** One policy outcome counter. */
+export interface PolicyCounter {
+  requester: string;
+  /** Policy service name, e.g. 'terminalStatus'. */
+  service: string;
+  operation: string;
+  /** A STATUSCODE name ('VALID', 'FAILED_PACER', ...) or 'UNAUTHENTICATED'. */
+  outcome: string;
+  /** 'request': whole requests; 'target': targets of group requests refused on their own. */
+  level: 'request' | 'target';
+  count: number;
 }
 
 /** common:TimeMetric; Month is 30 days, Year 365 days. */
@@ -188,13 +207,16 @@ export declare class Gateway {
   endNotification(correlator: string, context?: RequestContext): Promise<void>;
   /** Admin API for the active notifications. */
   readonly notifications: {
-    list(): NotificationInfo[];
+    /** The active notifications; only those of one requester with { requester }. */
+    list(filter?: { requester?: string }): NotificationInfo[];
     /**
      * Ends a notification on the operator's behalf: the application gets a statusError for the
      * whole notification. Resolves false when there is no such notification.
      */
     terminate(correlator: string, options?: { requester?: string; reason?: string }): Promise<boolean>;
   };
+  /** Policy outcome counters per requester, service, operation and outcome. */
+  policyCounters(filter?: { requester?: string }): PolicyCounter[];
   /** Starts the SOAP endpoint (node:http) on the configured address. */
   listen(): Promise<{ host: string; port: number; url: string }>;
   /**

@@ -33,11 +33,12 @@ const operations = {
 /**
  * Creates the TerminalStatus SOAP handler.
  * @param {{ service: import('../js/terminalStatus').TerminalStatusService,
- *           maxBodyBytes: number, log?: (level: string, msg: string, extra?: object) => void }} options
+ *           maxBodyBytes: number, log?: (level: string, msg: string, extra?: object) => void,
+ *           authenticator?: any, onAuthFailure?: Function }} options (see handlers/soapEndpoint.js)
  * @returns {(event: import('./http').HttpEvent) => Promise<import('./http').HttpResponse>}
  */
-function createTerminalStatusHandler({ service, maxBodyBytes, log }) {
-  return createSoapHandler({ localNs: LOCAL_NS, operations, service, maxBodyBytes, log });
+function createTerminalStatusHandler({ service, maxBodyBytes, log, authenticator, onAuthFailure }) {
+  return createSoapHandler({ localNs: LOCAL_NS, operations, service, maxBodyBytes, log, authenticator, onAuthFailure });
 }
 
 module.exports = { createTerminalStatusHandler };

@@ -80,11 +80,12 @@ const operations = {
 /**
  * Creates the TerminalStatusNotificationManager SOAP handler.
  * @param {{ service: import('../js/notifications').TerminalStatusNotificationService,
- *           maxBodyBytes: number, log?: (level: string, msg: string, extra?: object) => void }} options
+ *           maxBodyBytes: number, log?: (level: string, msg: string, extra?: object) => void,
+ *           authenticator?: any, onAuthFailure?: Function }} options (see handlers/soapEndpoint.js)
  * @returns {(event: import('./http').HttpEvent) => Promise<import('./http').HttpResponse>}
  */
-function createNotificationManagerHandler({ service, maxBodyBytes, log }) {
-  return createSoapHandler({ localNs: LOCAL_NS, operations, service, maxBodyBytes, log });
+function createNotificationManagerHandler({ service, maxBodyBytes, log, authenticator, onAuthFailure }) {
+  return createSoapHandler({ localNs: LOCAL_NS, operations, service, maxBodyBytes, log, authenticator, onAuthFailure });
 }
 
 module.exports = { createNotificationManagerHandler };

@@ -12,10 +12,11 @@ const NOTIFICATION_MANAGER_PATH = '/TerminalStatusNotificationManagerService/ser
 /**
  * @param {{ config: any, terminalStatus: import('./terminalStatus').TerminalStatusService,
  *           notifications: import('./notifications').TerminalStatusNotificationService,
- *           log?: Function }} options
+ *           log?: Function, authenticator?: any, onAuthFailure?: Function }} options
+ *   authenticator: js/auth/authenticator.js (absent: every request is anonymous)
  * @returns {(event: import('../handlers/http').HttpEvent) => Promise<import('../handlers/http').HttpResponse>}
  */
-function createApp({ config, terminalStatus, notifications, log }) {
+function createApp({ config, terminalStatus, notifications, log, authenticator, onAuthFailure }) {
   const prefix = config.http.basePath === '/' ? '' : config.http.basePath;
   const wsdl = createWsdlHandler({
     basePath: config.http.basePath,
@@ -27,10 +28,10 @@ function createApp({ config, terminalStatus, notifications, log }) {
   });
   const routes = new Map([
     [`${prefix}${TERMINAL_STATUS_PATH}`, createTerminalStatusHandler({
-      service: terminalStatus, maxBodyBytes: config.http.maxBodyBytes, log,
+      service: terminalStatus, maxBodyBytes: config.http.maxBodyBytes, log, authenticator, onAuthFailure,
     })],
     [`${prefix}${NOTIFICATION_MANAGER_PATH}`, createNotificationManagerHandler({
-      service: notifications, maxBodyBytes: config.http.maxBodyBytes, log,
+      service: notifications, maxBodyBytes: config.http.maxBodyBytes, log, authenticator, onAuthFailure,
     })],
   ]);
   return async function app(event) {

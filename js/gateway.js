@@ -6,6 +6,8 @@ const { TerminalStatusService } = require('./terminalStatus');
 const { TerminalStatusNotificationService } = require('./notifications');
 const { NotificationDelivery } = require('./delivery');
 const { UsageLog } = require('./usage');
+const { ServicePolicy, PolicyCounters } = require('./policy');
+const { createAuthenticator } = require('./auth/authenticator');
 const { createApp } = require('./app');
 const { createHttpServer } = require('./server');
 
@@ -32,10 +34,11 @@ class Gateway {
       throw error;
     }
     this.config = this.core.config;
-    this.terminalStatus = new TerminalStatusService({ core: this.core, config: this.config, native, usage: this.usage });
-    const notifications = new TerminalStatusNotificationService({
-      core: this.core, config: this.config, native, usage: this.usage, terminalStatus: this.terminalStatus, log: this.log,
-    });
+    this.counters = new PolicyCounters();
+    const policy = new ServicePolicy(this.core);
+    const services = { core: this.core, config: this.config, usage: this.usage, policy, counters: this.counters };
+    this.terminalStatus = new TerminalStatusService(services);
+    const notifications = new TerminalStatusNotificationService({ ...services, log: this.log });
     this.notificationService = notifications;
     try {
       this.delivery = new NotificationDelivery({ config: this.config.notifications.delivery, usage: this.usage, log: this.log });
@@ -45,12 +48,23 @@ class Gateway {
       Promise.resolve(this.core.close()).then(closeUsage, closeUsage).catch(() => {});
       throw error;
     }
-    /** Admin API: the active notifications, and ending one on the operator's behalf (statusError). */
+    /**
+     * Admin API: the active notifications (optionally of one requester), and ending one on the
+     * operator's behalf (statusError).
+     */
     this.notifications = Object.freeze({
-      list: () => notifications.list(),
+      list: (filter) => notifications.list(filter),
       terminate: (correlator, options) => notifications.terminate(correlator, options),
     });
-    this.app = createApp({ config: this.config, terminalStatus: this.terminalStatus, notifications, log: this.log });
+    const authenticator = createAuthenticator(
+      { authentication: this.config.authentication, requesters: this.config.requesters }, { log: this.log },
+    );
+    const onAuthFailure = ({ requester, operation }) => {
+      this.counters.add({ requester, service: 'terminalStatus', operation, outcome: 'UNAUTHENTICATED' });
+    };
+    this.app = createApp({
+      config: this.config, terminalStatus: this.terminalStatus, notifications, log: this.log, authenticator, onAuthFailure,
+    });
     this.server = null;
     this.closed = false;
   }
@@ -85,6 +99,17 @@ class Gateway {
    */
   endNotification(correlator, context) {
     return this.notificationService.endNotification(correlator, context);
+  }
+
+  /**
+   * Policy outcome counters per requester, service, operation and outcome (a STATUSCODE name such
+   * as VALID or FAILED_PACER, or UNAUTHENTICATED); `level` 'target' counts the targets of group
+   * requests refused on their own.
+   * @param {{ requester?: string }} [filter]
+   * @returns {Array<{requester: string, service: string, operation: string, outcome: string, level: string, count: number}>}
+   */
+  policyCounters(filter) {
+    return this.counters.snapshot(filter);
   }
 
   /** Starts the HTTP server on the configured address. */

@@ -6,20 +6,22 @@
 // afterwards (statusNotification, statusError, statusEnd) is decided by the native core and sent
 // by js/delivery.js.
 //
-// Fault choices (digest §2.4, common catalogue only; no service-specific ids are invented):
+// Checks, in this order (docs/policy.md), the first failure answering the request:
+//   service running (policy)             SVC0001                    FAILED_SERVICE_NOT_RUNNING
 //   malformed part                       SVC0002 <part>             INVALID
-//   address with an unsupported scheme   SVC0002 addresses          UNKNOWN_SCHEME
-//   unknown group                        SVC0002 addresses          UNRESOLVED_GROUPS
-//   more than maxAddresses terminals     POL0003 addresses          EXCEEDED_MAX_TARGETS
 //   Busy criterion not allowed           POL0001 <explanation>      INVALID
 //   frequency below minFrequencyMs       POL0009                    INVALID
 //   duration above maxDurationSec        POL0001 <explanation>      INVALID
 //   count absent, unlimited not allowed  POL0004                    INVALID
 //   count above maxCount                 POL0005                    INVALID
+//   the policy on the addresses (native/policy): scheme, address plan, groups, max targets,
+//   admission control, privacy, pacer, traffic shaping, each with its status code
 //   correlator already active            SVC0005 <correlator>, correlator   INVALID
 //   unknown correlator (endNotification) SVC0002 correlator         INVALID
 //   the core could not start/store it    SVC0001 <explanation>      FAILED_OPERATION
 //   gateway shutting down                SVC0001 <explanation>      FAILED_SERVICE_NOT_RUNNING
+// The notification limits come before the policy on the addresses so that a request refused for
+// its content takes no admission, pacer or traffic-shaping capacity.
 const { randomUUID } = require('node:crypto');
 const { ParlayxFault } = require('./parlayx/faults');
 const { UsageStatus } = require('./usage');
@@ -95,19 +97,19 @@ function coreFault(error, log, operation) {
 
 class TerminalStatusNotificationService {
   /**
-   * @param {{ core: any, config: any, native: any, usage: import('./usage').UsageLog,
-   *           terminalStatus: import('./terminalStatus').TerminalStatusService, log?: Function }} deps
-   *   the NativeCore, its config, the addon, the usage record log, the Terminal Status service
-   *   (its group configuration is shared), a structured log sink
+   * @param {{ core: any, config: any, usage: import('./usage').UsageLog,
+   *           policy: import('./policy').ServicePolicy, counters?: import('./policy').PolicyCounters,
+   *           log?: Function }} deps
+   *   the NativeCore, its config, the usage record log, the service policy, the outcome counters,
+   *   a structured log sink
    */
-  constructor({ core, config, native, usage, terminalStatus, log = () => {} }) {
+  constructor({ core, config, usage, policy, counters, log = () => {} }) {
     this.core = core;
     this.config = config;
-    this.policy = config.notifications;
-    this.native = native;
-    this.terminalStatus = terminalStatus;
+    this.limits = config.notifications;
+    this.policy = policy;
     this.log = log;
-    this.sink = { usage, serviceName: config.service.name };
+    this.sink = { usage, serviceName: config.service.name, policyService: 'terminalStatus', counters };
   }
 
   /**
@@ -131,29 +133,39 @@ class TerminalStatusNotificationService {
       NOTIFICATION_EXPIRES_AT: '',
     };
     return recordOperation(this.sink, 'startNotification', { requester, globalId }, () => shown, async () => {
-      const spec = this.validate(req, shown);
-      spec.requester = requester;
-      spec.globalId = globalId;
-      let outcome;
-      try {
-        outcome = await this.core.startNotification(spec);
-      } catch (error) {
-        throw coreFault(error, this.log, 'startNotification');
-      }
-      if (outcome === 'duplicate') {
-        throw failure('SVC0005', [spec.correlator, 'correlator'], UsageStatus.INVALID);
-      }
+      this.policy.checkService(requester, 'startNotification');
+      const { spec, timing } = this.validate(req);
+      const addresses = Array.isArray(req.addresses) && req.addresses.every((a) => typeof a === 'string') ? req.addresses : [];
+      await this.policy.run(requester, 'startNotification', addresses, async (decision) => {
+        spec.addresses = decision.targets.map((t) => t.address);
+        shown.TARGET = spec.addresses.join(',');
+        Object.assign(shown, timing);
+        spec.requester = requester;
+        spec.globalId = globalId;
+        let outcome;
+        try {
+          outcome = await this.core.startNotification(spec);
+        } catch (error) {
+          throw coreFault(error, this.log, 'startNotification');
+        }
+        if (outcome === 'duplicate') {
+          throw failure('SVC0005', [spec.correlator, 'correlator'], UsageStatus.INVALID);
+        }
+      }).catch((error) => {
+        if (error && error.targets) shown.TARGET = error.targets.join(',');
+        throw error;
+      });
     });
   }
 
   /**
-   * Checks a startNotification request part by part: the format of every part first (SVC),
-   * then the policy limits (POL), so that a client fixes a malformed request before learning
-   * about limits. Fills `shown` with the record's attributes.
-   * @returns {object} the core's spec, without requester and globalId
+   * Checks a startNotification request part by part: the format of every part but the addresses
+   * first (SVC), then the notification limits (POL); the addresses are the policy's.
+   * @returns {{ spec: object, timing: Record<string, string> }} the core's spec, without
+   *   addresses, requester and globalId; the record's timing attributes once it is admitted
    */
-  validate(req, shown) {
-    const policy = this.policy;
+  validate(req) {
+    const policy = this.limits;
     const reference = req.reference;
     if (reference === null || typeof reference !== 'object' || Array.isArray(reference)) throw invalid('reference');
     if (!isHttpUrl(reference.endpoint)) throw invalid('endpoint');
@@ -162,8 +174,9 @@ class TerminalStatusNotificationService {
     const correlator = reference.correlator;
     if (typeof correlator !== 'string' || correlator.length === 0 || CONTROL.test(correlator)) throw invalid('correlator');
 
-    const addresses = this.terminals(req.addresses);
-    shown.TARGET = addresses.join(',');
+    if (!Array.isArray(req.addresses) || req.addresses.length === 0 || !req.addresses.every((a) => typeof a === 'string')) {
+      throw invalid('addresses');
+    }
 
     const criteria = req.criteria === undefined || req.criteria === null ? [] : req.criteria;
     if (!Array.isArray(criteria) || !criteria.every((c) => STATUSES.has(c))) throw invalid('criteria');
@@ -175,7 +188,6 @@ class TerminalStatusNotificationService {
       throw invalid('count');
     }
 
-    if (addresses.length > policy.maxAddresses) throw failure('POL0003', ['addresses'], UsageStatus.EXCEEDED_MAX_TARGETS);
     if (!policy.busyCriteriaAllowed && criteria.includes('Busy')) {
       throw failure('POL0001', ['Busy is not supported as a criterion'], UsageStatus.INVALID);
     }
@@ -194,15 +206,16 @@ class TerminalStatusNotificationService {
     const expiresAtMs = createdAtMs + effectiveDurationMs;
     // A frequency longer than the duration allows one notification at most, as the duration does.
     const effectiveFrequencyMs = Math.min(frequencyMs, effectiveDurationMs);
-    shown.DURATION = String(effectiveDurationMs);
-    shown.NOTIFICATION_EXPIRES_AT = new Date(expiresAtMs).toISOString();
-    shown.FREQUENCY = String(effectiveFrequencyMs);
-    if (count !== undefined && count !== null) shown['NOTIFICATION LIMIT'] = String(count);
+    const timing = {
+      DURATION: String(effectiveDurationMs),
+      NOTIFICATION_EXPIRES_AT: new Date(expiresAtMs).toISOString(),
+      FREQUENCY: String(effectiveFrequencyMs),
+    };
+    if (count !== undefined && count !== null) timing['NOTIFICATION LIMIT'] = String(count);
     const spec = {
       correlator,
       endpoint: reference.endpoint,
       interfaceName,
-      addresses,
       criteria: [...new Set(criteria)],
       checkImmediate: req.checkImmediate,
       frequencyMs: effectiveFrequencyMs,
@@ -210,32 +223,7 @@ class TerminalStatusNotificationService {
       expiresAtMs,
     };
     if (count !== undefined && count !== null) spec.countLimit = count;
-    return spec;
-  }
-
-  /**
-   * The distinct valid terminal addresses of the request, groups expanded; terminals that are
-   * the same (same canonical URI) are kept once, as first written.
-   * @returns {string[]}
-   */
-  terminals(addresses) {
-    if (!Array.isArray(addresses) || addresses.length === 0 || !addresses.every((a) => typeof a === 'string')) {
-      throw invalid('addresses');
-    }
-    const expanded = this.terminalStatus.expandGroups(addresses, 'addresses');
-    if (expanded.length === 0) throw invalid('addresses');
-    const seen = new Set();
-    const terminals = [];
-    for (const address of expanded) {
-      const parsed = this.native.parseAddress(address);
-      if (!parsed.ok) {
-        throw failure('SVC0002', ['addresses'], parsed.error === 'unknownScheme' ? UsageStatus.UNKNOWN_SCHEME : UsageStatus.INVALID);
-      }
-      if (seen.has(parsed.canonical)) continue;
-      seen.add(parsed.canonical);
-      terminals.push(address);
-    }
-    return terminals;
+    return { spec, timing };
   }
 
   /**
@@ -249,23 +237,30 @@ class TerminalStatusNotificationService {
     const requester = context.requester || '';
     const shown = { CORRELATOR: typeof correlator === 'string' ? correlator : '' };
     return recordOperation(this.sink, 'endNotification', { requester, globalId: context.globalId }, () => shown, async () => {
+      this.policy.checkService(requester, 'endNotification');
       if (typeof correlator !== 'string' || correlator.length === 0) throw invalid('correlator');
-      let ended;
-      try {
-        ended = await this.core.endNotification(requester, correlator);
-      } catch (error) {
-        throw coreFault(error, this.log, 'endNotification');
-      }
-      if (!ended) throw invalid('correlator');
+      await this.policy.run(requester, 'endNotification', [], async () => {
+        let ended;
+        try {
+          ended = await this.core.endNotification(requester, correlator);
+        } catch (error) {
+          throw coreFault(error, this.log, 'endNotification');
+        }
+        // Another requester's notification is unknown to this one.
+        if (!ended) throw invalid('correlator');
+      });
     });
   }
 
   /**
-   * Admin: every active notification, with its progress.
+   * Admin: the active notifications with their progress; only those of `requester` when given
+   * (a requester sees its own notifications only).
+   * @param {{ requester?: string }} [filter]
    * @returns {object[]} as the core's listNotifications()
    */
-  list() {
-    return this.core.listNotifications();
+  list({ requester } = {}) {
+    const all = this.core.listNotifications();
+    return requester === undefined ? all : all.filter((n) => n.requester === requester);
   }
 
   /**

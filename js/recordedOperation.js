@@ -5,6 +5,7 @@
 const { randomUUID } = require('node:crypto');
 const { ParlayxFault } = require('./parlayx/faults');
 const { UsageStatus } = require('./usage');
+const { statusName } = require('./policy');
 
 /**
  * A Parlay X fault carrying the usage STATUSCODE of the failure.
@@ -20,48 +21,70 @@ function failure(messageId, variables, statusCode) {
 }
 
 /**
+ * What an operation may add to its record while it runs: a status other than VALID without a
+ * fault (a partial result), and the targets of a group request that were refused on their own
+ * (each gets its own record under the same GLOBALID, with its status and fault).
+ * @typedef {object} RecordNotes
+ * @property {number} [statusCode]
+ * @property {Array<{target: string, fault: ParlayxFault}>} targetFailures
+ */
+
+/**
  * Runs an operation and writes its usage record before the answer leaves: in durable mode the
  * record is committed first. A record that cannot be queued fails the request with SVC0001
  * (STATUSCODE FAILED_JMS_ENQUEUE) instead of being lost silently. Errors that are not
- * ParlayxFaults are rethrown without a record (programming errors).
+ * ParlayxFaults are rethrown without a record (programming errors). Every outcome is counted in
+ * sink.counters (when given) under the requester, sink.policyService and the event type.
  * @template T
- * @param {{ usage: import('./usage').UsageLog, serviceName: string }} sink where records go
+ * @param {{ usage: import('./usage').UsageLog, serviceName: string, policyService?: string,
+ *   counters?: import('./policy').PolicyCounters }} sink where records and counts go
  * @param {string} eventType e.g. 'getStatus'
  * @param {{ requester?: string, globalId?: string }} context GLOBALID generated when absent
  * @param {() => Record<string, string|undefined>} details the operation's own attributes, read
  *   once the operation has finished (undefined values are left out)
- * @param {() => Promise<T>} operation
+ * @param {(notes: RecordNotes) => Promise<T>} operation
  * @returns {Promise<T>}
  */
 async function recordOperation(sink, eventType, context, details, operation) {
   const started = Date.now();
   const globalId = context.globalId || randomUUID();
+  const requester = context.requester || '';
+  /** @type {RecordNotes} */
+  const notes = { statusCode: undefined, targetFailures: [] };
   let result;
   let fault;
   try {
-    result = await operation();
+    result = await operation(notes);
   } catch (error) {
     if (!(error instanceof ParlayxFault)) throw error;
     fault = error;
   }
   const attributes = {
-    REQUESTER: context.requester || '',
+    REQUESTER: requester,
     RESPONSE_TIME: String(Date.now() - started),
     START_TIME: new Date(started).toISOString(),
     SERVICE: sink.serviceName,
     ...details(),
   };
-  let statusCode = UsageStatus.VALID;
+  let statusCode = notes.statusCode ?? UsageStatus.VALID;
   if (fault) {
     statusCode = fault.usageStatus ?? UsageStatus.FAILED_OTHER;
-    attributes.FAILURE_REASON = fault.messageId;
-    attributes.FAILURE_DETAIL = fault.message;
-    attributes.ERROR_TYPE = fault.kind;
+    Object.assign(attributes, faultAttributes(fault));
   }
+  // RECORDTIME is when the operation began (its START_TIME), so the record of a
+  // startNotification sorts before the records of the deliveries it caused.
+  const entries = [{ globalId, eventType, statusCode, attributes, recordTimeMs: started }];
+  if (!fault) {
+    for (const { target, fault: targetFault } of notes.targetFailures) {
+      entries.push({
+        globalId, eventType, statusCode: targetFault.usageStatus ?? UsageStatus.FAILED_OTHER, recordTimeMs: started,
+        attributes: { ...attributes, TARGET: target, ...faultAttributes(targetFault) },
+      });
+    }
+  }
+  count(sink, requester, eventType, statusCode, fault ? [] : notes.targetFailures);
   try {
-    // RECORDTIME is when the operation began (its START_TIME), so the record of a
-    // startNotification sorts before the records of the deliveries it caused.
-    await sink.usage.record([{ globalId, eventType, statusCode, attributes, recordTimeMs: started }]);
+    await sink.usage.record(entries);
   } catch (error) {
     if (error.code !== 'ERR_PX_USAGE_QUEUE_FULL' && error.code !== 'ERR_PX_USAGE_WRITE') throw error;
     // Best effort: FAILED_JMS_ENQUEUE marks the request whose record could not be queued.
@@ -72,6 +95,20 @@ async function recordOperation(sink, eventType, context, details, operation) {
   }
   if (fault) throw fault;
   return result;
+}
+
+/** FAILURE_REASON / FAILURE_DETAIL / ERROR_TYPE of a fault (seeds/004 table 6). */
+function faultAttributes(fault) {
+  return { FAILURE_REASON: fault.messageId, FAILURE_DETAIL: fault.message, ERROR_TYPE: fault.kind };
+}
+
+function count(sink, requester, operation, statusCode, targetFailures) {
+  if (!sink.counters) return;
+  const service = sink.policyService || sink.serviceName;
+  sink.counters.add({ requester, service, operation, outcome: statusName(statusCode) });
+  for (const { fault } of targetFailures) {
+    sink.counters.add({ requester, service, operation, outcome: statusName(fault.usageStatus), level: 'target' });
+  }
 }
 
 module.exports = { failure, recordOperation };

@@ -1,10 +1,12 @@
 'use strict';
-// Parlay X Terminal Status (ES 202 391-8) semantics on top of the native presence watcher:
-// address validation, groups, target limits, the mapping of SIP fetch outcomes to results and
-// faults, and the usage record of every operation. Transport-independent: the SOAP handler and
-// the JS API both call it.
+// Parlay X Terminal Status (ES 202 391-8) semantics on top of the native presence watcher: the
+// service policy (native/policy: address validation, groups, target limits, admission, privacy,
+// pacing, traffic shaping), the mapping of SIP fetch outcomes to results and faults, and the
+// usage record of every operation. Transport-independent: the SOAP handler and the JS API both
+// call it.
 const { UsageStatus } = require('./usage');
 const { failure, recordOperation } = require('./recordedOperation');
+const { policyFault } = require('./policy');
 
 /** @typedef {'Reachable'|'Unreachable'|'Busy'} Status */
 /**
@@ -37,23 +39,18 @@ function outcomeFault(outcome) {
   }
 }
 
-function addressFault(parsed, part) {
-  return failure('SVC0002', [part], parsed.error === 'unknownScheme' ? UsageStatus.UNKNOWN_SCHEME : UsageStatus.INVALID);
-}
-
 class TerminalStatusService {
   /**
-   * @param {{ core: any, config: any, native: any, usage: import('./usage').UsageLog }} deps
-   *   the NativeCore, its config, the addon, the usage record log
+   * @param {{ core: any, config: any, usage: import('./usage').UsageLog,
+   *           policy: import('./policy').ServicePolicy, counters?: import('./policy').PolicyCounters }} deps
+   *   the NativeCore, its config, the usage record log, the service policy, the outcome counters
    */
-  constructor({ core, config, native, usage }) {
+  constructor({ core, config, usage, policy, counters }) {
     this.core = core;
     this.config = config;
-    this.native = native;
     this.usage = usage;
-    this.groupSchemes = new Set(config.groups.schemes.map((s) => s.toLowerCase()));
-    // The core stores group URIs with a lower-case scheme; look them up the same way.
-    this.groupMembers = new Map(Object.entries(config.groups.members));
+    this.policy = policy;
+    this.sink = { usage, serviceName: config.service.name, policyService: 'terminalStatus', counters };
     this.flushScheduled = false;
     this.flushNow = () => {
       this.flushScheduled = false;
@@ -75,43 +72,6 @@ class TerminalStatusService {
     return outcome;
   }
 
-  /** The group URI as configured (scheme lower-cased), or null when address is no group. */
-  groupKey(address) {
-    const colon = address.indexOf(':');
-    if (colon <= 0) return null;
-    const key = address.slice(0, colon).toLowerCase() + address.slice(colon);
-    return this.groupMembers.has(key) || this.groupSchemes.has(address.slice(0, colon).toLowerCase()) ? key : null;
-  }
-
-  /**
-   * Replaces each group URI by its configured members and drops empty and repeated addresses
-   * (first one kept). Shared by getStatusForGroup and startNotification.
-   * @param {string[]} addresses
-   * @param {string} part message part named in the fault
-   * @returns {string[]}
-   * @throws {import('./parlayx/faults').ParlayxFault} SVC0002 (UNRESOLVED_GROUPS) for an unknown group
-   */
-  expandGroups(addresses, part) {
-    const expanded = [];
-    for (const address of addresses) {
-      const group = this.groupKey(address);
-      if (group === null) {
-        expanded.push(address);
-        continue;
-      }
-      const members = this.groupMembers.get(group);
-      if (!members) throw failure('SVC0002', [part], UsageStatus.UNRESOLVED_GROUPS);
-      expanded.push(...members);
-    }
-    const seen = new Set();
-    return expanded.filter((t) => t.length > 0 && !seen.has(t) && seen.add(t));
-  }
-
-  /** @param {string} address */
-  isGroup(address) {
-    return this.groupKey(address) !== null;
-  }
-
   /**
    * getStatus: one terminal, never a group.
    * @param {string} address
@@ -120,44 +80,47 @@ class TerminalStatusService {
    */
   getStatus(address, context = {}) {
     const target = typeof address === 'string' ? address : '';
-    return this.recorded('getStatus', context, () => target, async () => {
-      if (target.length === 0) throw failure('SVC0002', ['address'], UsageStatus.INVALID);
-      if (this.isGroup(target)) throw failure('POL0006', ['address'], UsageStatus.GROUPS_NOT_ALLOWED);
-      const parsed = this.native.parseAddress(target);
-      if (!parsed.ok) throw addressFault(parsed, 'address');
-      const outcome = await this.fetch(parsed.canonical);
-      if (outcome.kind === 'status') return outcome.status;
-      throw outcomeFault(outcome);
-    });
+    return this.recorded('getStatus', context, () => target, () =>
+      this.policy.run(context.requester || '', 'getStatus', [target], async (decision) => {
+        const outcome = await this.fetch(decision.targets[0].canonical);
+        if (outcome.kind === 'status') return outcome.status;
+        throw outcomeFault(outcome);
+      }));
   }
 
   /**
    * getStatusForGroup: every address (groups expanded to their members) fetched in parallel;
-   * answers within the fetch timeout with one StatusData per distinct terminal.
+   * answers within the fetch timeout with one StatusData per distinct terminal. Targets refused
+   * on their own (address plan, scheme, privacy) are answered Error, the ones beyond a partial
+   * process-up-to limit NotRetrieved.
    * @param {string[]} addresses
    * @param {RequestContext} [context]
    * @returns {Promise<StatusData[]>}
    */
   getStatusForGroup(addresses, context = {}) {
-    let targets = Array.isArray(addresses) ? addresses.filter((a) => typeof a === 'string') : [];
-    return this.recorded('getStatusForGroup', context, () => targets.join(','), async () => {
-      if (!Array.isArray(addresses) || addresses.length === 0 || targets.length !== addresses.length) {
-        throw failure('SVC0002', ['addresses'], UsageStatus.INVALID);
-      }
-      targets = this.expandGroups(addresses, 'addresses');
-      if (targets.length === 0) throw failure('SVC0002', ['addresses'], UsageStatus.INVALID);
-      if (targets.length > this.config.terminalStatus.maxTargets) {
-        throw failure('POL0003', ['addresses'], UsageStatus.EXCEEDED_MAX_TARGETS);
-      }
-      return Promise.all(targets.map((address) => this.statusData(address)));
-    });
+    const given = Array.isArray(addresses) ? addresses.filter((a) => typeof a === 'string') : [];
+    // A list with something other than strings is malformed as a whole.
+    const requested = Array.isArray(addresses) && given.length === addresses.length ? given : [];
+    let shown = given.join(',');
+    return this.recorded('getStatusForGroup', context, () => shown, (notes) =>
+      this.policy.run(context.requester || '', 'getStatusForGroup', requested, (decision) => {
+        shown = decision.targets.map((t) => t.address).join(',');
+        if (decision.status !== UsageStatus.VALID) notes.statusCode = decision.status;
+        return Promise.all(decision.targets.map((target) => {
+          if (target.status !== UsageStatus.VALID) {
+            const fault = policyFault(target.fault, target.status);
+            notes.targetFailures.push({ target: target.address, fault });
+            return { address: target.address, reportStatus: 'Error', errorInformation: fault };
+          }
+          if (!target.process) return { address: target.address, reportStatus: 'NotRetrieved' };
+          return this.statusData(target);
+        }));
+      }));
   }
 
   /** @returns {Promise<StatusData>} */
-  async statusData(address) {
-    const parsed = this.native.parseAddress(address);
-    if (!parsed.ok) return { address, reportStatus: 'Error', errorInformation: addressFault(parsed, 'addresses') };
-    const outcome = await this.fetch(parsed.canonical);
+  async statusData({ address, canonical }) {
+    const outcome = await this.fetch(canonical);
     if (outcome.kind === 'status') {
       return { address, reportStatus: 'Retrieved', currentStatus: outcome.status };
     }
@@ -169,8 +132,15 @@ class TerminalStatusService {
 
   /** Runs an operation and writes its usage record (js/recordedOperation.js). */
   recorded(eventType, context, target, operation) {
-    const sink = { usage: this.usage, serviceName: this.config.service.name };
-    return recordOperation(sink, eventType, context, () => ({ TARGET: target() }), operation);
+    let expanded = null;
+    return recordOperation(this.sink, eventType, context, () => ({ TARGET: expanded ?? target() }), async (notes) => {
+      try {
+        return await operation(notes);
+      } catch (error) {
+        if (error && error.targets) expanded = error.targets.join(',');
+        throw error;
+      }
+    });
   }
 }
 

@@ -18,10 +18,12 @@
 #include "binding/Config.h"
 #include "binding/EnvCleanupHook.h"
 #include "binding/NotificationsJs.h"
+#include "binding/PolicyJs.h"
 #include "binding/UsageDatabase.h"
 #include "binding/UvTimer.h"
 #include "config/GatewayConfig.h"
 #include "notify/NotificationEngine.h"
+#include "policy/PolicyEngine.h"
 #include "sip/PresenceWatcher.h"
 #include "store/NotificationStore.h"
 
@@ -80,12 +82,16 @@ class NativeCore : public Napi::ObjectWrap<NativeCore> {
          InstanceMethod<&NativeCore::TerminateNotification>("terminateNotification"),
          InstanceMethod<&NativeCore::ListNotifications>("listNotifications"),
          InstanceMethod<&NativeCore::SetDeliveryListener>("setDeliveryListener"),
+         InstanceMethod<&NativeCore::CheckServicePolicy>("checkServicePolicy"),
+         InstanceMethod<&NativeCore::EvaluatePolicy>("evaluatePolicy"),
+         InstanceMethod<&NativeCore::ReleasePolicy>("releasePolicy"),
          InstanceMethod<&NativeCore::Close>("close")});
   }
 
   explicit NativeCore(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeCore>(info) {
     Napi::Env env = info.Env();
     config_ = loadConfigFromJs(env, info[0]);
+    policy_ = std::make_unique<policy::PolicyEngine>(config_);
     tsfn_ = Tsfn::New(env, "parlayx-gateway sip outcomes", 0, 1, this);
     tsfn_.Unref(env);  // only pending fetches keep the process alive (see Ref in FetchStatus)
     Tsfn tsfn = tsfn_;
@@ -461,6 +467,34 @@ class NativeCore : public Napi::ObjectWrap<NativeCore> {
     return env.Undefined();
   }
 
+  // checkServicePolicy(requester, operation) -> decision: step 1 of the policy alone.
+  Napi::Value CheckServicePolicy(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    const std::string requester = info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "";
+    return policyDecisionToJs(env,
+                              policy_->checkService(requester, policyOperationFromJs(info, 1)));
+  }
+
+  // evaluatePolicy(requester, operation, addresses) -> decision. A decision with a non-zero
+  // admission must be released with releasePolicy(admission) when the request has finished.
+  Napi::Value EvaluatePolicy(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    const std::string requester = info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "";
+    const PolicyOperation op = policyOperationFromJs(info, 1);
+    const std::vector<std::string> addresses = stringsFromJs(info, 2);
+    const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::steady_clock::now().time_since_epoch());
+    return policyDecisionToJs(env, policy_->evaluate(requester, op, addresses, now.count()));
+  }
+
+  Napi::Value ReleasePolicy(const Napi::CallbackInfo& info) {
+    if (info[0].IsNumber()) {
+      const double id = info[0].As<Napi::Number>().DoubleValue();
+      if (id >= 1) policy_->release(static_cast<uint64_t>(id));
+    }
+    return info.Env().Undefined();
+  }
+
   Napi::Value Stats(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     Napi::Object o = Napi::Object::New(env);
@@ -480,6 +514,7 @@ class NativeCore : public Napi::ObjectWrap<NativeCore> {
     o.Set("subscriptionFailures", static_cast<double>(s.subscriptionFailures));
     o.Set("notifications", static_cast<double>(engine_.size()));
     o.Set("watchedTerminals", static_cast<double>(engine_.watchedTerminals()));
+    o.Set("policyInFlight", static_cast<double>(policy_->inFlight()));
     return o;
   }
 
@@ -512,7 +547,8 @@ class NativeCore : public Napi::ObjectWrap<NativeCore> {
   std::unique_ptr<PresenceWatcher> watcher_;
   std::unordered_map<uint64_t, Napi::Promise::Deferred> pending_;
   std::unique_ptr<NotificationStore> store_;
-  NotificationEngine engine_;  // JS thread only
+  NotificationEngine engine_;                     // JS thread only
+  std::unique_ptr<policy::PolicyEngine> policy_;  // JS thread only
   std::optional<UvTimer> timer_;
   Napi::FunctionReference listener_;
   std::vector<Delivery> undelivered_;  // held until a listener is set

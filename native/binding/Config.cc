@@ -57,10 +57,6 @@ Napi::Object configToJs(Napi::Env env, const GatewayConfig& c) {
   presence.Set("maxSubscribesInFlight", c.presence.maxSubscribesInFlight);
   o.Set("presence", presence);
 
-  Napi::Object terminalStatus = Napi::Object::New(env);
-  terminalStatus.Set("maxTargets", c.terminalStatus.maxTargets);
-  o.Set("terminalStatus", terminalStatus);
-
   Napi::Object groups = Napi::Object::New(env);
   groups.Set("schemes", toJs(env, c.groups.schemes));
   Napi::Object members = Napi::Object::New(env);
@@ -68,10 +64,33 @@ Napi::Object configToJs(Napi::Env env, const GatewayConfig& c) {
   groups.Set("members", members);
   o.Set("groups", groups);
 
+  Napi::Object authentication = Napi::Object::New(env);
+  authentication.Set("required", c.authentication.required);
+  authentication.Set("realm", c.authentication.realm);
+  authentication.Set("tokenMaxAgeSec", c.authentication.tokenMaxAgeSec);
+  authentication.Set("verifiedCacheSec", c.authentication.verifiedCacheSec);
+  o.Set("authentication", authentication);
+
+  // Credentials only: the policy stays in the core, which applies it. A null prototype, so that
+  // a requester named "__proto__" (a valid name) is a key like any other.
+  Napi::Object requesters = env.Global()
+                                .Get("Object")
+                                .As<Napi::Object>()
+                                .Get("create")
+                                .As<Napi::Function>()
+                                .Call({env.Null()})
+                                .As<Napi::Object>();
+  for (const auto& [name, r] : c.requesters) {
+    Napi::Object requester = Napi::Object::New(env);
+    requester.Set("passwordHash", r.passwordHash);
+    requester.Set("digestSecret", r.digestSecret);
+    requesters.Set(name, requester);
+  }
+  o.Set("requesters", requesters);
+
   const NotificationsConfig& n = c.notifications;
   Napi::Object notifications = Napi::Object::New(env);
   notifications.Set("database", n.database);
-  notifications.Set("maxAddresses", n.maxAddresses);
   notifications.Set("defaultDurationSec", n.defaultDurationSec);
   notifications.Set("maxDurationSec", n.maxDurationSec);
   notifications.Set("minFrequencyMs", n.minFrequencyMs);

@@ -1,0 +1,135 @@
+'use strict';
+// The JS side of the service policy. The decisions are the native core's (native/policy, order
+// and rules in docs/policy.md); this module turns them into Parlay X faults carrying their usage
+// STATUSCODE, releases admissions, and keeps the outcome counters per requester, service,
+// operation and outcome.
+const { ParlayxFault } = require('./parlayx/faults');
+const { UsageStatus } = require('./usage');
+
+const STATUS_NAMES = Object.freeze(Object.fromEntries(Object.entries(UsageStatus).map(([name, code]) => [code, name])));
+
+/** Outcome name of a STATUSCODE ('VALID', 'FAILED_PACER', ...). */
+function statusName(code) {
+  return STATUS_NAMES[code] || 'UNKNOWN';
+}
+
+/**
+ * A fault of a policy decision (or of one of its targets) as a ParlayxFault with usageStatus.
+ * @param {{ messageId: string, variables: string[] }} fault
+ * @param {number} status
+ */
+function policyFault(fault, status) {
+  const error = new ParlayxFault(fault.messageId, fault.variables);
+  error.usageStatus = status;
+  return error;
+}
+
+/**
+ * @typedef {object} PolicyTarget
+ * @property {string} address as requested (or a group member as configured)
+ * @property {string} canonical
+ * @property {number} status VALID (0) or why this target alone is refused
+ * @property {{messageId: string, variables: string[]}} [fault]
+ * @property {boolean} process false: left out by the process-up-to limit (NotRetrieved)
+ */
+/**
+ * @typedef {object} PolicyDecision
+ * @property {number} status
+ * @property {boolean} refused
+ * @property {{messageId: string, variables: string[]}} [fault]
+ * @property {PolicyTarget[]} targets
+ * @property {number} admission non-zero: to be released once the request has finished
+ */
+
+class ServicePolicy {
+  /** @param {any} core the NativeCore (evaluatePolicy, checkServicePolicy, releasePolicy) */
+  constructor(core) {
+    this.core = core;
+  }
+
+  /**
+   * Step 1 alone (service running), for operations that check other parts before addresses.
+   * @throws {ParlayxFault} SVC0001 (FAILED_SERVICE_NOT_RUNNING)
+   */
+  checkService(requester, operation) {
+    const decision = this.core.checkServicePolicy(requester, operation);
+    if (decision.refused) throw policyFault(decision.fault, decision.status);
+  }
+
+  /**
+   * Runs every policy step. A refused request throws; an admitted one must be released.
+   * @param {string} requester
+   * @param {string} operation e.g. 'getStatus'
+   * @param {string[]} addresses
+   * @returns {PolicyDecision}
+   * @throws {ParlayxFault} the fault of the first refusing check, with its usageStatus
+   */
+  admit(requester, operation, addresses) {
+    const decision = this.core.evaluatePolicy(requester, operation, addresses);
+    if (decision.refused) {
+      const fault = policyFault(decision.fault, decision.status);
+      // Known when the refusal came after group expansion: the record shows what was asked.
+      if (decision.targets.length > 0) fault.targets = decision.targets.map((t) => t.address);
+      throw fault;
+    }
+    return decision;
+  }
+
+  /**
+   * Runs `work` under an admitted decision and releases the admission afterwards, whatever
+   * happens. A refusal throws a ParlayxFault whose `targets` (when the refusal came after group
+   * expansion) lists the expanded targets.
+   * @template T
+   * @param {string} requester
+   * @param {string} operation
+   * @param {string[]} addresses
+   * @param {(decision: PolicyDecision) => Promise<T>} work
+   * @returns {Promise<T>}
+   */
+  async run(requester, operation, addresses, work) {
+    const decision = this.admit(requester, operation, addresses);
+    try {
+      return await work(decision);
+    } finally {
+      if (decision.admission) this.core.releasePolicy(decision.admission);
+    }
+  }
+}
+
+/**
+ * Outcome counters: per requester, service, operation and outcome (a STATUSCODE name, or
+ * UNAUTHENTICATED), for whole requests (level 'request') and for the targets of a group request
+ * refused on their own (level 'target').
+ */
+class PolicyCounters {
+  constructor() {
+    /** @type {Map<string, {requester: string, service: string, operation: string, outcome: string, level: string, count: number}>} */
+    this.counts = new Map();
+  }
+
+  /**
+   * @param {{requester: string, service: string, operation: string, outcome: string, level?: 'request'|'target'}} key
+   * @param {number} [n]
+   */
+  add({ requester, service, operation, outcome, level = 'request' }, n = 1) {
+    const id = `${requester}\u0000${service}\u0000${operation}\u0000${outcome}\u0000${level}`;
+    const entry = this.counts.get(id);
+    if (entry) entry.count += n;
+    else this.counts.set(id, { requester, service, operation, outcome, level, count: n });
+  }
+
+  /**
+   * The counters, optionally only those of one requester, sorted for stable output.
+   * @param {{ requester?: string }} [filter]
+   */
+  snapshot({ requester } = {}) {
+    const rows = [];
+    for (const entry of this.counts.values()) {
+      if (requester === undefined || entry.requester === requester) rows.push({ ...entry });
+    }
+    const key = (r) => [r.requester, r.service, r.operation, r.level, r.outcome].join('\u0000');
+    return rows.sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
+  }
+}
+
+module.exports = { ServicePolicy, PolicyCounters, policyFault, statusName };
