@@ -97,7 +97,8 @@ async function startGatewayProcess(uasPort) {
   const sipPort = await freePort();
   const config = path.join(dir, 'gateway.yaml');
   fs.writeFileSync(config, `http:\n  port: ${httpPort}\n  keepAliveTimeoutMs: 30000\nsip:\n  port: ${sipPort}\n  presenceServerUri: "sip:127.0.0.1:${uasPort}"\npresence:\n  fetchTimeoutMs: ${values['fetch-timeout']}\n`
-    + `usage:\n  database: ${path.join(dir, 'usage.db')}\n  durability: ${values.durability}\n`);
+    + 'authentication:\n  required: false\n'
+      + `usage:\n  database: ${path.join(dir, 'usage.db')}\n  durability: ${values.durability}\n`);
   const child = spawn(process.execPath, [path.join(__dirname, '..', 'js', 'cli.js'), 'serve', '--config', config], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });

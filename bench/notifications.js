@@ -256,7 +256,8 @@ async function hold(report) {
     const configText = `http:\n  port: 0\n`
       + `sip:\n  bindHost: 127.0.0.1\n  port: ${await freePort()}\n  transports: [udp]\n  presenceServerUri: "sip:127.0.0.1:${uas.port}"\n`
       + `presence:\n  subscriptionExpiresSec: ${EXPIRES}\n  maxSubscribesInFlight: ${Number(values['in-flight'])}\n  subscribeTimeoutMs: 10000\n`
-      + `notifications:\n  database: ${notificationsDb}\n  maxAddresses: 100000\n`
+      + `notifications:\n  database: ${notificationsDb}\n`
+      + 'policy:\n  maxTargets: 100000\nauthentication:\n  required: false\n'
       + `usage:\n  database: ${path.join(dir, 'usage.db')}\n`;
     // --heaptrack: every malloc of the gateway is traced (heaptrack_print afterwards says where the
     // memory per terminal goes); its RSS and CPU figures then include heaptrack's own.

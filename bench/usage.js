@@ -39,6 +39,7 @@ async function loopDelayUnderLoad(rate) {
     const httpPort = await freePort();
     const config = path.join(dir, 'gateway.yaml');
     fs.writeFileSync(config, `http:\n  port: ${httpPort}\nsip:\n  port: 0\n  presenceServerUri: "sip:127.0.0.1:${uas.port}"\n`
+      + 'authentication:\n  required: false\n'
       + `usage:\n  database: ${path.join(dir, 'usage.db')}\n  durability: durable\n`);
     fs.writeFileSync(path.join(dir, 'body.xml'), BODY);
     const child = spawn(process.execPath, [path.join(ROOT, 'js', 'cli.js'), 'serve', '--config', config], {

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The one command that runs the gateway (README "Run"): installs what is missing, builds, starts a
 # local Kamailio presence server on 127.0.0.1:5060 (seeded with three test users) and the gateway
-# on the default config (config/gateway.yaml). Ctrl-C stops both.
+# on the default config (config/gateway.yaml) plus a "demo" requester with a password made on the
+# first run. Ctrl-C stops both.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,6 +15,21 @@ node scripts/presence-server.js --port 5060 --domain example.test --dir var/pres
   --publish sip:carol@example.test=closed &
 presence=$!
 trap 'kill $presence 2>/dev/null; wait $presence 2>/dev/null' EXIT
+config="${PARLAYX_CONFIG:-}"
+if [ -z "$config" ]; then
+  # The default config has no requesters (it ships no credentials), so every request would get
+  # 401. Run it with one requester, "demo", whose random password is made on the first run and
+  # kept in var/ (the file is the secret; the config holds only its scrypt hash).
+  mkdir -p var
+  if [ ! -s var/demo-requester.password ]; then
+    (umask 077 && head -c 18 /dev/urandom | base64 | tr -d '/+=\n' > var/demo-requester.password)
+  fi
+  hash=$(node js/cli.js hash-password --password-file var/demo-requester.password)
+  config=config/gateway.start.yaml
+  sed "s|^requesters: {}\$|requesters:\n  demo:\n    passwordHash: \"$hash\"|" config/gateway.yaml > "$config"
+  grep -q '^  demo:' "$config" || { echo "start.sh: could not add the demo requester to $config" >&2; exit 1; }
+  echo "requester: demo, password: $(cat var/demo-requester.password) (curl -u demo:<password> ...)"
+fi
 exec_status=0
-node js/cli.js serve --config "${PARLAYX_CONFIG:-config/gateway.yaml}" || exec_status=$?
+node js/cli.js serve --config "$config" || exec_status=$?
 exit $exec_status

@@ -12,7 +12,8 @@ const { tempDir } = require('../support/gateway');
 async function quietGateway(extra = '') {
   const presencePort = await freePort();
   return createGateway({
-    configText: `usage:\n  database: ${path.join(tempDir('px-usage-'), 'usage.db')}\nhttp:\n  port: 0\nsip:\n  port: 0\n  presenceServerUri: "sip:127.0.0.1:${presencePort}"\npresence:\n  fetchTimeoutMs: 200\n${extra}`,
+    configText: `usage:\n  database: ${path.join(tempDir('px-usage-'), 'usage.db')}\nhttp:\n  port: 0\nsip:\n  port: 0\n  presenceServerUri: "sip:127.0.0.1:${presencePort}"\npresence:\n  fetchTimeoutMs: 200\n`
+      + `authentication:\n  required: false\n${extra}`,
     configName: 'binding-test.yaml',
     log: () => {},
   });

@@ -127,8 +127,8 @@ beforeAll(async () => {
   members:
     "glmgroup:team@example.test": [sip:alice@example.test, sip:bob@example.test]
 `,
-    notificationsYaml: `  maxAddresses: 3
-  defaultDurationSec: 600
+    maxTargets: 3,
+    notificationsYaml: `  defaultDurationSec: 600
   maxDurationSec: 3600
   minFrequencyMs: 1000
   unlimitedCountAllowed: false
@@ -160,7 +160,7 @@ describe('startNotification faults (checked before the notification engine is as
     ['an invalid address', 'SVC0002', ['addresses'], 13, () => ({ addresses: addresses('sip:alice@example.test', 'not a uri') })],
     ['an address of an unknown scheme', 'SVC0002', ['addresses'], 10, () => ({ addresses: addresses('mailto:alice@example.test') })],
     ['an unknown group', 'SVC0002', ['addresses'], 15, () => ({ addresses: addresses('glmgroup:nobody@example.test') })],
-    ['more than maxAddresses terminals once groups are expanded', 'POL0003', ['addresses'], 3,
+    ['more than policy.maxTargets terminals once groups are expanded', 'POL0003', ['addresses'], 3,
       () => ({ addresses: addresses('glmgroup:team@example.test', 'sip:carol@example.test', 'tel:+15550001') })],
     ['a criterion that is no Status', 'SVC0002', ['criteria'], 13, () => ({ criteria: '<loc:criteria>Away</loc:criteria>' })],
     ['Busy as a criterion when busyCriteriaAllowed is false', 'POL0001', ['Busy is not supported as a criterion'], 13,

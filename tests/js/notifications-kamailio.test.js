@@ -485,7 +485,9 @@ describe('a gateway process killed and restarted', () => {
     const dir = tempDir('px-restart-');
     cleanups.push(() => fs.rmSync(dir, { recursive: true, force: true }));
     const configFile = path.join(dir, 'gateway.yaml');
-    fs.writeFileSync(configFile, `http:
+    fs.writeFileSync(configFile, `authentication:
+  required: false
+http:
   host: 127.0.0.1
   port: 0
 sip:

@@ -119,7 +119,7 @@ test('durable mode: a gateway killed with SIGKILL after N answered requests leav
   const httpPort = await freePort();
   const config = path.join(dir, 'gateway.yaml');
   fs.writeFileSync(config, `http:\n  port: ${httpPort}\nsip:\n  port: 0\n  presenceServerUri: "sip:127.0.0.1:${await freePort()}"\n`
-    + `usage:\n  database: ${database}\n  durability: durable\n`);
+    + `usage:\n  database: ${database}\n  durability: durable\nauthentication:\n  required: false\n`);
   const child = spawn(process.execPath, [CLI, 'serve', '--config', config], { stdio: ['ignore', 'pipe', 'pipe'] });
   try {
     await new Promise((resolve, reject) => {

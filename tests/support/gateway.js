@@ -8,11 +8,16 @@ const { createGateway } = require('../../index');
 
 /**
  * Starts a gateway (HTTP and SIP on free ports) that routes SUBSCRIBEs to presencePort.
- * @param {{ presencePort: number, fetchTimeoutMs?: number, maxTargets?: number, extraYaml?: string }} options
+ * Requests are anonymous unless `authYaml` replaces the default `authentication` section (tests
+ * of the policy and of authentication add their `requesters` through extraYaml).
+ * @param {{ presencePort: number, fetchTimeoutMs?: number, maxTargets?: number, extraYaml?: string,
+ *   usageYaml?: string, notificationsYaml?: string, policyYaml?: string, authYaml?: string,
+ *   stateDir?: string }} options
+ *   maxTargets: policy.maxTargets; policyYaml: more keys of the policy section, indented by two
  */
 async function startGateway({
-  presencePort, fetchTimeoutMs = 1000, maxTargets = 5, extraYaml = '', usageYaml = '', notificationsYaml = '',
-  stateDir = tempDir('px-usage-'),
+  presencePort, fetchTimeoutMs = 1000, maxTargets, extraYaml = '', usageYaml = '', notificationsYaml = '',
+  policyYaml = '', authYaml = 'authentication:\n  required: false\n', stateDir = tempDir('px-usage-'),
 }) {
   const usageDir = stateDir;
   const yaml = `
@@ -33,8 +38,9 @@ sip:
   telDomain: example.test
 presence:
   fetchTimeoutMs: ${fetchTimeoutMs}
-terminalStatus:
-  maxTargets: ${maxTargets}
+${authYaml}
+policy:
+${maxTargets === undefined ? '' : `  maxTargets: ${maxTargets}\n`}${policyYaml}
 ${extraYaml}`;
   const logs = [];
   const gateway = await createGateway({
