@@ -3,11 +3,10 @@
 // through a real SOAP call of an authenticated requester to a gateway in front of a real Kamailio,
 // asserting the fault and the usage record; the pacer and traffic shaping windows in real time;
 // admission control against a presence server that does not answer; the outcome counters.
-const crypto = require('node:crypto');
 const dgram = require('node:dgram');
 const { startKamailio, freePort } = require('../../scripts/kamailio/kamailio');
 const sip = require('../support/sip');
-const { startGateway, postSoap, envelope, tempDir } = require('../support/gateway');
+const { startGateway, postSoap, envelope, tempDir, testPasswordHash, basicAuth } = require('../support/gateway');
 
 const TEAM = 'glmgroup:team@example.test';
 const PASSWORD = 'correct horse battery staple';
@@ -17,15 +16,7 @@ let kamailio;
 let presencePort;
 let fixture;
 
-/** A PHC scrypt hash at a low cost (tests only; the gateway accepts any valid cost). */
-function hashPassword(password) {
-  const salt = crypto.randomBytes(16);
-  const hash = crypto.scryptSync(password, salt, 32, { N: 16, r: 8, p: 1 });
-  const b64 = (b) => b.toString('base64').replace(/=+$/, '');
-  return `$scrypt$ln=4,r=8,p=1$${b64(salt)}$${b64(hash)}`;
-}
-
-const basic = (name, password = PASSWORD) => ({ authorization: `Basic ${Buffer.from(`${name}:${password}`).toString('base64')}` });
+const basic = (name, password = PASSWORD) => basicAuth(name, password);
 
 const getStatusBody = (address) => envelope(
   address === undefined ? '<loc:getStatus/>' : `<loc:getStatus><loc:address>${address}</loc:address></loc:getStatus>`,
@@ -63,7 +54,7 @@ const REQUESTER_POLICY = {
 
 function requestersYaml(names) {
   return `requesters:\n${names.map((name) => `  ${name}:
-    passwordHash: "${hashPassword(PASSWORD)}"${REQUESTER_POLICY[name] ? `\n    policy:${REQUESTER_POLICY[name]}` : ''}
+    passwordHash: "${testPasswordHash(PASSWORD)}"${REQUESTER_POLICY[name] ? `\n    policy:${REQUESTER_POLICY[name]}` : ''}
 `).join('')}`;
 }
 

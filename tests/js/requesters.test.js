@@ -11,7 +11,7 @@ const soap = require('soap');
 const { startKamailio, freePort } = require('../../scripts/kamailio/kamailio');
 const sip = require('../support/sip');
 const { startAppEndpoint } = require('../support/appEndpoint');
-const { startGateway, postSoap, envelope, tempDir } = require('../support/gateway');
+const { startGateway, postSoap, envelope, tempDir, testPasswordHash, basicAuth } = require('../support/gateway');
 
 const WSSE = 'http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd';
 const WSU = 'http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd';
@@ -24,14 +24,7 @@ let kamailio;
 let fixture;
 let application;
 
-function hashPassword(password) {
-  const salt = crypto.randomBytes(16);
-  const hash = crypto.scryptSync(password, salt, 32, { N: 16, r: 8, p: 1 });
-  const b64 = (b) => b.toString('base64').replace(/=+$/, '');
-  return `$scrypt$ln=4,r=8,p=1$${b64(salt)}$${b64(hash)}`;
-}
-
-const basic = (name, password) => ({ authorization: `Basic ${Buffer.from(`${name}:${password}`).toString('base64')}` });
+const basic = basicAuth;
 
 /** A getStatus envelope with a UsernameToken header. */
 function tokenEnvelope({ username, password, digest, nonce = crypto.randomBytes(16), created = new Date().toISOString(),
@@ -76,10 +69,10 @@ beforeAll(async () => {
     authYaml: 'authentication:\n  required: true\n  tokenMaxAgeSec: 60\n',
     extraYaml: `requesters:
   acme:
-    passwordHash: "${hashPassword(PASSWORD)}"
+    passwordHash: "${testPasswordHash(PASSWORD)}"
     digestSecretFile: ${secretFile}
   other:
-    passwordHash: "${hashPassword(OTHER_PASSWORD)}"
+    passwordHash: "${testPasswordHash(OTHER_PASSWORD)}"
 `,
   });
 }, 30000);

@@ -7,12 +7,16 @@
 #include <vector>
 
 #include "config/GatewayConfig.h"
+#include "support/ConfigErrors.h"
 #include "support/TempDir.h"
 
 namespace px {
 namespace {
 
 namespace fs = std::filesystem;
+using px::testing::ErrorCase;
+using px::testing::expectErrors;
+using px::testing::loadError;
 using px::testing::TempDir;
 
 // A valid hash as `npx parlayx-gateway hash-password` prints it (password "secret").
@@ -20,34 +24,6 @@ const std::string kHash =
     "$scrypt$ln=14,r=8,p=1$djVEhIq50GtxUg/P+dA0mQ$thZqf6KwSZbxMhqfV1lPOa5n1XMhmneNwX3s9EuhMlk";
 const std::string kSalt = "djVEhIq50GtxUg/P+dA0mQ";
 const std::string kDigest = "thZqf6KwSZbxMhqfV1lPOa5n1XMhmneNwX3s9EuhMlk";
-
-ConfigError loadError(const std::string& yaml) {
-  try {
-    loadConfigText(yaml, "test.yaml");
-  } catch (const ConfigError& e) {
-    return e;
-  }
-  ADD_FAILURE() << "no ConfigError for:\n" << yaml;
-  return ConfigError("", -1, "", "none");
-}
-
-struct ErrorCase {
-  std::string yaml;
-  int line;
-  std::string key;
-  std::string message;
-};
-
-void expectErrors(const std::vector<ErrorCase>& cases) {
-  for (const auto& c : cases) {
-    SCOPED_TRACE(c.yaml);
-    const ConfigError e = loadError(c.yaml);
-    EXPECT_EQ(e.file(), "test.yaml");
-    EXPECT_EQ(e.line(), c.line);
-    EXPECT_EQ(e.key(), c.key);
-    EXPECT_NE(std::string(e.what()).find(c.message), std::string::npos) << e.what();
-  }
-}
 
 void expectValid(const std::vector<std::string>& texts) {
   for (const auto& yaml : texts) {

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include "support/ConfigErrors.h"
 #include "support/TempDir.h"
 
 #include <unistd.h>
@@ -32,6 +33,9 @@ std::string resolved(const fs::path& p) {
   return (fs::weakly_canonical(p.parent_path()) / p.filename()).string();
 }
 
+using px::testing::ErrorCase;
+using px::testing::expectErrors;
+using px::testing::loadError;
 using px::testing::TempDir;
 
 void expectDefaults(const GatewayConfig& c) {
@@ -60,36 +64,6 @@ void expectDefaults(const GatewayConfig& c) {
   EXPECT_EQ(c.usage.maxServiceDataBytes, d.usage.maxServiceDataBytes);
   // database and host are resolved at load time; each test checks them against its base.
   EXPECT_EQ(c.usage.host, hostName());
-}
-
-// Loads `yaml` expecting a ConfigError; returns it for further checks.
-ConfigError loadError(const std::string& yaml) {
-  try {
-    loadConfigText(yaml, "test.yaml");
-  } catch (const ConfigError& e) {
-    return e;
-  }
-  ADD_FAILURE() << "no ConfigError for:\n" << yaml;
-  return ConfigError("", -1, "", "none");
-}
-
-// One error case: YAML text, expected line, key path and message fragment.
-struct ErrorCase {
-  std::string yaml;
-  int line;
-  std::string key;
-  std::string message;
-};
-
-void expectErrors(const std::vector<ErrorCase>& cases) {
-  for (const auto& c : cases) {
-    SCOPED_TRACE(c.yaml);
-    const ConfigError e = loadError(c.yaml);
-    EXPECT_EQ(e.file(), "test.yaml");
-    EXPECT_EQ(e.line(), c.line);
-    EXPECT_EQ(e.key(), c.key);
-    EXPECT_NE(std::string(e.what()).find(c.message), std::string::npos) << e.what();
-  }
 }
 
 void expectValid(const std::vector<const char*>& texts) {

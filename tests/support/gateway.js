@@ -1,6 +1,7 @@
 'use strict';
 // Test fixtures: a gateway on free ports pointed at a given presence server, plus small helpers
 // to talk to it over real HTTP.
+const crypto = require('node:crypto');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
@@ -96,8 +97,21 @@ function soapFault(error) {
   };
 }
 
+/** A requester's PHC scrypt hash at a low cost (tests only; the gateway accepts any valid cost). */
+function testPasswordHash(password) {
+  const salt = crypto.randomBytes(16);
+  const hash = crypto.scryptSync(password, salt, 32, { N: 16, r: 8, p: 1 });
+  const b64 = (b) => b.toString('base64').replace(/=+$/, '');
+  return `$scrypt$ln=4,r=8,p=1$${b64(salt)}$${b64(hash)}`;
+}
+
+/** HTTP Basic credentials as request headers. */
+function basicAuth(name, password) {
+  return { authorization: `Basic ${Buffer.from(`${name}:${password}`).toString('base64')}` };
+}
+
 function tempDir(prefix) {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
 }
 
-module.exports = { startGateway, postSoap, envelope, soapFault, tempDir };
+module.exports = { startGateway, postSoap, envelope, soapFault, tempDir, testPasswordHash, basicAuth };
