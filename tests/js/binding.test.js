@@ -39,6 +39,19 @@ describe('configuration errors name file, line and key', () => {
       .rejects.toMatchObject({ code: 'ERR_PX_CONFIG', file: 'inline.yaml', line: 2, key: 'presence.fetchTimeoutMs' });
   });
 
+  test('a requester override that loosens a global limit is refused at load, naming file, line and key', async () => {
+    const hash = `$scrypt$ln=4,r=8,p=1$${Buffer.alloc(16, 1).toString('base64').replace(/=+$/, '')}$${Buffer.alloc(32, 2).toString('base64').replace(/=+$/, '')}`;
+    const text = `policy:\n  maxTargets: 10\nrequesters:\n  acme:\n    passwordHash: "${hash}"\n    policy:\n      maxTargets: 50\n`;
+    await expect(createGateway({ configText: text, configName: 'loose.yaml' })).rejects.toMatchObject({
+      code: 'ERR_PX_CONFIG', file: 'loose.yaml', line: 7, key: 'requesters.acme.policy.maxTargets',
+      message: expect.stringMatching(/looser than policy\.maxTargets \(10\).*only be more restrictive/),
+    });
+    // The same override tightening the limit is accepted.
+    const file = path.join(tempDir('px-config-'), 'tight.yaml');
+    fs.writeFileSync(file, text.replace('maxTargets: 50', 'maxTargets: 5'));
+    expect(loadConfig(file).requesters.acme.passwordHash).toBe(hash);
+  });
+
   test('the shipped default configuration loads', () => {
     const config = loadConfig(path.join(__dirname, '..', '..', 'config', 'gateway.yaml'));
     expect(config.presence.fetchTimeoutMs).toBe(1000);
