@@ -2,6 +2,7 @@
 'use strict';
 // getStatus throughput and latency, on demand (not part of CI):
 //   node bench/getstatus.js [--duration 10] [--connections 16,64,128,256] [--durability durable|batched]
+//                           [--auth basic|none]   (basic: every request authenticated by HTTP Basic)
 // 1. A SIPp UAS stands in for the presence server (200 + NOTIFY with a PIDF document).
 // 2. Direct limit: a SIPp UAC fetches from that UAS as fast as it can (SUBSCRIBE/200/NOTIFY/200).
 // 3. The gateway runs in its own process (js/cli.js serve); wrk drives SOAP getStatus over
@@ -16,6 +17,7 @@ const { parseArgs } = require('node:util');
 const { startSippUas } = require('../tests/support/sipp');
 const { freePort } = require('../scripts/kamailio/kamailio');
 const { pacedLoad } = require('./paced');
+const { hashPassword } = require('../js/auth/passwordHash');
 
 const { values } = parseArgs({
   options: {
@@ -23,10 +25,14 @@ const { values } = parseArgs({
     connections: { type: 'string', default: '16,64,128,256' },
     'fetch-timeout': { type: 'string', default: '1000' },
     durability: { type: 'string', default: 'durable' },
+    auth: { type: 'string', default: 'basic' },
   },
 });
 const DURATION = Number(values.duration);
 const CONNECTIONS = values.connections.split(',').map(Number);
+// The benchmark requester: every request pays authentication and the policy as in production.
+const BENCH_PASSWORD = 'bench-password';
+const AUTHORIZATION = values.auth === 'basic' ? `Basic ${Buffer.from(`bench:${BENCH_PASSWORD}`).toString('base64')}` : '';
 const SOCKET_BUFFER = 4 * 1024 * 1024; // SIPp UDP buffers: a loss at a burst stalls a UAC run
 
 const BODY = `<?xml version="1.0" encoding="UTF-8"?>
@@ -75,7 +81,7 @@ function runWrk(url, connections, bodyFile, seconds = DURATION) {
   const result = spawnSync('wrk', [
     '-t1', `-c${connections}`, `-d${seconds}s`, '--latency', '--timeout', '5s',
     '-s', path.join(__dirname, 'wrk-getstatus.lua'), url,
-  ], { encoding: 'utf8', env: { ...process.env, PX_BENCH_BODY: bodyFile }, timeout: (seconds + 30) * 1000 });
+  ], { encoding: 'utf8', env: { ...process.env, PX_BENCH_BODY: bodyFile, PX_BENCH_AUTHORIZATION: AUTHORIZATION }, timeout: (seconds + 30) * 1000 });
   if (result.status !== 0) throw new Error(`wrk failed: ${result.stderr || result.stdout}`);
   const out = result.stdout;
   const ms = (label) => {
@@ -97,8 +103,10 @@ async function startGatewayProcess(uasPort) {
   const sipPort = await freePort();
   const config = path.join(dir, 'gateway.yaml');
   fs.writeFileSync(config, `http:\n  port: ${httpPort}\n  keepAliveTimeoutMs: 30000\nsip:\n  port: ${sipPort}\n  presenceServerUri: "sip:127.0.0.1:${uasPort}"\npresence:\n  fetchTimeoutMs: ${values['fetch-timeout']}\n`
-    + 'authentication:\n  required: false\n'
-      + `usage:\n  database: ${path.join(dir, 'usage.db')}\n  durability: ${values.durability}\n`);
+    + (values.auth === 'basic'
+      ? `requesters:\n  bench:\n    passwordHash: "${await hashPassword(BENCH_PASSWORD)}"\n`
+      : 'authentication:\n  required: false\n')
+    + `usage:\n  database: ${path.join(dir, 'usage.db')}\n  durability: ${values.durability}\n`);
   const child = spawn(process.execPath, [path.join(__dirname, '..', 'js', 'cli.js'), 'serve', '--config', config], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -127,7 +135,7 @@ async function main() {
     scenario: 'subscribe-200-notify', keys: { basic: 'open', person: '' },
     extraArgs: ['-buff_size', String(SOCKET_BUFFER)],
   });
-  const report = { machine: `${os.cpus().length} cores, ${os.cpus()[0].model}`, node: process.version };
+  const report = { machine: `${os.cpus().length} cores, ${os.cpus()[0].model}`, node: process.version, auth: values.auth };
   let gateway;
   try {
     const direct = await directRate(uas.port);
@@ -154,7 +162,7 @@ async function main() {
     const clean = ladder.filter((row) => row.non2xx === 0 && row.errors === 0);
     const peak = (clean.length ? clean : ladder).reduce((a, b) => (b.rps > a.rps ? b : a));
     const half = Math.floor(peak.rps / 2);
-    const r = await pacedLoad(gateway.endpoint, BODY, half, DURATION);
+    const r = await pacedLoad(gateway.endpoint, BODY, half, DURATION, AUTHORIZATION ? { authorization: AUTHORIZATION } : {});
     report.halfPeak = { targetRate: half, rps: r.rps, p50: r.p50, p99: r.p99, failures: r.failures };
     console.log(`at half the peak (${half}/s, paced): ${r.rps.toFixed(0)} getStatus/s, p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms, failures ${r.failures}`);
     report.peak = { rps: peak.rps, connections: peak.connections, ratioToDirect: peak.rps / direct.rate };

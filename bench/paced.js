@@ -3,7 +3,7 @@ const http = require('node:http');
 
 // Latency at a fixed offered rate: requests leave on a 1 ms schedule over keep-alive
 // connections (a bursty generator would measure its own bursts, not the gateway).
-async function pacedLoad(url, body, rate, seconds) {
+async function pacedLoad(url, body, rate, seconds, extraHeaders = {}) {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
   const target = new URL(url);
   const latencies = [];
@@ -15,7 +15,7 @@ async function pacedLoad(url, body, rate, seconds) {
     const t0 = process.hrtime.bigint();
     const req = http.request({
       host: target.hostname, port: target.port, path: target.pathname, method: 'POST', agent,
-      headers: { 'content-type': 'text/xml; charset=utf-8', soapaction: '""', 'content-length': Buffer.byteLength(body) },
+      headers: { 'content-type': 'text/xml; charset=utf-8', soapaction: '""', 'content-length': Buffer.byteLength(body), ...extraHeaders },
     }, (res) => {
       res.resume();
       res.on('end', () => {
