@@ -135,10 +135,9 @@ class TerminalStatusNotificationService {
     return recordOperation(this.sink, 'startNotification', { requester, globalId }, () => shown, async () => {
       this.policy.checkService(requester, 'startNotification');
       const { spec, timing } = this.validate(req);
-      const addresses = Array.isArray(req.addresses) && req.addresses.every((a) => typeof a === 'string') ? req.addresses : [];
-      await this.policy.run(requester, 'startNotification', addresses, async (decision) => {
+      // validate() has checked that the addresses are a list of strings.
+      await this.policy.run(requester, 'startNotification', req.addresses, async (decision) => {
         spec.addresses = decision.targets.map((t) => t.address);
-        shown.TARGET = spec.addresses.join(',');
         Object.assign(shown, timing);
         spec.requester = requester;
         spec.globalId = globalId;
@@ -151,10 +150,7 @@ class TerminalStatusNotificationService {
         if (outcome === 'duplicate') {
           throw failure('SVC0005', [spec.correlator, 'correlator'], UsageStatus.INVALID);
         }
-      }).catch((error) => {
-        if (error && error.targets) shown.TARGET = error.targets.join(',');
-        throw error;
-      });
+      }, (expanded) => { shown.TARGET = expanded.join(','); });
     });
   }
 

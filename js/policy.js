@@ -57,37 +57,22 @@ class ServicePolicy {
   }
 
   /**
-   * Runs every policy step. A refused request throws; an admitted one must be released.
+   * Runs every policy step, then `work` under the admitted decision, and releases the admission
+   * afterwards whatever happens. A refused request throws the fault of the first refusing check.
+   * @template T
    * @param {string} requester
    * @param {string} operation e.g. 'getStatus'
    * @param {string[]} addresses
-   * @returns {PolicyDecision}
-   * @throws {ParlayxFault} the fault of the first refusing check, with its usageStatus
-   */
-  admit(requester, operation, addresses) {
-    const decision = this.core.evaluatePolicy(requester, operation, addresses);
-    if (decision.refused) {
-      const fault = policyFault(decision.fault, decision.status);
-      // Known when the refusal came after group expansion: the record shows what was asked.
-      if (decision.targets.length > 0) fault.targets = decision.targets.map((t) => t.address);
-      throw fault;
-    }
-    return decision;
-  }
-
-  /**
-   * Runs `work` under an admitted decision and releases the admission afterwards, whatever
-   * happens. A refusal throws a ParlayxFault whose `targets` (when the refusal came after group
-   * expansion) lists the expanded targets.
-   * @template T
-   * @param {string} requester
-   * @param {string} operation
-   * @param {string[]} addresses
    * @param {(decision: PolicyDecision) => Promise<T>} work
+   * @param {(addresses: string[]) => void} [onTargets] told the expanded targets as soon as they
+   *   are known, also when the request is refused after group expansion (for the usage record)
    * @returns {Promise<T>}
+   * @throws {ParlayxFault} with its usageStatus
    */
-  async run(requester, operation, addresses, work) {
-    const decision = this.admit(requester, operation, addresses);
+  async run(requester, operation, addresses, work, onTargets) {
+    const decision = this.core.evaluatePolicy(requester, operation, addresses);
+    if (onTargets && decision.targets.length > 0) onTargets(decision.targets.map((t) => t.address));
+    if (decision.refused) throw policyFault(decision.fault, decision.status);
     try {
       return await work(decision);
     } finally {

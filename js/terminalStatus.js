@@ -104,7 +104,6 @@ class TerminalStatusService {
     let shown = given.join(',');
     return this.recorded('getStatusForGroup', context, () => shown, (notes) =>
       this.policy.run(context.requester || '', 'getStatusForGroup', requested, (decision) => {
-        shown = decision.targets.map((t) => t.address).join(',');
         if (decision.status !== UsageStatus.VALID) notes.statusCode = decision.status;
         return Promise.all(decision.targets.map((target) => {
           if (target.status !== UsageStatus.VALID) {
@@ -115,7 +114,7 @@ class TerminalStatusService {
           if (!target.process) return { address: target.address, reportStatus: 'NotRetrieved' };
           return this.statusData(target);
         }));
-      }));
+      }, (expanded) => { shown = expanded.join(','); }));
   }
 
   /** @returns {Promise<StatusData>} */
@@ -132,15 +131,7 @@ class TerminalStatusService {
 
   /** Runs an operation and writes its usage record (js/recordedOperation.js). */
   recorded(eventType, context, target, operation) {
-    let expanded = null;
-    return recordOperation(this.sink, eventType, context, () => ({ TARGET: expanded ?? target() }), async (notes) => {
-      try {
-        return await operation(notes);
-      } catch (error) {
-        if (error && error.targets) expanded = error.targets.join(',');
-        throw error;
-      }
-    });
+    return recordOperation(this.sink, eventType, context, () => ({ TARGET: target() }), operation);
   }
 }
 

@@ -376,11 +376,16 @@ class NativeCore : public Napi::ObjectWrap<NativeCore> {
     }
   }
 
+  // Argument 0, the requester: a name, or "" (anonymous) for anything that is not a string.
+  static std::string RequesterFromJs(const Napi::CallbackInfo& info) {
+    return info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "";
+  }
+
   static NotificationKey KeyFromJs(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (!info[1].IsString()) throw Napi::TypeError::New(env, "correlator must be a string");
     NotificationKey id;
-    id.requester = info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "";
+    id.requester = RequesterFromJs(info);
     id.correlator = info[1].As<Napi::String>().Utf8Value();
     return id;
   }
@@ -470,7 +475,7 @@ class NativeCore : public Napi::ObjectWrap<NativeCore> {
   // checkServicePolicy(requester, operation) -> decision: step 1 of the policy alone.
   Napi::Value CheckServicePolicy(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    const std::string requester = info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "";
+    const std::string requester = RequesterFromJs(info);
     return policyDecisionToJs(env,
                               policy_->checkService(requester, policyOperationFromJs(info, 1)));
   }
@@ -479,7 +484,7 @@ class NativeCore : public Napi::ObjectWrap<NativeCore> {
   // admission must be released with releasePolicy(admission) when the request has finished.
   Napi::Value EvaluatePolicy(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    const std::string requester = info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "";
+    const std::string requester = RequesterFromJs(info);
     const PolicyOperation op = policyOperationFromJs(info, 1);
     const std::vector<std::string> addresses = stringsFromJs(info, 2);
     const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
