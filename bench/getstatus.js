@@ -18,6 +18,7 @@ const { startSippUas } = require('../tests/support/sipp');
 const { freePort } = require('../scripts/kamailio/kamailio');
 const { pacedLoad } = require('./paced');
 const { hashPassword } = require('../js/auth/passwordHash');
+const { basicAuthorization } = require('../js/auth/basic');
 
 const { values } = parseArgs({
   options: {
@@ -32,7 +33,7 @@ const DURATION = Number(values.duration);
 const CONNECTIONS = values.connections.split(',').map(Number);
 // The benchmark requester: every request pays authentication and the policy as in production.
 const BENCH_PASSWORD = 'bench-password';
-const AUTHORIZATION = values.auth === 'basic' ? `Basic ${Buffer.from(`bench:${BENCH_PASSWORD}`).toString('base64')}` : '';
+const AUTHORIZATION = values.auth === 'basic' ? basicAuthorization('bench', BENCH_PASSWORD) : '';
 const SOCKET_BUFFER = 4 * 1024 * 1024; // SIPp UDP buffers: a loss at a burst stalls a UAC run
 
 const BODY = `<?xml version="1.0" encoding="UTF-8"?>

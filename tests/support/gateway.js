@@ -6,6 +6,7 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { createGateway } = require('../../index');
+const { basicAuthorization } = require('../../js/auth/basic');
 
 /**
  * Starts a gateway (HTTP and SIP on free ports) that routes SUBSCRIBEs to presencePort.
@@ -107,7 +108,7 @@ function testPasswordHash(password) {
 
 /** HTTP Basic credentials as request headers. */
 function basicAuth(name, password) {
-  return { authorization: `Basic ${Buffer.from(`${name}:${password}`).toString('base64')}` };
+  return { authorization: basicAuthorization(name, password) };
 }
 
 function tempDir(prefix) {
