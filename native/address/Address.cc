@@ -36,24 +36,6 @@ bool isControl(char c) {
   return u < 0x20 || u == 0x7f;
 }
 
-char toLower(char c) {
-  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = toLower(c);
-  return out;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (toLower(a[i]) != toLower(b[i])) return false;
-  }
-  return true;
-}
-
 // RFC 2396 / RFC 3261 "unreserved" (alphanum / mark), also used by RFC 3966.
 bool isUnreserved(char c) {
   return isAlnum(c) || isIn(c, "-_.!~*'()");
@@ -221,7 +203,7 @@ AddressParseResult parseTel(std::string_view rest) {
     for (char c : name) {
       if (!isAlnum(c) && c != '-') return invalid("tel: bad parameter name");
     }
-    const std::string key = lower(name);
+    const std::string key = ascii::lowered(name);
     if (seenNames.find(";" + key + ";") != std::string::npos) {
       return invalid("tel: parameter '" + key + "' given twice");
     }
@@ -236,7 +218,7 @@ AddressParseResult parseTel(std::string_view rest) {
         if (!parseGlobalNumber(value, context, reason))
           return invalid("tel: phone-context: " + reason);
       } else if (isHostname(value)) {
-        context = lower(value);
+        context = ascii::lowered(value);
       } else {
         return invalid("tel: phone-context is neither a domain name nor a global number");
       }
@@ -300,14 +282,14 @@ AddressParseResult parseSip(AddressScheme scheme, std::string_view rest) {
     if (close == std::string_view::npos) return invalid("unterminated IPv6 reference");
     const std::string_view v6 = hostPort.substr(1, close - 1);
     if (!isIPv6(v6)) return invalid("bad IPv6 address");
-    a.host = "[" + lower(v6) + "]";
+    a.host = "[" + ascii::lowered(v6) + "]";
     afterHost = hostPort.substr(close + 1);
   } else {
     const std::size_t colon = hostPort.find(':');
     const std::string_view host = hostPort.substr(0, colon);
     if (host.empty()) return invalid("empty host");
     if (!isIPv4(host) && !isHostname(host)) return invalid("bad host");
-    a.host = lower(host);
+    a.host = ascii::lowered(host);
     afterHost = colon == std::string_view::npos ? std::string_view() : hostPort.substr(colon);
   }
 
@@ -371,10 +353,11 @@ AddressParseResult parseAddress(std::string_view text) {
   }
 
   const std::string_view rest = text.substr(colon + 1);
-  if (iequals(scheme, "tel")) return parseTel(rest);
-  if (iequals(scheme, "sip")) return parseSip(AddressScheme::kSip, rest);
-  if (iequals(scheme, "sips")) return parseSip(AddressScheme::kSips, rest);
-  return fail(AddressError::kUnknownScheme, "unsupported URI scheme '" + lower(scheme) + "'");
+  if (ascii::equalsNoCase(scheme, "tel")) return parseTel(rest);
+  if (ascii::equalsNoCase(scheme, "sip")) return parseSip(AddressScheme::kSip, rest);
+  if (ascii::equalsNoCase(scheme, "sips")) return parseSip(AddressScheme::kSips, rest);
+  return fail(AddressError::kUnknownScheme,
+              "unsupported URI scheme '" + ascii::lowered(scheme) + "'");
 }
 
 std::string toSipRequestUri(const Address& address, std::string_view telDomain) {

@@ -2,6 +2,7 @@
 // Locale-independent on purpose: <cctype> depends on the process locale.
 #pragma once
 
+#include <string>
 #include <string_view>
 
 namespace px::ascii {
@@ -21,6 +22,12 @@ constexpr bool isHex(char c) {
 
 constexpr char toLower(char c) {
   return c >= 'A' && c <= 'Z' ? static_cast<char>(c + ('a' - 'A')) : c;
+}
+// A lower-cased copy.
+inline std::string lowered(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = toLower(c);
+  return out;
 }
 constexpr bool equalsNoCase(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;

@@ -43,7 +43,6 @@ using config::Item;
 using config::join;
 using config::LevelSites;
 using config::lineOf;
-using config::lower;
 using config::PolicyConfigReader;
 using config::quote;
 using config::RequesterConfigReader;
@@ -211,7 +210,7 @@ class Loader {
     if (auto it = f.find("transports"); it != f.end()) {
       std::vector<SipTransport> transports;
       for (const Item& e : yaml_.list(it->second)) {
-        const std::string name = e.node.IsScalar() ? lower(e.node.Scalar()) : "";
+        const std::string name = e.node.IsScalar() ? ascii::lowered(e.node.Scalar()) : "";
         if (name != "udp" && name != "tcp") {
           yaml_.fail(e, "expected 'udp' or 'tcp', got " + describe(e.node));
         }
@@ -297,7 +296,7 @@ class Loader {
     if (auto it = f.find("schemes"); it != f.end()) {
       std::vector<std::string> schemes;
       for (const Item& e : yaml_.list(it->second)) {
-        const std::string name = e.node.IsScalar() ? lower(e.node.Scalar()) : "";
+        const std::string name = e.node.IsScalar() ? ascii::lowered(e.node.Scalar()) : "";
         if (!isUriScheme(name)) {
           yaml_.fail(e, "expected a URI scheme name, got " + describe(e.node));
         }
@@ -390,7 +389,8 @@ class Loader {
     usage.database = yaml_.resolvePath(
         database, f.count("database") != 0 ? yaml_.filePath(database) : usage.database);
     if (auto it = f.find("durability"); it != f.end()) {
-      const std::string name = it->second.node.IsScalar() ? lower(it->second.node.Scalar()) : "";
+      const std::string name =
+          it->second.node.IsScalar() ? ascii::lowered(it->second.node.Scalar()) : "";
       if (name != "durable" && name != "batched") {
         yaml_.fail(it->second, "expected 'durable' or 'batched', got " + describe(it->second.node));
       }
@@ -427,7 +427,7 @@ class Loader {
   static std::string asGroup(const std::string& uri, const std::vector<std::string>& schemes) {
     const size_t colon = uri.find(':');
     if (colon == std::string::npos) return "";
-    const std::string scheme = lower(std::string_view(uri).substr(0, colon));
+    const std::string scheme = ascii::lowered(std::string_view(uri).substr(0, colon));
     if (std::find(schemes.begin(), schemes.end(), scheme) == schemes.end()) return "";
     return scheme + uri.substr(colon);
   }

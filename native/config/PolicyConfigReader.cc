@@ -125,7 +125,7 @@ void PolicyConfigReader::readRules(const Item& section, const std::map<std::stri
 std::vector<AddressScheme> PolicyConfigReader::readSchemes(const Item& item) const {
   std::vector<AddressScheme> schemes;
   for (const Item& e : yaml_.list(item)) {
-    const std::string name = e.node.IsScalar() ? lower(e.node.Scalar()) : "";
+    const std::string name = e.node.IsScalar() ? ascii::lowered(e.node.Scalar()) : "";
     AddressScheme scheme = AddressScheme::kTel;
     if (name == "tel") {
       scheme = AddressScheme::kTel;
@@ -211,7 +211,7 @@ std::vector<std::string> PolicyConfigReader::readTelPatterns(const Item& item) c
 std::vector<std::string> PolicyConfigReader::readSipDomains(const Item& item) const {
   std::vector<std::string> domains;
   for (const Item& e : yaml_.list(item)) {
-    const std::string domain = e.node.IsScalar() ? lower(e.node.Scalar()) : "";
+    const std::string domain = e.node.IsScalar() ? ascii::lowered(e.node.Scalar()) : "";
     if (!isHostName(domain)) yaml_.fail(e, "expected a domain name, got " + describe(e.node));
     if (std::find(domains.begin(), domains.end(), domain) != domains.end()) {
       yaml_.fail(e, "duplicate domain " + quote(domain));
@@ -231,7 +231,8 @@ ProcessUpTo PolicyConfigReader::readProcessUpTo(const Item& item, RuleSites& sit
   processUpTo.limit = yaml_.integer(limit->second, 1, 100000);
   if (auto it = f.find("mode"); it != f.end()) {
     sites.lines["processUpTo.mode"] = it->second.line;
-    const std::string mode = it->second.node.IsScalar() ? lower(it->second.node.Scalar()) : "";
+    const std::string mode =
+        it->second.node.IsScalar() ? ascii::lowered(it->second.node.Scalar()) : "";
     if (mode != "reject" && mode != "partial") {
       yaml_.fail(it->second, "expected 'reject' or 'partial', got " + describe(it->second.node));
     }
@@ -274,7 +275,7 @@ std::string PolicyConfigReader::addressPattern(const Item& item) const {
   if (!item.node.IsScalar()) yaml_.fail(item, expected + describe(item.node));
   const std::string& s = item.node.Scalar();
   const size_t colon = s.find(':');
-  const std::string scheme = colon == std::string::npos ? "" : lower(s.substr(0, colon));
+  const std::string scheme = colon == std::string::npos ? "" : ascii::lowered(s.substr(0, colon));
   if (scheme != "tel" && scheme != "sip" && scheme != "sips") {
     yaml_.fail(item, expected + describe(item.node));
   }
@@ -298,8 +299,8 @@ std::string PolicyConfigReader::addressPattern(const Item& item) const {
   } else {
     const size_t at = rest.rfind('@', params);
     const size_t host = at == std::string::npos ? 0 : at + 1;
-    rest = rest.substr(0, host) + lower(std::string_view(rest).substr(host, params - host)) +
-           rest.substr(params);
+    rest = rest.substr(0, host) +
+           ascii::lowered(std::string_view(rest).substr(host, params - host)) + rest.substr(params);
   }
   if (rest.empty()) yaml_.fail(item, expected + quote(s));
   return scheme + ":" + rest;

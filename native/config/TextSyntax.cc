@@ -6,12 +6,6 @@
 
 namespace px::config {
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = ascii::toLower(c);
-  return out;
-}
-
 bool isControl(char c) {
   const auto u = static_cast<unsigned char>(c);
   return u < 0x20 || u == 0x7f;

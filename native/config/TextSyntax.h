@@ -7,8 +7,7 @@
 
 namespace px::config {
 
-std::string lower(std::string_view s);  // ASCII lower case
-bool isControl(char c);                 // C0 controls and DEL
+bool isControl(char c);  // C0 controls and DEL
 bool hasControl(std::string_view s);
 // Code points of UTF-8 text (continuation bytes are not counted), so limits mean characters.
 size_t charCount(std::string_view s);

@@ -117,7 +117,7 @@ std::map<std::string, Item> YamlReader::fields(const Item& map,
       std::string best;
       size_t bestDistance = 3;
       for (const auto& k : known) {
-        const size_t d = editDistance(lower(name), lower(k));
+        const size_t d = editDistance(ascii::lowered(name), ascii::lowered(k));
         if (d < bestDistance) {
           bestDistance = d;
           best = k;

@@ -17,9 +17,7 @@ namespace {
 
 std::string lowerDomain(std::string_view domain) {
   if (!domain.empty() && domain.back() == '.') domain.remove_suffix(1);
-  std::string out(domain);
-  for (char& c : out) c = ascii::toLower(c);
-  return out;
+  return ascii::lowered(domain);
 }
 
 bool startsWith(std::string_view s, std::string_view prefix) {

@@ -17,11 +17,7 @@ std::string groupKey(std::string_view address) {
 }  // namespace
 
 GroupDirectory::GroupDirectory(const GroupsConfig& config) {
-  for (const std::string& scheme : config.schemes) {
-    std::string lower(scheme);
-    for (char& c : lower) c = ascii::toLower(c);
-    schemes_.push_back(std::move(lower));
-  }
+  for (const std::string& scheme : config.schemes) schemes_.push_back(ascii::lowered(scheme));
   for (const auto& [uri, list] : config.members) members_.emplace(groupKey(uri), list);
 }
 

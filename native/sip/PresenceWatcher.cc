@@ -21,6 +21,7 @@
 #include <unordered_set>
 #include <utility>
 
+#include "common/Ascii.h"
 #include "presence/PresenceDocument.h"
 #include "sip/Sofia.h"
 
@@ -736,13 +737,13 @@ class PresenceWatcher::Stack {
 
     const sip_subscription_state_t* state = sip->sip_subscription_state;
     const std::string_view substate = state && state->ss_substate ? state->ss_substate : "active";
-    const bool terminated = equalsIgnoreCase(substate, "terminated");
+    const bool terminated = ascii::equalsNoCase(substate, "terminated");
     const bool hasBody = sip->sip_payload && sip->sip_payload->pl_len > 0;
     sub->notified = true;
     // An "active" NOTIFY without a body says the presentity publishes nothing (e.g. Kamailio
     // when a publication expired): that maps to Unreachable. "pending" or "terminated" without
     // a body say nothing about the terminal.
-    if (hasBody || (!terminated && !equalsIgnoreCase(substate, "pending"))) {
+    if (hasBody || (!terminated && !ascii::equalsNoCase(substate, "pending"))) {
       const PresenceMapping mapping = mapBody(sip);
       if (mapping.ok) {
         SubscriptionEvent event;
@@ -1107,13 +1108,6 @@ class PresenceWatcher::Stack {
       body = std::string_view(sip->sip_payload->pl_data, sip->sip_payload->pl_len);
     }
     return mapper_.map(contentType, body);
-  }
-
-  static bool equalsIgnoreCase(std::string_view a, std::string_view b) {
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-             return std::tolower(static_cast<unsigned char>(x)) ==
-                    std::tolower(static_cast<unsigned char>(y));
-           });
   }
 
   // ---- timer ----------------------------------------------------------------------------------
