@@ -57,6 +57,8 @@ export interface GatewayConfig {
       maxSocketsPerEndpoint: number;
     };
   };
+  /** Outbound HTTP destinations allowed despite the SSRF guard (docs/security.md). */
+  outbound: { allowCidrs: string[]; allowHosts: string[]; allowOwnListeners: boolean };
   usage: {
     database: string; durability: 'durable' | 'batched'; flushIntervalMs: number;
     queueCapacity: number; maxServiceDataBytes: number; host: string;

@@ -88,6 +88,12 @@ Napi::Object configToJs(Napi::Env env, const GatewayConfig& c) {
   }
   o.Set("requesters", requesters);
 
+  Napi::Object outbound = Napi::Object::New(env);
+  outbound.Set("allowCidrs", toJs(env, c.outbound.allowCidrs));
+  outbound.Set("allowHosts", toJs(env, c.outbound.allowHosts));
+  outbound.Set("allowOwnListeners", c.outbound.allowOwnListeners);
+  o.Set("outbound", outbound);
+
   const NotificationsConfig& n = c.notifications;
   Napi::Object notifications = Napi::Object::New(env);
   notifications.Set("database", n.database);

@@ -22,6 +22,7 @@
 
 #include "address/Address.h"
 #include "common/Ascii.h"
+#include "config/OutboundConfigReader.h"
 #include "config/OverrideRule.h"
 #include "config/PolicyConfigReader.h"
 #include "config/RequesterConfigReader.h"
@@ -111,7 +112,7 @@ class Loader {
                  "expected a mapping of sections (service, http, sip, ...), got " + describe(root));
     }
     auto top = yaml_.fields(doc, {"service", "http", "sip", "presence", "groups", "authentication",
-                                  "requesters", "policy", "notifications", "usage"});
+                                  "requesters", "policy", "notifications", "outbound", "usage"});
     // Where a section is, or an empty one at its path when it is absent (defaults).
     const auto section = [&](const std::string& key) {
       const auto it = top.find(key);
@@ -135,6 +136,9 @@ class Loader {
     readNotifications(
         notifications != top.end() ? notifications->second : Item{YAML::Node(), "notifications", 0},
         cfg.notifications);
+    if (auto it = top.find("outbound"); it != top.end()) {
+      cfg.outbound = config::OutboundConfigReader(yaml_).read(it->second);
+    }
     // Always read: the database path and the host name are resolved even when left default.
     const auto usage = top.find("usage");
     readUsage(usage != top.end() ? usage->second : Item{YAML::Node(), "usage", 0}, cfg.usage);

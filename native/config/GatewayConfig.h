@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "config/ConfigError.h"
+#include "config/OutboundConfig.h"
 #include "config/PolicyConfig.h"
 
 namespace px {
@@ -107,6 +108,7 @@ struct GatewayConfig {
   std::map<std::string, RequesterConfig> requesters;  // name -> requester
   PolicyConfig policy;
   NotificationsConfig notifications;
+  OutboundConfig outbound;
   UsageConfig usage;
 };
 
