@@ -75,6 +75,7 @@ class NativeCore : public Napi::ObjectWrap<NativeCore> {
         env, "NativeCore",
         {InstanceAccessor<&NativeCore::Config>("config"),
          InstanceAccessor<&NativeCore::SipPort>("sipPort"),
+         InstanceAccessor<&NativeCore::QuarantinedAtStart>("quarantinedAtStart"),
          InstanceMethod<&NativeCore::FetchStatus>("fetchStatus"),
          InstanceMethod<&NativeCore::Flush>("flush"), InstanceMethod<&NativeCore::Stats>("stats"),
          InstanceMethod<&NativeCore::StartNotification>("startNotification"),
@@ -99,6 +100,7 @@ class NativeCore : public Napi::ObjectWrap<NativeCore> {
     try {
       store_ = std::make_unique<NotificationStore>(config_.notifications.database);
       stored = store_->loadAll();
+      quarantined_ = store_->quarantined();
     } catch (const std::exception& e) {
       tsfn_.Release();
       Napi::Error error = Napi::Error::New(env, e.what());
@@ -333,6 +335,25 @@ class NativeCore : public Napi::ObjectWrap<NativeCore> {
   }
 
   Napi::Value Config(const Napi::CallbackInfo& info) { return configToJs(info.Env(), config_); }
+  // The stored notifications that did not decode at start (moved to quarantined_notifications):
+  // [{requester, correlator, endpoint, globalId, reason, moved}]. JS tells the application and
+  // records it; the core only reports.
+  Napi::Value QuarantinedAtStart(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Napi::Array list = Napi::Array::New(env, quarantined_.size());
+    for (size_t i = 0; i < quarantined_.size(); ++i) {
+      const QuarantinedNotification& q = quarantined_[i];
+      Napi::Object o = Napi::Object::New(env);
+      o.Set("requester", q.requester);
+      o.Set("correlator", q.correlator);
+      o.Set("endpoint", q.endpoint);
+      o.Set("globalId", q.globalId);
+      o.Set("reason", q.reason);
+      o.Set("moved", q.moved);
+      list.Set(static_cast<uint32_t>(i), o);
+    }
+    return list;
+  }
   Napi::Value SipPort(const Napi::CallbackInfo& info) {
     return Napi::Number::New(info.Env(), watcher_ ? watcher_->sipPort() : 0);
   }
@@ -552,6 +573,7 @@ class NativeCore : public Napi::ObjectWrap<NativeCore> {
   std::unique_ptr<PresenceWatcher> watcher_;
   std::unordered_map<uint64_t, Napi::Promise::Deferred> pending_;
   std::unique_ptr<NotificationStore> store_;
+  std::vector<QuarantinedNotification> quarantined_;
   NotificationEngine engine_;                     // JS thread only
   std::unique_ptr<policy::PolicyEngine> policy_;  // JS thread only
   std::optional<UvTimer> timer_;

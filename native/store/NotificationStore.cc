@@ -293,25 +293,86 @@ std::vector<NotificationState> NotificationStore::loadAll() {
     throw std::runtime_error("notification store '" + path_ + "': " + e.what());
   }
   std::vector<NotificationState> states;
+  quarantined_.clear();
+  std::vector<std::pair<sqlite::Value, sqlite::Value>> badKeys;
   int rc;
   while ((rc = sqlite3_step(select.get())) == SQLITE_ROW) {
-    // The key is read leniently so that even a row with a bad key can be named.
-    const std::string requester = sqlite::columnText(select.get(), 0);
-    const std::string correlator = sqlite::columnText(select.get(), 1);
     try {
       NotificationState state = decodeRow(select.get());
       state.spec.id = NotificationKey{textColumn(select.get(), 0), textColumn(select.get(), 1)};
       states.push_back(std::move(state));
     } catch (const DecodeError& e) {
-      throw std::runtime_error("notification store '" + path_ + "': notification (requester '" +
-                               requester + "', correlator '" + correlator +
-                               "') cannot be decoded: " + e.what);
+      // The key exactly as stored (whatever its type), to move this very row; taken before the
+      // lenient text reads below, which convert the statement's values in place.
+      badKeys.emplace_back(sqlite::Value(sqlite3_value_dup(sqlite3_column_value(select.get(), 0))),
+                           sqlite::Value(sqlite3_value_dup(sqlite3_column_value(select.get(), 1))));
+      // Read leniently so that even a row with a bad key can be named and told about.
+      QuarantinedNotification q;
+      q.requester = sqlite::columnText(select.get(), 0);
+      q.correlator = sqlite::columnText(select.get(), 1);
+      q.endpoint = sqlite::columnText(select.get(), 2);
+      q.globalId = sqlite::columnText(select.get(), 4);
+      q.reason = "notification store '" + path_ + "': notification (requester '" + q.requester +
+                 "', correlator '" + q.correlator + "') cannot be decoded: " + e.what;
+      quarantined_.push_back(std::move(q));
     }
   }
   if (rc != SQLITE_DONE) {
     throw std::runtime_error("notification store '" + path_ + "': loading: " + sqlite3_errmsg(db));
   }
+  select.reset();
+  if (!badKeys.empty()) quarantine(badKeys);
   return states;
+}
+
+// Moves undecodable rows to quarantined_notifications in one transaction (no type constraints
+// there, so any row fits). When that fails the rows stay where they are (quarantined again at the
+// next start) and each entry says so; loading goes on either way.
+void NotificationStore::quarantine(
+    const std::vector<std::pair<sqlite::Value, sqlite::Value>>& keys) {
+  sqlite3* db = db_.get();
+  try {
+    sqlite::exec(db,
+                 "CREATE TABLE IF NOT EXISTS quarantined_notifications (requester, correlator, "
+                 "endpoint, interface_name, global_id, criteria, check_immediate, frequency_ms, "
+                 "created_at_ms, expires_at_ms, count_limit, sent, last_sent_at_ms, next_sequence, "
+                 "addresses, reason, quarantined_at_ms)");
+    sqlite::Stmt copy =
+        sqlite::prepare(db,
+                        std::string("INSERT INTO quarantined_notifications SELECT ") + kColumns +
+                            ", ?3, CAST(strftime('%s','now') AS INTEGER) * 1000 FROM notifications "
+                            "WHERE requester = ?1 AND correlator = ?2",
+                        false);
+    sqlite::Stmt erase = sqlite::prepare(
+        db, "DELETE FROM notifications WHERE requester = ?1 AND correlator = ?2", false);
+    sqlite::exec(db, "BEGIN IMMEDIATE");
+    try {
+      for (size_t i = 0; i < keys.size(); ++i) {
+        for (sqlite3_stmt* stmt : {copy.get(), erase.get()}) {
+          sqlite3_reset(stmt);
+          sqlite3_bind_value(stmt, 1, keys[i].first.get());
+          sqlite3_bind_value(stmt, 2, keys[i].second.get());
+          if (stmt == copy.get()) {
+            sqlite3_bind_text(stmt, 3, quarantined_[i].reason.c_str(), -1, SQLITE_TRANSIENT);
+          }
+          if (sqlite3_step(stmt) != SQLITE_DONE) {
+            throw sqlite::Error("quarantining a notification", sqlite3_extended_errcode(db),
+                                sqlite3_errmsg(db));
+          }
+        }
+      }
+      sqlite::exec(db, "COMMIT");
+    } catch (...) {
+      sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+      throw;
+    }
+    for (QuarantinedNotification& q : quarantined_) q.moved = true;
+  } catch (const std::exception& e) {
+    for (QuarantinedNotification& q : quarantined_) {
+      q.reason += "; moving it to quarantined_notifications failed: ";
+      q.reason += e.what();
+    }
+  }
 }
 
 void NotificationStore::save(const NotificationState& state, Committed committed) {

@@ -22,6 +22,19 @@
 
 namespace px {
 
+// A stored row that could not be decoded at load (written by another version, or edited by
+// hand). loadAll() moves it to the table quarantined_notifications, where an operator can still
+// read it, so that one bad row never stops the gateway; what could be read of it is kept here so
+// that the application can be told and the event recorded.
+struct QuarantinedNotification {
+  std::string requester;   // as far as readable (lenient text)
+  std::string correlator;  // likewise
+  std::string endpoint;    // likewise; may be unusable
+  std::string globalId;    // likewise
+  std::string reason;      // what did not decode
+  bool moved = false;      // false: moving it failed; it stays in notifications (see reason)
+};
+
 class NotificationStore {
  public:
   // ok=false with a message when the transaction failed (the write is then lost; the caller
@@ -37,10 +50,13 @@ class NotificationStore {
   NotificationStore(const NotificationStore&) = delete;
   NotificationStore& operator=(const NotificationStore&) = delete;
 
-  // Every stored notification, sorted by key. Call before the first write. Throws
-  // std::runtime_error naming the file and the notification when a row does not decode,
-  // std::logic_error after close().
+  // Every stored notification that decodes, sorted by key. Call before the first write. Rows that
+  // do not decode are moved to quarantined_notifications and listed by quarantined(). Throws
+  // std::runtime_error naming the file when the table cannot be read at all, std::logic_error
+  // after close().
   std::vector<NotificationState> loadAll();
+  // The rows the last loadAll() quarantined.
+  const std::vector<QuarantinedNotification>& quarantined() const { return quarantined_; }
 
   // Inserts or replaces the notification (spec, progress and every address's lastSeen).
   // committed runs on the writer thread, except when the write is refused at once (store
@@ -67,7 +83,10 @@ class NotificationStore {
   std::string writeBatch(const std::map<NotificationKey, Write>& batch);
   void enqueue(const NotificationKey& id, Write write, Committed committed);
 
+  void quarantine(const std::vector<std::pair<sqlite::Value, sqlite::Value>>& keys);
+
   std::string path_;
+  std::vector<QuarantinedNotification> quarantined_;
 
   // Connection and statements; dbMutex_ serialises the writer's batches with loadAll().
   std::mutex dbMutex_;

@@ -21,8 +21,14 @@ struct StmtFinalizer {
   void operator()(sqlite3_stmt* stmt) const noexcept { sqlite3_finalize(stmt); }
 };
 
+struct ValueFree {
+  void operator()(sqlite3_value* value) const noexcept { sqlite3_value_free(value); }
+};
+
 using Db = std::unique_ptr<sqlite3, DbCloser>;
 using Stmt = std::unique_ptr<sqlite3_stmt, StmtFinalizer>;
+// A column value kept beyond its statement's step (sqlite3_value_dup).
+using Value = std::unique_ptr<sqlite3_value, ValueFree>;
 
 // A failed SQLite call. what() is "<context>: <sqlite message>"; code() is the extended code.
 class Error : public std::runtime_error {

@@ -378,7 +378,9 @@ TEST(NotificationStoreTest, FailedTransactionRollsBackAndReportsSqliteMessage) {
   EXPECT_EQ(store.loadAll().size(), 2u);
 }
 
-TEST(NotificationStoreTest, UndecodableRowIsRejectedNamingFileAndCorrelator) {
+// One bad row (another version's, or edited by hand) must not stop the gateway: it is moved to
+// quarantined_notifications, named with file and key, and the other rows load.
+TEST(NotificationStoreTest, UndecodableRowIsQuarantinedNamingFileAndCorrelator) {
   const std::vector<std::string> corruptions = {
       "UPDATE notifications SET criteria = 'Reachable,Sleepy'",
       "UPDATE notifications SET criteria = 'Busy,'",
@@ -391,6 +393,7 @@ TEST(NotificationStoreTest, UndecodableRowIsRejectedNamingFileAndCorrelator) {
       "UPDATE notifications SET check_immediate = 2",
       "UPDATE notifications SET frequency_ms = 1.5",
       "UPDATE notifications SET endpoint = x'00ff'",
+      "UPDATE notifications SET correlator = x'626164'",
   };
   for (const std::string& sql : corruptions) {
     SCOPED_TRACE(sql);
@@ -400,9 +403,36 @@ TEST(NotificationStoreTest, UndecodableRowIsRejectedNamingFileAndCorrelator) {
       NotificationStore store(path);
       store.save(fullState("app1", "broken-one"));
     }
-    execRaw(path, sql.c_str());
-    NotificationStore store(path);  // the schema is fine: opening succeeds
-    expectRuntimeError([&] { store.loadAll(); }, {path, "broken-one", "app1"});
+    execRaw(path, (sql + " WHERE correlator = 'broken-one'").c_str());
+    {
+      NotificationStore store(path);
+      store.save(fullState("app1", "good-one"));
+      store.flush();
+    }
+    {
+      NotificationStore store(path);  // the schema is fine: opening succeeds
+      const auto loaded = store.loadAll();
+      ASSERT_EQ(loaded.size(), 1u);
+      EXPECT_EQ(loaded[0].spec.id.correlator, "good-one");
+      ASSERT_EQ(store.quarantined().size(), 1u);
+      const QuarantinedNotification& q = store.quarantined()[0];
+      EXPECT_TRUE(q.moved);
+      EXPECT_EQ(q.requester, "app1");
+      EXPECT_NE(q.reason.find(path), std::string::npos) << q.reason;
+      EXPECT_NE(q.reason.find("cannot be decoded"), std::string::npos) << q.reason;
+    }
+    // Moved, not lost: the row is in quarantined_notifications with its reason, and the next
+    // start loads the good row without quarantining anything again.
+    sqlite::Db db = sqlite::open(path, SQLITE_OPEN_READONLY);
+    EXPECT_EQ(sqlite::queryInt(db.get(), "SELECT count(*) FROM quarantined_notifications"), 1);
+    EXPECT_EQ(sqlite::queryInt(db.get(),
+                               "SELECT count(*) FROM quarantined_notifications WHERE reason LIKE "
+                               "'%cannot be decoded%' AND quarantined_at_ms > 0"),
+              1);
+    EXPECT_EQ(sqlite::queryInt(db.get(), "SELECT count(*) FROM notifications"), 1);
+    NotificationStore again(path);
+    EXPECT_EQ(again.loadAll().size(), 1u);
+    EXPECT_TRUE(again.quarantined().empty());
   }
 }
 
