@@ -258,7 +258,8 @@ async function hold(report) {
       + `presence:\n  subscriptionExpiresSec: ${EXPIRES}\n  maxSubscribesInFlight: ${Number(values['in-flight'])}\n  subscribeTimeoutMs: 10000\n`
       + `notifications:\n  database: ${notificationsDb}\n`
       + 'policy:\n  maxTargets: 100000\nauthentication:\n  required: false\n'
-      + `usage:\n  database: ${path.join(dir, 'usage.db')}\n`;
+      + `usage:\n  database: ${path.join(dir, 'usage.db')}\n`
+      + 'outbound:\n  allow: ["127.0.0.0/8"]\n'; // the sink listens on loopback
     // --heaptrack: every malloc of the gateway is traced (heaptrack_print afterwards says where the
     // memory per terminal goes); its RSS and CPU figures then include heaptrack's own.
     gateway = values.heaptrack

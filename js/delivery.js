@@ -17,9 +17,14 @@
 //   Result STATUSCODE: VALID when delivered, FAILED_OPERATION when the attempt failed,
 //   FAILED_SERVICE_NOT_RUNNING when close() aborted it. FAILURE_REASON is 'HTTP <status>',
 //   'TIMEOUT', the socket error code (e.g. ECONNREFUSED, ECONNRESET), 'HPE_INVALID' (a malformed
-//   answer), 'INVALID_ENDPOINT' or 'ABORTED'; FAILURE_DETAIL says what happened, the attempt
+//   answer), 'BLOCKED_DESTINATION' (the SSRF guard refused the address the name resolves to now;
+//   not retried), 'INVALID_ENDPOINT' or 'ABORTED'; FAILURE_DETAIL says what happened, the attempt
 //   number and whether the delivery will be retried. Records made in one tick go to the usage
 //   log in one record() call; refused records are logged and counted (stats().recordErrors).
+// - Quarantine: a delivery whose endpoint cannot be used at all (INVALID_ENDPOINT: a row stored by
+//   an older version, say) is recorded and logged, and onUndeliverable() is told so that the
+//   notification is ended instead of failing every later delivery. Nothing a delivery carries can
+//   throw out of enqueue(): a malformed one is logged, counted (stats().malformed) and skipped.
 // - A kept-alive connection the server closed just as it was reused (ECONNRESET/EPIPE on a
 //   reused connection) is retried at once, without backoff.
 const { STATUS_CODES } = require('node:http');
@@ -27,6 +32,7 @@ const { randomUUID } = require('node:crypto');
 const { KeepAlivePool } = require('./http1Client');
 const { deliveryEnvelope } = require('./soap/notificationMessages');
 const { fillTemplate } = require('./parlayx/faults');
+const { parseEndpointUrl } = require('./outbound/endpointUrl');
 const { UsageStatus } = require('./usage');
 
 const DEFAULT_CLOSE_GRACE_MS = 1000;
@@ -121,8 +127,8 @@ class Channel {
 
 /** One endpoint origin: its connections, and the channels waiting for one of them. */
 class Origin {
-  constructor(url, maxSockets) {
-    this.pool = new KeepAlivePool(url);
+  constructor(url, maxSockets, destinations) {
+    this.pool = new KeepAlivePool(url, { destinations });
     this.maxSockets = maxSockets;
     this.inFlight = 0;
     this.waiting = [];
@@ -174,6 +180,10 @@ class Attempt {
   }
 
   onHttpError(error, reusedConnection) {
+    if (error.code === 'ERR_PX_DESTINATION') {
+      this.owner.finish(this, { reason: 'BLOCKED_DESTINATION', detail: error.message, retry: false });
+      return;
+    }
     const code = error.code || 'ERROR';
     // A kept-alive connection the server closed just as it was reused: try again at once.
     const immediate = reusedConnection && (code === 'ECONNRESET' || code === 'EPIPE');
@@ -196,12 +206,20 @@ class NotificationDelivery {
   /**
    * @param {{ config: { timeoutMs: number, maxAttempts: number, retryBackoffMs: number,
    *           retryBackoffMaxMs: number, maxSocketsPerEndpoint: number },
-   *           usage: import('./usage').UsageLog, log?: Function, closeGraceMs?: number }} options
+   *           usage: import('./usage').UsageLog, log?: Function, closeGraceMs?: number,
+   *           destinations?: import('./outbound/destinationPolicy').DestinationPolicy,
+   *           onUndeliverable?: (delivery: Delivery, reason: string) => void }} options
    *   config: the `notifications.delivery` section; closeGraceMs: how long close() lets attempts
-   *   in flight finish before aborting them (default 1000)
+   *   in flight finish before aborting them (default 1000); destinations: the SSRF guard checked
+   *   on every new connection; onUndeliverable: told of a delivery whose endpoint can never be
+   *   used (its notification should end)
    */
-  constructor({ config, usage, log = () => {}, closeGraceMs = DEFAULT_CLOSE_GRACE_MS }) {
+  constructor({
+    config, usage, log = () => {}, closeGraceMs = DEFAULT_CLOSE_GRACE_MS, destinations, onUndeliverable = () => {},
+  }) {
     this.settings = config;
+    this.destinations = destinations;
+    this.onUndeliverable = onUndeliverable;
     this.usage = usage;
     this.log = log;
     this.closeGraceMs = closeGraceMs;
@@ -216,7 +234,7 @@ class NotificationDelivery {
     this.recordWrites = new Set();
     this.flushRecords = () => this.writeRecords();
     this.sweeper = null;
-    this.counters = { queued: 0, delivered: 0, failed: 0, retries: 0, dropped: 0, recordErrors: 0 };
+    this.counters = { queued: 0, delivered: 0, failed: 0, retries: 0, dropped: 0, recordErrors: 0, malformed: 0 };
   }
 
   /**
@@ -232,6 +250,11 @@ class NotificationDelivery {
       return;
     }
     for (const delivery of deliveries) {
+      if (!isDelivery(delivery)) {
+        this.counters.malformed++;
+        this.log('error', 'malformed delivery skipped', { delivery: safeJson(delivery) });
+        continue;
+      }
       const key = channelKey(delivery.requester || '', delivery.correlator);
       let channel = this.channels.get(key);
       if (channel === undefined) {
@@ -246,8 +269,8 @@ class NotificationDelivery {
 
   /** Counters: waiting deliveries, attempts in flight, and totals since start. */
   stats() {
-    const { queued, delivered, failed, retries, dropped, recordErrors } = this.counters;
-    return { queued, inFlight: this.attempts.size, delivered, failed, retries, dropped, recordErrors };
+    const { queued, delivered, failed, retries, dropped, recordErrors, malformed } = this.counters;
+    return { queued, inFlight: this.attempts.size, delivered, failed, retries, dropped, recordErrors, malformed };
   }
 
   /** Resolves when nothing is queued or in flight. */
@@ -347,9 +370,10 @@ class NotificationDelivery {
   prepare(job) {
     if (job.request !== null) return true;
     const d = job.delivery;
-    const target = this.targetOf(d.endpoint);
+    let target;
     let body;
     try {
+      target = this.targetOf(d.endpoint);
       body = deliveryEnvelope(d);
       job.attemptedAttributes('');
     } catch (error) {
@@ -362,9 +386,18 @@ class NotificationDelivery {
       job.attempts++;
       this.addRecord(d.globalId, job.attemptedType, UsageStatus.VALID, job.attemptedAttributes(appCorrelationId));
       this.addRecord(d.globalId, job.resultType, UsageStatus.FAILED_OPERATION, {
-        FAILURE_REASON: 'INVALID_ENDPOINT', FAILURE_DETAIL: 'the endpoint is not an http: or https: URL', APP_CORRELATION_ID: appCorrelationId,
+        FAILURE_REASON: 'INVALID_ENDPOINT',
+        FAILURE_DETAIL: 'the endpoint is not a usable http: or https: URL; notification quarantined',
+        APP_CORRELATION_ID: appCorrelationId,
       });
-      this.log('error', `${d.kind} not delivered: invalid endpoint`, { correlator: d.correlator, endpoint: d.endpoint });
+      this.log('error', `${d.kind} not delivered: invalid endpoint, notification quarantined`, {
+        requester: d.requester, correlator: d.correlator, endpoint: d.endpoint,
+      });
+      try {
+        this.onUndeliverable(d, 'invalid endpoint');
+      } catch (error) {
+        this.log('error', 'quarantine of an undeliverable notification failed', { correlator: d.correlator, error: error.message });
+      }
       return false;
     }
     job.target = target;
@@ -374,23 +407,20 @@ class NotificationDelivery {
 
   /**
    * Where an endpoint URL is sent: its origin and the request head up to Content-Length; null
-   * when it is not an http(s) URL. Cached: the URL of every delivery of a notification is the same.
+   * when it is not a usable endpoint (js/outbound/endpointUrl.js, the rule startNotification
+   * applies). Cached: the URL of every delivery of a notification is the same.
    */
   targetOf(endpoint) {
     let target = this.targets.get(endpoint);
     if (target !== undefined) return target;
-    let url;
-    try {
-      url = new URL(endpoint);
-    } catch {
-      url = null;
-    }
-    if (url === null || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
+    const parsed = parseEndpointUrl(endpoint);
+    if (parsed === null) {
       target = null;
     } else {
+      const { url, authorization } = parsed;
       let origin = this.origins.get(url.origin);
       if (origin === undefined) {
-        origin = new Origin(url, this.settings.maxSocketsPerEndpoint);
+        origin = new Origin(url, this.settings.maxSocketsPerEndpoint, this.destinations);
         this.origins.set(url.origin, origin);
         if (this.sweeper === null) {
           this.sweeper = setInterval(sweepIdle, IDLE_SWEEP_MS, this.origins);
@@ -399,10 +429,7 @@ class NotificationDelivery {
       }
       let head = `POST ${url.pathname}${url.search} HTTP/1.1\r\nHost: ${origin.pool.host}\r\n`
         + 'Content-Type: text/xml; charset=utf-8\r\nSOAPAction: ""\r\nUser-Agent: parlayx-gateway\r\n';
-      if (url.username || url.password) {
-        const credentials = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`;
-        head += `Authorization: Basic ${Buffer.from(credentials).toString('base64')}\r\n`;
-      }
+      if (authorization !== null) head += `Authorization: ${authorization}\r\n`;
       target = { origin, head };
     }
     if (this.targets.size >= TARGET_CACHE_SIZE) this.targets.clear();
@@ -551,6 +578,28 @@ class NotificationDelivery {
     this.log('error', 'delivery usage records not written', {
       count, code: error.code, error: error.message, eventType: entry && entry.eventType,
     });
+  }
+}
+
+const KINDS = new Set(['statusNotification', 'statusError', 'statusEnd']);
+
+/** What enqueue() relies on; the core builds deliveries, but nothing from outside may crash here. */
+function isDelivery(d) {
+  if (d === null || typeof d !== 'object' || !KINDS.has(d.kind)) return false;
+  if (typeof d.correlator !== 'string' || typeof d.endpoint !== 'string' || typeof d.globalId !== 'string') return false;
+  if (d.requester !== undefined && typeof d.requester !== 'string') return false;
+  if (d.kind === 'statusNotification') {
+    return Array.isArray(d.statuses) && d.statuses.every((e) => e && typeof e.address === 'string' && typeof e.status === 'string');
+  }
+  if (d.kind === 'statusError') return d.error !== null && typeof d.error === 'object' && typeof d.error.messageId === 'string';
+  return true;
+}
+
+function safeJson(value) {
+  try {
+    return JSON.stringify(value).slice(0, 500);
+  } catch {
+    return String(value);
   }
 }
 

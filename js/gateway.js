@@ -1,6 +1,7 @@
 'use strict';
 // The gateway: the native core (config + SIP watcher), the Parlay X services, the HTTP app.
 const path = require('node:path');
+const { randomUUID } = require('node:crypto');
 const native = require('./native');
 const { TerminalStatusService } = require('./terminalStatus');
 const { TerminalStatusNotificationService } = require('./notifications');
@@ -10,6 +11,9 @@ const { ServicePolicy, PolicyCounters } = require('./policy');
 const { createAuthenticator } = require('./auth/authenticator');
 const { createApp } = require('./app');
 const { createHttpServer } = require('./server');
+const { DestinationPolicy } = require('./outbound/destinationPolicy');
+const { parseEndpointUrl } = require('./outbound/endpointUrl');
+const { CATALOGUE } = require('./parlayx/faults');
 
 const DEFAULT_CONFIG = path.join(__dirname, '..', 'config', 'gateway.yaml');
 
@@ -36,13 +40,32 @@ class Gateway {
     this.config = this.core.config;
     this.counters = new PolicyCounters();
     const policy = new ServicePolicy(this.core);
-    const services = { core: this.core, config: this.config, usage: this.usage, policy, counters: this.counters };
+    this.server = null;
+    this.destinations = new DestinationPolicy(this.config.outbound, { ownPorts: () => this.ownPorts() });
+    const services = {
+      core: this.core, config: this.config, usage: this.usage, policy, counters: this.counters, destinations: this.destinations,
+    };
     this.terminalStatus = new TerminalStatusService(services);
     const notifications = new TerminalStatusNotificationService({ ...services, log: this.log });
     this.notificationService = notifications;
     try {
-      this.delivery = new NotificationDelivery({ config: this.config.notifications.delivery, usage: this.usage, log: this.log });
-      this.core.setDeliveryListener((deliveries) => this.delivery.enqueue(deliveries));
+      this.delivery = new NotificationDelivery({
+        config: this.config.notifications.delivery,
+        usage: this.usage,
+        log: this.log,
+        destinations: this.destinations,
+        // Its failed attempt is already recorded: end it without a further statusError.
+        onUndeliverable: (d) => this.quarantine(d.requester || '', d.correlator, false),
+      });
+      this.core.setDeliveryListener((deliveries) => {
+        // Called from the native core's callback: nothing may throw back into it.
+        try {
+          this.delivery.enqueue(deliveries);
+        } catch (error) {
+          this.log('error', 'notification deliveries could not be queued', { error: error.stack || String(error) });
+        }
+      });
+      this.quarantineStored();
     } catch (error) {
       const closeUsage = () => this.usage.close();
       Promise.resolve(this.core.close()).then(closeUsage, closeUsage).catch(() => {});
@@ -65,8 +88,64 @@ class Gateway {
     this.app = createApp({
       config: this.config, terminalStatus: this.terminalStatus, notifications, log: this.log, authenticator, onAuthFailure,
     });
-    this.server = null;
     this.closed = false;
+  }
+
+  /** The ports this gateway listens on (the SSRF guard refuses them as destinations). */
+  ownPorts() {
+    const ports = [this.core.sipPort];
+    const address = this.server !== null ? this.server.address() : null;
+    if (address !== null && typeof address === 'object') ports.push(address.port);
+    else ports.push(this.config.http.port);
+    return ports;
+  }
+
+  /**
+   * Start-up: stored notifications the core could not decode (moved to its quarantine table),
+   * and restored ones whose endpoint a newer rule refuses, are ended with a statusError to the
+   * application where it can still be reached, a usage record and a log line; the rest run on.
+   */
+  quarantineStored() {
+    const restoreError = CATALOGUE.SVC0001;
+    const deliveries = [];
+    for (const q of this.core.quarantinedAtStart) {
+      this.log('error', 'stored notification quarantined: it cannot be restored', {
+        requester: q.requester, correlator: q.correlator, reason: q.reason,
+      });
+      deliveries.push({
+        kind: 'statusError',
+        requester: q.requester,
+        correlator: q.correlator,
+        endpoint: q.endpoint,
+        globalId: q.globalId || randomUUID(),
+        sequence: 0,
+        address: '',
+        error: { messageId: 'SVC0001', text: restoreError.text, variables: ['notification could not be restored after a restart'] },
+      });
+    }
+    if (deliveries.length > 0) this.delivery.enqueue(deliveries);
+    for (const n of this.core.listNotifications()) {
+      if (parseEndpointUrl(n.endpoint) !== null) continue;
+      this.log('error', 'stored notification quarantined: its endpoint is not usable', {
+        requester: n.requester, correlator: n.correlator, endpoint: n.endpoint,
+      });
+      this.quarantine(n.requester, n.correlator, true);
+    }
+  }
+
+  /**
+   * Ends a notification that can never be delivered; with `tell`, through a statusError (whose
+   * failed attempt records the reason), else silently.
+   */
+  quarantine(requester, correlator, tell) {
+    Promise.resolve()
+      .then(() => (tell
+        ? this.core.terminateNotification(requester, correlator, 'notification quarantined: its endpoint is not usable')
+        : this.core.endNotification(requester, correlator)))
+      .catch((error) => {
+        if (error && error.code === 'ERR_PX_CLOSED') return;
+        this.log('error', 'quarantine of a notification failed', { requester, correlator, error: String(error) });
+      });
   }
 
   /**

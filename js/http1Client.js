@@ -56,9 +56,11 @@ class Connection {
     this.remaining = 0;
     this.statusCode = 0;
     this.keepAlive = true;
+    const options = { host: pool.hostname, port: pool.port };
+    if (pool.lookup !== undefined) options.lookup = pool.lookup;
     const socket = pool.secure
-      ? tls.connect({ host: pool.hostname, port: pool.port, servername: net.isIP(pool.hostname) ? undefined : pool.hostname })
-      : net.connect({ host: pool.hostname, port: pool.port });
+      ? tls.connect({ ...options, servername: net.isIP(pool.hostname) ? undefined : pool.hostname })
+      : net.connect(options);
     socket.setNoDelay(true);
     socket[CONNECTION] = this;
     socket.on('data', onSocketData);
@@ -253,10 +255,13 @@ function onSocketClose() {
 class KeepAlivePool {
   /**
    * @param {URL} url any URL of the origin
-   * @param {{ idleTimeoutMs?: number }} [options] idle connections older than this are closed by
-   *   sweep() (default 4000: below the 5 s keep-alive timeout of common servers)
+   * @param {{ idleTimeoutMs?: number,
+   *   destinations?: import('./outbound/destinationPolicy').DestinationPolicy }} [options]
+   *   idleTimeoutMs: idle connections older than this are closed by sweep() (default 4000: below
+   *   the 5 s keep-alive timeout of common servers); destinations: the SSRF guard every new
+   *   connection is checked against, on the address it actually connects to
    */
-  constructor(url, { idleTimeoutMs = 4000 } = {}) {
+  constructor(url, { idleTimeoutMs = 4000, destinations } = {}) {
     this.secure = url.protocol === 'https:';
     this.hostname = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
     this.port = url.port ? Number(url.port) : this.secure ? 443 : 80;
@@ -265,6 +270,8 @@ class KeepAlivePool {
     this.idleTimeoutMs = idleTimeoutMs;
     this.idle = []; // most recently used last
     this.connections = new Set();
+    this.destinations = destinations;
+    this.lookup = destinations === undefined ? undefined : destinations.connectLookup(this.port);
   }
 
   /**
@@ -276,6 +283,12 @@ class KeepAlivePool {
     let connection = this.idle.pop();
     while (connection !== undefined && connection.closed) connection = this.idle.pop();
     if (connection === undefined) {
+      // An IP-literal host is never looked up, so the guard checks it here.
+      const refused = this.destinations === undefined ? null : this.destinations.checkConnect(this.hostname, this.port);
+      if (refused !== null) {
+        process.nextTick(() => handler.onHttpError(refused, false));
+        return;
+      }
       connection = new Connection(this);
       this.connections.add(connection);
     }

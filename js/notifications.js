@@ -9,6 +9,9 @@
 // Checks, in this order (docs/policy.md), the first failure answering the request:
 //   service running (policy)             SVC0001                    FAILED_SERVICE_NOT_RUNNING
 //   malformed part                       SVC0002 <part>             INVALID
+//   endpoint refused by the SSRF guard   SVC0002 endpoint           INVALID
+//     (js/outbound: resolves to a loopback, private, link-local... address or an own listener,
+//     or the name does not exist; a DNS failure other than that is SVC0001 FAILED_OPERATION)
 //   Busy criterion not allowed           POL0001 <explanation>      INVALID
 //   frequency below minFrequencyMs       POL0009                    INVALID
 //   duration above maxDurationSec        POL0001 <explanation>      INVALID
@@ -26,6 +29,7 @@ const { randomUUID } = require('node:crypto');
 const { ParlayxFault } = require('./parlayx/faults');
 const { UsageStatus } = require('./usage');
 const { failure, recordOperation } = require('./recordedOperation');
+const { parseEndpointUrl } = require('./outbound/endpointUrl');
 
 /** TimeMetrics (common types) in milliseconds; Month and Year are fixed lengths. */
 const METRIC_MS = Object.freeze(Object.assign(Object.create(null), {
@@ -42,7 +46,8 @@ const STATUSES = new Set(['Reachable', 'Unreachable', 'Busy']);
 const XSD_INT_MAX = 2147483647;
 // The notification store cannot hold line breaks or tabs, and no URI or correlator needs them.
 const CONTROL = /[\u0000-\u001f\u007f]/;
-const ABSOLUTE_HTTP = /^https?:\/\//i;
+// DNS answers for names that do not exist: the endpoint is wrong, not the service.
+const NO_SUCH_HOST = new Set(['ENOTFOUND', 'ENODATA', 'EAI_NONAME']);
 
 /**
  * @typedef {object} TimeMetric
@@ -63,17 +68,6 @@ const ABSOLUTE_HTTP = /^https?:\/\//i;
 
 function invalid(part) {
   return failure('SVC0002', [part], UsageStatus.INVALID);
-}
-
-/** @returns {boolean} an absolute http: or https: URL */
-function isHttpUrl(value) {
-  if (typeof value !== 'string' || !ABSOLUTE_HTTP.test(value) || CONTROL.test(value) || /\s/.test(value)) return false;
-  try {
-    const url = new URL(value);
-    return (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname !== '';
-  } catch {
-    return false;
-  }
 }
 
 /** A TimeMetric in milliseconds (may exceed 2^53 for huge units; compared, never stored so). */
@@ -98,13 +92,15 @@ function coreFault(error, log, operation) {
 class TerminalStatusNotificationService {
   /**
    * @param {{ core: any, config: any, usage: import('./usage').UsageLog,
-   *           policy: import('./policy').ServicePolicy, counters?: import('./policy').PolicyCounters,
-   *           log?: Function }} deps
-   *   the NativeCore, its config, the usage record log, the service policy, the outcome counters,
-   *   a structured log sink
+   *           policy: import('./policy').ServicePolicy,
+   *           destinations: import('./outbound/destinationPolicy').DestinationPolicy,
+   *           counters?: import('./policy').PolicyCounters, log?: Function }} deps
+   *   the NativeCore, its config, the usage record log, the service policy, the SSRF guard of
+   *   the endpoints, the outcome counters, a structured log sink
    */
-  constructor({ core, config, usage, policy, counters, log = () => {} }) {
+  constructor({ core, config, usage, policy, destinations, counters, log = () => {} }) {
     this.core = core;
+    this.destinations = destinations;
     this.config = config;
     this.limits = config.notifications;
     this.policy = policy;
@@ -135,6 +131,7 @@ class TerminalStatusNotificationService {
     return recordOperation(this.sink, 'startNotification', { requester, globalId }, () => shown, async () => {
       this.policy.checkService(requester, 'startNotification');
       const { spec, timing } = this.validate(req);
+      await this.checkDestination(spec.endpoint);
       // validate() has checked that the addresses are a list of strings.
       await this.policy.run(requester, 'startNotification', req.addresses, async (decision) => {
         spec.addresses = decision.targets.map((t) => t.address);
@@ -164,7 +161,7 @@ class TerminalStatusNotificationService {
     const policy = this.limits;
     const reference = req.reference;
     if (reference === null || typeof reference !== 'object' || Array.isArray(reference)) throw invalid('reference');
-    if (!isHttpUrl(reference.endpoint)) throw invalid('endpoint');
+    if (parseEndpointUrl(reference.endpoint) === null) throw invalid('endpoint');
     const interfaceName = reference.interfaceName === undefined ? '' : reference.interfaceName;
     if (typeof interfaceName !== 'string' || CONTROL.test(interfaceName)) throw invalid('interfaceName');
     const correlator = reference.correlator;
@@ -220,6 +217,20 @@ class TerminalStatusNotificationService {
     };
     if (count !== undefined && count !== null) spec.countLimit = count;
     return { spec, timing };
+  }
+
+  /** The SSRF guard on the endpoint's resolved addresses (SVC0002 endpoint when refused). */
+  async checkDestination(endpoint) {
+    try {
+      await this.destinations.check(parseEndpointUrl(endpoint).url);
+    } catch (error) {
+      if (error.code === 'ERR_PX_DESTINATION') {
+        this.log('warn', 'startNotification endpoint refused', { endpoint, reason: error.reason });
+        throw invalid('endpoint');
+      }
+      if (NO_SUCH_HOST.has(error.code)) throw invalid('endpoint');
+      throw failure('SVC0001', [`cannot resolve the endpoint host: ${error.code || error.message}`], UsageStatus.FAILED_OPERATION);
+    }
   }
 
   /**

@@ -21,7 +21,9 @@ const soap = require('soap');
 const { startKamailio, findInstallation } = require('../../scripts/kamailio/kamailio');
 const { spawnSupervised } = require('../../scripts/kamailio/supervise');
 const sip = require('../support/sip');
-const { startGateway, postSoap, envelope, tempDir } = require('../support/gateway');
+const {
+  startGateway, postSoap, envelope, tempDir, LOOPBACK_OUTBOUND_YAML,
+} = require('../support/gateway');
 const { startAppEndpoint } = require('../support/appEndpoint');
 const { NOTIFICATION_NS } = require('../../js/soap/notificationMessages');
 
@@ -500,7 +502,7 @@ notifications:
 ${NOTIFICATIONS_YAML}
 usage:
   database: ${path.join(dir, 'usage.db')}
-`);
+${LOOPBACK_OUTBOUND_YAML}`);
     const app = await newApp();
     const watched = newPresentity('restart');
     const expiring = newPresentity('expiring');

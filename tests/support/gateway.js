@@ -8,18 +8,24 @@ const path = require('node:path');
 const { createGateway } = require('../../index');
 const { basicAuthorization } = require('../../js/auth/basic');
 
+// The test applications listen on loopback, which the SSRF guard refuses by default: the tests
+// allow it explicitly (tests of the guard itself pass their own outbound section).
+const LOOPBACK_OUTBOUND_YAML = 'outbound:\n  allow: ["127.0.0.0/8", "::1"]\n';
+
 /**
  * Starts a gateway (HTTP and SIP on free ports) that routes SUBSCRIBEs to presencePort.
  * Requests are anonymous unless `authYaml` replaces the default `authentication` section (tests
  * of the policy and of authentication add their `requesters` through extraYaml).
  * @param {{ presencePort: number, fetchTimeoutMs?: number, maxTargets?: number, extraYaml?: string,
  *   usageYaml?: string, notificationsYaml?: string, policyYaml?: string, authYaml?: string,
- *   stateDir?: string }} options
+ *   stateDir?: string, outboundYaml?: string }} options
+ *   outboundYaml: the outbound section (default: loopback allowed, for the test applications)
  *   maxTargets: policy.maxTargets; policyYaml: more keys of the policy section, indented by two
  */
 async function startGateway({
   presencePort, fetchTimeoutMs = 1000, maxTargets, extraYaml = '', usageYaml = '', notificationsYaml = '',
   policyYaml = '', authYaml = 'authentication:\n  required: false\n', stateDir = tempDir('px-usage-'),
+  outboundYaml = LOOPBACK_OUTBOUND_YAML,
 }) {
   const usageDir = stateDir;
   const yaml = `
@@ -40,6 +46,7 @@ sip:
   telDomain: example.test
 presence:
   fetchTimeoutMs: ${fetchTimeoutMs}
+${outboundYaml}
 ${authYaml}
 policy:
 ${maxTargets === undefined ? '' : `  maxTargets: ${maxTargets}\n`}${policyYaml}
@@ -115,4 +122,5 @@ function tempDir(prefix) {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
 }
 
-module.exports = { startGateway, postSoap, envelope, soapFault, tempDir, testPasswordHash, basicAuth };
+module.exports = {
+  LOOPBACK_OUTBOUND_YAML, startGateway, postSoap, envelope, soapFault, tempDir, testPasswordHash, basicAuth };
