@@ -76,7 +76,9 @@ async function usageExport(argv) {
 async function serve(argv) {
   const { values } = parseArgs({ args: argv, options: { config: { type: 'string', short: 'c' } } });
   const { createGateway } = require('./gateway');
+  const { installProcessGuard } = require('./processGuard');
   const gateway = await createGateway({ configPath: values.config || DEFAULT_CONFIG });
+  gateway.processGuard = installProcessGuard({ log: gateway.log });
   const { url } = await gateway.listen();
   const sip = gateway.config.sip;
   gateway.log('info', 'parlayx-gateway started', {
