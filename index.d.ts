@@ -54,7 +54,7 @@ export interface GatewayConfig {
     minFrequencyMs: number; unlimitedCountAllowed: boolean; maxCount: number; busyCriteriaAllowed: boolean;
     delivery: {
       timeoutMs: number; maxAttempts: number; retryBackoffMs: number; retryBackoffMaxMs: number;
-      maxSocketsPerEndpoint: number;
+      maxSocketsPerEndpoint: number; maxConnections: number;
     };
   };
   /** Outbound HTTP destinations allowed despite the SSRF guard (docs/security.md). */

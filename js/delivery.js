@@ -7,8 +7,10 @@
 //   received, one at a time; a delivery waiting for a retry holds the later ones back. Different
 //   notifications are sent in parallel.
 // - Connections: keep-alive connections per endpoint origin (js/http1Client.js); at most
-//   maxSocketsPerEndpoint requests in flight per origin, the others wait here, so that an
-//   attempt's timeout only counts time actually spent on the wire.
+//   maxSocketsPerEndpoint requests in flight per origin and maxConnections open to all origins
+//   together (idle ones are closed to make room), the others wait here, so that an attempt's
+//   timeout only counts time actually spent on the wire and the file descriptors delivery can
+//   take stay bounded however many endpoints applications name.
 // - Outcome of an attempt: 2xx is delivered; connection errors, timeouts (timeoutMs), 404 and
 //   5xx are retried after retryBackoffMs, doubled per further attempt up to retryBackoffMaxMs,
 //   until maxAttempts; any other answer fails at once.
@@ -29,7 +31,7 @@
 //   reused connection) is retried at once, without backoff.
 const { STATUS_CODES } = require('node:http');
 const { randomUUID } = require('node:crypto');
-const { KeepAlivePool } = require('./http1Client');
+const { KeepAlivePool, ConnectionBudget } = require('./http1Client');
 const { deliveryEnvelope } = require('./soap/notificationMessages');
 const { fillTemplate } = require('./parlayx/faults');
 const { parseEndpointUrl } = require('./outbound/endpointUrl');
@@ -127,8 +129,8 @@ class Channel {
 
 /** One endpoint origin: its connections, and the channels waiting for one of them. */
 class Origin {
-  constructor(url, maxSockets, destinations) {
-    this.pool = new KeepAlivePool(url, { destinations });
+  constructor(url, maxSockets, destinations, budget) {
+    this.pool = new KeepAlivePool(url, { destinations, budget });
     this.maxSockets = maxSockets;
     this.inFlight = 0;
     this.waiting = [];
@@ -205,7 +207,7 @@ function channelKey(requester, correlator) {
 class NotificationDelivery {
   /**
    * @param {{ config: { timeoutMs: number, maxAttempts: number, retryBackoffMs: number,
-   *           retryBackoffMaxMs: number, maxSocketsPerEndpoint: number },
+   *           retryBackoffMaxMs: number, maxSocketsPerEndpoint: number, maxConnections?: number },
    *           usage: import('./usage').UsageLog, log?: Function, closeGraceMs?: number,
    *           destinations?: import('./outbound/destinationPolicy').DestinationPolicy,
    *           onUndeliverable?: (delivery: Delivery, reason: string) => void }} options
@@ -218,6 +220,10 @@ class NotificationDelivery {
     config, usage, log = () => {}, closeGraceMs = DEFAULT_CLOSE_GRACE_MS, destinations, onUndeliverable = () => {},
   }) {
     this.settings = config;
+    this.maxConnections = config.maxConnections || 1024;
+    this.budget = new ConnectionBudget(this.maxConnections);
+    // Origins with channels waiting while the limit of all origins together was reached.
+    this.starved = new Set();
     this.destinations = destinations;
     this.onUndeliverable = onUndeliverable;
     this.usage = usage;
@@ -270,7 +276,10 @@ class NotificationDelivery {
   /** Counters: waiting deliveries, attempts in flight, and totals since start. */
   stats() {
     const { queued, delivered, failed, retries, dropped, recordErrors, malformed } = this.counters;
-    return { queued, inFlight: this.attempts.size, delivered, failed, retries, dropped, recordErrors, malformed };
+    return {
+      queued, inFlight: this.attempts.size, delivered, failed, retries, dropped, recordErrors, malformed,
+      connections: this.budget.open, connectionsPeak: this.budget.peak, connectionsEvicted: this.budget.evicted,
+    };
   }
 
   /** Resolves when nothing is queued or in flight. */
@@ -315,6 +324,7 @@ class NotificationDelivery {
       origin.waiting = [];
       origin.waitingHead = 0;
     }
+    this.starved.clear();
     this.counters.queued = 0;
     this.counters.dropped += dropped;
     if (dropped > 0) this.log('warn', 'notification deliveries dropped at shutdown', { count: dropped });
@@ -349,10 +359,12 @@ class NotificationDelivery {
         channel.busy = true;
         const origin = job.target.origin;
         // Channels already waiting for this origin go first (FIFO across notifications).
-        if (origin.inFlight < origin.maxSockets && origin.waitingHead === origin.waiting.length) {
+        if (origin.inFlight < origin.maxSockets && origin.waitingHead === origin.waiting.length
+          && this.attempts.size < this.maxConnections) {
           this.send(channel, job, origin);
         } else {
           origin.push(channel);
+          if (this.attempts.size >= this.maxConnections) this.starved.add(origin);
         }
         return;
       }
@@ -420,7 +432,7 @@ class NotificationDelivery {
       const { url, authorization } = parsed;
       let origin = this.origins.get(url.origin);
       if (origin === undefined) {
-        origin = new Origin(url, this.settings.maxSocketsPerEndpoint, this.destinations);
+        origin = new Origin(url, this.settings.maxSocketsPerEndpoint, this.destinations, this.budget);
         this.origins.set(url.origin, origin);
         if (this.sweeper === null) {
           this.sweeper = setInterval(sweepIdle, IDLE_SWEEP_MS, this.origins);
@@ -512,9 +524,21 @@ class NotificationDelivery {
     if (this.channels.size === 0) this.resolveIdle();
   }
 
-  /** A connection slot of the origin is free: the longest-waiting channel takes it. */
+  /**
+   * A connection slot is free: the longest-waiting channel of the origin takes it, then those of
+   * origins that waited for the limit of all origins together.
+   */
   release(origin) {
-    while (origin.inFlight < origin.maxSockets) {
+    this.drain(origin);
+    for (const starved of this.starved) {
+      if (this.attempts.size >= this.maxConnections) return;
+      this.drain(starved);
+      if (starved.waitingHead === starved.waiting.length) this.starved.delete(starved);
+    }
+  }
+
+  drain(origin) {
+    while (origin.inFlight < origin.maxSockets && this.attempts.size < this.maxConnections) {
       const channel = origin.pop();
       if (channel === undefined) return;
       this.send(channel, channel.current, origin);

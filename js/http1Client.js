@@ -251,17 +251,49 @@ function onSocketClose() {
   this[CONNECTION].closedBySocket();
 }
 
+/**
+ * A limit on the connections open across several pools (in use or idle): each one holds a file
+ * descriptor. When a pool needs a new connection at the limit, the longest-idle connection of any
+ * pool is closed to make room; the caller keeps requests in flight below the limit, so there is
+ * always one to close.
+ */
+class ConnectionBudget {
+  /** @param {number} max */
+  constructor(max) {
+    this.max = max;
+    this.open = 0;
+    this.peak = 0;
+    this.pools = new Set();
+    this.evicted = 0;
+  }
+
+  /** Makes room for one more connection; false when every open connection is in use. */
+  reserve() {
+    if (this.open < this.max) return true;
+    let oldest = null;
+    for (const pool of this.pools) {
+      const candidate = pool.idle[0];
+      if (candidate !== undefined && (oldest === null || candidate.idleSince < oldest.idleSince)) oldest = candidate;
+    }
+    if (oldest === null) return false;
+    this.evicted++;
+    oldest.destroy();
+    return this.open < this.max;
+  }
+}
+
 /** Keep-alive connections to one origin (scheme, host, port). */
 class KeepAlivePool {
   /**
    * @param {URL} url any URL of the origin
-   * @param {{ idleTimeoutMs?: number,
+   * @param {{ idleTimeoutMs?: number, budget?: ConnectionBudget,
    *   destinations?: import('./outbound/destinationPolicy').DestinationPolicy }} [options]
    *   idleTimeoutMs: idle connections older than this are closed by sweep() (default 4000: below
    *   the 5 s keep-alive timeout of common servers); destinations: the SSRF guard every new
-   *   connection is checked against, on the address it actually connects to
+   *   connection is checked against, on the address it actually connects to; budget: the limit
+   *   of open connections this pool shares with others
    */
-  constructor(url, { idleTimeoutMs = 4000, destinations } = {}) {
+  constructor(url, { idleTimeoutMs = 4000, destinations, budget } = {}) {
     this.secure = url.protocol === 'https:';
     this.hostname = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
     this.port = url.port ? Number(url.port) : this.secure ? 443 : 80;
@@ -271,6 +303,8 @@ class KeepAlivePool {
     this.idle = []; // most recently used last
     this.connections = new Set();
     this.destinations = destinations;
+    this.budget = budget;
+    if (budget !== undefined) budget.pools.add(this);
     this.lookup = destinations === undefined ? undefined : destinations.connectLookup(this.port);
   }
 
@@ -289,8 +323,18 @@ class KeepAlivePool {
         process.nextTick(() => handler.onHttpError(refused, false));
         return;
       }
+      if (this.budget !== undefined && !this.budget.reserve()) {
+        const error = new Error(`no connection free: ${this.budget.max} connections are in use`);
+        error.code = 'ERR_PX_NO_CONNECTION';
+        process.nextTick(() => handler.onHttpError(error, false));
+        return;
+      }
       connection = new Connection(this);
       this.connections.add(connection);
+      if (this.budget !== undefined) {
+        this.budget.open++;
+        if (this.budget.open > this.budget.peak) this.budget.peak = this.budget.open;
+      }
     }
     handler[CONNECTION] = connection;
     connection.start(handler, data);
@@ -311,7 +355,7 @@ class KeepAlivePool {
   }
 
   forget(connection) {
-    this.connections.delete(connection);
+    if (this.connections.delete(connection) && this.budget !== undefined) this.budget.open--;
     const index = this.idle.indexOf(connection);
     if (index >= 0) this.idle.splice(index, 1);
   }
@@ -329,7 +373,8 @@ class KeepAlivePool {
       connection.handler = null;
       connection.destroy();
     }
+    if (this.budget !== undefined) this.budget.pools.delete(this);
   }
 }
 
-module.exports = { KeepAlivePool };
+module.exports = { KeepAlivePool, ConnectionBudget };

@@ -109,6 +109,7 @@ Napi::Object configToJs(Napi::Env env, const GatewayConfig& c) {
   delivery.Set("retryBackoffMs", n.delivery.retryBackoffMs);
   delivery.Set("retryBackoffMaxMs", n.delivery.retryBackoffMaxMs);
   delivery.Set("maxSocketsPerEndpoint", n.delivery.maxSocketsPerEndpoint);
+  delivery.Set("maxConnections", n.delivery.maxConnections);
   notifications.Set("delivery", delivery);
   o.Set("notifications", notifications);
 

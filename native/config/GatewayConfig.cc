@@ -356,8 +356,9 @@ class Loader {
   }
 
   void readDelivery(const Item& section, DeliveryConfig& d) const {
-    auto f = yaml_.fields(section, {"timeoutMs", "maxAttempts", "retryBackoffMs",
-                                    "retryBackoffMaxMs", "maxSocketsPerEndpoint"});
+    auto f =
+        yaml_.fields(section, {"timeoutMs", "maxAttempts", "retryBackoffMs", "retryBackoffMaxMs",
+                               "maxSocketsPerEndpoint", "maxConnections"});
     if (auto it = f.find("timeoutMs"); it != f.end()) {
       d.timeoutMs = yaml_.integer(it->second, 100, 120000);
     }
@@ -377,6 +378,9 @@ class Loader {
     }
     if (auto it = f.find("maxSocketsPerEndpoint"); it != f.end()) {
       d.maxSocketsPerEndpoint = yaml_.integer(it->second, 1, 1024);
+    }
+    if (auto it = f.find("maxConnections"); it != f.end()) {
+      d.maxConnections = yaml_.integer(it->second, 1, 65535);
     }
   }
 

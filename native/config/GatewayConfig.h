@@ -63,6 +63,7 @@ struct DeliveryConfig {
   uint32_t retryBackoffMs = 500;        // 10 .. 3600000: delay before the 2nd attempt, doubled
   uint32_t retryBackoffMaxMs = 30000;   // retryBackoffMs .. 3600000
   uint32_t maxSocketsPerEndpoint = 16;  // 1 .. 1024 keep-alive connections per endpoint
+  uint32_t maxConnections = 1024;       // 1 .. 65535 open connections to all endpoints together
 };
 
 // startNotification limits (the service policy of TWSS: MaximumNotificationDuration, ...) and

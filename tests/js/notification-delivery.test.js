@@ -535,3 +535,44 @@ describe('shutdown and failures of the usage log', () => {
     expect(d.stats()).toMatchObject({ failed: 1, queued: 0 });
   });
 });
+
+describe('the limit of connections to all endpoints together (notifications.delivery.maxConnections)', () => {
+  test('many endpoint origins never hold more than maxConnections sockets; idle ones make room', async () => {
+    // Six applications on six ports: six origins of keep-alive connections.
+    const servers = [];
+    let open = 0;
+    let peak = 0;
+    for (let i = 0; i < 6; i++) {
+      const server = http.createServer((req, res) => {
+        req.resume();
+        req.on('end', () => setTimeout(() => res.end(OK_BODY), 20));
+      });
+      server.on('connection', (socket) => {
+        open++;
+        peak = Math.max(peak, open);
+        socket.on('close', () => { open--; });
+      });
+      await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+      cleanups.push(() => {
+        server.closeAllConnections();
+        return new Promise((resolve) => server.close(resolve));
+      });
+      servers.push(`http://127.0.0.1:${server.address().port}/app`);
+    }
+    const d = delivery({ config: { maxConnections: 2, maxSocketsPerEndpoint: 4 } });
+    const batch = [];
+    for (let round = 0; round < 3; round++) {
+      servers.forEach((url, i) => batch.push(statusNotification(url, `c-${i}-${round}`, [{ address: 'sip:a@x', status: 'Busy' }])));
+    }
+    d.enqueue(batch);
+    await d.settled();
+    expect(d.stats()).toMatchObject({ delivered: 18, failed: 0, retries: 0 });
+    // Sockets the gateway held at once (its file descriptors); the servers may see one more for
+    // a moment, as the close of an evicted connection reaches them after the next connect.
+    expect(d.stats().connectionsPeak).toBe(2);
+    expect(peak).toBeLessThanOrEqual(3);
+    expect(d.stats().connections).toBeLessThanOrEqual(2);
+    // Six origins through two sockets: idle connections were closed to open others.
+    expect(d.stats().connectionsEvicted).toBeGreaterThanOrEqual(4);
+  });
+});

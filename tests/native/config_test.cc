@@ -642,6 +642,7 @@ TEST(ConfigNotifications, DefaultsAndDatabaseResolvedAtLoadTime) {
   EXPECT_EQ(c.notifications.delivery.retryBackoffMs, 500u);
   EXPECT_EQ(c.notifications.delivery.retryBackoffMaxMs, 30000u);
   EXPECT_EQ(c.notifications.delivery.maxSocketsPerEndpoint, 16u);
+  EXPECT_EQ(c.notifications.delivery.maxConnections, 1024u);
   EXPECT_EQ(c.presence.subscriptionExpiresSec, 3600u);
   EXPECT_EQ(c.presence.subscribeTimeoutMs, 5000u);
   EXPECT_EQ(c.presence.resubscribeBackoffMs, 1000u);
@@ -672,7 +673,8 @@ TEST(ConfigNotifications, EveryKeySet) {
       "    maxAttempts: 1\n"
       "    retryBackoffMs: 10\n"
       "    retryBackoffMaxMs: 10\n"
-      "    maxSocketsPerEndpoint: 1024\n",
+      "    maxSocketsPerEndpoint: 1024\n"
+      "    maxConnections: 65535\n",
       "n.yaml");
   EXPECT_EQ(c.presence.subscriptionExpiresSec, 120u);
   EXPECT_EQ(c.presence.subscribeTimeoutMs, 2500u);
@@ -692,6 +694,7 @@ TEST(ConfigNotifications, EveryKeySet) {
   EXPECT_EQ(c.notifications.delivery.retryBackoffMs, 10u);
   EXPECT_EQ(c.notifications.delivery.retryBackoffMaxMs, 10u);
   EXPECT_EQ(c.notifications.delivery.maxSocketsPerEndpoint, 1024u);
+  EXPECT_EQ(c.notifications.delivery.maxConnections, 65535u);
 }
 
 TEST(ConfigNotifications, RelativeDatabaseOfAFileIsRelativeToItsDirectory) {
@@ -719,6 +722,8 @@ TEST(ConfigNotifications, ErrorsNameLineAndKey) {
        "notifications.delivery.maxAttempts", "in 1..100, got 101"},
       {"notifications:\n  delivery:\n    retryBackoffMs: 100\n    retryBackoffMaxMs: 99\n", 4,
        "notifications.delivery.retryBackoffMaxMs", "must not be smaller than retryBackoffMs"},
+      {"notifications:\n  delivery:\n    maxConnections: 0\n", 3,
+       "notifications.delivery.maxConnections", "in 1..65535, got 0"},
       {"notifications:\n  delivery:\n    retrys: 1\n", 3, "notifications.delivery.retrys",
        "unknown key 'retrys'"},
       {"notifications:\n  maxcount: 1\n", 2, "notifications.maxcount", "did you mean 'maxCount'?"},
