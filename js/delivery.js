@@ -23,6 +23,12 @@
 //   not retried), 'INVALID_ENDPOINT' or 'ABORTED'; FAILURE_DETAIL says what happened, the attempt
 //   number and whether the delivery will be retried. Records made in one tick go to the usage
 //   log in one record() call; refused records are logged and counted (stats().recordErrors).
+// - Settling: once a delivery is done for good (delivered, or given up: not retried, out of
+//   attempts, unusable endpoint) onSettled() is told, and the core drops it from its durable
+//   outbox. A delivery still queued, waiting for a retry or aborted at close() is not settled: the
+//   core sends it again after the next start, so every decided delivery reaches the application
+//   at least once, also across a crash (and may reach it twice when the crash fell between its
+//   answer and its settling).
 // - Quarantine: a delivery whose endpoint cannot be used at all (INVALID_ENDPOINT: a row stored by
 //   an older version, say) is recorded and logged, and onUndeliverable() is told so that the
 //   notification is ended instead of failing every later delivery. Nothing a delivery carries can
@@ -210,15 +216,18 @@ class NotificationDelivery {
    *           retryBackoffMaxMs: number, maxSocketsPerEndpoint: number, maxConnections?: number },
    *           usage: import('./usage').UsageLog, log?: Function, closeGraceMs?: number,
    *           destinations?: import('./outbound/destinationPolicy').DestinationPolicy,
-   *           onUndeliverable?: (delivery: Delivery, reason: string) => void }} options
+   *           onUndeliverable?: (delivery: Delivery, reason: string) => void,
+   *           onSettled?: (delivery: Delivery) => void }} options
    *   config: the `notifications.delivery` section; closeGraceMs: how long close() lets attempts
    *   in flight finish before aborting them (default 1000); destinations: the SSRF guard checked
    *   on every new connection; onUndeliverable: told of a delivery whose endpoint can never be
-   *   used (its notification should end)
+   *   used (its notification should end); onSettled: told of each delivery done for good
    */
   constructor({
     config, usage, log = () => {}, closeGraceMs = DEFAULT_CLOSE_GRACE_MS, destinations, onUndeliverable = () => {},
+    onSettled = () => {},
   }) {
+    this.onSettled = onSettled;
     this.settings = config;
     this.maxConnections = config.maxConnections || 1024;
     this.budget = new ConnectionBudget(this.maxConnections);
@@ -370,6 +379,7 @@ class NotificationDelivery {
       }
       this.counters.queued--;
       this.counters.failed++;
+      this.settle(job.delivery);
       channel.shift();
       if (channel.size === 0) {
         this.removeChannel(channel);
@@ -505,9 +515,19 @@ class NotificationDelivery {
           correlator: d.correlator, endpoint: d.endpoint, attempts: job.attempts, reason: failure.reason,
         });
       }
+      // Aborted by close(): not settled, so it is sent again after the next start.
+      if (failure === null || !failure.aborted) this.settle(d);
       this.next(channel);
     }
     if (!this.closing) this.release(origin);
+  }
+
+  settle(delivery) {
+    try {
+      this.onSettled(delivery);
+    } catch (error) {
+      this.log('error', 'settling a delivery failed', { correlator: delivery.correlator, error: error.message });
+    }
   }
 
   /** The channel's current job is done: the next one goes, or the channel is removed. */

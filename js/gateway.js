@@ -56,6 +56,10 @@ class Gateway {
         destinations: this.destinations,
         // Its failed attempt is already recorded: end it without a further statusError.
         onUndeliverable: (d) => this.quarantine(d.requester || '', d.correlator, false),
+        // Out of the core's durable outbox; deliveries made up here (sequence -1) were never in it.
+        onSettled: (d) => {
+          if (d.sequence >= 0) this.core.deliveryDone(d.requester || '', d.correlator, d.sequence);
+        },
       });
       this.core.setDeliveryListener((deliveries) => {
         // Called from the native core's callback: nothing may throw back into it.
@@ -109,6 +113,13 @@ class Gateway {
     const restoreError = CATALOGUE.SVC0001;
     const deliveries = [];
     for (const q of this.core.quarantinedAtStart) {
+      if (q.pendingDelivery) {
+        // One delivery of the outbox is unreadable (kept in the store); its notification goes on.
+        this.log('error', 'stored delivery quarantined: it cannot be sent again', {
+          requester: q.requester, correlator: q.correlator, reason: q.reason,
+        });
+        continue;
+      }
       this.log('error', 'stored notification quarantined: it cannot be restored', {
         requester: q.requester, correlator: q.correlator, reason: q.reason,
       });
@@ -118,7 +129,7 @@ class Gateway {
         correlator: q.correlator,
         endpoint: q.endpoint,
         globalId: q.globalId || randomUUID(),
-        sequence: 0,
+        sequence: -1,
         address: '',
         error: { messageId: 'SVC0001', text: restoreError.text, variables: ['notification could not be restored after a restart'] },
       });

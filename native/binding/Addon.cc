@@ -83,6 +83,7 @@ class NativeCore : public Napi::ObjectWrap<NativeCore> {
          InstanceMethod<&NativeCore::TerminateNotification>("terminateNotification"),
          InstanceMethod<&NativeCore::ListNotifications>("listNotifications"),
          InstanceMethod<&NativeCore::SetDeliveryListener>("setDeliveryListener"),
+         InstanceMethod<&NativeCore::DeliveryDone>("deliveryDone"),
          InstanceMethod<&NativeCore::CheckServicePolicy>("checkServicePolicy"),
          InstanceMethod<&NativeCore::EvaluatePolicy>("evaluatePolicy"),
          InstanceMethod<&NativeCore::ReleasePolicy>("releasePolicy"),
@@ -101,6 +102,8 @@ class NativeCore : public Napi::ObjectWrap<NativeCore> {
       store_ = std::make_unique<NotificationStore>(config_.notifications.database);
       stored = store_->loadAll();
       quarantined_ = store_->quarantined();
+      // Deliveries decided before the restart and never settled go first (at-least-once).
+      undelivered_ = store_->pendingDeliveries();
     } catch (const std::exception& e) {
       tsfn_.Release();
       Napi::Error error = Napi::Error::New(env, e.what());
@@ -270,24 +273,24 @@ class NativeCore : public Napi::ObjectWrap<NativeCore> {
     const std::set<NotificationKey> ended(effects.ended.begin(), effects.ended.end());
     std::set<NotificationKey> saved;
     bool awaitedWritten = false;
+    // One transaction: the changed states (lastSeen) and the deliveries they caused (outbox), so
+    // that a crash in between cannot keep the one and lose the other.
+    NotificationWrites writes;
     for (const NotificationKey& id : effects.changed) {
       if (ended.count(id) != 0 || !saved.insert(id).second) continue;
       const NotificationState* state = engine_.find(id);
       if (state == nullptr) continue;
-      if (awaited != nullptr && id == *awaited) {
-        store_->save(*state, CommitCallback(operation));
-        awaitedWritten = true;
-      } else {
-        store_->save(*state);
-      }
+      if (awaited != nullptr && id == *awaited) awaitedWritten = true;
+      writes.saves.push_back(*state);
     }
     for (const NotificationKey& id : ended) {
-      if (awaited != nullptr && id == *awaited) {
-        store_->remove(id, CommitCallback(operation));
-        awaitedWritten = true;
-      } else {
-        store_->remove(id);
-      }
+      if (awaited != nullptr && id == *awaited) awaitedWritten = true;
+      writes.removes.push_back(id);
+    }
+    writes.deliveries = effects.deliveries;
+    if (!writes.saves.empty() || !writes.removes.empty() || !writes.deliveries.empty()) {
+      store_->write(std::move(writes),
+                    awaitedWritten ? CommitCallback(operation) : NotificationStore::Committed());
     }
     if (awaited != nullptr && !awaitedWritten) {
       // Nothing to write (cannot happen for start/end; kept total): settle at once.
@@ -350,6 +353,7 @@ class NativeCore : public Napi::ObjectWrap<NativeCore> {
       o.Set("globalId", q.globalId);
       o.Set("reason", q.reason);
       o.Set("moved", q.moved);
+      o.Set("pendingDelivery", q.pendingDelivery);
       list.Set(static_cast<uint32_t>(i), o);
     }
     return list;
@@ -432,6 +436,21 @@ class NativeCore : public Napi::ObjectWrap<NativeCore> {
   }
 
   // endNotification(requester, correlator) -> Promise<boolean>: false when unknown.
+  // deliveryDone(requester, correlator, sequence): the delivery was settled (delivered, or given
+  // up for good); it leaves the outbox. One not settled is sent again after a restart.
+  Napi::Value DeliveryDone(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    const NotificationKey id = KeyFromJs(info);
+    if (!info[2].IsNumber())
+      throw Napi::TypeError::New(env, "deliveryDone: sequence must be a number");
+    const double sequence = info[2].As<Napi::Number>().DoubleValue();
+    if (!(sequence >= 0) || sequence > 9007199254740991.0) {
+      throw Napi::TypeError::New(env, "deliveryDone: sequence out of range");
+    }
+    if (store_ && !closed_) store_->deliveryDone(id, static_cast<uint64_t>(sequence));
+    return env.Undefined();
+  }
+
   Napi::Value EndNotification(const Napi::CallbackInfo& info) {
     return EndWith(info, [this](const NotificationKey& id, EngineEffects& effects) {
       return engine_.end(id, effects);

@@ -1,6 +1,7 @@
 #include "store/NotificationStore.h"
 
 #include "common/Ascii.h"
+#include "store/DeliveryRows.h"
 
 #include <array>
 #include <filesystem>
@@ -13,9 +14,9 @@
 namespace px {
 namespace {
 
-// Schema version 1 (PRAGMA user_version). application_id marks the file as ours, so that a
-// foreign SQLite file with a matching user_version is still refused.
-constexpr int64_t kSchemaVersion = 1;
+// Schema version 2 (PRAGMA user_version): version 1 plus pending_deliveries. application_id marks
+// the file as ours, so that a foreign SQLite file with a matching user_version is still refused.
+constexpr int64_t kSchemaVersion = 2;
 constexpr int64_t kApplicationId = 0x50584e53;  // "PXNS"
 constexpr int kBusyTimeoutMs = 5000;
 
@@ -40,6 +41,28 @@ constexpr const char* kCreateTable =
     " next_sequence INTEGER NOT NULL,"
     " addresses TEXT NOT NULL,"
     " PRIMARY KEY (requester, correlator)) WITHOUT ROWID";
+
+// The outbox: one row per delivery decided and not yet settled. payload: DeliveryRows.h.
+constexpr const char* kCreateOutbox =
+    "CREATE TABLE pending_deliveries ("
+    " requester TEXT NOT NULL,"
+    " correlator TEXT NOT NULL,"
+    " sequence INTEGER NOT NULL,"
+    " kind TEXT NOT NULL,"
+    " endpoint TEXT NOT NULL,"
+    " global_id TEXT NOT NULL,"
+    " payload TEXT NOT NULL,"
+    " PRIMARY KEY (requester, correlator, sequence)) WITHOUT ROWID";
+
+constexpr std::array<sqlite::ColumnSpec, 7> kExpectedOutboxColumns = {{
+    {"requester", "TEXT", true, 1},
+    {"correlator", "TEXT", true, 2},
+    {"sequence", "INTEGER", true, 3},
+    {"kind", "TEXT", true, 0},
+    {"endpoint", "TEXT", true, 0},
+    {"global_id", "TEXT", true, 0},
+    {"payload", "TEXT", true, 0},
+}};
 
 constexpr const char* kColumns =
     "requester, correlator, endpoint, interface_name, global_id, criteria, check_immediate, "
@@ -249,12 +272,17 @@ void NotificationStore::open() {
     const int64_t objects = sqlite::queryInt(db, "SELECT count(*) FROM sqlite_master");
     if (version == 0 && appId == 0 && objects == 0) {
       sqlite::exec(db, kCreateTable);
+      sqlite::exec(db, kCreateOutbox);
       sqlite::exec(db, ("PRAGMA application_id = " + std::to_string(kApplicationId)).c_str());
       sqlite::exec(db, ("PRAGMA user_version = " + std::to_string(kSchemaVersion)).c_str());
     } else if (appId != kApplicationId) {
       throw refuse("not a notification database (application_id " + std::to_string(appId) +
                    ", user_version " + std::to_string(version) + ", " + std::to_string(objects) +
                    " schema objects)");
+    } else if (version == 1) {
+      // Version 1 had no outbox; its notifications are read as they are.
+      sqlite::exec(db, kCreateOutbox);
+      sqlite::exec(db, ("PRAGMA user_version = " + std::to_string(kSchemaVersion)).c_str());
     } else if (version != kSchemaVersion) {
       // Migrations from older versions go here, one step per version.
       throw refuse("unknown notification schema version " + std::to_string(version) +
@@ -262,6 +290,10 @@ void NotificationStore::open() {
     } else if (const auto found = sqlite::columnMismatch(
                    db, "notifications", kExpectedColumns.data(), kExpectedColumns.size())) {
       throw refuse("table notifications has unexpected columns (" + *found + ")");
+    } else if (const auto outbox =
+                   sqlite::columnMismatch(db, "pending_deliveries", kExpectedOutboxColumns.data(),
+                                          kExpectedOutboxColumns.size())) {
+      throw refuse("table pending_deliveries has unexpected columns (" + *outbox + ")");
     }
     sqlite::exec(db, "COMMIT");
   } catch (...) {
@@ -274,6 +306,13 @@ void NotificationStore::open() {
                                     "?12, ?13, ?14, ?15)");
   delete_ =
       sqlite::prepare(db, "DELETE FROM notifications WHERE requester = ?1 AND correlator = ?2");
+  keepDelivery_ = sqlite::prepare(
+      db,
+      "INSERT OR REPLACE INTO pending_deliveries (requester, correlator, sequence, kind, endpoint, "
+      "global_id, payload) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+  settleDelivery_ = sqlite::prepare(
+      db,
+      "DELETE FROM pending_deliveries WHERE requester = ?1 AND correlator = ?2 AND sequence = ?3");
   begin_ = sqlite::prepare(db, "BEGIN IMMEDIATE");
   commit_ = sqlite::prepare(db, "COMMIT");
   rollback_ = sqlite::prepare(db, "ROLLBACK");
@@ -322,7 +361,54 @@ std::vector<NotificationState> NotificationStore::loadAll() {
   }
   select.reset();
   if (!badKeys.empty()) quarantine(badKeys);
+  loadOutbox(db);
   return states;
+}
+
+// Reads the outbox; a row that does not decode is left where it is (nothing is deleted that an
+// operator may want to read) and named in quarantined() at every start; its notification, if
+// still active, goes on.
+void NotificationStore::loadOutbox(sqlite3* db) {
+  pending_.clear();
+  sqlite::Stmt select = sqlite::prepare(
+      db,
+      "SELECT requester, correlator, sequence, kind, endpoint, global_id, payload FROM "
+      "pending_deliveries ORDER BY requester, correlator, sequence",
+      false);
+  int rc;
+  while ((rc = sqlite3_step(select.get())) == SQLITE_ROW) {
+    sqlite3_stmt* row = select.get();
+    Delivery d;
+    std::string problem;
+    try {
+      d.id = NotificationKey{textColumn(row, 0), textColumn(row, 1)};
+      d.sequence = static_cast<uint64_t>(intColumn(row, 2));
+      if (!store::parseDeliveryKind(textColumn(row, 3), &d.kind)) problem = "unknown kind";
+      d.endpoint = textColumn(row, 4);
+      d.globalId = textColumn(row, 5);
+      if (problem.empty()) store::decodeDeliveryPayload(textColumn(row, 6), d, &problem);
+    } catch (const DecodeError& e) {
+      problem = e.what;
+    }
+    if (problem.empty()) {
+      pending_.push_back(std::move(d));
+      continue;
+    }
+    QuarantinedNotification q;
+    q.pendingDelivery = true;
+    q.requester = sqlite::columnText(row, 0);
+    q.correlator = sqlite::columnText(row, 1);
+    q.endpoint = sqlite::columnText(row, 4);
+    q.globalId = sqlite::columnText(row, 5);
+    q.reason = "notification store '" + path_ + "': a pending delivery of (requester '" +
+               q.requester + "', correlator '" + q.correlator + "') cannot be decoded: " + problem;
+    q.moved = false;
+    quarantined_.push_back(std::move(q));
+  }
+  if (rc != SQLITE_DONE) {
+    throw std::runtime_error("notification store '" + path_ +
+                             "': loading pending deliveries: " + sqlite3_errmsg(db));
+  }
 }
 
 // Moves undecodable rows to quarantined_notifications in one transaction (no type constraints
@@ -376,27 +462,43 @@ void NotificationStore::quarantine(
 }
 
 void NotificationStore::save(const NotificationState& state, Committed committed) {
-  for (const WatchedAddress& a : state.spec.addresses) {
-    if (holdsSeparator(a.address) || holdsSeparator(a.key)) {
-      if (committed) {
-        committed(false, "notification store '" + path_ + "': address '" + a.address + "' (key '" +
-                             a.key + "') holds a tab or line break");
-      }
-      return;
-    }
-  }
-  enqueue(state.spec.id, state, std::move(committed));
+  NotificationWrites writes;
+  writes.saves.push_back(state);
+  write(std::move(writes), std::move(committed));
 }
 
 void NotificationStore::remove(const NotificationKey& id, Committed committed) {
-  enqueue(id, std::nullopt, std::move(committed));
+  NotificationWrites writes;
+  writes.removes.push_back(id);
+  write(std::move(writes), std::move(committed));
 }
 
-void NotificationStore::enqueue(const NotificationKey& id, Write write, Committed committed) {
+void NotificationStore::write(NotificationWrites writes, Committed committed) {
+  for (const NotificationState& state : writes.saves) {
+    for (const WatchedAddress& a : state.spec.addresses) {
+      if (holdsSeparator(a.address) || holdsSeparator(a.key)) {
+        if (committed) {
+          committed(false, "notification store '" + path_ + "': address '" + a.address +
+                               "' (key '" + a.key + "') holds a tab or line break");
+        }
+        return;
+      }
+    }
+  }
   {
+    // One lock for all of it: the writer takes the queue whole, so these land in one transaction.
     std::lock_guard<std::mutex> lock(mutex_);
     if (!stopping_) {
-      queue_.insert_or_assign(id, std::move(write));
+      for (NotificationState& state : writes.saves) {
+        const NotificationKey id = state.spec.id;
+        queue_.insert_or_assign(id, Write(std::move(state)));
+      }
+      for (const NotificationKey& id : writes.removes) queue_.insert_or_assign(id, Write());
+      for (Delivery& d : writes.deliveries) {
+        OutboxChange change{d.id, d.sequence, std::nullopt};
+        change.keep = std::move(d);
+        outbox_.push_back(std::move(change));
+      }
       if (committed) callbacks_.push_back(std::move(committed));
       ++enqueued_;
       committed = nullptr;
@@ -405,6 +507,16 @@ void NotificationStore::enqueue(const NotificationKey& id, Write write, Committe
   if (committed) {  // still ours: the store is closed
     committed(false, "store is closed");
     return;
+  }
+  workCv_.notify_one();
+}
+
+void NotificationStore::deliveryDone(const NotificationKey& id, uint64_t sequence) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (stopping_) return;  // stays in the outbox: sent again after the restart (at-least-once)
+    outbox_.push_back(OutboxChange{id, sequence, std::nullopt});
+    ++enqueued_;
   }
   workCv_.notify_one();
 }
@@ -448,20 +560,22 @@ void NotificationStore::close() {
 void NotificationStore::writerLoop() {
   for (;;) {
     std::map<NotificationKey, Write> batch;
+    std::vector<OutboxChange> outbox;
     std::vector<Committed> callbacks;
     uint64_t through;
     {
       std::unique_lock<std::mutex> lock(mutex_);
-      workCv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-      if (queue_.empty()) return;  // stopping, and everything written
+      workCv_.wait(lock, [&] { return stopping_ || !queue_.empty() || !outbox_.empty(); });
+      if (queue_.empty() && outbox_.empty()) return;  // stopping, and everything written
       batch.swap(queue_);
+      outbox.swap(outbox_);
       callbacks.swap(callbacks_);
       through = enqueued_;
     }
     std::string error;
     {
       std::lock_guard<std::mutex> lock(dbMutex_);
-      error = writeBatch(batch);
+      error = writeBatch(batch, outbox);
     }
     for (Committed& committed : callbacks) {
       try {
@@ -477,7 +591,8 @@ void NotificationStore::writerLoop() {
   }
 }
 
-std::string NotificationStore::writeBatch(const std::map<NotificationKey, Write>& batch) {
+std::string NotificationStore::writeBatch(const std::map<NotificationKey, Write>& batch,
+                                          const std::vector<OutboxChange>& outbox) {
   sqlite3* db = db_.get();
   // Captures SQLite's message before the reset and rollback replace it.
   auto fail = [&](const char* what, sqlite3_stmt* failed = nullptr) {
@@ -527,6 +642,25 @@ std::string NotificationStore::writeBatch(const std::map<NotificationKey, Write>
       if (rc == SQLITE_OK) rc = sqlite3_step(stmt);
       if (rc != SQLITE_DONE) return fail("removing", stmt);
     }
+  }
+  for (const OutboxChange& change : outbox) {
+    sqlite3_stmt* stmt = change.keep ? keepDelivery_.get() : settleDelivery_.get();
+    const sqlite::ResetGuard reset(stmt);
+    // Bound without copying: these live until the statement has run.
+    const std::string kind = change.keep ? store::deliveryKindName(change.keep->kind) : "";
+    const std::string payload = change.keep ? store::encodeDeliveryPayload(*change.keep) : "";
+    int rc = sqlite::bindText(stmt, 1, change.id.requester);
+    if (rc == SQLITE_OK) rc = sqlite::bindText(stmt, 2, change.id.correlator);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_int64(stmt, 3, static_cast<int64_t>(change.sequence));
+    if (change.keep) {
+      if (rc == SQLITE_OK) rc = sqlite::bindText(stmt, 4, kind);
+      if (rc == SQLITE_OK) rc = sqlite::bindText(stmt, 5, change.keep->endpoint);
+      if (rc == SQLITE_OK) rc = sqlite::bindText(stmt, 6, change.keep->globalId);
+      if (rc == SQLITE_OK) rc = sqlite::bindText(stmt, 7, payload);
+    }
+    if (rc == SQLITE_OK) rc = sqlite3_step(stmt);
+    if (rc != SQLITE_DONE)
+      return fail(change.keep ? "keeping a delivery" : "settling a delivery", stmt);
   }
   if (sqlite::runReset(commit_.get()) != SQLITE_DONE) return fail("commit");
   return {};

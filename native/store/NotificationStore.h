@@ -1,4 +1,7 @@
-// Active Terminal Status notifications in SQLite, so that they survive a restart (also SIGKILL).
+// Active Terminal Status notifications in SQLite, so that they survive a restart (also SIGKILL),
+// and the deliveries decided for them but not yet settled (the outbox, pending_deliveries), so
+// that a status change committed as lastSeen is delivered at least once even when the process
+// dies before its delivery.
 //
 // Threads: the constructor and loadAll() run on the caller's thread (start-up). After that every
 // write goes through one queue whose owner is the store's writer thread: save()/remove() enqueue
@@ -33,6 +36,17 @@ struct QuarantinedNotification {
   std::string globalId;    // likewise
   std::string reason;      // what did not decode
   bool moved = false;      // false: moving it failed; it stays in notifications (see reason)
+  // A row of pending_deliveries rather than a notification: left in place and reported at every
+  // start; the notification itself (if active) goes on.
+  bool pendingDelivery = false;
+};
+
+// Writes that must land in one transaction: a state change and the deliveries it caused are
+// stored together or not at all.
+struct NotificationWrites {
+  std::vector<NotificationState> saves;
+  std::vector<NotificationKey> removes;
+  std::vector<Delivery> deliveries;  // into the outbox until deliveryDone()
 };
 
 class NotificationStore {
@@ -57,6 +71,9 @@ class NotificationStore {
   std::vector<NotificationState> loadAll();
   // The rows the last loadAll() quarantined.
   const std::vector<QuarantinedNotification>& quarantined() const { return quarantined_; }
+  // The outbox as the last loadAll() found it, in (requester, correlator, sequence) order: the
+  // deliveries to send again. Rows that do not decode are quarantined like notifications.
+  const std::vector<Delivery>& pendingDeliveries() const { return pending_; }
 
   // Inserts or replaces the notification (spec, progress and every address's lastSeen).
   // committed runs on the writer thread, except when the write is refused at once (store
@@ -64,6 +81,10 @@ class NotificationStore {
   // it runs before save()/remove() returns, with ok=false. It must not call flush() or close().
   void save(const NotificationState& state, Committed committed = {});
   void remove(const NotificationKey& id, Committed committed = {});
+  // saves, removes and outbox entries in one transaction; committed (once) as for save().
+  void write(NotificationWrites writes, Committed committed = {});
+  // A delivery was settled (delivered, or given up for good): it leaves the outbox.
+  void deliveryDone(const NotificationKey& id, uint64_t sequence);
 
   // Commits everything queued so far (and runs its Committed callbacks), then returns.
   // Blocks: not on the event loop.
@@ -76,27 +97,36 @@ class NotificationStore {
  private:
   // One queued write: the latest state of a notification, or its removal (nullopt).
   using Write = std::optional<NotificationState>;
+  // One outbox change, kept in order: a delivery to keep, or (nullopt) one settled.
+  struct OutboxChange {
+    NotificationKey id;
+    uint64_t sequence = 0;
+    std::optional<Delivery> keep;
+  };
 
   void open();
   void writerLoop();
   // Writes one batch in one transaction; returns "" on success, else the error message.
-  std::string writeBatch(const std::map<NotificationKey, Write>& batch);
-  void enqueue(const NotificationKey& id, Write write, Committed committed);
+  std::string writeBatch(const std::map<NotificationKey, Write>& batch,
+                         const std::vector<OutboxChange>& outbox);
+  void loadOutbox(sqlite3* db);
 
   void quarantine(const std::vector<std::pair<sqlite::Value, sqlite::Value>>& keys);
 
   std::string path_;
   std::vector<QuarantinedNotification> quarantined_;
+  std::vector<Delivery> pending_;
 
   // Connection and statements; dbMutex_ serialises the writer's batches with loadAll().
   std::mutex dbMutex_;
   sqlite::Db db_;
-  sqlite::Stmt upsert_, delete_, begin_, commit_, rollback_;
+  sqlite::Stmt upsert_, delete_, begin_, commit_, rollback_, keepDelivery_, settleDelivery_;
 
   std::mutex mutex_;                        // guards everything below up to closeMutex_
   std::condition_variable workCv_;          // writer: writes queued, or stop
   std::condition_variable doneCv_;          // flush(): a batch finished
   std::map<NotificationKey, Write> queue_;  // coalesced: the last write of each key
+  std::vector<OutboxChange> outbox_;        // in call order, never coalesced
   std::vector<Committed> callbacks_;        // of every queued write, in call order
   uint64_t enqueued_ = 0;                   // writes accepted so far
   uint64_t finished_ = 0;                   // writes whose batch finished (callbacks run)

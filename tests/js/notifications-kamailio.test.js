@@ -15,7 +15,7 @@
 // core:rcv_requests_subscribe counts the SUBSCRIBEs it received.
 const fs = require('node:fs');
 const path = require('node:path');
-const { execFile } = require('node:child_process');
+const { execFile, execFileSync } = require('node:child_process');
 const { promisify } = require('node:util');
 const soap = require('soap');
 const { startKamailio, findInstallation } = require('../../scripts/kamailio/kamailio');
@@ -552,4 +552,65 @@ ${LOOPBACK_OUTBOUND_YAML}`);
     await second.proc.stop({ signal: 'SIGTERM' });
     expect((await second.proc.exited).code).toBe(0);
   });
+
+  test('SIGKILL while deliveries wait for the application: after the restart they arrive, in order, at least once', async () => {
+    const dir = tempDir('px-outbox-');
+    cleanups.push(() => fs.rmSync(dir, { recursive: true, force: true }));
+    const configFile = path.join(dir, 'gateway.yaml');
+    fs.writeFileSync(configFile, `authentication:
+  required: false
+http:
+  host: 127.0.0.1
+  port: 0
+sip:
+  bindHost: 127.0.0.1
+  port: 0
+  presenceServerUri: "sip:127.0.0.1:${presence.port}"
+  telDomain: example.test
+notifications:
+  database: ${path.join(dir, 'notifications.db')}
+${NOTIFICATIONS_YAML}
+usage:
+  database: ${path.join(dir, 'usage.db')}
+${LOOPBACK_OUTBOUND_YAML}`);
+    const app = await newApp();
+    const terminal = newPresentity('outbox');
+    await terminal.set('Reachable');
+    const first = await serve(configFile);
+    await startOverSoap(first.manager, { endpoint: app.url, correlator: 'outbox', address: terminal.uri, checkImmediate: true, durationSec: 60 });
+    await app.waitFor('outbox', 1);
+    // The application goes away: the next changes are decided (lastSeen committed) and their
+    // deliveries keep failing and waiting for a retry when the gateway dies.
+    await app.stop();
+    await terminal.set('Busy');
+    await delay(300);
+    await terminal.set('Unreachable');
+    await waitUntil(() => {
+      const rows = execSqlite(path.join(dir, 'notifications.db'), 'SELECT count(*) FROM pending_deliveries');
+      return Number(rows) >= 2;
+    }, 'two deliveries in the outbox');
+    await first.proc.stop({ signal: 'SIGKILL' });
+    expect((await first.proc.exited).signal).toBe('SIGKILL');
+    expect(app.of('outbox')).toHaveLength(1);
+
+    await app.start();
+    const second = await serve(configFile);
+    const all = await app.waitFor('outbox', 3);
+    expect(all.map((r) => r.statuses)).toEqual([
+      [{ address: terminal.uri, status: 'Reachable' }],
+      [{ address: terminal.uri, status: 'Busy' }],
+      [{ address: terminal.uri, status: 'Unreachable' }],
+    ]);
+    // Settled deliveries leave the outbox; nothing is sent twice once settled.
+    await waitUntil(() => Number(execSqlite(path.join(dir, 'notifications.db'), 'SELECT count(*) FROM pending_deliveries')) === 0,
+      'the outbox to empty');
+    await delay(300);
+    expect(app.of('outbox')).toHaveLength(3);
+    await second.proc.stop({ signal: 'SIGTERM' });
+    expect((await second.proc.exited).code).toBe(0);
+  });
 });
+
+function execSqlite(database, sql) {
+  return execFileSync('sqlite3', [database, sql]).toString().trim();
+}

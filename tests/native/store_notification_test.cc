@@ -326,7 +326,7 @@ TEST(NotificationStoreTest, FlushMakesWritesVisibleToAnotherConnection) {
   store.flush();
   sqlite::Db reader = sqlite::open(path, SQLITE_OPEN_READONLY);
   EXPECT_EQ(sqlite::queryInt(reader.get(), "SELECT count(*) FROM notifications"), 2);
-  EXPECT_EQ(sqlite::queryInt(reader.get(), "PRAGMA user_version"), 1);
+  EXPECT_EQ(sqlite::queryInt(reader.get(), "PRAGMA user_version"), 2);
   // The documented column layout.
   EXPECT_EQ(sqlite::queryText(reader.get(),
                               "SELECT addresses FROM notifications WHERE correlator = 'c-1'"),
@@ -466,9 +466,36 @@ TEST(NotificationStoreTest, RefusesAnUnknownSchemaVersion) {
   }
   execRaw(path, "PRAGMA user_version = 99");
   expectRuntimeError([&] { NotificationStore store(path); }, {path, "version 99"});
-  execRaw(path, "PRAGMA user_version = 1");
+  execRaw(path, "PRAGMA user_version = 2");
   NotificationStore store(path);  // back to a known version: the data is intact
   EXPECT_EQ(store.loadAll().size(), 1u);
+}
+
+// A version 1 file (no outbox) is migrated in place: its notifications load, the outbox works.
+TEST(NotificationStoreTest, MigratesAVersion1File) {
+  TempDir dir;
+  const std::string path = dir.file("n.db");
+  {
+    NotificationStore store(path);
+    store.save(fullState("app1", "c-1"));
+  }
+  execRaw(path, "DROP TABLE pending_deliveries; PRAGMA user_version = 1");
+  {
+    NotificationStore store(path);
+    EXPECT_EQ(store.loadAll().size(), 1u);
+    Delivery d;
+    d.kind = Delivery::Kind::kStatusEnd;
+    d.id = NotificationKey{"app1", "c-1"};
+    d.endpoint = "http://app.example/ts";
+    d.globalId = "g";
+    d.sequence = 3;
+    NotificationWrites writes;
+    writes.deliveries.push_back(d);
+    store.write(std::move(writes));
+  }
+  sqlite::Db db = sqlite::open(path, SQLITE_OPEN_READONLY);
+  EXPECT_EQ(sqlite::queryInt(db.get(), "PRAGMA user_version"), 2);
+  EXPECT_EQ(sqlite::queryInt(db.get(), "SELECT count(*) FROM pending_deliveries"), 1);
 }
 
 TEST(NotificationStoreTest, RefusesOurFileWithAlteredColumns) {
@@ -590,6 +617,105 @@ TEST(NotificationStoreTest, FlushOrCloseFromACallbackIsRefused) {
   store.close();
   NotificationStore reopened(dir.file("n.db"));
   EXPECT_EQ(reopened.loadAll().size(), 1u);
+}
+
+}  // namespace
+}  // namespace px
+
+namespace px {
+namespace {
+
+Delivery pendingDelivery(Delivery::Kind kind, const std::string& correlator, uint64_t sequence) {
+  Delivery d;
+  d.kind = kind;
+  d.id = NotificationKey{"app1", correlator};
+  d.endpoint = "http://app.example/ts";
+  d.globalId = "global-" + correlator;
+  d.sequence = sequence;
+  if (kind == Delivery::Kind::kStatusNotification) {
+    d.statuses = {{"sip:a@x;odd=\"1:2\"", TerminalStatus::kBusy},
+                  {"tel:+1555", TerminalStatus::kUnreachable}};
+  } else if (kind == Delivery::Kind::kStatusError) {
+    d.address = "";
+    d.messageId = "SVC0001";
+    d.text = "A service error occurred. Error code is %1";
+    d.variables = {"operator: line\nbreak;\ttab", ""};
+  }
+  return d;
+}
+
+// The outbox: a state change and the deliveries it caused land in one transaction; deliveries
+// stay until settled and come back, in order and intact, after a restart.
+TEST(NotificationStoreOutbox, PendingDeliveriesSurviveARestartUntilSettled) {
+  TempDir dir;
+  const std::string path = dir.file("n.db");
+  {
+    NotificationStore store(path);
+    EXPECT_TRUE(store.loadAll().empty());
+    NotificationWrites writes;
+    writes.saves.push_back(fullState("app1", "c-1"));
+    writes.deliveries.push_back(pendingDelivery(Delivery::Kind::kStatusNotification, "c-1", 7));
+    writes.deliveries.push_back(pendingDelivery(Delivery::Kind::kStatusError, "c-1", 8));
+    writes.deliveries.push_back(pendingDelivery(Delivery::Kind::kStatusEnd, "c-0", 2));
+    bool committed = false;
+    store.write(std::move(writes), [&](bool ok, const std::string&) { committed = ok; });
+    store.flush();
+    EXPECT_TRUE(committed);
+  }
+  {
+    NotificationStore store(path);
+    EXPECT_EQ(store.loadAll().size(), 1u);
+    const std::vector<Delivery>& pending = store.pendingDeliveries();
+    ASSERT_EQ(pending.size(), 3u);
+    EXPECT_EQ(pending[0].id.correlator, "c-0");
+    EXPECT_EQ(pending[0].kind, Delivery::Kind::kStatusEnd);
+    EXPECT_EQ(pending[1].sequence, 7u);
+    EXPECT_EQ(pending[1].statuses,
+              pendingDelivery(Delivery::Kind::kStatusNotification, "c-1", 7).statuses);
+    EXPECT_EQ(pending[1].globalId, "global-c-1");
+    EXPECT_EQ(pending[2].kind, Delivery::Kind::kStatusError);
+    EXPECT_EQ(pending[2].variables,
+              pendingDelivery(Delivery::Kind::kStatusError, "c-1", 8).variables);
+    EXPECT_EQ(pending[2].text, "A service error occurred. Error code is %1");
+    store.deliveryDone(NotificationKey{"app1", "c-1"}, 7);
+    store.deliveryDone(NotificationKey{"app1", "c-0"}, 2);
+    // A notification's removal does not take its last deliveries (statusEnd) with it.
+    store.remove(NotificationKey{"app1", "c-1"});
+  }
+  NotificationStore store(path);
+  EXPECT_TRUE(store.loadAll().empty());
+  ASSERT_EQ(store.pendingDeliveries().size(), 1u);
+  EXPECT_EQ(store.pendingDeliveries()[0].sequence, 8u);
+  EXPECT_TRUE(store.quarantined().empty());
+}
+
+TEST(NotificationStoreOutbox, AnUndecodablePendingDeliveryIsReportedAndKept) {
+  TempDir dir;
+  const std::string path = dir.file("n.db");
+  {
+    NotificationStore store(path);
+    NotificationWrites writes;
+    writes.deliveries.push_back(pendingDelivery(Delivery::Kind::kStatusNotification, "c-1", 1));
+    writes.deliveries.push_back(pendingDelivery(Delivery::Kind::kStatusEnd, "c-2", 1));
+    store.write(std::move(writes));
+  }
+  execRaw(path, "UPDATE pending_deliveries SET payload = '99:short' WHERE correlator = 'c-1'");
+  {
+    NotificationStore store(path);
+    store.loadAll();
+    ASSERT_EQ(store.pendingDeliveries().size(), 1u);
+    EXPECT_EQ(store.pendingDeliveries()[0].id.correlator, "c-2");
+    ASSERT_EQ(store.quarantined().size(), 1u);
+    EXPECT_NE(store.quarantined()[0].reason.find("pending delivery"), std::string::npos);
+    EXPECT_TRUE(store.quarantined()[0].pendingDelivery);
+  }
+  // Kept for the operator, reported again, never sent.
+  NotificationStore store(path);
+  store.loadAll();
+  EXPECT_EQ(store.pendingDeliveries().size(), 1u);
+  EXPECT_EQ(store.quarantined().size(), 1u);
+  sqlite::Db db = sqlite::open(path, SQLITE_OPEN_READONLY);
+  EXPECT_EQ(sqlite::queryInt(db.get(), "SELECT count(*) FROM pending_deliveries"), 2);
 }
 
 }  // namespace

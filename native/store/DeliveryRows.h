@@ -1,0 +1,25 @@
+// A Delivery as a row of the notification store's pending_deliveries table (the outbox): the
+// deliveries decided but not yet settled are kept there so that a crash between a status change
+// (whose lastSeen is committed) and its delivery loses nothing; they are sent again at start
+// (at-least-once).
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "notify/NotificationEngine.h"
+
+namespace px::store {
+
+// kind name as stored: statusNotification, statusError, statusEnd.
+const char* deliveryKindName(Delivery::Kind kind);
+bool parseDeliveryKind(std::string_view name, Delivery::Kind* kind);
+
+// The kind-specific fields (statuses; or address, messageId, text, variables) as one text of
+// length-prefixed strings ("<bytes>:<string>" each), so any character round-trips.
+std::string encodeDeliveryPayload(const Delivery& d);
+// Fills the kind-specific fields of d (d.kind set); false with *problem when the text is not
+// an encoding of that kind.
+bool decodeDeliveryPayload(std::string_view text, Delivery& d, std::string* problem);
+
+}  // namespace px::store
