@@ -80,6 +80,8 @@ const GUESS_FAILURES = new Set(['badPassword', 'unknownRequester']);
  * @property {number} verifyQueued  waiting now
  * @property {number} lockedClients  client addresses locked out now
  * @property {number} lockedRequesters  requester names locked out now
+ * @property {number} trackedClients  client addresses with a failure budget in memory (bounded)
+ * @property {number} trackedRequesters  requester names with a failure budget in memory (bounded)
  */
 /**
  * @typedef {object} RequesterCredentials
@@ -356,6 +358,8 @@ function createAuthenticator({ authentication, requesters } = {}, options = {}) 
       verifyQueued: p.queued,
       lockedClients: clients.lockedCount(),
       lockedRequesters: names.lockedCount(),
+      trackedClients: clients.size,
+      trackedRequesters: names.size,
     };
   }
 
