@@ -9,9 +9,12 @@
 //   408 and closed). node checks them only every connectionsCheckingInterval (30 s by default, so a
 //   10 s limit cut clients after up to 40 s); the interval is set here to a twentieth of the
 //   smallest limit, between 50 ms and 1 s, which is the enforcement tolerance.
-// - idleTimeoutMs: a socket inactivity timer (node refreshes it on every byte the parser reads)
-//   while a request is being received, including before the first byte of a connection; it is
-//   off while the app works on a request (the client has nothing to send then).
+// - idleTimeoutMs: a socket inactivity timer (node refreshes it on every byte the parser reads
+//   and every completed write) while a request is being received, including before the first
+//   byte of a connection, and while its answer is being written; it is off while the app works
+//   on a request (the client has nothing to send then). Between the first byte of a further
+//   request on a kept-alive connection and its complete headers (a moment node does not report),
+//   silence is bounded by keepAliveTimeoutMs and the whole by headersTimeoutMs.
 // - keepAliveTimeoutMs: the same timer between a response and the next request. Not node's
 //   keepAliveTimeout, which adds a hidden second to the configured value and treats 0 as
 //   "forever" where the configuration means "close after each response".
@@ -55,6 +58,7 @@ const STATE = Symbol('pxConnectionState');
  * @property {number} droppedPerSource  refused by maxConnectionsPerSource
  * @property {number} idleTimeouts  closed by idleTimeoutMs
  * @property {number} keepAliveTimeouts  idle keep-alive connections closed by keepAliveTimeoutMs
+ * @property {number} stalledReads  closed because the client read nothing of its answer for idleTimeoutMs
  * @property {number} requestTimeouts  answered 408 (headersTimeoutMs or requestTimeoutMs)
  * @property {number} clientErrors  malformed requests answered 400 (or reset)
  * @property {number} bodyTooLarge  requests refused with 413
@@ -98,7 +102,7 @@ function createHttpServer({ app, http: settings, log = () => {} }) {
   const limits = limitsOf(settings);
   const counters = {
     accepted: 0, droppedTotal: 0, droppedPerSource: 0, idleTimeouts: 0, keepAliveTimeouts: 0,
-    requestTimeouts: 0, clientErrors: 0, bodyTooLarge: 0,
+    stalledReads: 0, requestTimeouts: 0, clientErrors: 0, bodyTooLarge: 0,
   };
   // remote address -> open connections
   const perSource = new Map();
@@ -125,7 +129,7 @@ function createHttpServer({ app, http: settings, log = () => {} }) {
     }
     perSource.set(source, open + 1);
     counters.accepted += 1;
-    socket[STATE] = { receiving: true, pending: 0, res: null };
+    socket[STATE] = { receiving: true, sending: false, pending: 0, res: null };
     socket.once('close', () => {
       const left = perSource.get(source) - 1;
       if (left > 0) perSource.set(source, left);
@@ -138,8 +142,10 @@ function createHttpServer({ app, http: settings, log = () => {} }) {
   // listener here stops node from destroying the socket itself, so every case is decided here.
   server.on('timeout', (socket) => {
     const state = socket[STATE];
-    if (state && !state.receiving && state.pending > 0) return; // the app is working: not idle
-    if (state && !state.receiving) counters.keepAliveTimeouts += 1;
+    // The app is working: not the client's silence (but a client not reading its answer is).
+    if (state && !state.receiving && !state.sending && state.pending > 0) return;
+    if (state && state.sending) counters.stalledReads += 1;
+    else if (state && !state.receiving) counters.keepAliveTimeouts += 1;
     else counters.idleTimeouts += 1;
     socket.destroy();
   });
@@ -162,12 +168,13 @@ function createHttpServer({ app, http: settings, log = () => {} }) {
 
   function handleRequest(req, res) {
     const socket = req.socket;
-    const state = socket[STATE] || { receiving: true, pending: 0, res: null };
+    const state = socket[STATE] || { receiving: true, sending: false, pending: 0, res: null };
     state.receiving = true;
     state.pending += 1;
     // Back to idleTimeoutMs for the body (after a keep-alive wait the timer held keepAliveTimeoutMs).
     socket.setTimeout(limits.idleTimeoutMs);
     res.once('close', () => {
+      state.sending = false;
       state.pending -= 1;
       if (state.pending === 0 && !socket.destroyed) {
         state.receiving = false;
@@ -176,13 +183,21 @@ function createHttpServer({ app, http: settings, log = () => {} }) {
     });
     state.res = res;
 
+    // The answer is being written: a client that reads none of it for idleTimeoutMs is cut (node
+    // refreshes the timer on every completed write), so a slow reader cannot hold the connection.
+    const respond = (response) => {
+      if (res.headersSent || res.destroyed) return;
+      state.sending = true;
+      if (!socket.destroyed) socket.setTimeout(limits.idleTimeoutMs);
+      send(res, response, limits);
+    };
     const tooLarge = () => {
       counters.bodyTooLarge += 1;
-      send(res, {
+      respond({
         statusCode: 413,
         headers: { 'content-type': 'text/xml; charset=utf-8', connection: 'close' },
         body: faultEnvelope({ faultcode: 'Client', faultstring: `request body larger than ${settings.maxBodyBytes} bytes` }),
-      }, limits);
+      });
       req.destroy();
     };
     const declared = Number(req.headers['content-length']);
@@ -218,13 +233,13 @@ function createHttpServer({ app, http: settings, log = () => {} }) {
       };
       Promise.resolve()
         .then(() => app(event))
-        .then((response) => send(res, response, limits), (error) => {
+        .then((response) => respond(response), (error) => {
           log('error', 'handler failed', { error: error.stack || String(error) });
-          send(res, {
+          respond({
             statusCode: 500,
             headers: { 'content-type': 'text/xml; charset=utf-8' },
             body: faultEnvelope({ faultcode: 'Server', faultstring: 'internal error' }),
-          }, limits);
+          });
         })
         .catch((error) => {
           // send() itself failed (e.g. an invalid header from the app): never an unhandled rejection.

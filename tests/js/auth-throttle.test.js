@@ -353,5 +353,10 @@ requesters:
     const stranger = await request(fixture.port, { headers: good, body: invalid, localAddress: '127.0.0.4' });
     expect(stranger.status).toBe(429);
     expect(stranger.text).toContain('soapenv:Client');
+    // The operator is told once, with the name, never a password.
+    const lockLogs = fixture.logs.filter((l) => /requester locked out/.test(l.message));
+    expect(lockLogs).toHaveLength(1);
+    expect(lockLogs[0]).toMatchObject({ level: 'warn', extra: { requester: 'acme', seconds: 30 } });
+    expect(JSON.stringify(fixture.logs)).not.toContain('guess ');
   });
 });
