@@ -5,7 +5,7 @@
 // flood of wrong passwords over HTTP from 127.0.0.1 while a correct client on 127.0.0.2 is timed.
 const crypto = require('node:crypto');
 const { promisify } = require('node:util');
-const { createAuthenticator } = require('../../js/auth/authenticator');
+const { createAuthenticator, DEFAULT_AUTHENTICATION } = require('../../js/auth/authenticator');
 const { basicAuthorization } = require('../../js/auth/basic');
 const { hashPassword } = require('../../js/auth/passwordHash');
 const { createHttpServer } = require('../../js/server');
@@ -50,6 +50,11 @@ function setup(throttle, { verifiedCacheSec = 300, throttleMaxEntries } = {}) {
   );
   return { auth, clock, deriveKey };
 }
+
+test('the defaults for library callers are the configuration defaults', () => {
+  const { authentication } = native.loadConfig({ text: '', name: 'empty.yaml' });
+  expect({ ...DEFAULT_AUTHENTICATION, throttle: { ...DEFAULT_AUTHENTICATION.throttle } }).toEqual(authentication);
+});
 
 describe('per-client budget', () => {
   test('N failures lock the address out before scrypt, for lockoutSec doubled each time up to maxLockoutSec', async () => {

@@ -4,6 +4,8 @@
 // and per source address while other sources keep being served, and a SOAP Body with more than
 // one operation is refused before anything runs.
 const { startGateway, rawConnect, trickle, request, sleep } = require('../support/hostile');
+const { createHttpServer, DEFAULT_LIMITS } = require('../../js/server');
+const native = require('../../js/native');
 
 const WSDL_PATH = '/parlayx/TerminalStatusService/services/TerminalStatus?wsdl';
 // How late a cut may come: node's check interval (50 ms for these limits) plus scheduling on a
@@ -241,5 +243,25 @@ describe('strict SOAP over HTTP', () => {
     });
     expect(optional.text).not.toContain('MustUnderstand');
     expect(optional.text).toContain('ServiceException');
+  });
+});
+
+describe('createHttpServer settings', () => {
+  test('the defaults for library callers are the configuration defaults', () => {
+    const { http } = native.loadConfig({ text: '', name: 'empty.yaml' });
+    for (const [key, value] of Object.entries(DEFAULT_LIMITS)) expect([key, http[key]]).toEqual([key, value]);
+  });
+
+  test('impossible settings are a programming error at creation, not a surprise under load', () => {
+    const app = async () => ({ statusCode: 200, headers: {}, body: '' });
+    expect(() => createHttpServer({ app, http: { maxBodyBytes: 1024, requestTimeoutMs: 1000, headersTimeoutMs: 2000 } }))
+      .toThrow('headersTimeoutMs must not exceed');
+    expect(() => createHttpServer({ app, http: { maxBodyBytes: 1024, maxConnections: 0 } })).toThrow('caps must be > 0');
+    expect(() => createHttpServer({ app, http: { maxBodyBytes: 1024, idleTimeoutMs: 1.5 } })).toThrow('integer');
+    // Left out: derived from the limits they must not exceed.
+    const server = createHttpServer({ app, http: { maxBodyBytes: 1024, requestTimeoutMs: 2000, maxConnections: 7 } });
+    expect(server.maxConnections).toBe(7);
+    expect(server.headersTimeout).toBe(2000);
+    expect(server.requestTimeout).toBe(2000);
   });
 });
