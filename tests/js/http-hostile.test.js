@@ -246,6 +246,27 @@ describe('strict SOAP over HTTP', () => {
   });
 });
 
+test('a client that reads nothing of a large answer is cut after idleTimeoutMs (slow read)', async () => {
+  const body = 'x'.repeat(32 * 1024 * 1024); // far more than the loopback socket buffers hold
+  const server = createHttpServer({
+    app: async () => ({ statusCode: 200, headers: {}, body }), http: { maxBodyBytes: 1024, idleTimeoutMs: 500 },
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    const c = await rawConnect(server.address().port);
+    c.socket.once('data', () => c.socket.pause()); // reads the first chunk, then nothing
+    c.socket.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+    const started = performance.now();
+    while (server.stats().connections > 0 && performance.now() - started < 5000) await sleep(20);
+    expect(server.stats()).toMatchObject({ connections: 0, stalledReads: 1 });
+    expect(performance.now() - started).toBeGreaterThanOrEqual(500 - EARLY_MS);
+    expect(performance.now() - started).toBeLessThanOrEqual(500 + LATE_MS + 500); // + writing until the buffers fill
+    c.socket.destroy();
+  } finally {
+    await new Promise((resolve) => { server.close(resolve); server.closeAllConnections(); });
+  }
+});
+
 describe('createHttpServer settings', () => {
   test('the defaults for library callers are the configuration defaults', () => {
     const { http } = native.loadConfig({ text: '', name: 'empty.yaml' });
