@@ -246,6 +246,22 @@ describe('strict SOAP over HTTP', () => {
   });
 });
 
+test('a slow answer is not a slow client: no timeout runs while the app works on a request', async () => {
+  const server = createHttpServer({
+    app: () => new Promise((resolve) => setTimeout(() => resolve({ statusCode: 200, headers: {}, body: 'late' }), 1200)),
+    http: { maxBodyBytes: 1024, requestTimeoutMs: 500, headersTimeoutMs: 300, idleTimeoutMs: 200 },
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    const answer = await request(server.address().port, { path: '/', body: '<x/>' });
+    expect(answer).toMatchObject({ status: 200, text: 'late' });
+    expect(answer.ms).toBeGreaterThanOrEqual(1200 - EARLY_MS);
+    expect(server.stats()).toMatchObject({ idleTimeouts: 0, requestTimeouts: 0 });
+  } finally {
+    await new Promise((resolve) => { server.close(resolve); server.closeAllConnections(); });
+  }
+});
+
 test('a client that reads nothing of a large answer is cut after idleTimeoutMs (slow read)', async () => {
   const body = 'x'.repeat(32 * 1024 * 1024); // far more than the loopback socket buffers hold
   const server = createHttpServer({
