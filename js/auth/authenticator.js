@@ -185,6 +185,15 @@ function dummyHash(accounts) {
   return { ln: best.ln, r: best.r, p: best.p, salt: crypto.randomBytes(16), hash: crypto.randomBytes(best.hashBytes) };
 }
 
+/**
+ * A client-chosen string as a key of the bounded throttle maps: long ones (no configured requester
+ * name is longer than 64 characters) by their SHA-256, so that 10000 keys stay small whatever
+ * their size.
+ */
+function throttleKey(text) {
+  return text.length <= 128 ? text : `#${crypto.createHash('sha256').update(text, 'utf8').digest('base64')}`;
+}
+
 /** The client address of an event (the API-gateway proxy shape), '' when unknown. */
 function sourceIpOf(event) {
   const ip = event && event.requestContext && event.requestContext.identity && event.requestContext.identity.sourceIp;
@@ -283,22 +292,22 @@ function createAuthenticator({ authentication, requesters } = {}, options = {}) 
   }
 
   /** Refuses, before any password work, what the failure budgets do not allow. */
-  function checkBudgets(source, name, cached) {
+  function checkBudgets(source, nameKey, name, cached) {
     if (source) {
       const refusal = clients.refusal(source);
       // A lock-out refuses everything; a budget taken by verifications in progress only more scrypt.
       if (refusal && (refusal.locked || !cached)) throw throttled('throttledClient', name, refusal.retryAfterMs);
     }
-    const refusal = names.refusal(name);
+    const refusal = names.refusal(nameKey);
     if (refusal) {
-      if (!cached && !trusted.has(name, source)) throw throttled('throttledRequester', name, refusal.retryAfterMs);
+      if (!cached && !trusted.has(nameKey, source)) throw throttled('throttledRequester', name, refusal.retryAfterMs);
       counters.lockoutBypassed += 1;
     }
   }
 
-  function recordOutcome(source, name, failed) {
+  function recordOutcome(source, nameKey, name, failed) {
     const clientLockMs = source ? clients.end(source, failed) : 0;
-    const nameLockMs = names.end(name, failed);
+    const nameLockMs = names.end(nameKey, failed);
     if (clientLockMs > 0) log('warn', 'authentication: client locked out after failed logins', { client: source, seconds: clientLockMs / 1000 });
     if (nameLockMs > 0) {
       log('warn', 'authentication: requester locked out after failed logins', { requester: name.slice(0, 256), seconds: nameLockMs / 1000 });
@@ -316,10 +325,11 @@ function createAuthenticator({ authentication, requesters } = {}, options = {}) 
       throw new AuthenticationError('requesterMismatch', basic.name);
     }
     const name = basic !== null ? basic.name : token.username;
-    const source = sourceIpOf(event);
-    checkBudgets(source, name, allCached(basic, token));
+    const key = throttleKey(name);
+    const source = throttleKey(sourceIpOf(event));
+    checkBudgets(source, key, name, allCached(basic, token));
     if (source) clients.begin(source);
-    names.begin(name);
+    names.begin(key);
     let failed = false;
     try {
       // allSettled: both checks run to the end (no unhandled rejection, no early-exit timing).
@@ -332,7 +342,7 @@ function createAuthenticator({ authentication, requesters } = {}, options = {}) 
       if (failed) counters.failures += 1;
       if (rejected.length > 0) throw rejected[0];
     } finally {
-      recordOutcome(source, name, failed);
+      recordOutcome(source, key, name, failed);
     }
     if (token !== null && token.nonceKey !== null) {
       const expiresAt = (token.createdMs ?? now()) + maxAgeMs;
@@ -341,7 +351,7 @@ function createAuthenticator({ authentication, requesters } = {}, options = {}) 
       if (outcome === 'full') throw new AuthenticationError('replayCacheFull', token.username);
     }
     counters.verified += 1;
-    trusted.add(name, source);
+    trusted.add(key, source);
     if (token === null) return { requester: basic.name, method: 'basic' };
     return { requester: token.username, method: token.passwordType === 'digest' ? 'passwordDigest' : 'passwordText' };
   }

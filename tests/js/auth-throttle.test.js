@@ -130,6 +130,16 @@ describe('per-client budget', () => {
 describe('per-requester budget and lock-out abuse', () => {
   const throttle = { maxFailuresPerClient: 1000, maxFailuresPerRequester: 3, lockoutSec: 60 };
 
+  test('names of any length are budgeted (long ones by their hash) and bounded in number', async () => {
+    const { auth } = setup({ ...throttle, maxFailuresPerClient: 1000000 }, { throttleMaxEntries: 50 });
+    const long = 'n'.repeat(8000);
+    for (let i = 0; i < 3; i++) expect(await outcome(auth, ev(long, 'x', `198.51.100.${i}`))).toBe('unknownRequester');
+    expect(await outcome(auth, ev(long, 'x', '198.51.100.9'))).toBe('throttledRequester');
+    expect(await outcome(auth, ev(`${long}m`, 'x', '198.51.100.9'))).toBe('unknownRequester');
+    for (let i = 0; i < 200; i++) await outcome(auth, ev(`${long}${i}`, 'x', '198.51.100.9'));
+    expect(auth.stats().trackedRequesters).toBeLessThanOrEqual(50);
+  });
+
   test('guesses from many addresses lock the name; a fresh address is refused before scrypt, known or unknown name alike', async () => {
     const { auth, deriveKey } = setup(throttle);
     for (const name of ['acme', 'nobody']) {
