@@ -121,9 +121,10 @@ describe('connection caps', () => {
   let fixture;
   const held = [];
   beforeEach(async () => {
+    // headersTimeoutMs well above idleTimeoutMs: the silent flood is cut by the idle timer alone.
     fixture = await startGateway({
       http: '  maxConnections: 12\n  maxConnectionsPerSource: 5\n  idleTimeoutMs: 1500\n' +
-        '  headersTimeoutMs: 1500\n  requestTimeoutMs: 3000\n',
+        '  headersTimeoutMs: 3000\n  requestTimeoutMs: 3000\n',
     });
   });
   afterEach(async () => {
