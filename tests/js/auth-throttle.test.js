@@ -180,6 +180,28 @@ describe('per-requester budget and lock-out abuse', () => {
     expect(await outcome(auth, ev('acme', 'acme password', '203.0.113.6'))).toBe('ok:acme');
   });
 
+  test('UsernameToken guesses (PasswordText and PasswordDigest) spend the same budgets as Basic', async () => {
+    const { parseEnvelope, SOAP11_NS } = require('../../js/soap/envelope');
+    const { WSSE_NS, PASSWORD_TEXT, PASSWORD_DIGEST, SECURITY_KEY } = require('../../js/auth/usernameToken');
+    const token = (username, password, type) => parseEnvelope(
+      `<s:Envelope xmlns:s="${SOAP11_NS}"><s:Header><w:Security xmlns:w="${WSSE_NS}"><w:UsernameToken>` +
+        `<w:Username>${username}</w:Username><w:Password Type="${type}">${password}</w:Password>` +
+        '</w:UsernameToken></w:Security></s:Header><s:Body><op/></s:Body></s:Envelope>',
+      undefined, new Set([SECURITY_KEY]),
+    ).header;
+    const { auth, deriveKey } = setup(throttle);
+    const at = (ip) => ({ headers: {}, requestContext: { identity: { sourceIp: ip } } });
+    const refusal = (event, header) => auth.authenticate(event, header).then(() => 'ok', (e) => e.reason);
+    expect(await refusal(at('198.51.100.1'), token('acme', 'wrong', PASSWORD_TEXT))).toBe('badPassword');
+    // A digest without nonce and created is malformed (no budget spent); acme has no digest secret.
+    expect(await refusal(at('198.51.100.2'), token('acme', 'AAAA', PASSWORD_DIGEST))).not.toBe('throttledRequester');
+    expect(await refusal(at('198.51.100.3'), token('acme', 'wrong2', PASSWORD_TEXT))).toBe('badPassword');
+    expect(await outcome(auth, ev('acme', 'wrong3', '198.51.100.4'))).toBe('badPassword');
+    const runs = deriveKey.mock.calls.length;
+    expect(await refusal(at('198.51.100.5'), token('acme', 'acme password', PASSWORD_TEXT))).toBe('throttledRequester');
+    expect(deriveKey.mock.calls.length).toBe(runs);
+  });
+
   test('trustedSourceSec 0 turns the trusted-address exception off', async () => {
     const { auth } = setup({ ...throttle, trustedSourceSec: 0 }, { verifiedCacheSec: 0 });
     expect(await outcome(auth, ev('acme', 'acme password', '203.0.113.5'))).toBe('ok:acme');
