@@ -37,7 +37,8 @@ export interface GatewayConfig {
   service: { name: string };
   http: {
     host: string; port: number; basePath: string; maxBodyBytes: number;
-    keepAliveTimeoutMs: number; requestTimeoutMs: number;
+    keepAliveTimeoutMs: number; requestTimeoutMs: number; headersTimeoutMs: number; idleTimeoutMs: number;
+    maxConnections: number; maxConnectionsPerSource: number;
   };
   sip: {
     bindHost: string; port: number; transports: Array<'udp' | 'tcp'>; watcherUri: string;
@@ -63,7 +64,13 @@ export interface GatewayConfig {
     database: string; durability: 'durable' | 'batched'; flushIntervalMs: number;
     queueCapacity: number; maxServiceDataBytes: number; host: string;
   };
-  authentication: { required: boolean; realm: string; tokenMaxAgeSec: number; verifiedCacheSec: number };
+  authentication: {
+    required: boolean; realm: string; tokenMaxAgeSec: number; verifiedCacheSec: number;
+    throttle: {
+      windowSec: number; maxFailuresPerClient: number; maxFailuresPerRequester: number; lockoutSec: number;
+      maxLockoutSec: number; trustedSourceSec: number; verifyConcurrency: number; verifyQueueLength: number;
+    };
+  };
   /** Requester name -> credentials (the service policy itself stays in the native core). */
   requesters: Record<string, { passwordHash: string; digestSecret: string }>;
 }

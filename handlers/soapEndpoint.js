@@ -10,7 +10,7 @@ const { responseEnvelope, faultEnvelope } = require('../js/soap/response');
 const { ParlayxFault, toSoapFault } = require('../js/parlayx/faults');
 const { AuthenticationError } = require('../js/auth/errors');
 const { basicChallenge } = require('../js/auth/basic');
-const { failedAuthenticationEnvelope } = require('../js/auth/fault');
+const { failedAuthenticationEnvelope, throttledResponse, THROTTLE_REASONS } = require('../js/auth/fault');
 const { eventBody, xmlResponse } = require('./http');
 
 // Children of common types (SimpleReference, TimeMetric) are unqualified by the schema (the
@@ -71,7 +71,10 @@ function createSoapHandler({
   localNs, operations, service, maxBodyBytes, log = () => {}, authenticator = null, onAuthFailure = () => {},
 }) {
   const understoodHeaders = authenticator ? authenticator.understoodHeaders : undefined;
-  /** 401 with the Basic challenge and the WS-Security fault; the reason only goes to the log. */
+  /**
+   * 401 with the Basic challenge and the WS-Security fault (the reason only goes to the log), or
+   * 429/503 with Retry-After when throttled before any password check (js/auth/fault.js).
+   */
   function refuse(operation, error) {
     const info = { requester: error.requester, reason: error.reason, operation };
     log('warn', 'request refused: authentication failed', info);
@@ -79,6 +82,10 @@ function createSoapHandler({
       onAuthFailure(info);
     } catch (callbackError) {
       log('error', 'onAuthFailure failed', { error: callbackError.stack || String(callbackError) });
+    }
+    if (THROTTLE_REASONS.has(error.reason)) {
+      const answer = throttledResponse(error.reason, error.retryAfterSec);
+      return xmlResponse(answer.statusCode, answer.body, { 'retry-after': String(answer.retryAfterSec) });
     }
     return xmlResponse(401, failedAuthenticationEnvelope(), { 'www-authenticate': basicChallenge(authenticator.realm) });
   }

@@ -22,6 +22,14 @@
 //   recording earlier would let anyone who sees (or guesses) a nonce in flight burn it with a
 //   wrong password and lock the legitimate request out; checking and recording in one step
 //   stops two concurrent copies of a token from both passing while scrypt runs.
+// - Throttling (throttle.js), before any password work: failures (wrong password, unknown
+//   requester) are counted per client address and per claimed requester name. A locked-out
+//   client address is refused everything, verified-cache hits included (else the cache would
+//   answer a locked-out guesser for free). A locked-out requester name is refused too, unless
+//   the credentials are in the verified cache or the client address authenticated as that
+//   requester within trustedSourceSec: guessing a name from elsewhere must not lock its owner
+//   out. Verifications in progress count against both budgets, so a burst cannot overrun them.
+// - scrypt runs on a bounded pool (verifyPool.js); a full queue refuses at once ('overloaded').
 const crypto = require('node:crypto');
 const { AuthenticationError } = require('./errors');
 const { parsePasswordHash, verifyPassword } = require('./passwordHash');
@@ -29,8 +37,24 @@ const { VerifiedCredentialCache } = require('./credentialCache');
 const { NonceCache } = require('./nonceCache');
 const { parseBasicCredentials } = require('./basic');
 const { parseUsernameToken, verifyPasswordDigest, passwordDigest, SECURITY_KEY } = require('./usernameToken');
+const { FailureThrottle, TrustedSources } = require('./throttle');
+const { VerifyPool } = require('./verifyPool');
 
-const DEFAULT_AUTHENTICATION = Object.freeze({ required: true, realm: 'parlayx-gateway', tokenMaxAgeSec: 300, verifiedCacheSec: 300 });
+const DEFAULT_THROTTLE = Object.freeze({
+  windowSec: 60,
+  maxFailuresPerClient: 20,
+  maxFailuresPerRequester: 10,
+  lockoutSec: 10,
+  maxLockoutSec: 900,
+  trustedSourceSec: 86400,
+  verifyConcurrency: 2,
+  verifyQueueLength: 32,
+});
+const DEFAULT_AUTHENTICATION = Object.freeze({
+  required: true, realm: 'parlayx-gateway', tokenMaxAgeSec: 300, verifiedCacheSec: 300, throttle: DEFAULT_THROTTLE,
+});
+// Failures that are guesses (they count against the budgets); the others cost no password work.
+const GUESS_FAILURES = new Set(['badPassword', 'unknownRequester']);
 
 /**
  * @typedef {object} AuthenticationSettings
@@ -38,6 +62,26 @@ const DEFAULT_AUTHENTICATION = Object.freeze({ required: true, realm: 'parlayx-g
  * @property {string} [realm]  realm of the Basic challenge (default 'parlayx-gateway')
  * @property {number} [tokenMaxAgeSec]  allowed |now - wsu:Created| (default 300)
  * @property {number} [verifiedCacheSec]  how long a verified password is remembered, 0 = never (default 300)
+ * @property {Partial<typeof DEFAULT_THROTTLE>} [throttle]  failure budgets and the scrypt pool
+ *   (config/gateway.yaml authentication.throttle; missing keys take DEFAULT_THROTTLE)
+ */
+/**
+ * @typedef {object} AuthenticatorStats
+ * @property {number} verified  requests authenticated with a password or digest
+ * @property {number} failures  requests refused for a wrong password or an unknown requester
+ * @property {number} throttledClient  refused because the client address was locked out
+ * @property {number} throttledRequester  refused because the requester name was locked out
+ * @property {number} throttled  throttledClient + throttledRequester
+ * @property {number} lockoutBypassed  passed a requester lock-out (cached credentials, trusted source)
+ * @property {number} cacheHits  password checks answered by the verified-credential cache
+ * @property {number} scryptRuns  scrypt derivations started
+ * @property {number} queueFull  refused because the verification queue was full
+ * @property {number} verifyRunning  scrypt derivations running now
+ * @property {number} verifyQueued  waiting now
+ * @property {number} lockedClients  client addresses locked out now
+ * @property {number} lockedRequesters  requester names locked out now
+ * @property {number} trackedClients  client addresses with a failure budget in memory (bounded)
+ * @property {number} trackedRequesters  requester names with a failure budget in memory (bounded)
  */
 /**
  * @typedef {object} RequesterCredentials
@@ -54,9 +98,12 @@ const DEFAULT_AUTHENTICATION = Object.freeze({ required: true, realm: 'parlayx-g
  * @property {Set<string>} understoodHeaders  header entries processed here, '{ns}local', for parseEnvelope()
  * @property {string} realm
  * @property {boolean} required
- * @property {(event: { headers?: Record<string, string> },
+ * @property {(event: { headers?: Record<string, string>,
+ *   requestContext?: { identity?: { sourceIp?: string } } },
  *   soapHeader: import('../soap/envelope').XmlElement|null) => Promise<Identity>} authenticate
- *   rejects with an AuthenticationError
+ *   rejects with an AuthenticationError; requestContext.identity.sourceIp is the client address
+ *   the per-client budget counts (absent: no per-client budget)
+ * @property {() => AuthenticatorStats} stats
  */
 
 function configError(message) {
@@ -65,9 +112,30 @@ function configError(message) {
   return error;
 }
 
+const THROTTLE_MINIMUMS = Object.freeze({
+  windowSec: 1, maxFailuresPerClient: 1, maxFailuresPerRequester: 1, lockoutSec: 1, maxLockoutSec: 1,
+  trustedSourceSec: 0, verifyConcurrency: 1, verifyQueueLength: 0,
+});
+
+function normalizeThrottle(throttle = {}) {
+  const t = { ...DEFAULT_THROTTLE };
+  for (const [key, value] of Object.entries(throttle || {})) {
+    if (value === undefined) continue;
+    if (!Object.hasOwn(DEFAULT_THROTTLE, key)) throw configError(`throttle: unknown key ${JSON.stringify(key)}`);
+    t[key] = value;
+  }
+  if (throttle && throttle.maxLockoutSec === undefined) t.maxLockoutSec = Math.max(t.maxLockoutSec, t.lockoutSec);
+  for (const [key, min] of Object.entries(THROTTLE_MINIMUMS)) {
+    if (!(Number.isInteger(t[key]) && t[key] >= min)) throw configError(`throttle.${key} must be an integer >= ${min}`);
+  }
+  if (t.maxLockoutSec < t.lockoutSec) throw configError('throttle.maxLockoutSec must be >= throttle.lockoutSec');
+  return t;
+}
+
 function normalizeSettings(authentication = {}) {
   const s = { ...DEFAULT_AUTHENTICATION };
   for (const [key, value] of Object.entries(authentication || {})) if (value !== undefined) s[key] = value;
+  s.throttle = normalizeThrottle(s.throttle);
   if (typeof s.required !== 'boolean') throw configError('required must be a boolean');
   // The realm goes into a quoted-string of the WWW-Authenticate header.
   if (typeof s.realm !== 'string' || s.realm === '' || /[\u0000-\u001F\u007F]/.test(s.realm)) {
@@ -118,11 +186,27 @@ function dummyHash(accounts) {
 }
 
 /**
+ * A client-chosen string as a key of the bounded throttle maps: long ones (no configured requester
+ * name is longer than 64 characters) by their SHA-256, so that 10000 keys stay small whatever
+ * their size.
+ */
+function throttleKey(text) {
+  return text.length <= 128 ? text : `#${crypto.createHash('sha256').update(text, 'utf8').digest('base64')}`;
+}
+
+/** The client address of an event (the API-gateway proxy shape), '' when unknown. */
+function sourceIpOf(event) {
+  const ip = event && event.requestContext && event.requestContext.identity && event.requestContext.identity.sourceIp;
+  return typeof ip === 'string' ? ip : '';
+}
+
+/**
  * Creates the authenticator of a gateway (one per configuration).
  * @param {{ authentication?: AuthenticationSettings, requesters?: Record<string, RequesterCredentials> }} config
  * @param {{ now?: () => number, deriveKey?: import('./passwordHash').DeriveKey,
- *   credentialCacheMaxEntries?: number, nonceCacheMaxEntries?: number }} [options]
- *   now: clock in ms (tests); deriveKey: scrypt (tests count calls)
+ *   credentialCacheMaxEntries?: number, nonceCacheMaxEntries?: number, throttleMaxEntries?: number,
+ *   log?: (level: string, message: string, extra?: object) => void }} [options]
+ *   now: clock in ms (tests); deriveKey: scrypt (tests count calls); log: lock-outs are logged
  * @returns {Authenticator}
  * @throws {Error} code 'ERR_PX_CONFIG' on invalid settings or password hashes
  */
@@ -139,19 +223,35 @@ function createAuthenticator({ authentication, requesters } = {}, options = {}) 
   const nonces = new NonceCache({ maxEntries: options.nonceCacheMaxEntries, now });
   // cache key -> pending scrypt verification, shared by concurrent requests with the same pair
   const inFlight = new Map();
+  const log = options.log || (() => {});
+  const t = settings.throttle;
+  const throttleOptions = {
+    windowMs: t.windowSec * 1000, lockoutMs: t.lockoutSec * 1000, maxLockoutMs: t.maxLockoutSec * 1000,
+    maxEntries: options.throttleMaxEntries, now,
+  };
+  const clients = new FailureThrottle({ ...throttleOptions, maxFailures: t.maxFailuresPerClient });
+  const names = new FailureThrottle({ ...throttleOptions, maxFailures: t.maxFailuresPerRequester });
+  const trusted = new TrustedSources({ ttlMs: t.trustedSourceSec * 1000, maxEntries: options.throttleMaxEntries, now });
+  const pool = new VerifyPool({ concurrency: t.verifyConcurrency, queueLength: t.verifyQueueLength });
+  const counters = {
+    verified: 0, failures: 0, throttledClient: 0, throttledRequester: 0, lockoutBypassed: 0, cacheHits: 0,
+  };
 
   /** Resolves when `password` is the requester's password (scrypt), else rejects. */
   async function checkPassword(name, password) {
     const account = accounts.get(name);
     if (account === undefined || account.hash === null) {
-      await verifyPassword(password, dummy, verifyOptions);
+      await pool.run(() => verifyPassword(password, dummy, verifyOptions), name);
       throw new AuthenticationError(account === undefined ? 'unknownRequester' : 'badPassword', name);
     }
     const key = verified.key(name, password);
-    if (verified.has(key)) return;
+    if (verified.has(key)) {
+      counters.cacheHits += 1;
+      return;
+    }
     let pending = inFlight.get(key);
     if (pending === undefined) {
-      pending = verifyPassword(password, account.hash, verifyOptions).finally(() => inFlight.delete(key));
+      pending = pool.run(() => verifyPassword(password, account.hash, verifyOptions), name).finally(() => inFlight.delete(key));
       inFlight.set(key, pending);
     }
     if (!(await pending)) throw new AuthenticationError('badPassword', name);
@@ -177,6 +277,43 @@ function createAuthenticator({ authentication, requesters } = {}, options = {}) 
     if (!verifyPasswordDigest(token, account.digestSecret)) throw new AuthenticationError('badPassword', name);
   }
 
+  /** Whether every password of the request is in the verified cache (no scrypt will run). */
+  function allCached(basic, token) {
+    if (token !== null && token.passwordType !== 'text') return false;
+    const pairs = [];
+    if (basic !== null) pairs.push([basic.name, basic.password]);
+    if (token !== null) pairs.push([token.username, token.password]);
+    return pairs.every(([name, password]) => accounts.has(name) && verified.has(verified.key(name, password)));
+  }
+
+  function throttled(reason, name, retryAfterMs) {
+    counters[reason] += 1;
+    return new AuthenticationError(reason, name, { retryAfterSec: retryAfterMs / 1000 });
+  }
+
+  /** Refuses, before any password work, what the failure budgets do not allow. */
+  function checkBudgets(source, nameKey, name, cached) {
+    if (source) {
+      const refusal = clients.refusal(source);
+      // A lock-out refuses everything; a budget taken by verifications in progress only more scrypt.
+      if (refusal && (refusal.locked || !cached)) throw throttled('throttledClient', name, refusal.retryAfterMs);
+    }
+    const refusal = names.refusal(nameKey);
+    if (refusal) {
+      if (!cached && !trusted.has(nameKey, source)) throw throttled('throttledRequester', name, refusal.retryAfterMs);
+      counters.lockoutBypassed += 1;
+    }
+  }
+
+  function recordOutcome(source, nameKey, name, failed) {
+    const clientLockMs = source ? clients.end(source, failed) : 0;
+    const nameLockMs = names.end(nameKey, failed);
+    if (clientLockMs > 0) log('warn', 'authentication: client locked out after failed logins', { client: source, seconds: clientLockMs / 1000 });
+    if (nameLockMs > 0) {
+      log('warn', 'authentication: requester locked out after failed logins', { requester: name.slice(0, 256), seconds: nameLockMs / 1000 });
+    }
+  }
+
   async function authenticate(event, soapHeader) {
     const basic = parseBasicCredentials(event && event.headers);
     const token = parseUsernameToken(soapHeader);
@@ -187,21 +324,53 @@ function createAuthenticator({ authentication, requesters } = {}, options = {}) 
     if (basic !== null && token !== null && basic.name !== token.username) {
       throw new AuthenticationError('requesterMismatch', basic.name);
     }
-    // allSettled: both checks run to the end (no unhandled rejection, no early-exit timing).
-    const results = await Promise.allSettled([
-      basic === null ? null : checkPassword(basic.name, basic.password),
-      token === null ? null : checkToken(token),
-    ]);
-    const failed = results.find((r) => r.status === 'rejected');
-    if (failed) throw failed.reason;
-    if (token === null) return { requester: basic.name, method: 'basic' };
-    if (token.nonceKey !== null) {
+    const name = basic !== null ? basic.name : token.username;
+    const key = throttleKey(name);
+    const source = throttleKey(sourceIpOf(event));
+    checkBudgets(source, key, name, allCached(basic, token));
+    if (source) clients.begin(source);
+    names.begin(key);
+    let failed = false;
+    try {
+      // allSettled: both checks run to the end (no unhandled rejection, no early-exit timing).
+      const results = await Promise.allSettled([
+        basic === null ? null : checkPassword(basic.name, basic.password),
+        token === null ? null : checkToken(token),
+      ]);
+      const rejected = results.filter((r) => r.status === 'rejected').map((r) => r.reason);
+      failed = rejected.some((error) => error instanceof AuthenticationError && GUESS_FAILURES.has(error.reason));
+      if (failed) counters.failures += 1;
+      if (rejected.length > 0) throw rejected[0];
+    } finally {
+      recordOutcome(source, key, name, failed);
+    }
+    if (token !== null && token.nonceKey !== null) {
       const expiresAt = (token.createdMs ?? now()) + maxAgeMs;
       const outcome = nonces.add(token.username, token.nonceKey, expiresAt);
       if (outcome === 'replayed') throw new AuthenticationError('replayedNonce', token.username);
       if (outcome === 'full') throw new AuthenticationError('replayCacheFull', token.username);
     }
+    counters.verified += 1;
+    trusted.add(key, source);
+    if (token === null) return { requester: basic.name, method: 'basic' };
     return { requester: token.username, method: token.passwordType === 'digest' ? 'passwordDigest' : 'passwordText' };
+  }
+
+  /** @returns {AuthenticatorStats} */
+  function stats() {
+    const p = pool.stats();
+    return {
+      ...counters,
+      throttled: counters.throttledClient + counters.throttledRequester,
+      scryptRuns: p.started,
+      queueFull: p.refused,
+      verifyRunning: p.running,
+      verifyQueued: p.queued,
+      lockedClients: clients.lockedCount(),
+      lockedRequesters: names.lockedCount(),
+      trackedClients: clients.size,
+      trackedRequesters: names.size,
+    };
   }
 
   return {
@@ -209,7 +378,8 @@ function createAuthenticator({ authentication, requesters } = {}, options = {}) 
     realm: settings.realm,
     required: settings.required,
     authenticate,
+    stats,
   };
 }
 
-module.exports = { createAuthenticator, AuthenticationError, DEFAULT_AUTHENTICATION };
+module.exports = { createAuthenticator, AuthenticationError, DEFAULT_AUTHENTICATION, DEFAULT_THROTTLE, sourceIpOf };

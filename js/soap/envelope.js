@@ -236,8 +236,10 @@ function qnameKey(el) {
  *   missing fields take DEFAULT_LIMITS values
  * @param {Set<string>} [understoodHeaders] header entry QNames we process, as '{ns}local'
  * @returns {{header: XmlElement|null, body: XmlElement}} `header` is the
- *   soap:Header element (entries in `children`), `body` the first element child
- *   of soap:Body (the operation wrapper)
+ *   soap:Header element (entries in `children`), `body` the one element child
+ *   of soap:Body (the operation wrapper; a second one is a Client fault, as are
+ *   elements after soap:Body, non-whitespace text in Envelope, Header or Body, and
+ *   a second Body or Header)
  * @throws {SoapFaultError} for every request that must be answered with a fault
  * @throws {TypeError} on invalid arguments (a programming error, not a request error)
  */
@@ -407,8 +409,17 @@ function parseEnvelope(input, limits, understoodHeaders = EMPTY_SET) {
           bodyEl = el;
         } else if (bodyEl === null) {
           throw clientFault(`Unexpected element ${qnameKey(el)} before soap:Body`);
+        } else {
+          // SOAP 1.1 §4.3 allows them, but nothing here would read them: refused rather than
+          // silently dropped (WS-I Basic Profile 1.1 R1011 forbids them too).
+          throw clientFault(`Unexpected element ${qnameKey(el)} after soap:Body`);
         }
-        // Elements after soap:Body are allowed by SOAP 1.1 §4.3 and ignored.
+      } else if (parent === bodyEl && bodyEl.children.length > 1) {
+        // One operation per request (the WSDL binds one document/literal part): a second
+        // element would otherwise be dropped unanswered.
+        throw clientFault(
+          `soap:Body must contain exactly one operation element; found ${qnameKey(bodyEl.children[0])} and then ${qnameKey(el)}`,
+        );
       } else if (parent === header) {
         checkHeaderEntry(el);
       }

@@ -31,6 +31,10 @@ Napi::Object configToJs(Napi::Env env, const GatewayConfig& c) {
   http.Set("maxBodyBytes", c.http.maxBodyBytes);
   http.Set("keepAliveTimeoutMs", c.http.keepAliveTimeoutMs);
   http.Set("requestTimeoutMs", c.http.requestTimeoutMs);
+  http.Set("headersTimeoutMs", c.http.headersTimeoutMs);
+  http.Set("idleTimeoutMs", c.http.idleTimeoutMs);
+  http.Set("maxConnections", c.http.maxConnections);
+  http.Set("maxConnectionsPerSource", c.http.maxConnectionsPerSource);
   o.Set("http", http);
 
   Napi::Object sip = Napi::Object::New(env);
@@ -69,6 +73,17 @@ Napi::Object configToJs(Napi::Env env, const GatewayConfig& c) {
   authentication.Set("realm", c.authentication.realm);
   authentication.Set("tokenMaxAgeSec", c.authentication.tokenMaxAgeSec);
   authentication.Set("verifiedCacheSec", c.authentication.verifiedCacheSec);
+  const AuthThrottleConfig& t = c.authentication.throttle;
+  Napi::Object throttle = Napi::Object::New(env);
+  throttle.Set("windowSec", t.windowSec);
+  throttle.Set("maxFailuresPerClient", t.maxFailuresPerClient);
+  throttle.Set("maxFailuresPerRequester", t.maxFailuresPerRequester);
+  throttle.Set("lockoutSec", t.lockoutSec);
+  throttle.Set("maxLockoutSec", t.maxLockoutSec);
+  throttle.Set("trustedSourceSec", t.trustedSourceSec);
+  throttle.Set("verifyConcurrency", t.verifyConcurrency);
+  throttle.Set("verifyQueueLength", t.verifyQueueLength);
+  authentication.Set("throttle", throttle);
   o.Set("authentication", authentication);
 
   // Credentials only: the policy stays in the core, which applies it. A null prototype, so that

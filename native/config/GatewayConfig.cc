@@ -184,7 +184,8 @@ class Loader {
 
   void readHttp(const Item& section, HttpConfig& http) const {
     auto f = yaml_.fields(section, {"host", "port", "basePath", "maxBodyBytes",
-                                    "keepAliveTimeoutMs", "requestTimeoutMs"});
+                                    "keepAliveTimeoutMs", "requestTimeoutMs", "headersTimeoutMs",
+                                    "idleTimeoutMs", "maxConnections", "maxConnectionsPerSource"});
     if (auto it = f.find("host"); it != f.end()) http.host = host(it->second);
     if (auto it = f.find("port"); it != f.end()) http.port = port(it->second);
     if (auto it = f.find("basePath"); it != f.end()) {
@@ -203,6 +204,31 @@ class Loader {
     }
     if (auto it = f.find("requestTimeoutMs"); it != f.end()) {
       http.requestTimeoutMs = yaml_.integer(it->second, 100, 600000);
+    }
+    // The headers are part of the request: a larger headers timeout could never apply.
+    http.headersTimeoutMs = std::min<uint32_t>(5000, http.requestTimeoutMs);
+    if (auto it = f.find("headersTimeoutMs"); it != f.end()) {
+      http.headersTimeoutMs = yaml_.integer(it->second, 100, 600000);
+      if (http.headersTimeoutMs > http.requestTimeoutMs) {
+        yaml_.fail(it->second, "must not exceed http.requestTimeoutMs (" +
+                                   std::to_string(http.requestTimeoutMs) + "), got " +
+                                   std::to_string(http.headersTimeoutMs));
+      }
+    }
+    if (auto it = f.find("idleTimeoutMs"); it != f.end()) {
+      http.idleTimeoutMs = yaml_.integer(it->second, 100, 600000);
+    }
+    if (auto it = f.find("maxConnections"); it != f.end()) {
+      http.maxConnections = yaml_.integer(it->second, 1, 100000);
+    }
+    http.maxConnectionsPerSource = std::min<uint32_t>(128, http.maxConnections);
+    if (auto it = f.find("maxConnectionsPerSource"); it != f.end()) {
+      http.maxConnectionsPerSource = yaml_.integer(it->second, 1, 100000);
+      if (http.maxConnectionsPerSource > http.maxConnections) {
+        yaml_.fail(it->second, "must not exceed http.maxConnections (" +
+                                   std::to_string(http.maxConnections) + "), got " +
+                                   std::to_string(http.maxConnectionsPerSource));
+      }
     }
   }
 

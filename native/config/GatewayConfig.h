@@ -15,11 +15,21 @@ namespace px {
 
 struct HttpConfig {
   std::string host = "127.0.0.1";
-  uint16_t port = 8080;               // 0 = any free port (tests)
-  std::string basePath = "/parlayx";  // must start with '/', no trailing '/'
-  uint32_t maxBodyBytes = 65536;      // 1 KiB .. 16 MiB
-  uint32_t keepAliveTimeoutMs = 5000;
-  uint32_t requestTimeoutMs = 10000;
+  uint16_t port = 8080;                // 0 = any free port (tests)
+  std::string basePath = "/parlayx";   // must start with '/', no trailing '/'
+  uint32_t maxBodyBytes = 65536;       // 1 KiB .. 16 MiB
+  uint32_t keepAliveTimeoutMs = 5000;  // 0 = close after each response
+  uint32_t requestTimeoutMs = 10000;   // 100 .. 600000: whole request (headers + body) received
+  // 100 .. requestTimeoutMs: request line and headers received. Absent: min(5000,
+  // requestTimeoutMs).
+  uint32_t headersTimeoutMs = 5000;
+  // 100 .. 600000: silence (no byte received) tolerated while a request is being received,
+  // including before the first byte of a new connection.
+  uint32_t idleTimeoutMs = 5000;
+  // Concurrent connections, total (1 .. 100000) and per remote IP address (1 .. maxConnections;
+  // absent: min(128, maxConnections)); more are closed at once. Bounds the fds HTTP may use.
+  uint32_t maxConnections = 512;
+  uint32_t maxConnectionsPerSource = 128;
 };
 
 enum class SipTransport { kUdp, kTcp };

@@ -155,6 +155,21 @@ struct RequesterConfig {
   PolicyLevel policy;
 };
 
+// Failed-login throttling and the bounded scrypt pool (js/auth/throttle.js, js/auth/verifyPool.js).
+struct AuthThrottleConfig {
+  uint32_t windowSec = 60;                // 1 .. 86400: failures are counted per window
+  uint32_t maxFailuresPerClient = 20;     // 1 .. 1000000 per remote IP address and window
+  uint32_t maxFailuresPerRequester = 10;  // 1 .. 1000000 per claimed requester name and window
+  uint32_t lockoutSec = 10;               // 1 .. 86400: first lock-out, doubled for each further
+  uint32_t maxLockoutSec = 900;           // lockoutSec .. 86400
+  // 0 .. 2592000: a source address that authenticated as a requester stays allowed through that
+  // requester's lock-out for this long (0 = never), so that guessing a name from elsewhere
+  // cannot lock its real owner out.
+  uint32_t trustedSourceSec = 86400;
+  uint32_t verifyConcurrency = 2;   // 1 .. 64 scrypt verifications at once
+  uint32_t verifyQueueLength = 32;  // 0 .. 100000 verifications waiting; more are refused (503)
+};
+
 struct AuthenticationConfig {
   // true: requests without valid credentials get HTTP 401. false: requests without credentials
   // run as the anonymous requester "" under the global policy (wrong credentials still 401).
@@ -166,6 +181,7 @@ struct AuthenticationConfig {
   // How long a successfully verified password is remembered (keyed by a SHA-256 of user and
   // password) so that scrypt runs once per client rather than per request. 0 .. 86400.
   uint32_t verifiedCacheSec = 300;
+  AuthThrottleConfig throttle;
 };
 
 }  // namespace px

@@ -24,6 +24,7 @@ class RequesterConfigReader {
                                                         RequesterSites& sites) const;
 
  private:
+  AuthThrottleConfig readThrottle(const Item& section) const;
   RequesterConfig readRequester(const std::string& name, const Item& at, const Item& section,
                                 LevelSites& sites) const;
   std::string passwordHash(const Item& item) const;

@@ -149,15 +149,10 @@ describe('parseEnvelope: accepted messages', () => {
     expect(body.attrs.x).toBe('4');
   });
 
-  test('first element of a multi-element Body is used', () => {
-    const { body } = parseEnvelope(env('<first/><second/>'));
-    expect(body.name).toBe('first');
-  });
-
-  test('elements after Body, comments and the XML declaration are accepted', () => {
+  test('comments, whitespace and the XML declaration around the one operation are accepted', () => {
     const xml =
       `<?xml version='1.0' encoding='utf-8' standalone="yes"?>\n<!-- c -->\n` +
-      `<soap:Envelope ${ENV}><!-- c --><soap:Body><!-- c --><op/><!-- c --></soap:Body><x:trailer xmlns:x="urn:x"/></soap:Envelope>\n<!-- c -->\n`;
+      `<soap:Envelope ${ENV}><!-- c --><soap:Body>\n <!-- c --><op/><!-- c -->\n</soap:Body>\n<!-- c --></soap:Envelope>\n<!-- c -->\n`;
     expect(parseEnvelope(xml).body.name).toBe('op');
   });
 
@@ -403,6 +398,24 @@ describe('parseEnvelope: SOAP structure', () => {
     );
     // an unqualified Body is not the SOAP Body
     expectFault(`<soap:Envelope ${ENV}><Body><op/></Body></soap:Envelope>`, 'Client', 'before soap:Body');
+  });
+
+  test('exactly one operation in Body: a second one, or anything after Body, is a Client fault', () => {
+    // Before: the first operation ran and the second was silently dropped (issue 12).
+    expectFault(env('<first/><second/>'), 'Client', 'exactly one operation element; found first and then second');
+    expectFault(env(`<a:getStatus xmlns:a="${LOCAL}"/><!-- c -->\n<b:getStatus xmlns:b="${LOCAL}"/>`), 'Client',
+      `found {${LOCAL}}getStatus and then {${LOCAL}}getStatus`);
+    expectFault(env('<op><inner/></op><x:extra xmlns:x="urn:x"><deep/></x:extra>'), 'Client', 'and then {urn:x}extra');
+    expectFault(env('<op/><op/><op/>'), 'Client', 'exactly one operation');
+    expectFault(
+      `<soap:Envelope ${ENV}><soap:Body><op/></soap:Body><x:trailer xmlns:x="urn:x"/></soap:Envelope>`,
+      'Client',
+      'Unexpected element {urn:x}trailer after soap:Body',
+    );
+    // Client conditions come before MustUnderstand.
+    expectFault(env('<a/><b/>', '<w:S xmlns:w="urn:w" soap:mustUnderstand="1"/>'), 'Client', 'exactly one operation');
+    // Children of the operation are its own business.
+    expect(parseEnvelope(env('<op><a/><b/><a/></op>')).body.children.map((c) => c.name)).toEqual(['a', 'b', 'a']);
   });
 
   test('MustUnderstand for a mandatory header entry we do not understand', () => {

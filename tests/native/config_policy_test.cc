@@ -52,6 +52,14 @@ TEST(ConfigAuthentication, Defaults) {
   EXPECT_EQ(c.authentication.realm, "parlayx-gateway");
   EXPECT_EQ(c.authentication.tokenMaxAgeSec, 300u);
   EXPECT_EQ(c.authentication.verifiedCacheSec, 300u);
+  EXPECT_EQ(c.authentication.throttle.windowSec, 60u);
+  EXPECT_EQ(c.authentication.throttle.maxFailuresPerClient, 20u);
+  EXPECT_EQ(c.authentication.throttle.maxFailuresPerRequester, 10u);
+  EXPECT_EQ(c.authentication.throttle.lockoutSec, 10u);
+  EXPECT_EQ(c.authentication.throttle.maxLockoutSec, 900u);
+  EXPECT_EQ(c.authentication.throttle.trustedSourceSec, 86400u);
+  EXPECT_EQ(c.authentication.throttle.verifyConcurrency, 2u);
+  EXPECT_EQ(c.authentication.throttle.verifyQueueLength, 32u);
   EXPECT_TRUE(c.requesters.empty());
   EXPECT_FALSE(c.policy.defaults.rules.enabled.has_value());
   EXPECT_FALSE(c.policy.defaults.rules.maxTargets.has_value());
@@ -105,10 +113,66 @@ TEST(ConfigAuthentication, Errors) {
       {"authentication:\n  tokenMaxAgeSecs: 60\n", 2, "authentication.tokenMaxAgeSecs",
        "unknown key 'tokenMaxAgeSecs' (did you mean 'tokenMaxAgeSec'?)"},
       {"authentication:\n  nonceCacheSec: 60\n", 2, "authentication.nonceCacheSec",
-       "(known keys: required, realm, tokenMaxAgeSec, verifiedCacheSec)"},
+       "(known keys: required, realm, tokenMaxAgeSec, verifiedCacheSec, throttle)"},
       {"authentification:\n  required: true\n", 1, "authentification",
        "did you mean 'authentication'?"},
       {"authentication: true\n", 1, "authentication", "expected a mapping, got 'true'"},
+  });
+}
+
+TEST(ConfigAuthentication, ThrottleKeysAndBounds) {
+  const GatewayConfig lo = loadConfigText(
+      "authentication:\n  throttle:\n    windowSec: 1\n    maxFailuresPerClient: 1\n"
+      "    maxFailuresPerRequester: 1\n    lockoutSec: 1\n    maxLockoutSec: 1\n"
+      "    trustedSourceSec: 0\n    verifyConcurrency: 1\n    verifyQueueLength: 0\n",
+      "a.yaml");
+  const AuthThrottleConfig& t = lo.authentication.throttle;
+  EXPECT_EQ(t.windowSec, 1u);
+  EXPECT_EQ(t.maxFailuresPerClient, 1u);
+  EXPECT_EQ(t.maxFailuresPerRequester, 1u);
+  EXPECT_EQ(t.lockoutSec, 1u);
+  EXPECT_EQ(t.maxLockoutSec, 1u);
+  EXPECT_EQ(t.trustedSourceSec, 0u);
+  EXPECT_EQ(t.verifyConcurrency, 1u);
+  EXPECT_EQ(t.verifyQueueLength, 0u);
+  // A first lock-out longer than the default maximum raises the maximum with it.
+  const GatewayConfig longFirst =
+      loadConfigText("authentication: {throttle: {lockoutSec: 3600}}\n", "a.yaml");
+  EXPECT_EQ(longFirst.authentication.throttle.maxLockoutSec, 3600u);
+  // An empty throttle section keeps the defaults.
+  EXPECT_EQ(loadConfigText("authentication:\n  throttle:\n", "a.yaml")
+                .authentication.throttle.maxFailuresPerRequester,
+            10u);
+}
+
+TEST(ConfigAuthentication, ThrottleErrors) {
+  expectErrors({
+      {"authentication:\n  throttle:\n    windowSec: 0\n", 3, "authentication.throttle.windowSec",
+       "in 1..86400, got 0"},
+      {"authentication:\n  throttle:\n    windowSec: 86401\n", 3,
+       "authentication.throttle.windowSec", "in 1..86400"},
+      {"authentication:\n  throttle:\n    maxFailuresPerClient: 0\n", 3,
+       "authentication.throttle.maxFailuresPerClient", "in 1..1000000, got 0"},
+      {"authentication:\n  throttle:\n    maxFailuresPerRequester: 1000001\n", 3,
+       "authentication.throttle.maxFailuresPerRequester", "in 1..1000000"},
+      {"authentication:\n  throttle:\n    lockoutSec: 0\n", 3, "authentication.throttle.lockoutSec",
+       "in 1..86400, got 0"},
+      {"authentication:\n  throttle:\n    lockoutSec: 60\n    maxLockoutSec: 59\n", 4,
+       "authentication.throttle.maxLockoutSec",
+       "must be at least authentication.throttle.lockoutSec (60), got 59"},
+      {"authentication:\n  throttle:\n    maxLockoutSec: 5\n", 3,
+       "authentication.throttle.maxLockoutSec", "at least authentication.throttle.lockoutSec (10)"},
+      {"authentication:\n  throttle:\n    trustedSourceSec: 2592001\n", 3,
+       "authentication.throttle.trustedSourceSec", "in 0..2592000"},
+      {"authentication:\n  throttle:\n    verifyConcurrency: 0\n", 3,
+       "authentication.throttle.verifyConcurrency", "in 1..64, got 0"},
+      {"authentication:\n  throttle:\n    verifyConcurrency: 65\n", 3,
+       "authentication.throttle.verifyConcurrency", "in 1..64"},
+      {"authentication:\n  throttle:\n    verifyQueueLength: 100001\n", 3,
+       "authentication.throttle.verifyQueueLength", "in 0..100000"},
+      {"authentication:\n  throttle:\n    maxFailures: 5\n", 3,
+       "authentication.throttle.maxFailures", "unknown key 'maxFailures'"},
+      {"authentication:\n  throttle: 5\n", 2, "authentication.throttle", "expected a mapping"},
   });
 }
 

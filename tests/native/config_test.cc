@@ -47,6 +47,10 @@ void expectDefaults(const GatewayConfig& c) {
   EXPECT_EQ(c.http.maxBodyBytes, d.http.maxBodyBytes);
   EXPECT_EQ(c.http.keepAliveTimeoutMs, d.http.keepAliveTimeoutMs);
   EXPECT_EQ(c.http.requestTimeoutMs, d.http.requestTimeoutMs);
+  EXPECT_EQ(c.http.headersTimeoutMs, d.http.headersTimeoutMs);
+  EXPECT_EQ(c.http.idleTimeoutMs, d.http.idleTimeoutMs);
+  EXPECT_EQ(c.http.maxConnections, d.http.maxConnections);
+  EXPECT_EQ(c.http.maxConnectionsPerSource, d.http.maxConnectionsPerSource);
   EXPECT_EQ(c.sip.bindHost, d.sip.bindHost);
   EXPECT_EQ(c.sip.port, d.sip.port);
   EXPECT_EQ(c.sip.transports, d.sip.transports);
@@ -120,6 +124,10 @@ TEST(ConfigShipped, DefaultFileLoadsWithTheIntendedValues) {
   EXPECT_EQ(c.http.maxBodyBytes, 65536u);
   EXPECT_EQ(c.http.keepAliveTimeoutMs, 5000u);
   EXPECT_EQ(c.http.requestTimeoutMs, 10000u);
+  EXPECT_EQ(c.http.headersTimeoutMs, 5000u);
+  EXPECT_EQ(c.http.idleTimeoutMs, 5000u);
+  EXPECT_EQ(c.http.maxConnections, 512u);
+  EXPECT_EQ(c.http.maxConnectionsPerSource, 128u);
   EXPECT_EQ(c.sip.bindHost, "127.0.0.1");
   EXPECT_EQ(c.sip.port, 5070);
   EXPECT_EQ(c.sip.transports, (std::vector<SipTransport>{SipTransport::kUdp, SipTransport::kTcp}));
@@ -173,6 +181,10 @@ TEST(ConfigFull, EveryKeySetRoundTrips) {
   EXPECT_EQ(c.http.maxBodyBytes, 1024u);
   EXPECT_EQ(c.http.keepAliveTimeoutMs, 0u);
   EXPECT_EQ(c.http.requestTimeoutMs, 600000u);
+  EXPECT_EQ(c.http.headersTimeoutMs, 600000u);
+  EXPECT_EQ(c.http.idleTimeoutMs, 600000u);
+  EXPECT_EQ(c.http.maxConnections, 100000u);
+  EXPECT_EQ(c.http.maxConnectionsPerSource, 100000u);
   EXPECT_EQ(c.sip.bindHost, "sip-gw.example.net");
   EXPECT_EQ(c.sip.port, 65535);
   EXPECT_EQ(c.sip.transports, std::vector<SipTransport>{SipTransport::kTcp});
@@ -187,6 +199,14 @@ TEST(ConfigFull, EveryKeySetRoundTrips) {
   EXPECT_EQ(c.authentication.realm, "PX test realm");
   EXPECT_EQ(c.authentication.tokenMaxAgeSec, 3600u);
   EXPECT_EQ(c.authentication.verifiedCacheSec, 0u);
+  EXPECT_EQ(c.authentication.throttle.windowSec, 86400u);
+  EXPECT_EQ(c.authentication.throttle.maxFailuresPerClient, 1000000u);
+  EXPECT_EQ(c.authentication.throttle.maxFailuresPerRequester, 1000000u);
+  EXPECT_EQ(c.authentication.throttle.lockoutSec, 86400u);
+  EXPECT_EQ(c.authentication.throttle.maxLockoutSec, 86400u);
+  EXPECT_EQ(c.authentication.throttle.trustedSourceSec, 2592000u);
+  EXPECT_EQ(c.authentication.throttle.verifyConcurrency, 64u);
+  EXPECT_EQ(c.authentication.throttle.verifyQueueLength, 100000u);
   EXPECT_EQ(c.policy.defaults.rules.maxTargets, 10000u);
   EXPECT_EQ(c.policy.defaults.rules.enabled, false);
   EXPECT_EQ(c.groups.schemes, (std::vector<std::string>{"grp", "team"}));
@@ -229,6 +249,52 @@ TEST(ConfigText, ValuesAtTheRangeBoundsAreAccepted) {
   EXPECT_EQ(hi.http.keepAliveTimeoutMs, 600000u);
   EXPECT_EQ(hi.sip.port, 7);
   EXPECT_EQ(hi.policy.defaults.rules.maxTargets, 100000u);
+}
+
+// Timeouts and connection caps of the SOAP endpoint (issue 12).
+TEST(ConfigHttpLimits, DefaultsFollowTheLimitsTheyMustNotExceed) {
+  const GatewayConfig small =
+      loadConfigText("http: {requestTimeoutMs: 2000, maxConnections: 10}\n", "h.yaml");
+  EXPECT_EQ(small.http.headersTimeoutMs, 2000u);
+  EXPECT_EQ(small.http.maxConnectionsPerSource, 10u);
+  const GatewayConfig set = loadConfigText(
+      "http: {requestTimeoutMs: 2000, headersTimeoutMs: 2000, idleTimeoutMs: 100, "
+      "maxConnections: 1, maxConnectionsPerSource: 1}\n",
+      "h.yaml");
+  EXPECT_EQ(set.http.headersTimeoutMs, 2000u);
+  EXPECT_EQ(set.http.idleTimeoutMs, 100u);
+  EXPECT_EQ(set.http.maxConnections, 1u);
+  EXPECT_EQ(set.http.maxConnectionsPerSource, 1u);
+  // Key order does not matter: the relation is checked after the whole section is read.
+  const GatewayConfig reordered = loadConfigText(
+      "http: {headersTimeoutMs: 100, requestTimeoutMs: 100, maxConnectionsPerSource: 3, "
+      "maxConnections: 3}\n",
+      "h.yaml");
+  EXPECT_EQ(reordered.http.headersTimeoutMs, 100u);
+  EXPECT_EQ(reordered.http.maxConnectionsPerSource, 3u);
+}
+
+TEST(ConfigHttpLimits, Errors) {
+  expectErrors({
+      {"http:\n  headersTimeoutMs: 99\n", 2, "http.headersTimeoutMs",
+       "expected an integer in 100..600000, got 99"},
+      {"http:\n  headersTimeoutMs: 10001\n", 2, "http.headersTimeoutMs",
+       "must not exceed http.requestTimeoutMs (10000), got 10001"},
+      {"http:\n  requestTimeoutMs: 1000\n  headersTimeoutMs: 1001\n", 3, "http.headersTimeoutMs",
+       "must not exceed http.requestTimeoutMs (1000)"},
+      {"http:\n  idleTimeoutMs: 99\n", 2, "http.idleTimeoutMs", "in 100..600000, got 99"},
+      {"http:\n  idleTimeoutMs: 600001\n", 2, "http.idleTimeoutMs", "in 100..600000"},
+      {"http:\n  maxConnections: 0\n", 2, "http.maxConnections", "in 1..100000, got 0"},
+      {"http:\n  maxConnections: 100001\n", 2, "http.maxConnections", "in 1..100000"},
+      {"http:\n  maxConnectionsPerSource: 0\n", 2, "http.maxConnectionsPerSource",
+       "in 1..100000, got 0"},
+      {"http:\n  maxConnectionsPerSource: 513\n", 2, "http.maxConnectionsPerSource",
+       "must not exceed http.maxConnections (512), got 513"},
+      {"http:\n  maxConnectionsPerSource: 5\n  maxConnections: 4\n", 2,
+       "http.maxConnectionsPerSource", "must not exceed http.maxConnections (4)"},
+      {"http:\n  maxConnection: 5\n", 2, "http.maxConnection", "did you mean 'maxConnections'?"},
+      {"http:\n  idleTimeoutMs: \"5\"\n", 2, "http.idleTimeoutMs", "the quoted string '5'"},
+  });
 }
 
 TEST(ConfigUsage, EveryKeySet) {
