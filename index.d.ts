@@ -202,6 +202,20 @@ export interface NotificationInfo {
   lastSentAtMs: number;
 }
 
+/** Counters of the gateway's defences; what each counts is listed in docs/security.md. */
+export interface SecurityStats {
+  /** SOAP endpoint connections, refusals and timeouts; null before listen(). */
+  http: Record<string, number> | null;
+  /** Authentication throttling and the bounded scrypt pool. */
+  authentication: Record<string, number>;
+  /** Outbound destinations the SSRF guard refused. */
+  outbound: { refused: number };
+  /** Notification delivery, including malformed deliveries skipped and connections held. */
+  delivery: Record<string, number>;
+  /** The SIP stack: fetches, strays, refused NOTIFY sources, TCP connections. */
+  sip: Record<string, number>;
+}
+
 export declare class Gateway {
   readonly config: GatewayConfig;
   /** The usage records this gateway writes. */
@@ -226,6 +240,8 @@ export declare class Gateway {
   };
   /** Policy outcome counters per requester, service, operation and outcome. */
   policyCounters(filter?: { requester?: string }): PolicyCounter[];
+  /** Counters of the defences against hostile input and floods (docs/security.md). */
+  securityStats(): SecurityStats;
   /** Starts the SOAP endpoint (node:http) on the configured address. */
   listen(): Promise<{ host: string; port: number; url: string }>;
   /**

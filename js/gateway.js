@@ -86,6 +86,7 @@ class Gateway {
     const authenticator = createAuthenticator(
       { authentication: this.config.authentication, requesters: this.config.requesters }, { log: this.log },
     );
+    this.authenticator = authenticator;
     const onAuthFailure = ({ requester, operation }) => {
       this.counters.add({ requester, service: 'terminalStatus', operation, outcome: 'UNAUTHENTICATED' });
     };
@@ -200,6 +201,21 @@ class Gateway {
    */
   policyCounters(filter) {
     return this.counters.snapshot(filter);
+  }
+
+  /**
+   * Counters of the defences (docs/security.md): HTTP connections and timeouts, authentication
+   * throttling and the scrypt pool, the SSRF guard, notification delivery, the SIP stack.
+   * @returns {import('../index').SecurityStats}
+   */
+  securityStats() {
+    return {
+      http: this.server !== null ? this.server.stats() : null,
+      authentication: this.authenticator.stats(),
+      outbound: this.destinations.stats(),
+      delivery: this.delivery.stats(),
+      sip: this.core.stats(),
+    };
   }
 
   /** Starts the HTTP server on the configured address. */
