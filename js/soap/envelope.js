@@ -480,6 +480,11 @@ function parseEnvelope(input, limits, understoodHeaders = EMPTY_SET) {
   if (envelope === null) throw clientFault('Empty request: no XML element found');
   if (bodyEl === null) throw clientFault('Missing soap:Body');
   if (bodyEl.children.length === 0) throw clientFault('Empty soap:Body: no operation element');
+  // Document/literal wrapped: one operation per request. Running the first and dropping the rest
+  // would silently lose work the client asked for (issue 12).
+  if (bodyEl.children.length > 1) {
+    throw clientFault(`soap:Body must contain exactly one operation element (found ${bodyEl.children.length})`);
+  }
   if (notUnderstood !== null) {
     throw new SoapFaultError('MustUnderstand', `Mandatory header ${notUnderstood} was not understood`);
   }

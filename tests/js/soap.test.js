@@ -149,9 +149,9 @@ describe('parseEnvelope: accepted messages', () => {
     expect(body.attrs.x).toBe('4');
   });
 
-  test('first element of a multi-element Body is used', () => {
-    const { body } = parseEnvelope(env('<first/><second/>'));
-    expect(body.name).toBe('first');
+  test('a Body with more than one element is a Client fault (no operation is dropped silently)', () => {
+    expectFault(env('<first/><second/>'), 'Client', 'soap:Body must contain exactly one operation element (found 2)');
+    expectFault(env('<op/><!-- c --><op/><op/>'), 'Client', '(found 3)');
   });
 
   test('elements after Body, comments and the XML declaration are accepted', () => {
