@@ -9,7 +9,7 @@ const REPO = path.join(__dirname, '..', '..');
 
 /**
  * Starts the gateway and waits for its "parlayx-gateway started" log line.
- * @returns {Promise<{ proc: any, base: string, endpoint: string, managerEndpoint: string,
+ * @returns {Promise<{ proc: any, base: string, sipPort: number, endpoint: string, managerEndpoint: string,
  *   kill: () => Promise<{code: number|null, signal: string|null}>, stop: () => Promise<any> }>}
  */
 async function serveGateway(configFile, { startTimeoutMs = 10000 } = {}) {
@@ -26,10 +26,12 @@ async function serveGateway(configFile, { startTimeoutMs = 10000 } = {}) {
     }
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
-  const base = JSON.parse(line).terminalStatus.replace(TERMINAL_STATUS_PATH, '');
+  const started = JSON.parse(line);
+  const base = started.terminalStatus.replace(TERMINAL_STATUS_PATH, '');
   return {
     proc,
     base,
+    sipPort: Number(started.sip.slice(started.sip.lastIndexOf(':') + 1)),
     endpoint: `${base}${TERMINAL_STATUS_PATH}`,
     managerEndpoint: `${base}${MANAGER_PATH}`,
     async kill() {
