@@ -312,6 +312,34 @@ describe('requests that reach the operation: the exact Parlay X answer and its r
   });
 });
 
+describe('hostile startNotification parts: SVC0002 naming the part, one INVALID record, nothing started', () => {
+  const start = (correlator, { endpoint = 'http://127.0.0.1:9/app', extra = '', frequency = true } = {}) => envelope(`<loc:startNotification>
+<loc:reference><endpoint>${endpoint}</endpoint><interfaceName>TerminalStatusNotification</interfaceName><correlator>${correlator}</correlator></loc:reference>
+<loc:addresses>${ALICE}</loc:addresses><loc:checkImmediate>false</loc:checkImmediate>
+${frequency ? '<loc:frequency><metric>Second</metric><units>1</units></loc:frequency>' : ''}${extra}</loc:startNotification>`, { localNs: NM_NS });
+
+  test.each([
+    ['an endpoint with CR/LF (request splitting)', start('h-1', { endpoint: 'http://127.0.0.1:9/x&#13;&#10;X-Evil: 1' }), 'endpoint'],
+    ['a file: endpoint', start('h-2', { endpoint: 'file:///etc/passwd' }), 'endpoint'],
+    ['a javascript: endpoint', start('h-3', { endpoint: 'javascript:alert(1)' }), 'endpoint'],
+    ['a frequency of 10^20 hours', start('h-4', { frequency: false, extra: '<loc:frequency><metric>Hour</metric><units>99999999999999999999</units></loc:frequency>' }), 'frequency'],
+    ['a negative frequency', start('h-5', { frequency: false, extra: '<loc:frequency><metric>Second</metric><units>-1</units></loc:frequency>' }), 'frequency'],
+    ['a duration of 1e308 days', start('h-6', { extra: '<loc:duration><metric>Day</metric><units>1e308</units></loc:duration>' }), 'duration'],
+    ['a negative count', start('h-7', { extra: '<loc:count>-1</loc:count>' }), 'count'],
+    ['a count above 2^53', start('h-8', { extra: '<loc:count>9007199254740993</loc:count>' }), 'count'],
+    ['an unknown criterion', start('h-9', { extra: '<loc:criteria>Dead</loc:criteria>' }), 'criteria'],
+    ['no checkImmediate', start('h-10').replace('<loc:checkImmediate>false</loc:checkImmediate>', ''), 'checkImmediate'],
+  ])('%s', async (_name, body, part) => {
+    const reply = await postSoap(fixture.managerEndpoint, body, AUTH);
+    expectNoLeak(reply.text);
+    expect(reply.status).toBe(500);
+    expect(faultOf(reply.text)).toEqual({ faultcode: 'soapenv:Server', faultstring: `Invalid input value for message part ${part}`, messageId: 'SVC0002' });
+    const records = await fixture.gateway.usage.query({ globalId: reply.headers.get('x-parlayx-global-id') });
+    expect(records.map((r) => [r.eventType, r.statusCode])).toEqual([['startNotification', 13]]);
+    expect(fixture.gateway.notifications.list()).toEqual([]);
+  });
+});
+
 describe('HTTP framing and methods', () => {
   const port = () => Number(new URL(fixture.url).port);
   const path = () => new URL(fixture.endpoint).pathname;
