@@ -220,3 +220,41 @@ test('GAP (issue 12): deliveries in flight, queued or waiting for a retry at SIG
   expect(retryResult.attributes.FAILURE_DETAIL).toBe(`HTTP 503 Service Unavailable; attempt 1 of 5, retry in ${RETRY_BACKOFF_MS} ms`);
   expect(summary('downchange-1')).toEqual([['Reachable', ''], ['Busy', '']]);
 });
+
+test('GAP (issue 12): the count-th statusNotification in flight and its statusEnd queued at SIGKILL are lost, and the notification is gone', async () => {
+  const { dir, configFile } = newState();
+  const slow = await newApp();
+  const terminal = newPresentity('ending');
+  await terminal.set('Reachable');
+  const first = await serve(configFile);
+  const reply = await postSoap(first.managerEndpoint, envelope(`<loc:startNotification>
+  <loc:reference><endpoint>${slow.url}</endpoint><interfaceName>TerminalStatusNotification</interfaceName><correlator>end-1</correlator></loc:reference>
+  <loc:addresses>${terminal.uri}</loc:addresses>
+  <loc:checkImmediate>true</loc:checkImmediate>
+  <loc:frequency><metric>Millisecond</metric><units>0</units></loc:frequency><loc:count>2</loc:count>
+</loc:startNotification>`, { localNs: NM_NS }), AUTH);
+  expect(reply.status).toBe(200);
+  await slow.waitFor('end-1', 1); // statusNotification 1 of 2
+  slow.mode({ hold: true });
+  await terminal.set('Busy');
+  await slow.waitFor('end-1', 2); // statusNotification 2 of 2, in flight; statusEnd queued behind it
+  await delay(300);
+  expect((await first.kill()).signal).toBe('SIGKILL');
+  slow.mode({ hold: false });
+
+  const second = await serve(configFile);
+  // The end was committed with the count: after the restart the notification no longer exists...
+  const end = await postSoap(second.managerEndpoint, envelope('<loc:endNotification><loc:correlator>end-1</loc:correlator></loc:endNotification>',
+    { localNs: NM_NS }), AUTH);
+  expect(end.status).toBe(500);
+  expect(end.text).toContain('<messageId>SVC0002</messageId>');
+  expect(end.text).toContain('<variables>correlator</variables>');
+  await terminal.set('Unreachable');
+  await delay(1500);
+  // ...and the application never got its statusEnd (nor an acknowledged second notification).
+  expect(seen(slow, 'end-1')).toEqual([['statusNotification', 'Reachable'], ['statusNotification', 'Busy']]);
+  expect((await second.stop()).code).toBe(0);
+  const records = await deliveryRecords(dir);
+  expect(pairs(records, 'end-1').map((x) => [x.status, x.result && x.result.statusCode])).toEqual([['Reachable', 0], ['Busy', null]]);
+  expect(records.filter((r) => r.eventType.startsWith('statusEnd_'))).toEqual([]);
+});
