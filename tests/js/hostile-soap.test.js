@@ -450,6 +450,22 @@ describe('HTTP framing and methods', () => {
     expect(reply.body).toMatch(/location="http:\/\/127\.0\.0\.1:\d+\/parlayx\/TerminalStatusService\/services\/TerminalStatus"/);
   });
 
+  test('a WSDL request without a Host (HTTP/1.0) advertises the port actually bound, not the configured 0', async () => {
+    const reply = await rawRequest({ port: port(), request: `GET ${path()}?wsdl HTTP/1.0\r\n\r\n` });
+    expect(reply.status).toBe(200);
+    expect(reply.body).toContain(`location="http://127.0.0.1:${port()}/parlayx/TerminalStatusService/services/TerminalStatus"`);
+  });
+
+  test('three pipelined requests on one connection: three answers, in order', async () => {
+    const one = (address) => {
+      const body = getStatus(address);
+      return `POST ${path()} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: ${AUTH.authorization}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+    };
+    const reply = await rawRequest({ port: port(), request: one(ALICE) + one('bad') + one('mailto:x@example.test'), responses: 3 });
+    expect(reply.raw.match(/HTTP\/1\.1 \d{3}/g)).toEqual(['HTTP/1.1 200', 'HTTP/1.1 500', 'HTTP/1.1 500']);
+    expect(reply.raw.indexOf('Reachable')).toBeLessThan(reply.raw.indexOf('SVC0002'));
+  });
+
   test('a header block over 16 KiB: 431, connection closed', async () => {
     const reply = await rawRequest({
       port: port(),

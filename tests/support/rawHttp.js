@@ -5,13 +5,13 @@ const net = require('node:net');
 
 /**
  * Sends `request` (bytes, exactly as given) to host:port and collects what comes back until the
- * server closes the connection, one whole response has arrived, or timeoutMs passes.
- * @param {{ host?: string, port: number, request: Buffer|string, timeoutMs?: number }} options
+ * server closes the connection, `responses` whole responses have arrived, or timeoutMs passes.
+ * @param {{ host?: string, port: number, request: Buffer|string, timeoutMs?: number, responses?: number }} options
  * @returns {Promise<{ raw: string, status: number|null, headers: Record<string, string>,
  *   body: string, closed: boolean, timedOut: boolean, elapsedMs: number }>} status null when
  *   nothing parseable came back; closed: the server ended the connection
  */
-function rawRequest({ host = '127.0.0.1', port, request, timeoutMs = 5000 }) {
+function rawRequest({ host = '127.0.0.1', port, request, timeoutMs = 5000, responses = 1 }) {
   return new Promise((resolve) => {
     const started = Date.now();
     const socket = net.connect({ host, port });
@@ -29,8 +29,7 @@ function rawRequest({ host = '127.0.0.1', port, request, timeoutMs = 5000 }) {
     socket.on('connect', () => socket.write(request));
     socket.on('data', (chunk) => {
       chunks.push(chunk);
-      const parsed = parseResponse(Buffer.concat(chunks).toString('latin1'));
-      if (parsed.complete) done(false);
+      if (countComplete(Buffer.concat(chunks).toString('latin1')) >= responses) done(false);
     });
     socket.on('error', () => {});
     socket.on('close', () => {
@@ -38,6 +37,19 @@ function rawRequest({ host = '127.0.0.1', port, request, timeoutMs = 5000 }) {
       done(false);
     });
   });
+}
+
+/** How many whole responses (each with a Content-Length body) `raw` holds. */
+function countComplete(raw) {
+  let count = 0;
+  let rest = raw;
+  for (;;) {
+    const parsed = parseResponse(rest);
+    if (!parsed.complete) return count;
+    count++;
+    const headEnd = rest.indexOf('\r\n\r\n');
+    rest = rest.slice(headEnd + 4 + Number(parsed.headers['content-length']));
+  }
 }
 
 /** Parses one HTTP/1.1 response with a Content-Length body (what the gateway sends). */
