@@ -154,11 +154,14 @@ const parseFaults = [
 ];
 
 describe('requests refused as SOAP Client faults before any operation: no usage record', () => {
-  test.each(parseFaults)('%s', async (_name, body, faultstring) => {
+  // Both endpoints share the SOAP skeleton (handlers/soapEndpoint.js): every case runs on each.
+  test.each(parseFaults.flatMap(([name, body, faultstring]) => [
+    ['TerminalStatus', name, body, faultstring], ['NotificationManager', name, body, faultstring],
+  ]))('%s: %s', async (endpointName, _name, body, faultstring) => {
     expect(Buffer.byteLength(body)).toBeLessThanOrEqual(MAX_BODY);
     const before = (await allRecords()).length;
     const started = Date.now();
-    const reply = await postSoap(fixture.endpoint, body, AUTH);
+    const reply = await postSoap(endpointName === 'TerminalStatus' ? fixture.endpoint : fixture.managerEndpoint, body, AUTH);
     expect(Date.now() - started).toBeLessThan(2000);
     expect(reply.status).toBe(500);
     expect(reply.headers.get('x-parlayx-global-id')).toBeNull();

@@ -23,7 +23,7 @@ jest.setTimeout(90000);
 
 const AUTH = basicAuth('acme', 'acme-password');
 const FETCH_TIMEOUT_MS = 1000;
-const TOLERANCE_MS = 300;
+const TOLERANCE_MS = 400;
 const EXPIRES_SEC = 10;
 const REFRESH_PERIOD_MS = (EXPIRES_SEC * 1000) / 2; // README: refreshed at half the granted expiry
 const LOAD_PER_SEC = 50;
