@@ -5,6 +5,8 @@
 // presence.fetchTimeoutMs during the flood (a status or SVC0001: a flood may cost a fetch its
 // NOTIFY, never an answer) and correctly after it, and count the stray NOTIFYs it refused (481).
 // SIP TCP floods and the NOTIFY source check are covered elsewhere (other suites of issue 12).
+// Last, a hostile presence server (SIPp) answers fetches with NOTIFY bodies built to hurt the
+// PIDF mapper, end to end.
 const crypto = require('node:crypto');
 const dgram = require('node:dgram');
 const fs = require('node:fs');
@@ -12,6 +14,7 @@ const { startKamailio } = require('../../scripts/kamailio/kamailio');
 const sip = require('../support/sip');
 const { postSoap, envelope, tempDir, basicAuth } = require('../support/gateway');
 const { startHostileGateway } = require('../support/hostileGateway');
+const { startSippUas } = require('../support/sipp');
 
 jest.setTimeout(60000);
 
@@ -220,4 +223,38 @@ test('a flood of 20,000 stray NOTIFYs while getStatus runs: in time throughout, 
   expect(moved).toBeGreaterThan(1000);
   expect(moved).toBeLessThanOrEqual(datagrams.length);
   await expectHealthy();
+});
+
+describe('a hostile presence server: NOTIFY bodies built to hurt the PIDF mapper (SIPp)', () => {
+  // Four columns in every row: jest passes a fourth parameter the row lacks as a done callback.
+  test.each([
+    ['an undefined entity', '<dm:person id="p">&xxe;</dm:person>', 'SVC0001',
+      'presence document not usable: not well-formed XML: undefined entity'],
+    ['3,000 nested elements', `<dm:person id="p">${'<x>'.repeat(3000)}${'</x>'.repeat(3000)}</dm:person>`, 'Unreachable', ''],
+    ['a 20 KB attribute', `<dm:person id="${'a'.repeat(20000)}"/>`, 'Unreachable', ''],
+    ['300 closed tuples', Array.from({ length: 300 }, (_, i) => `<tuple id="c${i}"><status><basic>closed</basic></status></tuple>`).join(''), 'Unreachable', ''],
+    ['an open tuple in a foreign namespace', '<tuple xmlns="urn:evil" id="z"><status><basic>open</basic></status></tuple>', 'Unreachable', ''],
+  ])('%s: answered within the fetch timeout, gateway healthy', async (_name, person, expected, detail) => {
+    // The scenario's own tuple is closed: only what the hostile part adds could change that.
+    const peer = await startSippUas({ scenario: 'subscribe-200-notify', keys: { basic: 'closed', person } });
+    const own = await startHostileGateway({ presencePort: peer.port, fetchTimeoutMs: FETCH_TIMEOUT_MS });
+    try {
+      const started = Date.now();
+      const reply = await postSoap(own.endpoint, getStatusBody, AUTH);
+      expect(Date.now() - started).toBeLessThan(FETCH_TIMEOUT_MS + TOLERANCE_MS);
+      if (expected === 'SVC0001') {
+        expect(reply.status).toBe(500);
+        expect(reply.text).toContain('<messageId>SVC0001</messageId>');
+        expect(reply.text).toContain(detail);
+      } else {
+        expect(reply.status).toBe(200);
+        expect(reply.text).toContain(`<ns:result>${expected}</ns:result>`);
+      }
+      expect(own.logs.filter((l) => l.level === 'error')).toEqual([]);
+    } finally {
+      await own.gateway.close();
+      fs.rmSync(own.stateDir, { recursive: true, force: true });
+      await peer.stop();
+    }
+  });
 });
