@@ -12,7 +12,8 @@ const SAMPLE_BASE = 'http://localhost:8080/parlayx';
 const SAFE_HOST = /^[A-Za-z0-9.-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$/;
 
 /**
- * @param {{ basePath: string, defaultHost: string, endpoints: Record<string, string> }} options
+ * @param {{ basePath: string, defaultHost: string | (() => string), endpoints: Record<string, string> }} options
+ *   defaultHost: host[:port] used when the request has no safe Host header (a function: asked per request);
  *   endpoints: endpoint path (relative to basePath) -> service WSDL file name
  * @returns {(event: import('./http').HttpEvent) => import('./http').HttpResponse | null}
  *   null when the event is not a WSDL request
@@ -25,7 +26,8 @@ function createWsdlHandler({ basePath, defaultHost, endpoints }) {
   const prefix = basePath === '/' ? '' : basePath;
 
   function render(name, host) {
-    const origin = `http://${SAFE_HOST.test(host || '') ? host : defaultHost}`;
+    const fallback = typeof defaultHost === 'function' ? defaultHost() : defaultHost;
+    const origin = `http://${SAFE_HOST.test(host || '') ? host : fallback}`;
     const base = `${origin}${prefix}`;
     return files.get(name)
       .replace(/((?:schemaL|l)ocation=")([^":/]+\.(?:wsdl|xsd))"/g, (all, attr, file) =>

@@ -12,15 +12,23 @@ const NOTIFICATION_MANAGER_PATH = '/TerminalStatusNotificationManagerService/ser
 /**
  * @param {{ config: any, terminalStatus: import('./terminalStatus').TerminalStatusService,
  *           notifications: import('./notifications').TerminalStatusNotificationService,
- *           log?: Function, authenticator?: any, onAuthFailure?: Function }} options
- *   authenticator: js/auth/authenticator.js (absent: every request is anonymous)
+ *           log?: Function, authenticator?: any, onAuthFailure?: Function,
+ *           boundAddress?: () => ({ address: string, port: number } | null) }} options
+ *   authenticator: js/auth/authenticator.js (absent: every request is anonymous);
+ *   boundAddress: where the HTTP server actually listens, for WSDL requests without a usable Host
  * @returns {(event: import('../handlers/http').HttpEvent) => Promise<import('../handlers/http').HttpResponse>}
  */
-function createApp({ config, terminalStatus, notifications, log, authenticator, onAuthFailure }) {
+function createApp({ config, terminalStatus, notifications, log, authenticator, onAuthFailure, boundAddress = () => null }) {
   const prefix = config.http.basePath === '/' ? '' : config.http.basePath;
+  // The configured port can be 0 (any free port): a WSDL must advertise the one actually bound.
+  const defaultHost = () => {
+    const bound = boundAddress();
+    const host = bound ? bound.address : config.http.host;
+    return `${host.includes(':') ? `[${host}]` : host}:${bound ? bound.port : config.http.port}`;
+  };
   const wsdl = createWsdlHandler({
     basePath: config.http.basePath,
-    defaultHost: `${config.http.host}:${config.http.port}`,
+    defaultHost,
     endpoints: {
       [TERMINAL_STATUS_PATH]: 'parlayx_terminal_status_service_2_3.wsdl',
       [NOTIFICATION_MANAGER_PATH]: 'parlayx_terminal_status_notification_manager_service_2_3.wsdl',

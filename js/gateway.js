@@ -92,6 +92,7 @@ class Gateway {
     };
     this.app = createApp({
       config: this.config, terminalStatus: this.terminalStatus, notifications, log: this.log, authenticator, onAuthFailure,
+      boundAddress: () => (this.server && this.server.listening ? this.server.address() : null),
     });
     this.closed = false;
   }
