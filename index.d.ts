@@ -214,6 +214,8 @@ export interface SecurityStats {
   delivery: Record<string, number>;
   /** The SIP stack: fetches, strays, refused NOTIFY sources, TCP connections. */
   sip: Record<string, number>;
+  /** File descriptors the configured caps allow in all, and the process limit (after listen()). */
+  fdBudget: { total: number; limit: number | null; fits: boolean } | null;
 }
 
 export declare class Gateway {

@@ -14,6 +14,7 @@ const { createHttpServer } = require('./server');
 const { DestinationPolicy } = require('./outbound/destinationPolicy');
 const { parseEndpointUrl } = require('./outbound/endpointUrl');
 const { CATALOGUE } = require('./parlayx/faults');
+const { checkFdBudget } = require('./fdBudget');
 
 const DEFAULT_CONFIG = path.join(__dirname, '..', 'config', 'gateway.yaml');
 
@@ -216,12 +217,14 @@ class Gateway {
       outbound: this.destinations.stats(),
       delivery: this.delivery.stats(),
       sip: this.core.stats(),
+      fdBudget: this.fdBudget || null,
     };
   }
 
   /** Starts the HTTP server on the configured address. */
   async listen() {
     if (this.server) return this.address();
+    this.fdBudget = checkFdBudget(this.config, this.log);
     this.server = createHttpServer({ app: this.app, http: this.config.http, log: this.log });
     await new Promise((resolve, reject) => {
       this.server.once('error', reject);
