@@ -22,6 +22,8 @@ using Clock = std::chrono::steady_clock;
 // Sweeps while connections come in are at most this frequent: one costs a few system calls per
 // open descriptor of the process.
 constexpr std::chrono::milliseconds kSweepInterval{25};
+// While connections are open, they are recounted at least this often.
+constexpr std::chrono::milliseconds kRecountInterval{1000};
 // Connections refused per readable event at the cap; the rest wait for the next loop iteration.
 constexpr int kRefuseBatch = 64;
 // Descriptors probed when /proc/self/fd cannot be read (e.g. no descriptor left to open it).
@@ -173,6 +175,9 @@ int TcpGuard::onListenerReadable(su_root_magic_t*, su_wait_t*, su_wakeup_arg_t* 
 }
 
 void TcpGuard::listenerReadable(Listener& listener) {
+  // The count only grows between sweeps (closed connections are not noticed until one): recount
+  // before refusing anyone.
+  if (estimate_ >= limits_.maxConnections && Clock::now() - lastSweep_ >= kSweepInterval) sweep();
   if (estimate_ >= limits_.maxConnections) {
     for (int i = 0; i < kRefuseBatch; ++i) {
       UniqueFd s(::accept4(listener.fd.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK));
@@ -265,7 +270,9 @@ void TcpGuard::sweep() {
   }
   estimate_ = kept;
   publish();
-  if (next) armTimer(std::max(*next, now + kSweepInterval));
+  // The next idle deadline, and at least every kRecountInterval while connections are open so
+  // that stats() and the count follow connections the peers closed.
+  if (next) armTimer(std::max(std::min(*next, now + kRecountInterval), now + kSweepInterval));
   // Connections being closed are looked at again soon, to drop them once Sofia closed them.
   if (kept != connections_.size()) armTimer(now + kSweepInterval * 4);
 }
