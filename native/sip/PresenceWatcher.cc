@@ -243,7 +243,11 @@ class PresenceWatcher::Stack {
                                                owner_.stats_.tcpIdleClosed = counters.idleClosed;
                                              });
       // No listener found would leave TCP unbounded: refuse to start rather than run so.
-      if (!tcpGuard_->start()) return false;
+      if (!tcpGuard_->start()) {
+        startProblem_ = "cannot guard the SIP TCP listener on port " +
+                        std::to_string(owner_.sipPort_) + " (sip.tcp limits)";
+        return false;
+      }
     }
     resolveNotifySources(sip);
     // Requests are answered statelessly by onMessage: there is no default leg, so NTA creates
@@ -269,6 +273,9 @@ class PresenceWatcher::Stack {
     userAgent_ = sip_user_agent_make(home, sip.userAgent.c_str());
     return route_ && event_ && accept_ && expires_ && subExpires_ && userAgent_;
   }
+
+  // Why start() failed when it was not the binding itself; "" otherwise.
+  const std::string& startProblem() const { return startProblem_; }
 
   // su_msg callback: the command queue has work (or close() was called).
   static void onWake(su_root_magic_t* magic, su_msg_r, su_msg_arg_t*) {
@@ -1459,6 +1466,7 @@ class PresenceWatcher::Stack {
   NtaLeg leg_;
   SuTimer timer_;
   std::unique_ptr<TcpGuard> tcpGuard_;  // only with the tcp transport
+  std::string startProblem_;
   // NOTIFY sources accepted for every dialog: the presence server's addresses and
   // sip.trustedNotifySources.
   std::vector<IpCidr> notifySources_;
@@ -1524,7 +1532,9 @@ void PresenceWatcher::run(std::string bindUrl) {
     stack = std::make_unique<Stack>(*this, root.get());
     su_root_set_magic(root.get(), reinterpret_cast<su_root_magic_t*>(stack.get()));
     if (!stack->start(bindUrl)) {
-      error = "cannot bind the SIP transports on " + bindUrl + " (address in use or invalid)";
+      error = stack->startProblem().empty()
+                  ? "cannot bind the SIP transports on " + bindUrl + " (address in use or invalid)"
+                  : stack->startProblem();
     }
   }
   {
