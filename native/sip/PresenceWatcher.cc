@@ -235,7 +235,7 @@ class PresenceWatcher::Stack {
     if (!agent_) return false;
     if (std::find(sip.transports.begin(), sip.transports.end(), SipTransport::kTcp) !=
         sip.transports.end()) {
-      tcpGuard_ = std::make_unique<TcpGuard>(root_, sip.tcp, owner_.sipPort_,
+      tcpGuard_ = std::make_unique<TcpGuard>(root_, sip.tcp, sip.bindHost, owner_.sipPort_,
                                              [this](const TcpGuardCounters& counters) {
                                                std::lock_guard<std::mutex> lock(owner_.statsMutex_);
                                                owner_.stats_.tcpConnections = counters.open;

@@ -11,7 +11,10 @@
 #include <cstdlib>
 #include <cstring>
 #include <optional>
+#include <string>
 #include <utility>
+
+#include "common/IpCidr.h"
 
 namespace px {
 
@@ -120,8 +123,13 @@ void forEachFd(Visit visit) {
 
 }  // namespace
 
-TcpGuard::TcpGuard(su_root_t* root, const SipConfig::Tcp& limits, uint16_t port, Publish publish)
-    : root_(root), limits_(limits), port_(port), publish_(std::move(publish)) {}
+TcpGuard::TcpGuard(su_root_t* root, const SipConfig::Tcp& limits, std::string bindHost,
+                   uint16_t port, Publish publish)
+    : root_(root),
+      limits_(limits),
+      bindHost_(std::move(bindHost)),
+      port_(port),
+      publish_(std::move(publish)) {}
 
 TcpGuard::~TcpGuard() {
   // Deregister while the duplicated descriptors are still open; they close after.
@@ -132,12 +140,17 @@ TcpGuard::~TcpGuard() {
 }
 
 bool TcpGuard::start() {
+  const std::optional<IpCidr> bound = IpCidr::parse(bindHost_);
   std::vector<int> found;
   forEachFd([&](int fd) {
     sockaddr_storage local{};
     int type = 0;
     int listening = 0;
     if (!localAddress(fd, local) || portOf(local) != port_) return;
+    if (bound && !isWildcard(local)) {
+      const auto address = IpCidr::fromSockaddr(reinterpret_cast<const sockaddr*>(&local));
+      if (!address || !bound->contains(*address)) return;
+    }
     if (!intOption(fd, SO_TYPE, type) || type != SOCK_STREAM) return;
     if (!intOption(fd, SO_ACCEPTCONN, listening) || listening == 0) return;
     found.push_back(fd);

@@ -50,7 +50,10 @@ class TcpGuard {
  public:
   using Publish = std::function<void(const TcpGuardCounters&)>;
 
-  TcpGuard(su_root_t* root, const SipConfig::Tcp& limits, uint16_t port, Publish publish);
+  // bindHost: sip.bindHost; when it is an IP literal, only listeners on that address are ours
+  // (another watcher of the process may listen on the same port of another address).
+  TcpGuard(su_root_t* root, const SipConfig::Tcp& limits, std::string bindHost, uint16_t port,
+           Publish publish);
   ~TcpGuard();
   TcpGuard(const TcpGuard&) = delete;
   TcpGuard& operator=(const TcpGuard&) = delete;
@@ -88,6 +91,7 @@ class TcpGuard {
 
   su_root_t* root_;
   SipConfig::Tcp limits_;
+  std::string bindHost_;
   uint16_t port_;
   Publish publish_;
   std::vector<std::unique_ptr<Listener>> listeners_;
