@@ -38,6 +38,9 @@ using Clock = std::chrono::steady_clock;
 
 constexpr unsigned kUdpBufferBytes = 4 * 1024 * 1024;
 constexpr unsigned kTimerKMs = 1000;
+// Largest SIP message taken: a PIDF document of many tuples fits; a peer cannot make the stack
+// buffer megabytes per connection.
+constexpr usize_t kMaxMessageBytes = 256 * 1024;
 
 const char* toString(FetchOutcome::Kind kind) {
   switch (kind) {
@@ -229,6 +232,9 @@ class PresenceWatcher::Stack {
         // answers, about 10 KB each. 5 s kept ~25,000 of them (250 MB) while 100,000
         // subscriptions started; duplicates come within a round trip, later ones are dropped.
         NTATAG_SIP_T4(kTimerKMs),
+        // Sofia buffers a message up to this size (default 2 MiB) before refusing it: with up
+        // to sip.tcp.maxConnections inbound connections that is the memory a peer can pin.
+        NTATAG_MAXSIZE(kMaxMessageBytes),
         // Sofia's own idle and incomplete-message limits for TCP; the TcpGuard enforces the
         // same idle timeout on inbound connections even while a message trickles in.
         TPTAG_IDLE(sip.tcp.idleTimeoutMs), TPTAG_TIMEOUT(sip.tcp.idleTimeoutMs), TAG_END()));

@@ -513,5 +513,37 @@ TEST(SipTcpGuard, IdleAndNeverCompletingConnectionsAreClosedActiveOnesKept) {
   EXPECT_EQ(watcher->stats().tcpRefused, 0u);
 }
 
+TEST(SipTcpGuard, OversizedMessageEndsItsConnectionLongBeforeTheIdleTimeout) {
+  UdpSipPeer peer;
+  PeerScript script;
+  script.body = test::kOpen;
+  peer.setScript(script);
+  Sink sink;
+  GatewayConfig config = configFor(peer);
+  config.sip.tcp.idleTimeoutMs = 60000;
+  Watcher watcher(config, sink);
+  const uint16_t port = watcher->sipPort();
+  TcpClient huge("127.0.0.1", port);
+  ASSERT_TRUE(huge.connected());
+  // Headers without end: 1 MiB, in pieces, while the connection lasts.
+  huge.send("OPTIONS sip:127.0.0.1 SIP/2.0\r\nX-Filler: ");
+  const std::string chunk(16 * 1024, 'f');
+  const auto start = Clock::now();
+  bool closed = false;
+  for (int i = 0; i < 64 && !closed; ++i) {
+    if (!huge.send(chunk)) closed = true;
+    if (huge.closedByPeer()) closed = true;
+    std::this_thread::sleep_for(milliseconds(5));
+  }
+  if (!closed) closed = eventually(milliseconds(3000), [&] { return huge.closedByPeer(); });
+  EXPECT_TRUE(closed) << "a 1 MiB header was buffered";
+  EXPECT_LT(Clock::now() - start, milliseconds(5000));
+  // The watcher still serves.
+  const uint64_t id = watcher->fetch(test::kTarget);
+  const auto outcome = sink.waitOutcome(id, milliseconds(3000));
+  ASSERT_TRUE(outcome);
+  EXPECT_EQ(outcome->kind, FetchOutcome::Kind::kStatus);
+}
+
 }  // namespace
 }  // namespace px
