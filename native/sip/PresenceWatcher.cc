@@ -239,6 +239,7 @@ class PresenceWatcher::Stack {
         // same idle timeout on inbound connections even while a message trickles in.
         TPTAG_IDLE(sip.tcp.idleTimeoutMs), TPTAG_TIMEOUT(sip.tcp.idleTimeoutMs), TAG_END()));
     if (!agent_) return false;
+    resolveNotifySources(sip);
     if (std::find(sip.transports.begin(), sip.transports.end(), SipTransport::kTcp) !=
         sip.transports.end()) {
       tcpGuard_ = std::make_unique<TcpGuard>(root_, sip.tcp, sip.bindHost, owner_.sipPort_,
@@ -248,6 +249,7 @@ class PresenceWatcher::Stack {
                                                owner_.stats_.tcpRefused = counters.refused;
                                                owner_.stats_.tcpIdleClosed = counters.idleClosed;
                                              });
+      tcpGuard_->setPreferred(notifySources_);
       // No listener found would leave TCP unbounded: refuse to start rather than run so.
       if (!tcpGuard_->start()) {
         startProblem_ = "cannot guard the SIP TCP listener on port " +
@@ -255,7 +257,6 @@ class PresenceWatcher::Stack {
         return false;
       }
     }
-    resolveNotifySources(sip);
     // Requests are answered statelessly by onMessage: there is no default leg, so NTA creates
     // no server transaction for them. A transaction would keep each NOTIFY and its answer for
     // 64*T1 = 32 s (Timer J), about 10 KB per NOTIFY: 1 GB while 100,000 subscriptions start.
@@ -481,9 +482,9 @@ class PresenceWatcher::Stack {
   static int onLegRequest(nta_leg_magic_t* magic, nta_leg_t*, nta_incoming_t* irq,
                           sip_t const* sip) {
     try {
-      msg_t* msg = nta_incoming_getrequest(irq);
+      msg_t* msg = nta_incoming_getrequest(irq);  // a reference: released below
       const std::optional<IpCidr> source = sourceOf(msg);
-      msg_destroy(msg);
+      if (msg) msg_destroy(msg);
       return reinterpret_cast<Stack*>(magic)->handleRequest(nta_incoming_method(irq), sip, source);
     } catch (...) {
       return 500;

@@ -14,8 +14,6 @@
 #include <string>
 #include <utility>
 
-#include "common/IpCidr.h"
-
 namespace px {
 
 namespace {
@@ -241,6 +239,10 @@ void TcpGuard::sweep() {
       c.fd = fd;
       c.ip = peer.ip;
       c.seen = c.active = now;
+      const auto address = IpCidr::fromSockaddr(reinterpret_cast<const sockaddr*>(&remote));
+      for (const IpCidr& source : preferred_) {
+        if (address && source.contains(*address)) c.preferred = true;
+      }
     }
     c.present = true;
   });
@@ -262,23 +264,23 @@ void TcpGuard::sweep() {
     }
     live.push_back(&c);
   }
-  // Oldest first keep their place; the newest beyond a cap are closed.
-  std::sort(live.begin(), live.end(), [](const Connection* a, const Connection* b) {
-    return a->seen != b->seen ? a->seen < b->seen : a->fd < b->fd;
-  });
-  std::unordered_map<std::string, uint32_t> perSource;
+  std::vector<CapCandidate> candidates;
+  candidates.reserve(live.size());
+  for (const Connection* c : live)
+    candidates.push_back(CapCandidate{c->ip, c->seen, c->fd, c->preferred});
+  std::vector<bool> close(live.size(), false);
+  for (size_t index : overCaps(candidates, limits_)) close[index] = true;
   uint64_t kept = 0;
   std::optional<Clock::time_point> next;
-  for (Connection* c : live) {
-    uint32_t& fromSource = perSource[c->ip];
-    if (kept >= limits_.maxConnections || fromSource >= limits_.maxConnectionsPerSource) {
+  for (size_t i = 0; i < live.size(); ++i) {
+    Connection* c = live[i];
+    if (close[i]) {
       ::shutdown(c->fd, SHUT_RDWR);
       c->closing = true;
       counters_.refused++;
       continue;
     }
     kept++;
-    fromSource++;
     if (!next || c->active + idle < *next) next = c->active + idle;
   }
   estimate_ = kept;
@@ -288,6 +290,32 @@ void TcpGuard::sweep() {
   if (next) armTimer(std::max(std::min(*next, now + kRecountInterval), now + kSweepInterval));
   // Connections being closed are looked at again soon, to drop them once Sofia closed them.
   if (kept != connections_.size()) armTimer(now + kSweepInterval * 4);
+}
+
+std::vector<size_t> TcpGuard::overCaps(const std::vector<CapCandidate>& live,
+                                       const SipConfig::Tcp& limits) {
+  // Preferred sources, then the oldest keep their place; the newest beyond a cap are closed.
+  std::vector<size_t> order(live.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&live](size_t x, size_t y) {
+    const CapCandidate& a = live[x];
+    const CapCandidate& b = live[y];
+    if (a.preferred != b.preferred) return a.preferred;
+    return a.seen != b.seen ? a.seen < b.seen : a.fd < b.fd;
+  });
+  std::unordered_map<std::string, uint32_t> perSource;
+  uint64_t kept = 0;
+  std::vector<size_t> closed;
+  for (size_t index : order) {
+    uint32_t& fromSource = perSource[live[index].ip];
+    if (kept >= limits.maxConnections || fromSource >= limits.maxConnectionsPerSource) {
+      closed.push_back(index);
+      continue;
+    }
+    kept++;
+    fromSource++;
+  }
+  return closed;
 }
 
 void TcpGuard::armTimer(Clock::time_point at) {

@@ -35,6 +35,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/IpCidr.h"
 #include "config/GatewayConfig.h"
 #include "sip/Sofia.h"
 
@@ -62,6 +63,23 @@ class TcpGuard {
   // when none is found (then nothing is guarded; the caller decides whether that is an error).
   bool start();
 
+  // Sources whose connections keep their place first when a cap closes some (the presence
+  // server, sip.trustedNotifySources). They still count toward the caps.
+  void setPreferred(std::vector<IpCidr> sources) { preferred_ = std::move(sources); }
+
+  // One open connection as the caps see it.
+  struct CapCandidate {
+    std::string ip;  // remote IP: the per-source key
+    std::chrono::steady_clock::time_point seen;
+    int fd = -1;  // tie-break for connections seen by the same sweep
+    bool preferred = false;
+  };
+  // Indexes (into `live`) of the connections the caps close: connections of preferred sources
+  // keep their place first, then the oldest; the rest beyond maxConnections in all or
+  // maxConnectionsPerSource from one IP are closed.
+  static std::vector<size_t> overCaps(const std::vector<CapCandidate>& live,
+                                      const SipConfig::Tcp& limits);
+
   // A complete SIP message arrived over TCP from `peer`: its connection is not idle.
   void noteMessage(const sockaddr* peer);
 
@@ -78,6 +96,7 @@ class TcpGuard {
     std::chrono::steady_clock::time_point seen;
     std::chrono::steady_clock::time_point active;  // seen, or last complete message
     bool closing = false;                          // shut down, waiting for Sofia to close it
+    bool preferred = false;                        // from a setPreferred() source
     bool present = false;                          // scratch: found by the current sweep
   };
 
@@ -95,6 +114,7 @@ class TcpGuard {
   uint16_t port_;
   Publish publish_;
   std::vector<std::unique_ptr<Listener>> listeners_;
+  std::vector<IpCidr> preferred_;
   SuTimer timer_;
   std::chrono::steady_clock::time_point timerAt_{};
   bool timerArmed_ = false;

@@ -12,6 +12,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -24,6 +25,7 @@
 
 #include "address/Address.h"
 #include "sip/PresenceWatcher.h"
+#include "sip/TcpGuard.h"
 #include "support/PidfDocuments.h"
 #include "support/UdpSipPeer.h"
 
@@ -543,6 +545,41 @@ TEST(SipTcpGuard, OversizedMessageEndsItsConnectionLongBeforeTheIdleTimeout) {
   const auto outcome = sink.waitOutcome(id, milliseconds(3000));
   ASSERT_TRUE(outcome);
   EXPECT_EQ(outcome->kind, FetchOutcome::Kind::kStatus);
+}
+
+}  // namespace
+}  // namespace px
+
+namespace px {
+namespace {
+
+TEST(TcpGuardCaps, PreferredSourcesThenOldestKeepTheirPlace) {
+  using Candidate = TcpGuard::CapCandidate;
+  SipConfig::Tcp limits;
+  limits.maxConnections = 5;
+  limits.maxConnectionsPerSource = 3;
+  const auto t0 = Clock::now();
+  const auto at = [t0](int ms) { return t0 + milliseconds(ms); };
+  const std::vector<Candidate> live = {
+      {"10.0.0.1", at(0), 10, false},  // 0: kept (oldest of .1)
+      {"10.0.0.1", at(1), 11, false},  // 1: kept
+      {"10.0.0.1", at(2), 12, false},  // 2: kept (3rd of .1)
+      {"10.0.0.1", at(3), 13, false},  // 3: closed, over the per-source cap
+      {"10.0.0.2", at(4), 14, false},  // 4: closed: the total cap is taken by older and preferred
+      {"10.0.0.9", at(9), 15, true},   // 5: kept although newest: the presence server
+      {"10.0.0.9", at(9), 16, true},   // 6: kept (5th in all)
+      {"10.0.0.3", at(5), 17, false},  // 7: closed
+  };
+  std::vector<size_t> closed = TcpGuard::overCaps(live, limits);
+  std::sort(closed.begin(), closed.end());
+  EXPECT_EQ(closed, (std::vector<size_t>{3, 4, 7}));
+
+  limits.maxConnections = 1;
+  limits.maxConnectionsPerSource = 1;
+  closed = TcpGuard::overCaps(live, limits);
+  EXPECT_EQ(closed.size(), live.size() - 1);
+  EXPECT_EQ(std::count(closed.begin(), closed.end(), size_t{5}), 0);  // the oldest preferred stays
+  EXPECT_TRUE(TcpGuard::overCaps({}, limits).empty());
 }
 
 }  // namespace
