@@ -19,6 +19,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <random>
 #include <string>
 #include <thread>
 #include <vector>
@@ -139,8 +140,8 @@ class RawUdp {
     to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     ::sendto(fd_.get(), data.data(), data.size(), 0, reinterpret_cast<sockaddr*>(&to), sizeof to);
   }
-  // The first final response within `timeout`.
-  std::optional<SipMessage> response(milliseconds timeout) const {
+  // The first final response within `timeout` (of that Call-ID when one is given).
+  std::optional<SipMessage> response(milliseconds timeout, const std::string& callId = "") const {
     const auto until = Clock::now() + timeout;
     std::vector<char> buf(65536);
     while (Clock::now() < until) {
@@ -150,7 +151,10 @@ class RawUdp {
       const ssize_t n = ::recv(fd_.get(), buf.data(), buf.size(), 0);
       if (n <= 0) continue;
       auto message = SipMessage::parse(std::string_view(buf.data(), static_cast<size_t>(n)));
-      if (message && !message->isRequest && message->status >= 200) return message;
+      if (message && !message->isRequest && message->status >= 200 &&
+          (callId.empty() || message->get("call-id") == callId)) {
+        return message;
+      }
     }
     return std::nullopt;
   }
@@ -236,6 +240,48 @@ TEST(SipHardening, HostileTargetsNeverReachTheWire) {
   // The only Route is the presence server's.
   ASSERT_EQ(m.all("route").size(), 1u);
   EXPECT_NE(m.get("route").find(std::to_string(peer.port())), std::string::npos);
+}
+
+// --- garbage on the UDP port -----------------------------------------------------------------
+
+TEST(SipHardening, UdpGarbageLeavesTheWatcherServing) {
+  UdpSipPeer peer;
+  PeerScript script;
+  script.body = test::kOpen;
+  peer.setScript(script);
+  Sink sink;
+  Watcher watcher(configFor(peer), sink);
+  const uint16_t port = watcher->sipPort();
+  RawUdp junk("127.0.0.4");
+  std::mt19937 random(12345);
+  for (int i = 0; i < 200; ++i) {
+    std::string bytes(1 + random() % 1400, '\0');
+    for (char& b : bytes) b = static_cast<char>(random());
+    junk.send(bytes, port);
+  }
+  const std::string notify =
+      notifyFor(junk, "junk@x", "<sip:a@b>;tag=1", "<sip:c@d>;tag=2", test::kOpen, port);
+  for (size_t cut = 1; cut < notify.size(); cut += 29) junk.send(notify.substr(0, cut), port);
+  junk.send("NOTIFY sip:gw@127.0.0.1 SIP/2.0\r\nX-Huge: " + std::string(60000, 'h') + "\r\n\r\n",
+            port);
+  std::string lying = notify;
+  lying.replace(lying.find("Content-Length: "), 16, "Content-Length: 99999");
+  junk.send(lying, port);
+  junk.send("SIP/2.0 200 OK\r\nCall-ID: nothing\r\nCSeq: 1 SUBSCRIBE\r\n\r\n", port);
+  // A NOTIFY with an unknown Call-ID from anywhere: 481, counted as stray.
+  const std::string stray =
+      notifyFor(junk, "stray@x", "<sip:a@b>;tag=1", "<sip:c@d>;tag=2", test::kOpen, port);
+  junk.send(stray, port);
+  const auto answer = junk.response(milliseconds(2000), "stray@x");
+  ASSERT_TRUE(answer);
+  EXPECT_EQ(answer->status, 481);
+
+  const uint64_t id = watcher->fetch(test::kTarget);
+  const auto outcome = sink.waitOutcome(id, milliseconds(3000));
+  ASSERT_TRUE(outcome);
+  EXPECT_EQ(outcome->kind, FetchOutcome::Kind::kStatus);
+  EXPECT_EQ(outcome->status, TerminalStatus::kReachable);
+  EXPECT_GE(watcher->stats().strayRequests, 1u);
 }
 
 // --- in-dialog NOTIFY source -----------------------------------------------------------------
