@@ -235,9 +235,11 @@ class PresenceWatcher::Stack {
         // Sofia buffers a message up to this size (default 2 MiB) before refusing it: with up
         // to sip.tcp.maxConnections inbound connections that is the memory a peer can pin.
         NTATAG_MAXSIZE(kMaxMessageBytes),
-        // Sofia's own idle and incomplete-message limits for TCP; the TcpGuard enforces the
-        // same idle timeout on inbound connections even while a message trickles in.
-        TPTAG_IDLE(sip.tcp.idleTimeoutMs), TPTAG_TIMEOUT(sip.tcp.idleTimeoutMs), TAG_END()));
+        // Sofia's own idle and incomplete-message limits for TCP. The TcpGuard closes idle
+        // inbound connections (also while a message trickles in) and counts them; Sofia's idle
+        // limit is set later than the guard's so that it only ends the outbound connections
+        // and nothing is closed uncounted.
+        TPTAG_IDLE(2 * sip.tcp.idleTimeoutMs), TPTAG_TIMEOUT(sip.tcp.idleTimeoutMs), TAG_END()));
     if (!agent_) return false;
     resolveNotifySources(sip);
     if (std::find(sip.transports.begin(), sip.transports.end(), SipTransport::kTcp) !=
