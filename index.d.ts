@@ -43,6 +43,8 @@ export interface GatewayConfig {
   sip: {
     bindHost: string; port: number; transports: Array<'udp' | 'tcp'>; watcherUri: string;
     presenceServerUri: string; telDomain: string; userAgent: string;
+    tcp: { idleTimeoutMs: number; maxConnections: number; maxConnectionsPerSource: number };
+    checkNotifySource: boolean; trustedNotifySources: string[];
   };
   presence: {
     fetchTimeoutMs: number; busyActivities: string[]; subscriptionExpiresSec: number; subscribeTimeoutMs: number;

@@ -249,7 +249,26 @@ AddressParseResult parseTel(std::string_view rest) {
   return r;
 }
 
-AddressParseResult parseSip(AddressScheme scheme, std::string_view rest) {
+// RFC 3261 19.1.1 parameters that choose the destination, the transport or the method of the
+// request sent to the URI (lr makes a Request-URI look like a loose-routing proxy). The name is
+// compared after %HH decoding: an escaped "m%61ddr" is the same parameter to the next hop.
+bool isRoutingParameter(std::string_view name) {
+  std::string decoded;
+  for (std::size_t i = 0; i < name.size(); ++i) {
+    if (name[i] == '%' && i + 2 < name.size() && isHex(name[i + 1]) && isHex(name[i + 2])) {
+      decoded += static_cast<char>(std::stoi(std::string(name.substr(i + 1, 2)), nullptr, 16));
+      i += 2;
+    } else {
+      decoded += name[i];
+    }
+  }
+  for (std::string_view p : {"maddr", "transport", "ttl", "lr", "method"}) {
+    if (ascii::equalsNoCase(decoded, p)) return true;
+  }
+  return false;
+}
+
+AddressParseResult parseSip(AddressScheme scheme, std::string_view rest, AddressUse use) {
   Address a;
   a.scheme = scheme;
 
@@ -316,6 +335,10 @@ AddressParseResult parseSip(AddressScheme scheme, std::string_view rest) {
     pos = next;
     const std::size_t eq = param.find('=');
     if (!isEscapedText(param.substr(0, eq), isParamChar)) return invalid("bad URI parameter");
+    if (use == AddressUse::kTerminal && isRoutingParameter(param.substr(0, eq))) {
+      return invalid("URI parameter '" + ascii::lowered(param.substr(0, eq)) +
+                     "' is not accepted in a terminal address (it would steer SIP routing)");
+    }
     if (eq != std::string_view::npos && !isEscapedText(param.substr(eq + 1), isParamChar)) {
       return invalid("bad URI parameter value");
     }
@@ -333,7 +356,7 @@ AddressParseResult parseSip(AddressScheme scheme, std::string_view rest) {
 
 }  // namespace
 
-AddressParseResult parseAddress(std::string_view text) {
+AddressParseResult parseAddress(std::string_view text, AddressUse use) {
   if (text.empty()) return invalid("empty address");
   if (text.size() > kMaxAddressBytes) return invalid("address longer than 512 bytes");
   if (isWhitespace(text.front()) || isWhitespace(text.back())) {
@@ -354,8 +377,8 @@ AddressParseResult parseAddress(std::string_view text) {
 
   const std::string_view rest = text.substr(colon + 1);
   if (ascii::equalsNoCase(scheme, "tel")) return parseTel(rest);
-  if (ascii::equalsNoCase(scheme, "sip")) return parseSip(AddressScheme::kSip, rest);
-  if (ascii::equalsNoCase(scheme, "sips")) return parseSip(AddressScheme::kSips, rest);
+  if (ascii::equalsNoCase(scheme, "sip")) return parseSip(AddressScheme::kSip, rest, use);
+  if (ascii::equalsNoCase(scheme, "sips")) return parseSip(AddressScheme::kSips, rest, use);
   return fail(AddressError::kUnknownScheme,
               "unsupported URI scheme '" + ascii::lowered(scheme) + "'");
 }

@@ -26,6 +26,14 @@ struct Address {
   unsigned port = 0;  // 0 when absent
 };
 
+// What the address is for. A terminal address comes from a requester and becomes the Request-URI
+// and To of a SUBSCRIBE, so the URI parameters that steer where or how SIP sends a request
+// (maddr, transport, ttl, lr, method) are refused there: they would let a requester route the
+// gateway's SIP to hosts of its choosing. A routing URI is the operator's own (the presence
+// server, the watcher's identity in the configuration) and may carry them.
+// URI headers ("?Route=...") are refused for both: they inject headers into the request.
+enum class AddressUse { kTerminal, kRouting };
+
 struct AddressParseResult {
   AddressError error = AddressError::kNone;
   std::string reason;  // human readable when error != kNone
@@ -35,8 +43,9 @@ struct AddressParseResult {
 
 // Parses one address. Never throws. Leading/trailing whitespace is refused (kInvalid),
 // as are control characters, a length over 512 bytes, and anything RFC 3261 / RFC 3966 rejects
-// in the parts we use (empty host, bad port, tel: without digits, ...).
-AddressParseResult parseAddress(std::string_view text);
+// in the parts we use (empty host, bad port, tel: without digits, ...); for kTerminal also the
+// routing parameters listed at AddressUse (kInvalid, hence SVC0002).
+AddressParseResult parseAddress(std::string_view text, AddressUse use = AddressUse::kTerminal);
 
 // The SIP Request-URI to subscribe to for an address. tel: numbers become
 // "sip:<number>@<telDomain>;user=phone" (IMS style) when telDomain is not empty, else the tel URI

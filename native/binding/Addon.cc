@@ -557,6 +557,10 @@ class NativeCore : public Napi::ObjectWrap<NativeCore> {
     o.Set("refreshes", static_cast<double>(s.refreshes));
     o.Set("resubscribes", static_cast<double>(s.resubscribes));
     o.Set("subscriptionFailures", static_cast<double>(s.subscriptionFailures));
+    o.Set("notifySourceRefused", static_cast<double>(s.notifySourceRefused));
+    o.Set("tcpConnections", static_cast<double>(s.tcpConnections));
+    o.Set("tcpRefused", static_cast<double>(s.tcpRefused));
+    o.Set("tcpIdleClosed", static_cast<double>(s.tcpIdleClosed));
     o.Set("notifications", static_cast<double>(engine_.size()));
     o.Set("watchedTerminals", static_cast<double>(engine_.watchedTerminals()));
     o.Set("policyInFlight", static_cast<double>(policy_->inFlight()));

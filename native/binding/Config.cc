@@ -48,6 +48,13 @@ Napi::Object configToJs(Napi::Env env, const GatewayConfig& c) {
   sip.Set("presenceServerUri", c.sip.presenceServerUri);
   sip.Set("telDomain", c.sip.telDomain);
   sip.Set("userAgent", c.sip.userAgent);
+  Napi::Object sipTcp = Napi::Object::New(env);
+  sipTcp.Set("idleTimeoutMs", c.sip.tcp.idleTimeoutMs);
+  sipTcp.Set("maxConnections", c.sip.tcp.maxConnections);
+  sipTcp.Set("maxConnectionsPerSource", c.sip.tcp.maxConnectionsPerSource);
+  sip.Set("tcp", sipTcp);
+  sip.Set("checkNotifySource", c.sip.checkNotifySource);
+  sip.Set("trustedNotifySources", toJs(env, c.sip.trustedNotifySources));
   o.Set("sip", sip);
 
   Napi::Object presence = Napi::Object::New(env);

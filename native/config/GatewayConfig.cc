@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <string_view>
@@ -22,6 +23,7 @@
 
 #include "address/Address.h"
 #include "common/Ascii.h"
+#include "common/IpCidr.h"
 #include "config/OutboundConfigReader.h"
 #include "config/OverrideRule.h"
 #include "config/PolicyConfigReader.h"
@@ -164,10 +166,11 @@ class Loader {
     return s;
   }
 
-  // A sip:/sips: URI as parsed by the address module (no user part needed, parameters allowed).
+  // A sip:/sips: URI as parsed by the address module (no user part needed, parameters allowed,
+  // also the routing ones such as ;transport=tcp: the operator's own URIs).
   std::string sipUri(const Item& item) const {
     const std::string s = yaml_.text(item);
-    const AddressParseResult r = parseAddress(s);
+    const AddressParseResult r = parseAddress(s, AddressUse::kRouting);
     if (!r.ok()) {
       yaml_.fail(item, "expected a sip: or sips: URI, got " + quote(s) + ": " + r.reason);
     }
@@ -233,8 +236,9 @@ class Loader {
   }
 
   void readSip(const Item& section, SipConfig& sip) const {
-    auto f = yaml_.fields(section, {"bindHost", "port", "transports", "watcherUri",
-                                    "presenceServerUri", "telDomain", "userAgent"});
+    auto f = yaml_.fields(
+        section, {"bindHost", "port", "transports", "watcherUri", "presenceServerUri", "telDomain",
+                  "userAgent", "tcp", "checkNotifySource", "trustedNotifySources"});
     if (auto it = f.find("bindHost"); it != f.end()) sip.bindHost = host(it->second);
     if (auto it = f.find("port"); it != f.end()) sip.port = port(it->second);
     if (auto it = f.find("transports"); it != f.end()) {
@@ -269,6 +273,40 @@ class Loader {
       sip.telDomain = d;
     }
     if (auto it = f.find("userAgent"); it != f.end()) sip.userAgent = yaml_.label(it->second, 255);
+    if (auto it = f.find("tcp"); it != f.end()) readSipTcp(it->second, sip.tcp);
+    if (auto it = f.find("checkNotifySource"); it != f.end()) {
+      sip.checkNotifySource = yaml_.boolean(it->second);
+    }
+    if (auto it = f.find("trustedNotifySources"); it != f.end()) {
+      std::vector<std::string> sources;
+      for (const Item& e : yaml_.list(it->second)) {
+        const std::string s = e.node.IsScalar() ? e.node.Scalar() : "";
+        const std::optional<IpCidr> cidr = IpCidr::parse(s);
+        if (!cidr) {
+          yaml_.fail(e,
+                     "expected an IP address or CIDR block (192.0.2.1, 10.0.0.0/8, "
+                     "2001:db8::/32), got " +
+                         describe(e.node));
+        }
+        sources.push_back(cidr->toString());
+      }
+      sip.trustedNotifySources = std::move(sources);
+    }
+  }
+
+  void readSipTcp(const Item& section, SipConfig::Tcp& tcp) const {
+    auto f = yaml_.fields(section, {"idleTimeoutMs", "maxConnections", "maxConnectionsPerSource"});
+    if (auto it = f.find("idleTimeoutMs"); it != f.end()) {
+      tcp.idleTimeoutMs = yaml_.integer(it->second, 1000, 3600000);
+    }
+    if (auto it = f.find("maxConnections"); it != f.end()) {
+      tcp.maxConnections = yaml_.integer(it->second, 1, 65536);
+    }
+    if (auto it = f.find("maxConnectionsPerSource"); it != f.end()) {
+      tcp.maxConnectionsPerSource = yaml_.integer(it->second, 1, tcp.maxConnections);
+    } else if (tcp.maxConnectionsPerSource > tcp.maxConnections) {
+      tcp.maxConnectionsPerSource = tcp.maxConnections;  // the default never exceeds the total
+    }
   }
 
   void readPresence(const Item& section, PresenceConfig& presence) const {

@@ -44,6 +44,17 @@ struct SipConfig {
   // tel: addresses are subscribed as sip:<number>@telDomain;user=phone; empty = send tel: as is.
   std::string telDomain = "example.test";
   std::string userAgent = "parlayx-gateway";
+  // Hardening (issue 12). Inbound TCP: Sofia accepts every connection, so the watcher closes
+  // the ones beyond these caps and those idle too long (see native/sip/TcpGuard.h).
+  struct Tcp {
+    uint32_t idleTimeoutMs = 30000;         // 1000 .. 3600000: no complete message for this long
+    uint32_t maxConnections = 256;          // 1 .. 65536 inbound connections in all
+    uint32_t maxConnectionsPerSource = 16;  // 1 .. maxConnections from one remote IP
+  } tcp;
+  // An in-dialog NOTIFY (fetch or subscription) is taken only from the presence server's
+  // address, the dialog's peers (2xx source, remote target, first route) or these; else 403.
+  bool checkNotifySource = true;
+  std::vector<std::string> trustedNotifySources;  // IP literals or CIDR blocks, canonical form
 };
 
 struct PresenceConfig {

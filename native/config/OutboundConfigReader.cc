@@ -4,49 +4,33 @@
 
 #include <algorithm>
 #include <array>
-#include <cstdlib>
+#include <optional>
 
 #include "common/Ascii.h"
+#include "common/IpCidr.h"
 #include "config/TextSyntax.h"
 
 namespace px::config {
 
 std::string normaliseCidr(const std::string& text, std::string* problem) {
   const size_t slash = text.find('/');
-  const std::string address = text.substr(0, slash);
-  std::array<unsigned char, 16> bytes{};
-  int family = 0;
-  if (inet_pton(AF_INET, address.c_str(), bytes.data()) == 1) {
-    family = AF_INET;
-  } else if (inet_pton(AF_INET6, address.c_str(), bytes.data()) == 1) {
-    family = AF_INET6;
-  } else {
+  const std::optional<IpCidr> address = IpCidr::parse(text.substr(0, slash));
+  if (!address) return "";
+  const std::optional<IpCidr> cidr = IpCidr::parse(text);
+  if (!cidr) {
+    *problem =
+        "the prefix length after '/' must be a number in 0.." + std::to_string(address->prefix);
     return "";
   }
-  const int maxPrefix = family == AF_INET ? 32 : 128;
-  int prefix = maxPrefix;
-  if (slash != std::string::npos) {
-    const std::string digits = text.substr(slash + 1);
-    if (digits.empty() || digits.size() > 3 ||
-        !std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-      *problem = "the prefix length after '/' must be a number";
-      return "";
-    }
-    prefix = std::atoi(digits.c_str());
-    if (prefix > maxPrefix) {
-      *problem = "the prefix length must be 0.." + std::to_string(maxPrefix);
-      return "";
-    }
-  }
-  for (int bit = prefix; bit < maxPrefix; ++bit) {
-    if (bytes[bit / 8] & (0x80 >> (bit % 8))) {
+  for (unsigned bit = cidr->prefix; bit < address->prefix; ++bit) {
+    if (cidr->bytes[bit / 8] & (0x80 >> (bit % 8))) {
       *problem = "address bits beyond the prefix length must be zero";
       return "";
     }
   }
   std::array<char, INET6_ADDRSTRLEN> canonical{};
-  inet_ntop(family, bytes.data(), canonical.data(), canonical.size());
-  return std::string(canonical.data()) + "/" + std::to_string(prefix);
+  inet_ntop(cidr->family, cidr->bytes.data(), canonical.data(), canonical.size());
+  return std::string(canonical.data()) + "/" + std::to_string(cidr->prefix);
 }
 
 namespace {

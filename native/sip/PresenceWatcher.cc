@@ -1,6 +1,7 @@
 #include "sip/PresenceWatcher.h"
 
 #include <arpa/inet.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -22,8 +23,10 @@
 #include <utility>
 
 #include "common/Ascii.h"
+#include "common/IpCidr.h"
 #include "presence/PresenceDocument.h"
 #include "sip/Sofia.h"
+#include "sip/TcpGuard.h"
 
 // After Sofia.h, which includes su_config.h first.
 #include <sofia-sip/nta_stateless.h>
@@ -35,6 +38,9 @@ using Clock = std::chrono::steady_clock;
 
 constexpr unsigned kUdpBufferBytes = 4 * 1024 * 1024;
 constexpr unsigned kTimerKMs = 1000;
+// Largest SIP message taken: a PIDF document of many tuples fits; a peer cannot make the stack
+// buffer megabytes per connection.
+constexpr usize_t kMaxMessageBytes = 256 * 1024;
 
 const char* toString(FetchOutcome::Kind kind) {
   switch (kind) {
@@ -90,6 +96,27 @@ std::string hostForUri(const std::string& host) {
   return host;
 }
 
+// The host of a SIP URI ("sip:user@[::1]:5060;lr" -> "::1"), "" when there is none.
+std::string uriHost(std::string_view uri) {
+  const size_t colon = uri.find(':');
+  if (colon == std::string_view::npos) return "";
+  std::string_view rest = uri.substr(colon + 1);
+  rest = rest.substr(0, rest.find_first_of(";?>"));
+  const size_t at = rest.rfind('@');
+  if (at != std::string_view::npos) rest = rest.substr(at + 1);
+  if (!rest.empty() && rest.front() == '[') {
+    const size_t close = rest.find(']');
+    return close == std::string_view::npos ? "" : std::string(rest.substr(1, close - 1));
+  }
+  return std::string(rest.substr(0, rest.find(':')));
+}
+
+// The address a SIP message came from (Sofia records it in the message), if known.
+std::optional<IpCidr> sourceOf(msg_t* msg) {
+  const su_addrinfo_t* ai = msg ? msg_addrinfo(msg) : nullptr;
+  return ai ? IpCidr::fromSockaddr(ai->ai_addr) : std::nullopt;
+}
+
 std::string routeFor(const std::string& presenceServerUri) {
   std::string uri = presenceServerUri;
   if (uri.find(";lr") == std::string::npos) uri += ";lr";
@@ -125,6 +152,7 @@ class PresenceWatcher::Stack {
     std::string callId;
     std::string fromTag;
     Clock::time_point started;
+    std::optional<IpCidr> peer;  // where the 2xx came from: a NOTIFY source of this fetch
   };
 
   enum class SubState : uint8_t {
@@ -149,6 +177,7 @@ class PresenceWatcher::Stack {
     std::string remoteTag;             // "" while no dialog exists
     std::string remoteTarget;          // the notifier's Contact; "" while unknown
     std::unique_ptr<RouteSet> routes;  // only when the dialog has a route set
+    std::optional<IpCidr> peer;        // where the dialog's 2xx came from
     NtaOutgoing orq;                   // the SUBSCRIBE still waiting for its final answer
     Clock::time_point refreshAt{};     // when to refresh; {} while no expiry is known
     uint64_t id = 0;                   // one per watch(): key of subs_, part of the Call-ID
@@ -178,6 +207,7 @@ class PresenceWatcher::Stack {
     std::string contact;
     std::unique_ptr<RouteSet> routes;
     std::optional<uint64_t> expires;
+    std::optional<IpCidr> source;  // where the response came from
   };
 
   Stack(PresenceWatcher& owner, su_root_t* root)
@@ -201,8 +231,34 @@ class PresenceWatcher::Stack {
         // Timer K (T4): how long an answered SUBSCRIBE transaction stays to absorb duplicate
         // answers, about 10 KB each. 5 s kept ~25,000 of them (250 MB) while 100,000
         // subscriptions started; duplicates come within a round trip, later ones are dropped.
-        NTATAG_SIP_T4(kTimerKMs), TAG_END()));
+        NTATAG_SIP_T4(kTimerKMs),
+        // Sofia buffers a message up to this size (default 2 MiB) before refusing it: with up
+        // to sip.tcp.maxConnections inbound connections that is the memory a peer can pin.
+        NTATAG_MAXSIZE(kMaxMessageBytes),
+        // Sofia's own idle and incomplete-message limits for TCP. The TcpGuard closes idle
+        // inbound connections (also while a message trickles in) and counts them; Sofia's idle
+        // limit is set later than the guard's so that it only ends the outbound connections
+        // and nothing is closed uncounted.
+        TPTAG_IDLE(2 * sip.tcp.idleTimeoutMs), TPTAG_TIMEOUT(sip.tcp.idleTimeoutMs), TAG_END()));
     if (!agent_) return false;
+    resolveNotifySources(sip);
+    if (std::find(sip.transports.begin(), sip.transports.end(), SipTransport::kTcp) !=
+        sip.transports.end()) {
+      tcpGuard_ = std::make_unique<TcpGuard>(root_, sip.tcp, sip.bindHost, owner_.sipPort_,
+                                             [this](const TcpGuardCounters& counters) {
+                                               std::lock_guard<std::mutex> lock(owner_.statsMutex_);
+                                               owner_.stats_.tcpConnections = counters.open;
+                                               owner_.stats_.tcpRefused = counters.refused;
+                                               owner_.stats_.tcpIdleClosed = counters.idleClosed;
+                                             });
+      tcpGuard_->setPreferred(notifySources_);
+      // No listener found would leave TCP unbounded: refuse to start rather than run so.
+      if (!tcpGuard_->start()) {
+        startProblem_ = "cannot guard the SIP TCP listener on port " +
+                        std::to_string(owner_.sipPort_) + " (sip.tcp limits)";
+        return false;
+      }
+    }
     // Requests are answered statelessly by onMessage: there is no default leg, so NTA creates
     // no server transaction for them. A transaction would keep each NOTIFY and its answer for
     // 64*T1 = 32 s (Timer J), about 10 KB per NOTIFY: 1 GB while 100,000 subscriptions start.
@@ -226,6 +282,9 @@ class PresenceWatcher::Stack {
     userAgent_ = sip_user_agent_make(home, sip.userAgent.c_str());
     return route_ && event_ && accept_ && expires_ && subExpires_ && userAgent_;
   }
+
+  // Why start() failed when it was not the binding itself; "" otherwise.
+  const std::string& startProblem() const { return startProblem_; }
 
   // su_msg callback: the command queue has work (or close() was called).
   static void onWake(su_root_magic_t* magic, su_msg_r, su_msg_arg_t*) {
@@ -372,6 +431,7 @@ class PresenceWatcher::Stack {
     if (status < 300) {
       // Final 2xx: the transaction is done; the fetch waits for its NOTIFY. Keeping the
       // transaction object until the fetch ends lets NTA absorb 2xx retransmissions.
+      it->second.peer = responseSource(orq);
       return 0;
     }
     FetchOutcome outcome;
@@ -401,7 +461,12 @@ class PresenceWatcher::Stack {
     }
     int status = 500;
     try {
-      status = reinterpret_cast<Stack*>(magic)->handleRequest(sip->sip_request->rq_method, sip);
+      auto* self = reinterpret_cast<Stack*>(magic);
+      const su_addrinfo_t* ai = msg_addrinfo(msg);
+      if (ai && ai->ai_socktype == SOCK_STREAM && self->tcpGuard_) {
+        self->tcpGuard_->noteMessage(ai->ai_addr);
+      }
+      status = self->handleRequest(sip->sip_request->rq_method, sip, sourceOf(msg));
     } catch (...) {
     }
     if (status == 0) {  // ACK
@@ -419,13 +484,16 @@ class PresenceWatcher::Stack {
   static int onLegRequest(nta_leg_magic_t* magic, nta_leg_t*, nta_incoming_t* irq,
                           sip_t const* sip) {
     try {
-      return reinterpret_cast<Stack*>(magic)->handleRequest(nta_incoming_method(irq), sip);
+      msg_t* msg = nta_incoming_getrequest(irq);  // a reference: released below
+      const std::optional<IpCidr> source = sourceOf(msg);
+      if (msg) msg_destroy(msg);
+      return reinterpret_cast<Stack*>(magic)->handleRequest(nta_incoming_method(irq), sip, source);
     } catch (...) {
       return 500;
     }
   }
 
-  int handleRequest(sip_method_t method, sip_t const* sip) {
+  int handleRequest(sip_method_t method, sip_t const* sip, const std::optional<IpCidr>& source) {
     if (method == sip_method_options) return 200;
     if (method == sip_method_ack) return 0;
     if (method != sip_method_notify) return 405;
@@ -434,9 +502,11 @@ class PresenceWatcher::Stack {
     const char* toTag = sip->sip_to ? sip->sip_to->a_tag : nullptr;
     if (found != byCallId_.end() && toTag &&
         pending_.at(found->second).fromTag == std::string_view(toTag)) {
+      const Pending& pending = pending_.at(found->second);
+      if (!notifySourceAllowed(source, pending.peer, nullptr, nullptr)) return refuseSource();
       return handleFetchNotify(found->second, sip);
     }
-    const int answer = handleSubscriptionNotify(sip, sip->sip_call_id->i_id, toTag);
+    const int answer = handleSubscriptionNotify(sip, sip->sip_call_id->i_id, toTag, source);
     pumpSubscribes();
     return answer;
   }
@@ -668,6 +738,7 @@ class PresenceWatcher::Stack {
       return;
     }
     sub.responded = true;
+    sub.peer = info.source;
     if (sub.remoteTag.empty()) {  // else a NOTIFY came first and made the dialog
       sub.remoteTag = std::move(info.toTag);
       sub.routes = std::move(info.routes);
@@ -707,7 +778,8 @@ class PresenceWatcher::Stack {
   }
 
   // A NOTIFY not of a fetch: of a subscription dialog, of one recently ended, or stray.
-  int handleSubscriptionNotify(sip_t const* sip, std::string_view callId, const char* toTag) {
+  int handleSubscriptionNotify(sip_t const* sip, std::string_view callId, const char* toTag,
+                               const std::optional<IpCidr>& source) {
     Subscription* sub = findDialog(callId, toTag);
     if (!sub) {
       // The last NOTIFY after an unsubscribe; while closing, that of any dialog.
@@ -715,6 +787,10 @@ class PresenceWatcher::Stack {
       std::lock_guard<std::mutex> lock(owner_.statsMutex_);
       owner_.stats_.strayRequests++;
       return 481;  // ends whatever the notifier still holds for it (RFC 6665 4.1.3)
+    }
+    if (!notifySourceAllowed(source, sub->peer, &sub->remoteTarget,
+                             sub->routes ? &sub->routes->firstHop : nullptr)) {
+      return refuseSource();
     }
     const char* fromTag = sip->sip_from ? sip->sip_from->a_tag : nullptr;
     if (!fromTag || !*fromTag) return 400;
@@ -932,6 +1008,7 @@ class PresenceWatcher::Stack {
     sub.remoteTag.clear();
     sub.remoteTarget.clear();
     sub.routes.reset();
+    sub.peer.reset();
     sub.refreshAt = {};
   }
 
@@ -1043,6 +1120,7 @@ class PresenceWatcher::Stack {
   ResponseInfo readResponse(nta_outgoing_t* orq, sip_t const* sip) {
     ResponseInfo info;
     info.status = nta_outgoing_status(orq);
+    info.source = responseSource(orq);
     if (sip && sip->sip_status && sip->sip_status->st_phrase) {
       info.phrase = sip->sip_status->st_phrase;
     } else if (info.status == 408) {
@@ -1108,6 +1186,65 @@ class PresenceWatcher::Stack {
       body = std::string_view(sip->sip_payload->pl_data, sip->sip_payload->pl_len);
     }
     return mapper_.map(contentType, body);
+  }
+
+  // ---- NOTIFY sources -------------------------------------------------------------------------
+
+  // The presence server's host (an IP literal, or a name resolved once here: NTA resolves the
+  // same name for every SUBSCRIBE anyway) and the trusted sources of the configuration.
+  void resolveNotifySources(const SipConfig& sip) {
+    for (const std::string& text : sip.trustedNotifySources) {
+      if (auto cidr = IpCidr::parse(text)) notifySources_.push_back(*cidr);
+    }
+    const std::string host = uriHost(sip.presenceServerUri);
+    if (auto literal = IpCidr::parse(host)) {
+      notifySources_.push_back(*literal);
+      return;
+    }
+    addrinfo hints{};
+    hints.ai_socktype = SOCK_DGRAM;
+    addrinfo* list = nullptr;
+    if (host.empty() || ::getaddrinfo(host.c_str(), nullptr, &hints, &list) != 0) return;
+    for (const addrinfo* ai = list; ai; ai = ai->ai_next) {
+      if (auto address = IpCidr::fromSockaddr(ai->ai_addr)) notifySources_.push_back(*address);
+    }
+    ::freeaddrinfo(list);
+  }
+
+  static std::optional<IpCidr> responseSource(nta_outgoing_t* orq) {
+    msg_t* response = nta_outgoing_getresponse(orq);  // a reference: released below
+    std::optional<IpCidr> source = sourceOf(response);
+    if (response) msg_destroy(response);
+    return source;
+  }
+
+  // A NOTIFY of a dialog is taken from: the presence server or a trusted source, the source of
+  // the dialog's 2xx, or the host (IP literal) of its remote target or first route. A NOTIFY
+  // that overtakes the 2xx therefore needs the presence server's or a trusted address. Only the
+  // IP is compared: over TCP the notifier's source port is an ephemeral one.
+  bool notifySourceAllowed(const std::optional<IpCidr>& source, const std::optional<IpCidr>& peer,
+                           const std::string* remoteTarget, const std::string* firstHop) const {
+    if (!owner_.config_.sip.checkNotifySource) return true;
+    if (!source) return false;
+    for (const IpCidr& allowed : notifySources_) {
+      if (allowed.contains(*source)) return true;
+    }
+    if (peer && peer->contains(*source)) return true;
+    for (const std::string* uri : {remoteTarget, firstHop}) {
+      if (!uri || uri->empty()) continue;
+      if (auto host = IpCidr::parse(uriHost(*uri)); host && host->contains(*source)) return true;
+    }
+    return false;
+  }
+
+  // 403, not 481: the request is understood and names a live dialog, but the sender may not
+  // speak for it. 481 would claim the dialog is gone, and a notifier that is legitimate but not
+  // configured (a multi-homed presence server) would end the subscription without a trace;
+  // a 403 shows in its logs. The body is never looked at.
+  int refuseSource() {
+    std::lock_guard<std::mutex> lock(owner_.statsMutex_);
+    owner_.stats_.notifySourceRefused++;
+    return 403;
   }
 
   // ---- timer ----------------------------------------------------------------------------------
@@ -1304,6 +1441,7 @@ class PresenceWatcher::Stack {
     subs_.clear();
     timers_.clear();
     timer_.reset();
+    tcpGuard_.reset();
     leg_.reset();
     agent_.reset();
     home_.reset();
@@ -1336,6 +1474,11 @@ class PresenceWatcher::Stack {
   NtaAgent agent_;
   NtaLeg leg_;
   SuTimer timer_;
+  std::unique_ptr<TcpGuard> tcpGuard_;  // only with the tcp transport
+  std::string startProblem_;
+  // NOTIFY sources accepted for every dialog: the presence server's addresses and
+  // sip.trustedNotifySources.
+  std::vector<IpCidr> notifySources_;
   bool timerArmed_ = false;
   Clock::time_point armedAt_{};
   // Fetches.
@@ -1398,7 +1541,9 @@ void PresenceWatcher::run(std::string bindUrl) {
     stack = std::make_unique<Stack>(*this, root.get());
     su_root_set_magic(root.get(), reinterpret_cast<su_root_magic_t*>(stack.get()));
     if (!stack->start(bindUrl)) {
-      error = "cannot bind the SIP transports on " + bindUrl + " (address in use or invalid)";
+      error = stack->startProblem().empty()
+                  ? "cannot bind the SIP transports on " + bindUrl + " (address in use or invalid)"
+                  : stack->startProblem();
     }
   }
   {

@@ -81,6 +81,11 @@ struct WatcherStats {
   uint64_t refreshes = 0;             // in-dialog refresh SUBSCRIBEs sent
   uint64_t resubscribes = 0;          // new dialogs started after a failure
   uint64_t subscriptionFailures = 0;  // terminals given up on (kFailed emitted)
+  // Hardening (issue 12).
+  uint64_t notifySourceRefused = 0;  // in-dialog NOTIFYs from a source not of the dialog: 403
+  uint64_t tcpConnections = 0;       // inbound SIP TCP connections open (as of the last sweep)
+  uint64_t tcpRefused = 0;           // inbound connections closed over the caps
+  uint64_t tcpIdleClosed = 0;        // inbound connections closed after sip.tcp.idleTimeoutMs
 };
 
 class PresenceWatcher {

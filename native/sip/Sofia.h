@@ -5,11 +5,13 @@
 #include <unistd.h>
 
 #include <memory>
+#include <utility>
 
 // sofia_features.h and friends need su_config.h first (sofia-sip notes §5.4).
 #include <sofia-sip/su_config.h>
 
 #include <sofia-sip/msg.h>
+#include <sofia-sip/msg_addr.h>
 #include <sofia-sip/nta.h>
 #include <sofia-sip/nta_tag.h>
 #include <sofia-sip/sip_header.h>
@@ -60,6 +62,14 @@ class UniqueFd {
   }
   UniqueFd(const UniqueFd&) = delete;
   UniqueFd& operator=(const UniqueFd&) = delete;
+  UniqueFd(UniqueFd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+  UniqueFd& operator=(UniqueFd&& other) noexcept {
+    if (this != &other) {
+      if (fd_ >= 0) ::close(fd_);
+      fd_ = std::exchange(other.fd_, -1);
+    }
+    return *this;
+  }
   explicit operator bool() const { return fd_ >= 0; }
   int get() const { return fd_; }
 

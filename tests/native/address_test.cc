@@ -177,11 +177,11 @@ TEST(SipAddress, HostOnly) {
 }
 
 TEST(SipAddress, CaseFoldingOfSchemeAndHostOnly) {
-  const Address a = parseOk("SIP:Alice.Smith@EXAMPLE.Test;Transport=TCP");
+  const Address a = parseOk("SIP:Alice.Smith@EXAMPLE.Test;User=Phone");
   EXPECT_EQ(a.scheme, AddressScheme::kSip);
   EXPECT_EQ(a.user, "Alice.Smith");
   EXPECT_EQ(a.host, "example.test");
-  EXPECT_EQ(a.canonical, "sip:Alice.Smith@example.test;Transport=TCP");
+  EXPECT_EQ(a.canonical, "sip:Alice.Smith@example.test;User=Phone");
   EXPECT_EQ(parseOk("SiPs:x@Y.z").canonical, "sips:x@y.z");
 }
 
@@ -216,6 +216,39 @@ TEST(SipAddress, HeadersRefused) {
   expectInvalid("sip:alice@example.test?subject=hi");
   expectInvalid("sip:alice@example.test;transport=tcp?x=y");
   expectInvalid("sip:example.test?");
+}
+
+// A terminal address becomes the SUBSCRIBE's Request-URI: parameters that choose the next hop,
+// the transport or the method would let a requester steer the gateway's SIP (issue 12).
+TEST(SipAddress, RoutingParametersRefusedInTerminalAddresses) {
+  for (const char* text :
+       {"sip:alice@example.test;maddr=10.0.0.1", "sip:alice@example.test;transport=tcp",
+        "sip:alice@example.test;TRANSPORT=udp", "sip:alice@example.test;ttl=1",
+        "sip:alice@example.test;lr", "sip:alice@example.test;user=phone;lr",
+        "sip:alice@example.test;method=INVITE", "sips:alice@example.test;m%61ddr=10.0.0.1",
+        "sip:alice@[::1]:5070;Transport=tls", "sip:example.test;maddr=[::1]"}) {
+    const AddressParseResult r = parseAddress(text);
+    EXPECT_EQ(r.error, AddressError::kInvalid) << text;
+    EXPECT_NE(r.reason.find("not accepted in a terminal address"), std::string::npos)
+        << text << ": " << r.reason;
+  }
+  // Names that merely contain a routing parameter's name are other parameters.
+  EXPECT_EQ(parseOk("sip:alice@example.test;x-maddr=1;transports=2").canonical,
+            "sip:alice@example.test;x-maddr=1;transports=2");
+  // tel: parameters end up escaped inside the user part of the SIP URI: they route nothing.
+  EXPECT_EQ(parseOk("tel:+15551234567;transport=tcp").canonical, "tel:+15551234567;transport=tcp");
+}
+
+// The operator's own URIs (config: presenceServerUri, watcherUri) may carry them.
+TEST(SipAddress, RoutingParametersAllowedInRoutingUris) {
+  const AddressParseResult r =
+      parseAddress("sip:ps.example.test;transport=tcp;lr;maddr=[::1]", AddressUse::kRouting);
+  ASSERT_TRUE(r.ok()) << r.reason;
+  EXPECT_EQ(r.address.canonical, "sip:ps.example.test;transport=tcp;lr;maddr=[::1]");
+  // Headers inject header fields: refused for every use.
+  EXPECT_FALSE(
+      parseAddress("sip:ps.example.test?Route=%3Csip:evil.test%3E", AddressUse::kRouting).ok());
+  EXPECT_FALSE(parseAddress("sip:alice@example.test?Route=%3Csip:10.0.0.1%3E").ok());
 }
 
 TEST(SipAddress, UserPartProblems) {
@@ -273,10 +306,10 @@ TEST(SipAddress, IPv4Hosts) {
 }
 
 TEST(SipAddress, IPv6Hosts) {
-  Address a = parseOk("sip:alice@[2001:DB8::1]:5070;transport=tcp");
+  Address a = parseOk("sip:alice@[2001:DB8::1]:5070;user=ip");
   EXPECT_EQ(a.host, "[2001:db8::1]");
   EXPECT_EQ(a.port, 5070u);
-  EXPECT_EQ(a.canonical, "sip:alice@[2001:db8::1]:5070;transport=tcp");
+  EXPECT_EQ(a.canonical, "sip:alice@[2001:db8::1]:5070;user=ip");
   EXPECT_EQ(parseOk("sip:[::1]").host, "[::1]");
   EXPECT_EQ(parseOk("sip:bob@[::ffff:192.0.2.1]").host, "[::ffff:192.0.2.1]");
   EXPECT_EQ(parseOk("sip:[1:2:3:4:5:6:7:8]").host, "[1:2:3:4:5:6:7:8]");
@@ -307,8 +340,8 @@ TEST(SipAddress, PortBoundaries) {
 }
 
 TEST(SipAddress, Parameters) {
-  const Address a = parseOk("sip:alice@example.test;transport=tcp;lr;maddr=[::1]");
-  EXPECT_EQ(a.canonical, "sip:alice@example.test;transport=tcp;lr;maddr=[::1]");
+  const Address a = parseOk("sip:alice@example.test;user=phone;x-foo;gr=urn:uuid:1");
+  EXPECT_EQ(a.canonical, "sip:alice@example.test;user=phone;x-foo;gr=urn:uuid:1");
   EXPECT_EQ(a.host, "example.test");
   expectInvalid("sip:alice@example.test;");
   expectInvalid("sip:alice@example.test;;lr");
@@ -411,8 +444,8 @@ TEST(RequestUri, TelWithoutDomainStaysTel) {
 }
 
 TEST(RequestUri, SipIsCanonical) {
-  EXPECT_EQ(requestUri("SIP:Alice@Example.TEST:5060;transport=tcp", "ignored.test"),
-            "sip:Alice@example.test:5060;transport=tcp");
+  EXPECT_EQ(requestUri("SIP:Alice@Example.TEST:5060;user=phone", "ignored.test"),
+            "sip:Alice@example.test:5060;user=phone");
   EXPECT_EQ(requestUri("sips:bob@[::1]", ""), "sips:bob@[::1]");
 }
 

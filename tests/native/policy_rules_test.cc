@@ -111,7 +111,7 @@ TEST(PrivacyList, UriParametersDoNotHideATarget) {
   PrivacyRules rules;
   rules.optedOut = {"sip:bob@example.test", "tel:+4930888"};
   const PrivacyList list({&rules});
-  EXPECT_FALSE(list.allows(parsed("sip:bob@example.test;transport=tcp").canonical));
+  EXPECT_FALSE(list.allows(parsed("sip:bob@example.test;user=ip").canonical));
   EXPECT_FALSE(list.allows(parsed("tel:+4930888;isub=12").canonical));
   EXPECT_TRUE(list.allows(parsed("sip:bob@example.test:5070").canonical));  // another endpoint
 
