@@ -40,17 +40,7 @@ const delay = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function newPresentity(label) {
   names += 1;
-  const uri = `sip:${label}-${names}@example.test`;
-  let etag;
-  return {
-    uri,
-    async set(status) {
-      const body = { Reachable: { basic: 'open' }, Unreachable: { basic: 'closed' }, Busy: { basic: 'open', activities: ['on-the-phone'] } }[status];
-      const published = await sip.publish({ server: presence, presentity: uri, etag, ...body });
-      expect(published.status).toBe(200);
-      etag = published.etag;
-    },
-  };
+  return sip.presentity(presence, `sip:${label}-${names}@example.test`);
 }
 
 async function startOverSoap(manager, { endpoint, correlator, address }) {

@@ -63,24 +63,9 @@ async function waitUntil(check, what, timeoutMs = 8000) {
   }
 }
 
-/** A presentity of its own for one test; set() re-PUBLISHes with the previous ETag (one tuple). */
 function newPresentity(label) {
   names += 1;
-  const uri = `sip:${label}-${names}@example.test`;
-  let etag;
-  return {
-    uri,
-    async set(status) {
-      const body = {
-        Reachable: { basic: 'open' },
-        Unreachable: { basic: 'closed' },
-        Busy: { basic: 'open', activities: ['on-the-phone'] },
-      }[status];
-      const published = await sip.publish({ server: presence, presentity: uri, etag, ...body });
-      expect(published.status).toBe(200);
-      etag = published.etag;
-    },
-  };
+  return sip.presentity(presence, `sip:${label}-${names}@example.test`);
 }
 
 /** Kamailio's own counters, read through its ctl socket. */
@@ -460,6 +445,28 @@ describe('sharing and delivery', () => {
 });
 
 describe('a gateway process killed and restarted', () => {
+  /** A gateway configuration on free ports, with its databases in `dir`; returns its path. */
+  function writeConfig(dir) {
+    const configFile = path.join(dir, 'gateway.yaml');
+    fs.writeFileSync(configFile, `authentication:
+  required: false
+http:
+  host: 127.0.0.1
+  port: 0
+sip:
+  bindHost: 127.0.0.1
+  port: 0
+  presenceServerUri: "sip:127.0.0.1:${presence.port}"
+  telDomain: example.test
+notifications:
+  database: ${path.join(dir, 'notifications.db')}
+${NOTIFICATIONS_YAML}
+usage:
+  database: ${path.join(dir, 'usage.db')}
+${LOOPBACK_OUTBOUND_YAML}`);
+    return configFile;
+  }
+
   /** Runs `node js/cli.js serve --config <file>`; resolves with the process and its base URL. */
   async function serve(configFile) {
     const proc = spawnSupervised(process.execPath, [path.join(REPO, 'js', 'cli.js'), 'serve', '--config', configFile], { cwd: REPO });
@@ -486,23 +493,7 @@ describe('a gateway process killed and restarted', () => {
   test('after SIGKILL and a restart, a change made while it was down is reported and an expired notification gets statusEnd', async () => {
     const dir = tempDir('px-restart-');
     cleanups.push(() => fs.rmSync(dir, { recursive: true, force: true }));
-    const configFile = path.join(dir, 'gateway.yaml');
-    fs.writeFileSync(configFile, `authentication:
-  required: false
-http:
-  host: 127.0.0.1
-  port: 0
-sip:
-  bindHost: 127.0.0.1
-  port: 0
-  presenceServerUri: "sip:127.0.0.1:${presence.port}"
-  telDomain: example.test
-notifications:
-  database: ${path.join(dir, 'notifications.db')}
-${NOTIFICATIONS_YAML}
-usage:
-  database: ${path.join(dir, 'usage.db')}
-${LOOPBACK_OUTBOUND_YAML}`);
+    const configFile = writeConfig(dir);
     const app = await newApp();
     const watched = newPresentity('restart');
     const expiring = newPresentity('expiring');
@@ -556,23 +547,7 @@ ${LOOPBACK_OUTBOUND_YAML}`);
   test('SIGKILL while deliveries wait for the application: after the restart they arrive, in order, at least once', async () => {
     const dir = tempDir('px-outbox-');
     cleanups.push(() => fs.rmSync(dir, { recursive: true, force: true }));
-    const configFile = path.join(dir, 'gateway.yaml');
-    fs.writeFileSync(configFile, `authentication:
-  required: false
-http:
-  host: 127.0.0.1
-  port: 0
-sip:
-  bindHost: 127.0.0.1
-  port: 0
-  presenceServerUri: "sip:127.0.0.1:${presence.port}"
-  telDomain: example.test
-notifications:
-  database: ${path.join(dir, 'notifications.db')}
-${NOTIFICATIONS_YAML}
-usage:
-  database: ${path.join(dir, 'usage.db')}
-${LOOPBACK_OUTBOUND_YAML}`);
+    const configFile = writeConfig(dir);
     const app = await newApp();
     const terminal = newPresentity('outbox');
     await terminal.set('Reachable');
