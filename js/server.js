@@ -118,6 +118,13 @@ function createHttpServer({ app, http: settings, log = () => {} }) {
   server.maxConnections = limits.maxConnections;
 
   server.on('drop', () => { counters.droppedTotal += 1; });
+  // Expect: 100-continue: a body the cap refuses anyway is not invited (413 at once, the client
+  // never sends it); any other gets its 100 Continue as node would have sent it.
+  server.on('checkContinue', (req, res) => {
+    const declared = Number(req.headers['content-length']);
+    if (!(Number.isFinite(declared) && declared > settings.maxBodyBytes)) res.writeContinue();
+    handleRequest(req, res);
+  });
 
   server.on('connection', (socket) => {
     const source = sourceOf(socket);

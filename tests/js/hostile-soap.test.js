@@ -358,6 +358,25 @@ describe('HTTP framing and methods', () => {
     expect((await allRecords()).length).toBe(before);
   });
 
+  test('Expect: 100-continue with a Content-Length over the cap: 413 at once, no 100 Continue', async () => {
+    const reply = await rawRequest({
+      port: port(),
+      request: `POST ${path()} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: ${AUTH.authorization}\r\n`
+        + `Content-Type: text/xml\r\nExpect: 100-continue\r\nContent-Length: ${MAX_BODY + 1}\r\n\r\n`,
+    });
+    expect(reply.raw.startsWith('HTTP/1.1 413 ')).toBe(true);
+    expect(reply.raw).not.toContain('100 Continue');
+  });
+
+  test('Expect: 100-continue within the cap: 100 Continue, then the answer', async () => {
+    const body = envelope(`<loc:getStatus><loc:address>${ALICE}</loc:address></loc:getStatus>`);
+    const head = `POST ${path()} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: ${AUTH.authorization}\r\n`
+      + `Content-Type: text/xml; charset=utf-8\r\nSOAPAction: ""\r\nExpect: 100-continue\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n`;
+    const reply = await rawRequest({ port: port(), request: head + body });
+    expect(reply.raw.startsWith('HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 ')).toBe(true);
+    expect(reply.timedOut).toBe(false);
+  });
+
   test('a chunked body over the cap (no Content-Length): 413 as it streams, no record', async () => {
     const before = (await allRecords()).length;
     const chunk = ' '.repeat(65536);

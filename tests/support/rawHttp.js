@@ -41,11 +41,16 @@ function rawRequest({ host = '127.0.0.1', port, request, timeoutMs = 5000, respo
   });
 }
 
-/** How many whole responses (each with a Content-Length body) `raw` holds. */
+/** How many whole final responses (each with a Content-Length body) `raw` holds. */
 function countComplete(raw) {
   let count = 0;
   let rest = raw;
   for (;;) {
+    // An interim 1xx answer (100 Continue) has no body and is not the answer.
+    if (/^HTTP\/1\.[01] 1\d\d /.test(rest) && rest.includes('\r\n\r\n')) {
+      rest = rest.slice(rest.indexOf('\r\n\r\n') + 4);
+      continue;
+    }
     const parsed = parseResponse(rest);
     if (!parsed.complete) return count;
     count++;
