@@ -44,9 +44,21 @@ bool allowed(const sockaddr* addr, socklen_t len) {
   }
 }
 
-int refuse() {
+// The destination as text, for the log.
+const char* describe(const sockaddr* addr, char* buf, socklen_t size) {
+  const void* ip = nullptr;
+  if (addr->sa_family == AF_INET) ip = &reinterpret_cast<const sockaddr_in*>(addr)->sin_addr;
+  if (addr->sa_family == AF_INET6) ip = &reinterpret_cast<const sockaddr_in6*>(addr)->sin6_addr;
+  if (!ip || !inet_ntop(addr->sa_family, ip, buf, size)) return "(not an IP address)";
+  return buf;
+}
+
+int refuse(const char* call, const sockaddr* addr) {
   // The first few refusals are worth seeing; a flood of them is not.
-  if (refused.fetch_add(1) < 5) std::fprintf(stderr, "LoopbackOnly: refused a non-loopback send\n");
+  if (refused.fetch_add(1) < 20) {
+    char buf[INET6_ADDRSTRLEN] = {};
+    std::fprintf(stderr, "LoopbackOnly: refused %s to %s\n", call, describe(addr, buf, sizeof buf));
+  }
   errno = ENETUNREACH;
   return -1;
 }
@@ -60,7 +72,7 @@ Fn real(const char* name) {
 
 extern "C" int connect(int fd, const sockaddr* addr, socklen_t len) {
   static const auto next = real<int (*)(int, const sockaddr*, socklen_t)>("connect");
-  if (!allowed(addr, len)) return refuse();
+  if (!allowed(addr, len)) return refuse("connect", addr);
   return next(fd, addr, len);
 }
 
@@ -68,14 +80,14 @@ extern "C" ssize_t sendto(int fd, const void* buf, size_t n, int flags, const so
                           socklen_t len) {
   static const auto next =
       real<ssize_t (*)(int, const void*, size_t, int, const sockaddr*, socklen_t)>("sendto");
-  if (!allowed(addr, len)) return refuse();
+  if (!allowed(addr, len)) return refuse("sendto", addr);
   return next(fd, buf, n, flags, addr, len);
 }
 
 extern "C" ssize_t sendmsg(int fd, const msghdr* msg, int flags) {
   static const auto next = real<ssize_t (*)(int, const msghdr*, int)>("sendmsg");
   if (msg && !allowed(static_cast<const sockaddr*>(msg->msg_name), msg->msg_namelen)) {
-    return refuse();
+    return refuse("sendmsg", static_cast<const sockaddr*>(msg->msg_name));
   }
   return next(fd, msg, flags);
 }
@@ -85,7 +97,7 @@ extern "C" int sendmmsg(int fd, mmsghdr* vec, unsigned n, int flags) {
   for (unsigned i = 0; vec && i < n; ++i) {
     if (!allowed(static_cast<const sockaddr*>(vec[i].msg_hdr.msg_name),
                  vec[i].msg_hdr.msg_namelen)) {
-      return refuse();
+      return refuse("sendmmsg", static_cast<const sockaddr*>(vec[i].msg_hdr.msg_name));
     }
   }
   return next(fd, vec, n, flags);
