@@ -9,7 +9,8 @@
 //   @PORT@ @WPORT@     this harness's and the watcher's UDP port
 // (the notifier's tag is always "srv1" for the dialog and "srvf" for the fetch).
 // Synchronisation: after the input, an OPTIONS with a fresh Call-ID; its 200 proves that the SIP
-// thread has handled the input (one thread, one socket, in order). Meanwhile the harness answers
+// thread has handled the input (one thread, one socket, in order); three unanswered OPTIONS
+// (30 s) abort the run, so run it with -timeout above that. Meanwhile the harness answers
 // the watcher's SUBSCRIBEs (refreshes, re-subscriptions after a fuzzed "terminated", fetches) like
 // a presence server. A watcher that stops answering aborts the run (a hang is a finding).
 //
@@ -72,6 +73,10 @@ class Harness {
       throw std::runtime_error("bind");
     }
     port_ = ntohs(addr.sin_port);
+    // Room for bursts (NOTIFY retransmissions, re-subscriptions): a dropped answer to the sync
+    // OPTIONS would cost a 10 s wait.
+    const int rcvbuf = 4 << 20;
+    (void)::setsockopt(sock_.get(), SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
 
     px::GatewayConfig cfg;
     cfg.sip.bindHost = "127.0.0.1";
@@ -154,7 +159,8 @@ class Harness {
            "Content-Length: 0\r\n\r\n");
       syncCallId_ = callId;
       synced_ = false;
-      const auto deadline = Clock::now() + std::chrono::seconds(5);
+      // Generous: a fuzzer at nice 19 on a busy machine can be off the CPU for seconds.
+      const auto deadline = Clock::now() + std::chrono::seconds(10);
       while (!synced_ && Clock::now() < deadline) pump(std::chrono::milliseconds(100));
       if (synced_) return;
     }
