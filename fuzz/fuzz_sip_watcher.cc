@@ -14,6 +14,10 @@
 // the watcher's SUBSCRIBEs (refreshes, re-subscriptions after a fuzzed "terminated", fetches) like
 // a presence server. A watcher that stops answering aborts the run (a hang is a finding).
 //
+// Built a second time as fuzz_sip_watcher_tcp (PX_FUZZ_SIP_TCP): the watcher also listens on TCP
+// and each input is the whole byte stream of one TCP connection (stream framing, Content-Length,
+// partial messages), half-closed after writing; the sync OPTIONS still goes over UDP.
+//
 // Sofia-SIP is the uninstrumented Debian build: coverage guidance comes from native/sip and
 // native/presence. All sends are confined to loopback (LoopbackOnly.cc).
 #include <arpa/inet.h>
@@ -82,6 +86,9 @@ class Harness {
     cfg.sip.bindHost = "127.0.0.1";
     cfg.sip.port = 0;
     cfg.sip.transports = {px::SipTransport::kUdp};
+#ifdef PX_FUZZ_SIP_TCP
+    cfg.sip.transports.push_back(px::SipTransport::kTcp);
+#endif
     cfg.sip.presenceServerUri = "sip:127.0.0.1:" + std::to_string(port_);
     cfg.presence.fetchTimeoutMs = 60000;  // the pending fetch waits for a fuzzed NOTIFY
     cfg.presence.subscribeTimeoutMs = 5000;
@@ -124,7 +131,11 @@ class Harness {
     datagram = replaceAll(std::move(datagram), "@WPORT@", std::to_string(watcher_->sipPort()));
     datagram = replaceAll(std::move(datagram), "@PORT@", std::to_string(port_));
     if (datagram.size() > 65000) datagram.resize(65000);  // one UDP datagram
+#ifdef PX_FUZZ_SIP_TCP
+    sendStream(datagram);
+#else
     send(datagram);
+#endif
     sync();
   }
 
@@ -133,6 +144,31 @@ class Harness {
     fetchId_ = watcher_->fetch(std::string(kFetched));
     fetchPending_ = true;
   }
+
+#ifdef PX_FUZZ_SIP_TCP
+  // The input as the byte stream of one TCP connection. The connection stays open over two sync
+  // rounds (UDP OPTIONS) so that the SIP thread reads and handles the stream (its data was
+  // queued before the first OPTIONS was sent), then it is reset (SO_LINGER 0: no TIME_WAIT piles
+  // up). Not half-closed: Sofia drops what a connection carried once it sees EOF.
+  void sendStream(const std::string& data) {
+    PeerFd fd(::socket(AF_INET, SOCK_STREAM, 0));
+    if (fd.get() < 0 || ::connect(fd.get(), reinterpret_cast<const sockaddr*>(&watcherAddr_),
+                                  sizeof watcherAddr_) != 0) {
+      std::fprintf(stderr, "fuzz_sip_watcher: cannot connect to the watcher over TCP\n");
+      std::abort();
+    }
+    const linger hard{1, 0};
+    (void)::setsockopt(fd.get(), SOL_SOCKET, SO_LINGER, &hard, sizeof hard);
+    size_t off = 0;
+    while (off < data.size()) {
+      const ssize_t n = ::send(fd.get(), data.data() + off, data.size() - off, MSG_NOSIGNAL);
+      if (n <= 0) break;  // the watcher closed early (e.g. a framing error): fine
+      off += static_cast<size_t>(n);
+    }
+    sync();
+    sync();
+  }
+#endif
 
   void send(const std::string& data) {
     // A refused send (e.g. an empty datagram) is not a problem of the watcher.

@@ -13,7 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 
-ALL_TARGETS=(address pidf servicedata config sip_message sip_watcher)
+ALL_TARGETS=(address pidf servicedata config sip_message sip_watcher sip_watcher_tcp)
 SECONDS_PER_TARGET=${1:-60}
 shift || true
 TARGETS=("$@")
@@ -23,7 +23,7 @@ if ! [[ "$SECONDS_PER_TARGET" =~ ^[1-9][0-9]*$ ]]; then
   exit 2
 fi
 for t in "${TARGETS[@]}"; do
-  if [ ! -f "fuzz/fuzz_$t.cc" ]; then
+  if [ ! -d "fuzz/corpus/$t" ]; then
     echo "fuzz.sh: unknown target '$t' (known: ${ALL_TARGETS[*]})" >&2
     exit 2
   fi
@@ -58,7 +58,7 @@ netns_prefix() {
 NETNS=$(netns_prefix)
 
 failed=()
-printf '%-12s %10s %8s %13s %8s %8s  %s\n' target execs exec/s corpus wall-s cpu-s verdict
+printf '%-16s %10s %8s %13s %8s %8s  %s\n' target execs exec/s corpus wall-s cpu-s verdict
 for t in "${TARGETS[@]}"; do
   work="$SCRATCH/$t"
   rm -rf "build-fuzz/artifacts/$t"  # what a previous run left
@@ -68,7 +68,7 @@ for t in "${TARGETS[@]}"; do
   # A hang is an input that takes over 10 s; the watcher target waits up to 30 s for an answer
   # itself and says so when the watcher stops answering.
   timeout=10
-  if [ "$t" = sip_watcher ]; then timeout=60; fi
+  case "$t" in sip_watcher*) timeout=60 ;; esac
   args=("$work/corpus" "-max_total_time=$SECONDS_PER_TARGET" "-timeout=$timeout" -rss_limit_mb=2048
     -print_final_stats=1 "-artifact_prefix=$work/artifacts/")
   case "$t" in
@@ -77,14 +77,14 @@ for t in "${TARGETS[@]}"; do
     # Its state lives on the SIP thread across inputs, so libFuzzer's per-input leak check (an
     # LSan stop-the-world whenever an input allocates more than it frees) would run on nearly
     # every input; leaks are still checked when the run ends.
-    sip_watcher) args+=("-dict=$ROOT/fuzz/dict/sip.dict" -detect_leaks=0) ;;
+    sip_watcher*) args+=("-dict=$ROOT/fuzz/dict/sip.dict" -detect_leaks=0) ;;
   esac
   cmd=("$ROOT/build-fuzz/fuzz_$t" "${args[@]}")
   log="$work/fuzz.log"
   # The config loader resolves relative paths: every target runs in an empty directory.
   TIMEFORMAT='%R %U %S'
   set +e
-  if [ "$t" = sip_watcher ] && [ -n "$NETNS" ]; then
+  if [[ "$t" == sip_watcher* ]] && [ -n "$NETNS" ]; then
     { time { (cd "$work/cwd" && eval "$NETNS" '"${cmd[@]}"') >"$log" 2>&1; }; } 2>"$work/time"
   else
     { time { (cd "$work/cwd" && "${cmd[@]}") >"$log" 2>&1; }; } 2>"$work/time"
@@ -106,7 +106,7 @@ for t in "${TARGETS[@]}"; do
     cp -a "$work/artifacts/." "$keep/" 2>/dev/null || true
     cp "$log" "$keep/fuzz.log"
   fi
-  printf '%-12s %10s %8s %5s -> %-5s %8s %8s  %s\n' "$t" "${execs:-?}" "${rate:-?}" "$seeds" \
+  printf '%-16s %10s %8s %5s -> %-5s %8s %8s  %s\n' "$t" "${execs:-?}" "${rate:-?}" "$seeds" \
     "$corpus" "$wall" "$cpu" "$verdict"
   if [ "$verdict" != ok ]; then
     echo "---- fuzz_$t: the end of its log (full log and reproducers in build-fuzz/artifacts/$t/)"
