@@ -13,7 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 
-ALL_TARGETS=(address pidf servicedata config sip_message sip_watcher sip_watcher_tcp)
+ALL_TARGETS=(address pidf servicedata segmenter config sip_message sip_watcher sip_watcher_tcp)
 SECONDS_PER_TARGET=${1:-60}
 shift || true
 TARGETS=("$@")
