@@ -6,9 +6,14 @@ set -euo pipefail
 
 BUILD_PACKAGES=(g++ make cmake pkg-config python3 libsofia-sip-ua-dev libyaml-cpp-dev libexpat1-dev libsqlite3-dev)
 TEST_PACKAGES=(googletest libgtest-dev kamailio kamailio-presence-modules kamailio-sqlite-modules sqlite3 sip-tester)
+# libFuzzer targets (fuzz/, scripts/fuzz.sh; the test suite smoke-runs them): clang 14 with the
+# compiler-rt runtimes (libFuzzer, ASan, UBSan), which are only a recommendation of clang-14;
+# iproute2 brings up loopback in the network namespace of the SIP watcher target.
+FUZZ_PACKAGES=(clang libclang-rt-14-dev iproute2)
 
 want=("${BUILD_PACKAGES[@]}")
-if [ "${1:-}" = "--with-test-tools" ]; then want+=("${TEST_PACKAGES[@]}"); fi
+if [ "${1:-}" = "--with-test-tools" ]; then want+=("${TEST_PACKAGES[@]}" "${FUZZ_PACKAGES[@]}"); fi
+if [ "${1:-}" = "--with-fuzz-tools" ]; then want+=("${FUZZ_PACKAGES[@]}"); fi
 if [ "${1:-}" = "--with-bench-tools" ]; then want+=(sip-tester wrk); fi
 if [ "${1:-}" = "--with-presence-server" ]; then want+=(kamailio kamailio-presence-modules kamailio-sqlite-modules sqlite3); fi
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The one command that runs every test (README "Test"), from a fresh Debian 12 machine:
 # installs missing Debian packages and npm packages, builds the addon, then runs GoogleTest
-# (ctest), ESLint and Jest (unit and integration tests against a real Kamailio on loopback).
+# (ctest), ESLint and Jest (unit and integration tests against a real Kamailio on loopback), and
+# smoke-runs every libFuzzer target for a few seconds (a crash fails the run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,3 +11,4 @@ npm ci --no-audit --no-fund
 bash scripts/test-native.sh
 npx eslint .
 npx jest --ci
+bash scripts/fuzz.sh "${PX_FUZZ_SMOKE_SECONDS:-5}"
