@@ -103,7 +103,8 @@ async function startGatewayProcess(uasPort) {
   const httpPort = await freePort();
   const sipPort = await freePort();
   const config = path.join(dir, 'gateway.yaml');
-  fs.writeFileSync(config, `http:\n  port: ${httpPort}\n  keepAliveTimeoutMs: 30000\nsip:\n  port: ${sipPort}\n  presenceServerUri: "sip:127.0.0.1:${uasPort}"\npresence:\n  fetchTimeoutMs: ${values['fetch-timeout']}\n`
+  // One load generator stands for many clients: the per-source cap must not refuse its sockets.
+  fs.writeFileSync(config, `http:\n  port: ${httpPort}\n  keepAliveTimeoutMs: 30000\n  maxConnections: 4096\n  maxConnectionsPerSource: 4096\nsip:\n  port: ${sipPort}\n  presenceServerUri: "sip:127.0.0.1:${uasPort}"\npresence:\n  fetchTimeoutMs: ${values['fetch-timeout']}\n`
     + (values.auth === 'basic'
       ? `requesters:\n  bench:\n    passwordHash: "${await hashPassword(BENCH_PASSWORD)}"\n`
       : 'authentication:\n  required: false\n')
