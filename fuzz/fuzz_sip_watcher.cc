@@ -16,7 +16,7 @@
 //
 // Built a second time as fuzz_sip_watcher_tcp (PX_FUZZ_SIP_TCP): the watcher also listens on TCP
 // and each input is the whole byte stream of one TCP connection (stream framing, Content-Length,
-// partial messages), half-closed after writing; the sync OPTIONS still goes over UDP.
+// partial messages); the sync OPTIONS still goes over UDP.
 //
 // Sofia-SIP is the uninstrumented Debian build: coverage guidance comes from native/sip and
 // native/presence. All sends are confined to loopback (LoopbackOnly.cc).
@@ -149,7 +149,8 @@ class Harness {
   // The input as the byte stream of one TCP connection. The connection stays open over two sync
   // rounds (UDP OPTIONS) so that the SIP thread reads and handles the stream (its data was
   // queued before the first OPTIONS was sent), then it is reset (SO_LINGER 0: no TIME_WAIT piles
-  // up). Not half-closed: Sofia drops what a connection carried once it sees EOF.
+  // up). Not half-closed and waited for: the watcher keeps a connection whose stream it cannot
+  // parse open after the peer's EOF (fuzz/README.md, findings), which would stall every input.
   void sendStream(const std::string& data) {
     PeerFd fd(::socket(AF_INET, SOCK_STREAM, 0));
     if (fd.get() < 0 || ::connect(fd.get(), reinterpret_cast<const sockaddr*>(&watcherAddr_),
