@@ -22,6 +22,7 @@
 #include <unordered_set>
 #include <utility>
 
+#include "address/Address.h"
 #include "common/Ascii.h"
 #include "common/IpCidr.h"
 #include "presence/PresenceDocument.h"
@@ -473,6 +474,9 @@ class PresenceWatcher::Stack {
       msg_destroy(msg);
       return 0;
     }
+    // The answer goes back where the request came from, never to a host its top Via names in
+    // maddr: that would let anyone aim the gateway's answers at a third host (reflection).
+    if (sip->sip_via) msg_header_remove_param(sip->sip_via->v_common, "maddr");
     // nta_msg_treply takes the request message over.
     nta_msg_treply(agent, msg, status, sip_status_phrase(status),
                    SIPTAG_ALLOW_STR(status == 405 ? "NOTIFY, OPTIONS" : nullptr),
@@ -780,6 +784,14 @@ class PresenceWatcher::Stack {
   // A NOTIFY not of a fetch: of a subscription dialog, of one recently ended, or stray.
   int handleSubscriptionNotify(sip_t const* sip, std::string_view callId, const char* toTag,
                                const std::optional<IpCidr>& source) {
+    // Its Contact and Record-Route would become the dialog's target and route: a value Sofia
+    // cannot print back into a request (a space, say) aborted the process on the next refresh.
+    if ((sip->sip_contact && usableUri(sip->sip_contact->m_url).empty()) ||
+        !routesUsable(sip->sip_record_route)) {
+      std::lock_guard<std::mutex> lock(owner_.statsMutex_);
+      owner_.stats_.strayRequests++;
+      return 400;
+    }
     Subscription* sub = findDialog(callId, toTag);
     if (!sub) {
       // The last NOTIFY after an unsubscribe; while closing, that of any dialog.
@@ -1128,8 +1140,10 @@ class PresenceWatcher::Stack {
     }
     if (!sip || info.status >= 300) return info;
     if (sip->sip_to && sip->sip_to->a_tag) info.toTag = sip->sip_to->a_tag;
-    if (sip->sip_contact) info.contact = urlString(sip->sip_contact->m_url);
-    info.routes = makeRouteSet(sip->sip_record_route, true);
+    // A target or route that is not a clean sip:/sips: URI is not adopted (see usableUri).
+    if (sip->sip_contact) info.contact = usableUri(sip->sip_contact->m_url);
+    if (routesUsable(sip->sip_record_route))
+      info.routes = makeRouteSet(sip->sip_record_route, true);
     if (sip->sip_expires) info.expires = sip->sip_expires->ex_delta;
     return info;
   }
@@ -1163,6 +1177,30 @@ class PresenceWatcher::Stack {
                            ? first.substr(open + 1, close - open - 1)
                            : first.substr(0, first.find(';'));
     return routes;
+  }
+
+  // The URI as text when it may be used as a request's target or route: printable, no white
+  // space or control characters, and a sip:/sips: URI our address parser accepts (routing
+  // parameters allowed); "" otherwise. What Sofia parsed leniently from the network is not
+  // always what it can build a request from again.
+  std::string usableUri(const url_t* url) {
+    std::string text = urlString(url);
+    for (unsigned char c : text) {
+      if (c <= 0x20 || c >= 0x7f) return std::string();
+    }
+    const AddressParseResult parsed = parseAddress(text, AddressUse::kRouting);
+    if (!parsed.ok() || (parsed.address.scheme != AddressScheme::kSip &&
+                         parsed.address.scheme != AddressScheme::kSips)) {
+      return std::string();
+    }
+    return text;
+  }
+
+  bool routesUsable(const sip_record_route_t* rr) {
+    for (; rr; rr = rr->r_next) {
+      if (usableUri(rr->r_url).empty()) return false;
+    }
+    return true;
   }
 
   std::string urlString(const url_t* url) {

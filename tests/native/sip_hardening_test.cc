@@ -404,6 +404,84 @@ TEST_F(NotifySourceTest, ForgedSubscriptionNotifyIsRefusedAndNotReported) {
   EXPECT_EQ(watcher->stats().subscriptionsActive, 1u);
 }
 
+// Found by fuzz_sip_watcher: a NOTIFY whose Contact Sofia parses but cannot print back into a
+// request (a space inside) became the remote target, and the next refresh SUBSCRIBE hit an
+// assertion in Sofia that aborted the whole process. Such a NOTIFY is now answered 400 and its
+// Contact and Record-Route are never adopted; the dialog goes on with its old target.
+TEST_F(NotifySourceTest, ANotifyWithAnUnusableContactOrRouteIsRefusedAndNeverAdopted) {
+  UdpSipPeer peer;
+  PeerScript script;
+  script.mode = PeerScript::Mode::kSubscriptions;
+  script.body = test::kOpen;
+  peer.setScript(script);
+  Sink sink;
+  Watcher watcher(configFor(peer), sink);
+  const uint16_t port = watcher->sipPort();
+  watcher->watch(test::kTarget);
+  ASSERT_TRUE(sink.waitEvents(1, milliseconds(3000)));
+  const SipMessage subscribe = peer.subscribes().front().message;
+  const std::string callId = subscribe.get("call-id");
+  const std::string peerTag = peer.dialogTag(callId);
+  ASSERT_FALSE(peerTag.empty());
+
+  // From the presence server's own address, so only the content is wrong.
+  RawUdp notifier("127.0.0.1");
+  const std::string base =
+      notifyFor(notifier, callId, "<" + std::string(test::kTarget) + ">;tag=" + peerTag,
+                subscribe.get("from"), test::kClosed, port, 60);
+  const std::vector<std::pair<std::string, std::string>> hostile = {
+      {"Contact: <sip:notifier@127.0.0.1>", "Contact: <sip:127.0.0.1:5/UDP 127.0.1:9>"},
+      {"Contact: <sip:notifier@127.0.0.1>", "Contact: <http://127.0.0.1/x>"},
+      {"Contact: <sip:notifier@127.0.0.1>",
+       "Contact: <sip:notifier@127.0.0.1>\r\nRecord-Route: <sip:a b@127.0.0.1;lr>"},
+  };
+  for (const auto& [from, to] : hostile) {
+    SCOPED_TRACE(to);
+    std::string notify = base;
+    notify.replace(notify.find(from), from.size(), to);
+    notify.replace(notify.find("active;expires=60"), 17, "active;expires=0");
+    notifier.send(notify, port);
+    const auto answer = notifier.response(milliseconds(2000));
+    ASSERT_TRUE(answer);
+    EXPECT_EQ(answer->status, 400);
+  }
+  // Nothing of it was applied, and the dialog still works: the real notifier's NOTIFY is
+  // reported, and the process is alive to report it.
+  ASSERT_TRUE(peer.sendNotify(callId, "active;expires=60", test::kOnThePhone));
+  ASSERT_TRUE(sink.waitEvents(2, milliseconds(3000)));
+  EXPECT_EQ(sink.events().back().status, TerminalStatus::kBusy);
+  EXPECT_EQ(sink.events().size(), 2u);
+}
+
+// Found by fuzz_sip_watcher: a request's top Via with maddr made the stateless answer go to that
+// host, so anyone could aim the gateway's answers at a third party. Answers now go back to the
+// sender whatever maddr says (here 127.0.0.7, which nobody listens on, would swallow them).
+TEST(SipHardening, AnswersGoBackToTheSenderNotToAViaMaddr) {
+  UdpSipPeer peer;
+  Sink sink;
+  Watcher watcher(configFor(peer), sink);
+  const uint16_t port = watcher->sipPort();
+  RawUdp sender("127.0.0.2");
+  std::string via = sender.via();
+  via += ";maddr=127.0.0.7";
+  const std::string options = "OPTIONS sip:watcher@127.0.0.1:" + std::to_string(port) +
+                              " SIP/2.0\r\nVia: " + via +
+                              "\r\nMax-Forwards: 70\r\nFrom: <sip:x@y>;tag=1\r\nTo: "
+                              "<sip:w@z>\r\nCall-ID: maddr@x\r\nCSeq: 1 OPTIONS\r\n"
+                              "Content-Length: 0\r\n\r\n";
+  sender.send(options, port);
+  const auto answer = sender.response(milliseconds(2000), "maddr@x");
+  ASSERT_TRUE(answer);
+  EXPECT_EQ(answer->status, 200);
+  std::string stray = options;
+  stray.replace(0, 7, "NOTIFY ");
+  stray.replace(stray.find("1 OPTIONS"), 9, "1 NOTIFY");
+  sender.send(stray, port);
+  const auto refused = sender.response(milliseconds(2000), "maddr@x");
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->status, 481);
+}
+
 // --- TCP connection caps and idle timeout ----------------------------------------------------
 
 // A TCP client connection to the watcher's SIP port from a chosen loopback address.
