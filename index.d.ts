@@ -218,6 +218,8 @@ export interface SecurityStats {
   sip: Record<string, number>;
   /** File descriptors the configured caps allow in all, and the process limit (after listen()). */
   fdBudget: { total: number; limit: number | null; fits: boolean } | null;
+  /** Exceptions the process guard of `parlayx-gateway serve` caught (null when not installed). */
+  process: { uncaughtExceptions: number; unhandledRejections: number } | null;
 }
 
 export declare class Gateway {

@@ -96,6 +96,8 @@ class Gateway {
       boundAddress: () => (this.server && this.server.listening ? this.server.address() : null),
     });
     this.closed = false;
+    /** Set by `parlayx-gateway serve` (js/processGuard.js); its counters are in securityStats(). */
+    this.processGuard = null;
   }
 
   /** The ports this gateway listens on (the SSRF guard refuses them as destinations). */
@@ -218,6 +220,7 @@ class Gateway {
       delivery: this.delivery.stats(),
       sip: this.core.stats(),
       fdBudget: this.fdBudget || null,
+      process: this.processGuard ? this.processGuard.stats() : null,
     };
   }
 

@@ -8,7 +8,8 @@
 //
 // Checks, in this order (docs/policy.md), the first failure answering the request:
 //   service running (policy)             SVC0001                    FAILED_SERVICE_NOT_RUNNING
-//   malformed part                       SVC0002 <part>             INVALID
+//   malformed part (also: endpoint over 2048 characters, correlator or interfaceName over 256)
+//                                        SVC0002 <part>             INVALID
 //   endpoint refused by the SSRF guard   SVC0002 endpoint           INVALID
 //     (js/outbound: resolves to a loopback, private, link-local... address or an own listener,
 //     or the name does not exist; a DNS failure other than that is SVC0001 FAILED_OPERATION)
@@ -46,6 +47,11 @@ const STATUSES = new Set(['Reachable', 'Unreachable', 'Busy']);
 const XSD_INT_MAX = 2147483647;
 // The notification store cannot hold line breaks or tabs, and no URI or correlator needs them.
 const CONTROL = /[\u0000-\u001f\u007f]/;
+// Lengths no real application needs, so that one request cannot make every later delivery and
+// usage record of its notification carry tens of kilobytes (the body cap alone allows 64 KiB).
+const MAX_ENDPOINT_CHARS = 2048;
+const MAX_CORRELATOR_CHARS = 256;
+const MAX_INTERFACE_NAME_CHARS = 256;
 // DNS answers for names that do not exist: the endpoint is wrong, not the service.
 const NO_SUCH_HOST = new Set(['ENOTFOUND', 'ENODATA', 'EAI_NONAME']);
 
@@ -161,11 +167,15 @@ class TerminalStatusNotificationService {
     const policy = this.limits;
     const reference = req.reference;
     if (reference === null || typeof reference !== 'object' || Array.isArray(reference)) throw invalid('reference');
-    if (parseEndpointUrl(reference.endpoint) === null) throw invalid('endpoint');
+    if (typeof reference.endpoint !== 'string' || reference.endpoint.length > MAX_ENDPOINT_CHARS
+      || parseEndpointUrl(reference.endpoint) === null) throw invalid('endpoint');
     const interfaceName = reference.interfaceName === undefined ? '' : reference.interfaceName;
-    if (typeof interfaceName !== 'string' || CONTROL.test(interfaceName)) throw invalid('interfaceName');
+    if (typeof interfaceName !== 'string' || interfaceName.length > MAX_INTERFACE_NAME_CHARS || CONTROL.test(interfaceName)) {
+      throw invalid('interfaceName');
+    }
     const correlator = reference.correlator;
-    if (typeof correlator !== 'string' || correlator.length === 0 || CONTROL.test(correlator)) throw invalid('correlator');
+    if (typeof correlator !== 'string' || correlator.length === 0 || correlator.length > MAX_CORRELATOR_CHARS
+      || CONTROL.test(correlator)) throw invalid('correlator');
 
     if (!Array.isArray(req.addresses) || req.addresses.length === 0 || !req.addresses.every((a) => typeof a === 'string')) {
       throw invalid('addresses');

@@ -206,6 +206,27 @@ describe('startNotification refuses endpoints the guard refuses (SVC0002 endpoin
   });
 });
 
+describe('lengths no application needs are refused at the door (SVC0002 for the part)', () => {
+  test('endpoint over 2048 characters, correlator or interfaceName over 256', async () => {
+    const fixture = await startGateway({ presencePort: await freePort() });
+    cleanups.push(() => fixture.gateway.close());
+    const app = await startAppEndpoint();
+    cleanups.push(() => app.close());
+    const start = (reference) => fixture.gateway.startNotification({
+      reference: { endpoint: app.url, interfaceName: 'TerminalStatusNotification', correlator: 'len', ...reference },
+      addresses: ['sip:alice@example.test'], checkImmediate: false, frequency: { metric: 'Second', units: 1 }, count: 1,
+    });
+    const longPath = `${app.url}?${'q'.repeat(2048 - app.url.length)}`; // exactly 2049 characters
+    await expect(start({ endpoint: longPath })).rejects.toMatchObject({ messageId: 'SVC0002', variables: ['endpoint'] });
+    await expect(start({ correlator: 'c'.repeat(257) })).rejects.toMatchObject({ messageId: 'SVC0002', variables: ['correlator'] });
+    await expect(start({ interfaceName: 'i'.repeat(257) })).rejects.toMatchObject({ messageId: 'SVC0002', variables: ['interfaceName'] });
+    // At the limits they are accepted.
+    await expect(start({ endpoint: longPath.slice(0, 2048), correlator: 'c'.repeat(256), interfaceName: 'i'.repeat(256) }))
+      .resolves.toBeUndefined();
+    expect(fixture.gateway.notifications.list().map((n) => n.correlator)).toEqual(['c'.repeat(256)]);
+  });
+});
+
 describe('the gateway own listeners stay refused even when loopback is allowed', () => {
   test('SOAP and SIP ports of the gateway itself', async () => {
     const fixture = await startGateway({ presencePort: await freePort() });
