@@ -211,7 +211,7 @@ export interface SecurityStats {
   /** Authentication throttling and the bounded scrypt pool. */
   authentication: Record<string, number>;
   /** Outbound destinations the SSRF guard refused. */
-  outbound: { refused: number };
+  outbound: { refused: number; lookups: number; lookupsRefused: number };
   /** Notification delivery, including malformed deliveries skipped and connections held. */
   delivery: Record<string, number>;
   /** The SIP stack: fetches, strays, refused NOTIFY sources, TCP connections. */

@@ -1,25 +1,10 @@
 'use strict';
-// A bounded pool for password verifications (scrypt): at most `concurrency` run at once, at most
-// `queueLength` wait, and anything beyond is refused at once. scrypt runs on the libuv thread
-// pool (4 threads by default), which fs, dns.lookup and zlib share: without a bound, a flood of
-// wrong passwords would queue thousands of derivations there and stall everything else, and
-// every waiting request would hold its memory and connection while it waits.
+// The bounded pool of password verifications (scrypt, on libuv's thread pool): see
+// js/boundedPool.js for why; a full queue refuses the request as 'overloaded' (HTTP 503).
+const { BoundedPool } = require('../boundedPool');
 const { AuthenticationError } = require('./errors');
 
-class VerifyPool {
-  /** @param {{ concurrency: number, queueLength: number }} options */
-  constructor({ concurrency, queueLength }) {
-    if (!(Number.isInteger(concurrency) && concurrency >= 1)) throw new TypeError('concurrency must be a positive integer');
-    if (!(Number.isInteger(queueLength) && queueLength >= 0)) throw new TypeError('queueLength must be an integer >= 0');
-    this.concurrency = concurrency;
-    this.queueLength = queueLength;
-    this.running = 0;
-    /** @type {Array<() => void>} */
-    this.waiting = [];
-    this.started = 0;
-    this.refused = 0;
-  }
-
+class VerifyPool extends BoundedPool {
   /**
    * Runs `task` when a slot is free.
    * @template T
@@ -28,29 +13,8 @@ class VerifyPool {
    * @returns {Promise<T>}
    * @throws {AuthenticationError} 'overloaded' when the queue is full (task not run)
    */
-  async run(task, requester = '') {
-    if (this.running >= this.concurrency) {
-      if (this.waiting.length >= this.queueLength) {
-        this.refused += 1;
-        throw new AuthenticationError('overloaded', requester, { retryAfterSec: 1 });
-      }
-      await new Promise((resolve) => this.waiting.push(resolve));
-    } else {
-      this.running += 1;
-    }
-    this.started += 1;
-    try {
-      return await task();
-    } finally {
-      const next = this.waiting.shift();
-      if (next) next(); // the slot passes on; running stays the same
-      else this.running -= 1;
-    }
-  }
-
-  /** @returns {{ running: number, queued: number, started: number, refused: number }} */
-  stats() {
-    return { running: this.running, queued: this.waiting.length, started: this.started, refused: this.refused };
+  run(task, requester = '') {
+    return super.run(task, () => new AuthenticationError('overloaded', requester, { retryAfterSec: 1 }));
   }
 }
 

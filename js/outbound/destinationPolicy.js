@@ -16,6 +16,12 @@
 const dns = require('node:dns');
 const net = require('node:net');
 const os = require('node:os');
+const { BoundedPool } = require('../boundedPool');
+
+// Name lookups run on libuv's thread pool (getaddrinfo): at most this many at once, so that names
+// that resolve slowly leave the pool's other threads to scrypt and the file system.
+const LOOKUP_CONCURRENCY = 2;
+const LOOKUP_QUEUE = 256;
 
 const REFUSED = [
   ['0.0.0.0/8', 'unspecified'],
@@ -122,6 +128,7 @@ class DestinationPolicy {
     this.allowOwnListeners = config.allowOwnListeners;
     this.ownPorts = ownPorts;
     this.dnsLookup = lookup;
+    this.lookups = new BoundedPool({ concurrency: LOOKUP_CONCURRENCY, queueLength: LOOKUP_QUEUE });
     this.localAddresses = localAddresses();
     this.counters = { refused: 0 };
   }
@@ -174,11 +181,17 @@ class DestinationPolicy {
   }
 
   resolve(hostname) {
-    return new Promise((resolve, reject) => {
-      this.dnsLookup(hostname, { all: true, verbatim: true }, (error, list) => {
-        if (error) reject(error);
-        else resolve(list.map((entry) => entry.address));
-      });
+    return this.lookupAll(hostname, { verbatim: true }).then((list) => list.map((entry) => entry.address));
+  }
+
+  /** dns.lookup(all) through the bounded pool; rejects with code ERR_PX_DNS_BUSY when it is full. */
+  lookupAll(hostname, options) {
+    return this.lookups.run(() => new Promise((resolve, reject) => {
+      this.dnsLookup(hostname, { ...options, all: true }, (error, list) => (error ? reject(error) : resolve(list)));
+    }), () => {
+      const error = new Error(`too many host name lookups in progress (${LOOKUP_CONCURRENCY} running, ${LOOKUP_QUEUE} waiting)`);
+      error.code = 'ERR_PX_DNS_BUSY';
+      return error;
     });
   }
 
@@ -201,8 +214,7 @@ class DestinationPolicy {
    */
   connectLookup(port) {
     return (hostname, options, callback) => {
-      this.dnsLookup(hostname, { ...options, all: true }, (error, list) => {
-        if (error) return callback(error);
+      this.lookupAll(hostname, options).then((list) => {
         for (const entry of list) {
           const reason = this.refusal(entry.address, port, hostname);
           if (reason !== null) {
@@ -212,12 +224,13 @@ class DestinationPolicy {
         }
         if (options.all) return callback(null, list);
         return callback(null, list[0].address, list[0].family);
-      });
+      }, (error) => callback(error));
     };
   }
 
   stats() {
-    return { ...this.counters };
+    const lookups = this.lookups.stats();
+    return { ...this.counters, lookups: lookups.started, lookupsRefused: lookups.refused };
   }
 }
 

@@ -351,3 +351,35 @@ describe('the process guard of `parlayx-gateway serve`', () => {
     ]);
   });
 });
+
+describe('name lookups are bounded (libuv pool shared with scrypt)', () => {
+  test('at most 2 run at once and 256 wait; beyond, ERR_PX_DNS_BUSY without a lookup', async () => {
+    let running = 0;
+    let peak = 0;
+    let calls = 0;
+    const pending = [];
+    const slowLookup = (hostname, options, callback) => {
+      calls += 1;
+      running += 1;
+      peak = Math.max(peak, running);
+      pending.push(() => {
+        running -= 1;
+        callback(null, [{ address: '93.184.216.34', family: 4 }]);
+      });
+    };
+    const policy = new DestinationPolicy(NONE_ALLOWED, { lookup: slowLookup });
+    const checks = [];
+    for (let i = 0; i < 258; i++) checks.push(policy.check(new URL(`http://slow-${i}.example/`)).then(() => 'ok', (e) => e.code));
+    const refused = await policy.check(new URL('http://one-too-many.example/')).catch((e) => e.code);
+    expect(refused).toBe('ERR_PX_DNS_BUSY');
+    expect(calls).toBe(2);
+    while (pending.length > 0 || calls < 258) {
+      await new Promise((resolve) => setImmediate(resolve));
+      const next = pending.shift();
+      if (next) next();
+    }
+    expect(await Promise.all(checks)).toEqual(new Array(258).fill('ok'));
+    expect(peak).toBe(2);
+    expect(policy.stats()).toMatchObject({ lookups: 258, lookupsRefused: 1 });
+  });
+});
