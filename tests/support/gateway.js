@@ -13,32 +13,32 @@ const { basicAuthorization } = require('../../js/auth/basic');
 const LOOPBACK_OUTBOUND_YAML = 'outbound:\n  allow: ["127.0.0.0/8", "::1"]\n';
 
 /**
- * Starts a gateway (HTTP and SIP on free ports) that routes SUBSCRIBEs to presencePort.
+ * The YAML of a test gateway (HTTP and SIP on free ports) that routes SUBSCRIBEs to presencePort.
  * Requests are anonymous unless `authYaml` replaces the default `authentication` section (tests
- * of the policy and of authentication add their `requesters` through extraYaml).
+ * of the policy and of authentication add their `requesters` through it or extraYaml).
  * @param {{ presencePort: number, fetchTimeoutMs?: number, maxTargets?: number, extraYaml?: string,
  *   usageYaml?: string, notificationsYaml?: string, policyYaml?: string, authYaml?: string,
- *   stateDir?: string, outboundYaml?: string }} options
- *   outboundYaml: the outbound section (default: loopback allowed, for the test applications)
- *   maxTargets: policy.maxTargets; policyYaml: more keys of the policy section, indented by two
+ *   stateDir: string, outboundYaml?: string, httpYaml?: string, presenceYaml?: string }} options
+ *   outboundYaml: the outbound section (default: loopback allowed, for the test applications);
+ *   httpYaml / presenceYaml / policyYaml: more keys of those sections, indented by two;
+ *   maxTargets: policy.maxTargets
  */
-async function startGateway({
+function gatewayYaml({
   presencePort, fetchTimeoutMs = 1000, maxTargets, extraYaml = '', usageYaml = '', notificationsYaml = '',
-  policyYaml = '', authYaml = 'authentication:\n  required: false\n', stateDir = tempDir('px-usage-'),
-  outboundYaml = LOOPBACK_OUTBOUND_YAML,
+  policyYaml = '', authYaml = 'authentication:\n  required: false\n', stateDir,
+  outboundYaml = LOOPBACK_OUTBOUND_YAML, httpYaml = '  maxBodyBytes: 8192\n', presenceYaml = '',
 }) {
-  const usageDir = stateDir;
-  const yaml = `
+  return `
 usage:
-  database: ${path.join(usageDir, 'usage.db')}
+  database: ${path.join(stateDir, 'usage.db')}
 ${usageYaml}
 notifications:
-  database: ${path.join(usageDir, 'notifications.db')}
+  database: ${path.join(stateDir, 'notifications.db')}
 ${notificationsYaml}
 http:
   host: 127.0.0.1
   port: 0
-  maxBodyBytes: 8192
+${httpYaml}
 sip:
   bindHost: 127.0.0.1
   port: 0
@@ -46,11 +46,21 @@ sip:
   telDomain: example.test
 presence:
   fetchTimeoutMs: ${fetchTimeoutMs}
+${presenceYaml}
 ${outboundYaml}
 ${authYaml}
 policy:
 ${maxTargets === undefined ? '' : `  maxTargets: ${maxTargets}\n`}${policyYaml}
 ${extraYaml}`;
+}
+
+/**
+ * Starts a gateway with gatewayYaml(options) (stateDir defaults to a fresh temporary directory).
+ * @param {Parameters<typeof gatewayYaml>[0] & { stateDir?: string }} options
+ */
+async function startGateway(options) {
+  const stateDir = options.stateDir || tempDir('px-usage-');
+  const yaml = gatewayYaml({ ...options, stateDir });
   const logs = [];
   const gateway = await createGateway({
     configText: yaml,
@@ -63,9 +73,9 @@ ${extraYaml}`;
     url,
     endpoint: `${url}/TerminalStatusService/services/TerminalStatus`,
     logs,
-    usageDatabase: path.join(usageDir, 'usage.db'),
-    notificationsDatabase: path.join(usageDir, 'notifications.db'),
-    stateDir: usageDir,
+    usageDatabase: path.join(stateDir, 'usage.db'),
+    notificationsDatabase: path.join(stateDir, 'notifications.db'),
+    stateDir: stateDir,
   };
 }
 
@@ -123,4 +133,4 @@ function tempDir(prefix) {
 }
 
 module.exports = {
-  LOOPBACK_OUTBOUND_YAML, startGateway, postSoap, envelope, soapFault, tempDir, testPasswordHash, basicAuth };
+  LOOPBACK_OUTBOUND_YAML, gatewayYaml, startGateway, postSoap, envelope, soapFault, tempDir, testPasswordHash, basicAuth };

@@ -4,44 +4,22 @@
 // requests from a chosen local address (127.0.0.2, ... are loopback addresses on Linux too).
 const http = require('node:http');
 const net = require('node:net');
-const path = require('node:path');
-const { createGateway } = require('../../index');
-const { tempDir } = require('./gateway');
+const { startGateway: startTestGateway, tempDir } = require('./gateway');
 
 const TERMINAL_STATUS_PATH = '/parlayx/TerminalStatusService/services/TerminalStatus';
 
 /**
- * A gateway on free ports with the given sections (YAML text, indented as top-level sections).
- * No presence server: tests here never get past the HTTP, SOAP and authentication layers,
- * except where a presence fetch failing fast is the point.
+ * A gateway on free ports with the given sections (tests/support/gateway.js). No presence server
+ * answers: tests here never get past the HTTP, SOAP and authentication layers, except where a
+ * presence fetch failing fast is the point.
  * @param {{ http?: string, authentication?: string, extra?: string }} sections
- *   http: keys of the http section, each line indented by two
+ *   http: keys of the http section, each line indented by two; authentication: whole sections
  */
 async function startGateway({ http: httpKeys = '', authentication = 'authentication:\n  required: false\n', extra = '' } = {}) {
-  const dir = tempDir('px-hostile-');
-  const yaml = `
-usage:
-  database: ${path.join(dir, 'usage.db')}
-notifications:
-  database: ${path.join(dir, 'notifications.db')}
-http:
-  host: 127.0.0.1
-  port: 0
-${httpKeys}
-sip:
-  bindHost: 127.0.0.1
-  port: 0
-  presenceServerUri: "sip:127.0.0.1:9"
-presence:
-  fetchTimeoutMs: 200
-${authentication}
-${extra}`;
-  const logs = [];
-  const gateway = await createGateway({
-    configText: yaml, configName: 'hostile.yaml', log: (level, message, extra) => logs.push({ level, message, extra }),
+  const fixture = await startTestGateway({
+    presencePort: 9, fetchTimeoutMs: 200, httpYaml: httpKeys, authYaml: authentication, extraYaml: extra, stateDir: tempDir('px-hostile-'),
   });
-  const { port } = await gateway.listen();
-  return { gateway, port, logs, dir };
+  return { gateway: fixture.gateway, port: fixture.gateway.address().port, logs: fixture.logs, dir: fixture.stateDir };
 }
 
 /**

@@ -5,7 +5,7 @@
 const fs = require('node:fs');
 const path = require('node:path');
 const { createGateway } = require('../../index');
-const { tempDir, testPasswordHash, LOOPBACK_OUTBOUND_YAML } = require('./gateway');
+const { tempDir, testPasswordHash, gatewayYaml } = require('./gateway');
 
 const NM_NS = 'http://www.csapi.org/schema/parlayx/terminal_status/notification_manager/v2_3/local';
 const MANAGER_PATH = '/TerminalStatusNotificationManagerService/services/TerminalStatusNotificationManager';
@@ -22,31 +22,16 @@ function hostileConfig({
   presencePort, stateDir, maxBodyBytes = 65536, requestTimeoutMs = 10000, fetchTimeoutMs = 1000,
   requesterPassword = 'acme-password', extraYaml = '', presenceYaml = '', notificationsYaml = '',
 }) {
-  return `authentication:
-  required: true
-requesters:
-  acme:
-    passwordHash: "${testPasswordHash(requesterPassword)}"
-usage:
-  database: ${path.join(stateDir, 'usage.db')}
-notifications:
-  database: ${path.join(stateDir, 'notifications.db')}
-${notificationsYaml}
-http:
-  host: 127.0.0.1
-  port: 0
-  maxBodyBytes: ${maxBodyBytes}
-  requestTimeoutMs: ${requestTimeoutMs}
-sip:
-  bindHost: 127.0.0.1
-  port: 0
-  presenceServerUri: "sip:127.0.0.1:${presencePort}"
-  telDomain: example.test
-presence:
-  fetchTimeoutMs: ${fetchTimeoutMs}
-${presenceYaml}
-${LOOPBACK_OUTBOUND_YAML}
-${extraYaml}`;
+  return gatewayYaml({
+    presencePort,
+    stateDir,
+    fetchTimeoutMs,
+    presenceYaml,
+    notificationsYaml,
+    extraYaml,
+    httpYaml: `  maxBodyBytes: ${maxBodyBytes}\n  requestTimeoutMs: ${requestTimeoutMs}\n`,
+    authYaml: `authentication:\n  required: true\nrequesters:\n  acme:\n    passwordHash: "${testPasswordHash(requesterPassword)}"\n`,
+  });
 }
 
 /**
