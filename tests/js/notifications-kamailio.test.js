@@ -514,6 +514,11 @@ ${LOOPBACK_OUTBOUND_YAML}`);
     const shortStartedAt = Date.now();
     await startOverSoap(first.manager, { endpoint: app.url, correlator: 'restart-short', address: expiring.uri, checkImmediate: true, durationSec: 2 });
     await app.waitFor('restart-short', 1);
+    // Delivery is at least once: a row still in the outbox at the kill is sent again after the
+    // restart. This test is about what happens while the gateway is down, so it waits until the
+    // deliveries so far are settled (the application got them and the outbox row is gone).
+    await waitUntil(() => Number(execSqlite(path.join(dir, 'notifications.db'), 'SELECT count(*) FROM pending_deliveries')) === 0,
+      'the outbox to empty before the kill');
 
     await first.proc.stop({ signal: 'SIGKILL' });
     expect((await first.proc.exited).signal).toBe('SIGKILL');
