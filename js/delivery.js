@@ -38,7 +38,7 @@
 const { STATUS_CODES } = require('node:http');
 const { randomUUID } = require('node:crypto');
 const { KeepAlivePool, ConnectionBudget } = require('./http1Client');
-const { deliveryEnvelope } = require('./soap/notificationMessages');
+const { deliveryEnvelope } = require('./soap/builder');
 const { fillTemplate } = require('./parlayx/faults');
 const { parseEndpointUrl } = require('./outbound/endpointUrl');
 const { UsageStatus } = require('./usage');

@@ -23,7 +23,7 @@
 //   IPv4); excess sockets are destroyed as soon as they are accepted, before a byte is read.
 // stats() reports the counters of all of these.
 const http = require('node:http');
-const { faultEnvelope } = require('./soap/response');
+const { bodyTooLargeFault, internalErrorFault } = require('./soap/builder');
 
 /** Defaults of keys a library caller may leave out (config/gateway.yaml has the same). */
 const DEFAULT_LIMITS = Object.freeze({
@@ -203,7 +203,7 @@ function createHttpServer({ app, http: settings, log = () => {} }) {
       respond({
         statusCode: 413,
         headers: { 'content-type': 'text/xml; charset=utf-8', connection: 'close' },
-        body: faultEnvelope({ faultcode: 'Client', faultstring: `request body larger than ${settings.maxBodyBytes} bytes` }),
+        body: bodyTooLargeFault(settings.maxBodyBytes),
       });
       req.destroy();
     };
@@ -245,7 +245,7 @@ function createHttpServer({ app, http: settings, log = () => {} }) {
           respond({
             statusCode: 500,
             headers: { 'content-type': 'text/xml; charset=utf-8' },
-            body: faultEnvelope({ faultcode: 'Server', faultstring: 'internal error' }),
+            body: internalErrorFault(),
           });
         })
         .catch((error) => {

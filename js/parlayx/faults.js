@@ -2,21 +2,10 @@
 
 /**
  * Parlay X common fault catalogue (ES 202 391-1 / OneAPI common exceptions,
- * see docs digest §4) and its SOAP serialization.
- *
- * Wire shape (digest §1.3): the fault detail is the global element
- * ServiceException or PolicyException of the common types namespace, with
- * unqualified children messageId, text (the TEMPLATE, "%1" markers kept, as
- * the XSD documents: "Message text, with replacement variables marked with
- * %#") and variables (one element per value, in order). The SOAP faultstring
- * carries the filled text for humans and generic clients.
+ * see docs digest §4) and the fault the service layer raises. Their SOAP
+ * serialization is js/soap/builder.js (toSoapFault, toServiceError): services
+ * raise faults, the SOAP layer writes them.
  */
-
-const { element } = require('../soap/xml');
-const { faultEnvelope } = require('../soap/response');
-
-/** Common types namespace of Parlay X 2.x (fault detail elements). */
-const COMMON_NS_V2_1 = 'http://www.csapi.org/schema/parlayx/common/v2_1';
 
 const SVC = 'ServiceException';
 const POL = 'PolicyException';
@@ -114,59 +103,8 @@ class ParlayxFault extends Error {
   }
 }
 
-function checkFault(fault, fn) {
-  if (!(fault instanceof ParlayxFault)) throw new TypeError(`${fn}: expected a ParlayxFault`);
-}
-
-/** messageId, text, variables* as unqualified elements (ServiceError / exception content). */
-function exceptionContent(fault) {
-  let xml = element('messageId', fault.messageId) + element('text', fault.template);
-  for (const v of fault.variables) xml += element('variables', v);
-  return xml;
-}
-
-/**
- * Serialize a ParlayxFault as a complete SOAP 1.1 fault envelope.
- *
- * faultcode rule: soapenv:Server for every ServiceException AND PolicyException.
- * These are the faults declared in the WSDL (wsdl:fault), and the common
- * practice of the SOAP stacks Parlay X was deployed on (JAX-WS, Axis) is to
- * send declared service faults as Server; clients dispatch on the detail
- * element, not on faultcode (digest §1.3 example). soapenv:Client is kept for
- * envelope-level errors (malformed XML etc., see envelope.js).
- *
- * @param {ParlayxFault} fault
- * @param {{commonNs?: string}} [options] namespace of the detail element
- *   (default Parlay X 2.x common types, http://www.csapi.org/schema/parlayx/common/v2_1)
- * @returns {string} the fault document, with XML declaration
- * @throws {TypeError} when `fault` is not a ParlayxFault
- */
-function toSoapFault(fault, { commonNs = COMMON_NS_V2_1 } = {}) {
-  checkFault(fault, 'toSoapFault');
-  if (typeof commonNs !== 'string' || commonNs === '') throw new TypeError('toSoapFault: commonNs must be a URI');
-  const detailXml = element('ns:' + fault.kind, [exceptionContent(fault)], { 'xmlns:ns': commonNs });
-  return faultEnvelope({ faultcode: 'Server', faultstring: fault.text, detailXml });
-}
-
-/**
- * Serialize a ParlayxFault as the content of a ServiceError structure
- * (e.g. StatusData.errorInformation): unqualified messageId, text (template)
- * and variables elements, without a wrapper — the caller writes the enclosing
- * element.
- * @param {ParlayxFault} fault
- * @returns {string} XML fragment
- * @throws {TypeError} when `fault` is not a ParlayxFault
- */
-function toServiceError(fault) {
-  checkFault(fault, 'toServiceError');
-  return exceptionContent(fault);
-}
-
 module.exports = {
   CATALOGUE,
-  COMMON_NS_V2_1,
   ParlayxFault,
   fillTemplate,
-  toSoapFault,
-  toServiceError,
 };

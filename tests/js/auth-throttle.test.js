@@ -245,7 +245,7 @@ describe('bounded scrypt pool', () => {
 
 describe('the SOAP answer to a refusal before the password check', () => {
   const { createSoapHandler } = require('../../handlers/soapEndpoint');
-  const LOCAL_NS = /^http:\/\/www\.csapi\.org\/schema\/parlayx\/terminal_status\/v(\d+)_\d+\/local$/;
+  const { TERMINAL_STATUS } = require('../../js/soap/requests');
 
   test('queue full: 503, Retry-After, soapenv:Server fault; the operation is not called', async () => {
     const releases = [];
@@ -254,9 +254,9 @@ describe('the SOAP answer to a refusal before the password check', () => {
       { authentication: { throttle: { verifyConcurrency: 1, verifyQueueLength: 0 } }, requesters: { acme: { passwordHash: acmeHash } } },
       { deriveKey },
     );
-    const operation = jest.fn(async () => '<ns:result>Reachable</ns:result>');
+    const operation = jest.fn(async () => 'Reachable');
     const handler = createSoapHandler({
-      localNs: LOCAL_NS, operations: { getStatus: operation }, service: {}, maxBodyBytes: 65536, authenticator,
+      soapInterface: TERMINAL_STATUS, operations: { getStatus: operation }, service: {}, maxBodyBytes: 65536, authenticator,
     });
     const event = (name, ip) => ({ method: 'POST', ...ev(name, 'acme password', ip), body: getStatusEnvelope() });
     const first = handler(event('acme', '192.0.2.1'));

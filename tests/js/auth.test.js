@@ -18,13 +18,13 @@ const {
   WSSE_NS, WSU_NS, PASSWORD_TEXT, PASSWORD_DIGEST, BASE64_BINARY, parseDateTime,
 } = require('../../js/auth/usernameToken');
 const { createAuthenticator, AuthenticationError } = require('../../js/auth/authenticator');
-const { FAILED_AUTHENTICATION_FAULTSTRING } = require('../../js/auth/fault');
+const { FAILED_AUTHENTICATION_FAULTSTRING } = require('../../js/soap/builder');
+const { TERMINAL_STATUS } = require('../../js/soap/requests');
 const { createSoapHandler } = require('../../handlers/soapEndpoint');
 
 const scrypt = promisify(crypto.scrypt);
 const T0 = Date.parse('2024-05-01T12:00:00Z');
 const LOCAL = 'http://www.csapi.org/schema/parlayx/terminal_status/v2_3/local';
-const LOCAL_NS = /^http:\/\/www\.csapi\.org\/schema\/parlayx\/terminal_status\/v(\d+)_\d+\/local$/;
 
 /** xsd:dateTime of a ms timestamp, without fraction (as most clients write it). */
 function isoSeconds(ms) {
@@ -515,14 +515,12 @@ describe('SOAP handler with an authenticator', () => {
   function makeHandler(options = {}) {
     const service = { getStatus: jest.fn(async () => 'Reachable') };
     const operations = {
-      async getStatus(svc, wrapper, commonNs, context) {
-        return `<ns:result>${await svc.getStatus(wrapper.children[0].text, context)}</ns:result>`;
-      },
+      getStatus: (svc, request, context) => svc.getStatus(request.address, context),
     };
     const log = jest.fn();
     const onAuthFailure = jest.fn();
     const handler = createSoapHandler({
-      localNs: LOCAL_NS, operations, service, maxBodyBytes: 65536, log, onAuthFailure, ...options,
+      soapInterface: TERMINAL_STATUS, operations, service, maxBodyBytes: 65536, log, onAuthFailure, ...options,
     });
     return { handler, service, log, onAuthFailure };
   }

@@ -2,16 +2,9 @@
 
 const path = require('node:path');
 const soap = require('soap');
-const {
-  CATALOGUE,
-  COMMON_NS_V2_1,
-  ParlayxFault,
-  fillTemplate,
-  toSoapFault,
-  toServiceError,
-} = require('../../js/parlayx/faults');
+const { CATALOGUE, ParlayxFault, fillTemplate } = require('../../js/parlayx/faults');
 const { parseEnvelope, SOAP11_NS } = require('../../js/soap/envelope');
-const { responseEnvelope } = require('../../js/soap/response');
+const { COMMON_NS_V2_1, toSoapFault, toServiceError, responseEnvelope } = require('../../js/soap/builder');
 
 // Exact texts of parlayx-digest.md §4.
 const EXPECTED = {

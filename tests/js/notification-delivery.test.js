@@ -10,7 +10,7 @@ const native = require('../../js/native');
 const { UsageLog } = require('../../js/usage');
 const { NotificationDelivery } = require('../../js/delivery');
 const { parseEnvelope } = require('../../js/soap/envelope');
-const { NOTIFICATION_NS } = require('../../js/soap/notificationMessages');
+const { NOTIFICATION_NS } = require('../../js/soap/builder');
 const { freePort } = require('../../scripts/kamailio/kamailio');
 const { tempDir } = require('../support/gateway');
 

@@ -8,7 +8,7 @@ const { startKamailio, freePort } = require('../../scripts/kamailio/kamailio');
 const sip = require('../support/sip');
 const { startGateway, postSoap, envelope, tempDir } = require('../support/gateway');
 const { parseEnvelope } = require('../../js/soap/envelope');
-const { NOTIFICATION_NS } = require('../../js/soap/notificationMessages');
+const { NOTIFICATION_NS } = require('../../js/soap/builder');
 
 const NM_NS = 'http://www.csapi.org/schema/parlayx/terminal_status/notification_manager/v2_3/local';
 const PATH = '/TerminalStatusNotificationManagerService/services/TerminalStatusNotificationManager';

@@ -25,7 +25,7 @@ const {
   startGateway, postSoap, envelope, tempDir, LOOPBACK_OUTBOUND_YAML,
 } = require('../support/gateway');
 const { startAppEndpoint } = require('../support/appEndpoint');
-const { NOTIFICATION_NS } = require('../../js/soap/notificationMessages');
+const { NOTIFICATION_NS } = require('../../js/soap/builder');
 
 jest.setTimeout(30000);
 

@@ -4,7 +4,7 @@ const path = require('node:path');
 const sax = require('sax');
 const soap = require('soap');
 const { parseEnvelope, SoapFaultError, DEFAULT_LIMITS, SOAP11_NS } = require('../../js/soap/envelope');
-const { responseEnvelope, faultEnvelope } = require('../../js/soap/response');
+const { responseEnvelope, faultEnvelope } = require('../../js/soap/builder');
 const { escapeText, escapeAttr, element } = require('../../js/soap/xml');
 const soapIndex = require('../../js/soap');
 
