@@ -479,7 +479,7 @@ function quantiles(list) {
  */
 async function rawHttpRun(sink, count) {
   const http = require('node:http');
-  const { deliveryEnvelope } = require('../js/soap/notificationMessages');
+  const { deliveryEnvelope } = require('../js/soap/builder');
   const sockets = Number(values.sockets);
   const agent = new http.Agent({ keepAlive: true, maxSockets: sockets, maxFreeSockets: sockets, scheduling: 'lifo' });
   const { port } = new URL(sink.endpoint);
@@ -514,7 +514,7 @@ async function rawHttpRun(sink, count) {
  */
 async function rawSocketRun(sink, count) {
   const net = require('node:net');
-  const { deliveryEnvelope } = require('../js/soap/notificationMessages');
+  const { deliveryEnvelope } = require('../js/soap/builder');
   const sockets = Number(values.sockets);
   const { port } = new URL(sink.endpoint);
   const requests = makeDeliveries(count, 0, sink.endpoint).map((d) => {

@@ -5,7 +5,7 @@
 // in advance and stopped and started again, so that tests can make it unreachable for a while.
 const http = require('node:http');
 const { parseEnvelope } = require('../../js/soap/envelope');
-const { NOTIFICATION_NS } = require('../../js/soap/notificationMessages');
+const { NOTIFICATION_NS } = require('../../js/soap/builder');
 
 function child(element, name) {
   return element.children.find((c) => c.name === name);
