@@ -91,9 +91,9 @@ void GatewayCore::deliveryDone(const NotificationKey& id, uint64_t sequence) {
   if (!closed_) store_->deliveryDone(id, sequence);
 }
 
-void GatewayCore::drainSubscriptionEvents() {
+bool GatewayCore::drainSubscriptionEvents() {
   std::vector<SubscriptionEvent> events = presence_->takeSubscriptionEvents();
-  if (events.empty() || closing()) return;
+  if (events.empty() || closing()) return false;
   const TimeMs now = clock_.wallMs();
   EngineEffects effects;
   for (const SubscriptionEvent& event : events) {
@@ -104,6 +104,7 @@ void GatewayCore::drainSubscriptionEvents() {
     }
   }
   apply(effects);
+  return true;
 }
 
 void GatewayCore::advance() {
@@ -120,10 +121,10 @@ std::optional<uint64_t> GatewayCore::timerDelayMs() const {
   return wait <= 0 ? 0 : static_cast<uint64_t>(wait);
 }
 
-std::vector<NotificationState> GatewayCore::notifications() const {
-  std::vector<NotificationState> list;
+std::vector<const NotificationState*> GatewayCore::notifications() const {
+  std::vector<const NotificationState*> list;
   for (const NotificationKey& id : engine_.keys()) {
-    if (const NotificationState* state = engine_.find(id)) list.push_back(*state);
+    if (const NotificationState* state = engine_.find(id)) list.push_back(state);
   }
   return list;
 }

@@ -76,13 +76,15 @@ class GatewayCore {
                              Committed removed);
   // The delivery was settled (delivered or given up for good): it leaves the outbox.
   void deliveryDone(const NotificationKey& id, uint64_t sequence);
-  // Feeds the subscription events the SIP side queued to the engine (ignored once closing).
-  void drainSubscriptionEvents();
+  // Feeds the subscription events the SIP side queued to the engine; false when there were none
+  // or the core is closing (they are taken and dropped then).
+  bool drainSubscriptionEvents();
   // Sends what is due now: expiries and opened frequency windows (ignored once closing).
   void advance();
   // When advance() has work next, from now (0: at once); nullopt: none, or closing.
   std::optional<uint64_t> timerDelayMs() const;
-  std::vector<NotificationState> notifications() const;  // sorted by key
+  // The active notifications, sorted by key; valid until the next call that changes them.
+  std::vector<const NotificationState*> notifications() const;
 
   // Deliveries decided and not yet handed to the application's listener, in order.
   bool hasDeliveries() const { return !undelivered_.empty(); }

@@ -146,8 +146,9 @@ TEST_F(GatewayCoreTest, EndedWinsOverChangedInOneBatch) {
   NotificationSpec s = spec("c1", {1});
   s.countLimit = 1;
   core->startNotification(std::move(s), {});
+  EXPECT_FALSE(core->drainSubscriptionEvents()) << "nothing queued";
   sip->events = {statusEvent(1, S::kReachable)};  // baseline: saved, nothing delivered
-  core->drainSubscriptionEvents();
+  EXPECT_TRUE(core->drainSubscriptionEvents());
   ASSERT_EQ(db->writes.size(), 2u);
   EXPECT_EQ(db->writes[1].saves.size(), 1u);
   EXPECT_TRUE(core->takeDeliveries().empty());
@@ -255,7 +256,7 @@ TEST_F(GatewayCoreTest, RestoreWatchesActiveEndsExpiredAndKeepsTheOutboxFirst) {
   ASSERT_EQ(core->quarantinedAtStart().size(), 1u);
   EXPECT_EQ(core->quarantinedAtStart()[0].correlator, "broken");
   ASSERT_EQ(core->notifications().size(), 1u);
-  EXPECT_EQ(core->notifications()[0].spec.addresses[0].lastSeen, S::kReachable);
+  EXPECT_EQ(core->notifications()[0]->spec.addresses[0].lastSeen, S::kReachable);
 }
 
 TEST_F(GatewayCoreTest, EndAndTerminateSettleOnTheirRemoval) {
@@ -326,7 +327,7 @@ TEST_F(GatewayCoreTest, EventsAfterCloseBeganAreNotApplied) {
   core->beginClose();
   sip->events = {statusEvent(1, S::kReachable)};
   const size_t writes = db->writes.size();
-  core->drainSubscriptionEvents();
+  EXPECT_FALSE(core->drainSubscriptionEvents());
   EXPECT_EQ(db->writes.size(), writes);
   EXPECT_TRUE(sip->events.empty()) << "taken all the same";
 }
