@@ -1,6 +1,6 @@
 // The native half of a gateway, without Node: configuration, the policy engine, the SIP presence
 // side, and the Terminal Status notifications (engine, store, subscriptions). It decides; the
-// binding (native/binding/NativeCoreJs.cc) only converts values and settles Promises.
+// binding (native/binding/NativeCore.cc) only converts values and settles Promises.
 //
 // Threads: every method runs on one thread (the JS thread), except closeBlocking(), which joins
 // the SIP thread and the store's writer and so runs on a pool thread after beginClose(). The
