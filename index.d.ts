@@ -4,6 +4,15 @@
 export type Status = 'Reachable' | 'Unreachable' | 'Busy';
 export type RetrievalStatus = 'Retrieved' | 'NotRetrieved' | 'Error';
 
+/**
+ * The messageIds of the Parlay X common fault catalogue (ES 202 391-1), as the native core
+ * declares them (native/parlayx/FaultCatalogue.cc; tests/js/schema-exports.test.js checks this list).
+ */
+export type FaultMessageId =
+  | 'SVC0001' | 'SVC0002' | 'SVC0003' | 'SVC0004' | 'SVC0005' | 'SVC0006' | 'SVC0007' | 'SVC0008'
+  | 'POL0001' | 'POL0002' | 'POL0003' | 'POL0004' | 'POL0005' | 'POL0006' | 'POL0007' | 'POL0008'
+  | 'POL0009' | 'POL0010' | 'POL0011' | 'POL0012' | 'POL0013';
+
 /** A Parlay X ServiceException or PolicyException (common fault catalogue, ES 202 391-1). */
 export declare class ParlayxFault extends Error {
   constructor(messageId: string, variables?: string[]);
@@ -77,7 +86,10 @@ export interface GatewayConfig {
   requesters: Record<string, { passwordHash: string; digestSecret: string }>;
 }
 
-/** STATUSCODE of a usage record (0 VALID ... 16 FAILED_TRAFFIC_SHAPING). */
+/**
+ * STATUSCODE of a usage record (0 VALID ... 16 FAILED_TRAFFIC_SHAPING), as the native core declares
+ * them (native/usage/UsageStatus.cc; tests/js/schema-exports.test.js checks this list).
+ */
 export declare const UsageStatus: Readonly<Record<
   'VALID' | 'FAILED_PRIVACY' | 'FAILED_ADDRESS_PLAN_VALIDATION' | 'EXCEEDED_MAX_TARGETS' | 'FAILED_PACER' |
   'FAILED_CALL_LEVEL_PRIVACY' | 'FAILED_PROCESS_UP_TO_LIMIT' | 'FAILED_ADMISSION_CONTROL' |

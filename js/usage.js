@@ -2,26 +2,14 @@
 // Usage records (TWSS layout: RECORDID, SEGMENT, GLOBALID, SERVICE, HOST, EVENTTYPE, RECORDTIME,
 // STATUSCODE, SERVICEDATA): writing through the native store, and reading them back reassembled.
 
-/** STATUSCODE values of the usage records (source: TWSS Terminal Status usage records). */
-const UsageStatus = Object.freeze({
-  VALID: 0,
-  FAILED_PRIVACY: 1,
-  FAILED_ADDRESS_PLAN_VALIDATION: 2,
-  EXCEEDED_MAX_TARGETS: 3,
-  FAILED_PACER: 4,
-  FAILED_CALL_LEVEL_PRIVACY: 5,
-  FAILED_PROCESS_UP_TO_LIMIT: 6,
-  FAILED_ADMISSION_CONTROL: 7,
-  FAILED_SERVICE_NOT_RUNNING: 8,
-  FAILED_JMS_ENQUEUE: 9,
-  UNKNOWN_SCHEME: 10,
-  FAILED_OPERATION: 11,
-  FAILED_OTHER: 12,
-  INVALID: 13,
-  GROUPS_NOT_ALLOWED: 14,
-  UNRESOLVED_GROUPS: 15,
-  FAILED_TRAFFIC_SHAPING: 16,
-});
+const native = require('./native');
+
+/**
+ * STATUSCODE values of the usage records (source: TWSS Terminal Status usage records), as the
+ * native core declares them (native/usage/UsageStatus.cc): name -> code.
+ * @type {Readonly<Record<string, number>>}
+ */
+const UsageStatus = Object.freeze({ ...native.usageStatus });
 
 /**
  * @typedef {object} UsageRecord

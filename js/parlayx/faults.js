@@ -7,8 +7,7 @@
  * raise faults, the SOAP layer writes them.
  */
 
-const SVC = 'ServiceException';
-const POL = 'PolicyException';
+const native = require('../native');
 
 function entry(kind, title, text) {
   return Object.freeze({ kind, title, text });
@@ -16,46 +15,17 @@ function entry(kind, title, text) {
 
 /**
  * messageId → { kind, title, text } where text is the template with %1, %2 … markers.
- * Texts are the common ones quoted identically by several implementations
- * (digest §4, [D]); POL0005 uses the spec-table text, not eoneapi's copy of POL0004.
+ * Declared once in the native core (native/parlayx/FaultCatalogue.cc, digest §4 texts) and
+ * exported by the addon; this is its frozen copy, in catalogue order.
  * @type {Readonly<Object<string, {kind: 'ServiceException'|'PolicyException', title: string, text: string}>>}
  */
 const CATALOGUE = Object.freeze(
-  Object.assign(Object.create(null), {
-    SVC0001: entry(SVC, 'Service error', 'A service error occurred. Error code is %1'),
-    SVC0002: entry(SVC, 'Invalid input value', 'Invalid input value for message part %1'),
-    SVC0003: entry(
-      SVC,
-      'Invalid input value with list of valid values',
-      'Invalid input value for message part %1, valid values are %2',
+  Object.assign(
+    Object.create(null),
+    Object.fromEntries(
+      Object.entries(native.faultCatalogue).map(([id, def]) => [id, entry(def.kind, def.title, def.text)]),
     ),
-    SVC0004: entry(SVC, 'No valid addresses', 'No valid addresses provided in message part %1'),
-    SVC0005: entry(SVC, 'Duplicate correlator', 'Correlator %1 specified in message part %2 is a duplicate'),
-    SVC0006: entry(SVC, 'Invalid group', 'Group %1 in message part %2 is not a valid group'),
-    SVC0007: entry(SVC, 'Invalid charging information', 'Invalid charging information'),
-    SVC0008: entry(SVC, 'Overlapping criteria', 'Overlapped criteria %1'),
-    POL0001: entry(POL, 'Policy error', 'A policy error occurred. Error code is %1'),
-    POL0002: entry(POL, 'Privacy error', 'Privacy verification failed for address %1, request is refused'),
-    POL0003: entry(POL, 'Too many addresses', 'Too many addresses specified in message part %1'),
-    POL0004: entry(POL, 'Unlimited notifications not supported', 'Unlimited notification request not supported'),
-    POL0005: entry(POL, 'Too many notifications requested', 'Too many notifications requested'),
-    POL0006: entry(POL, 'Groups not allowed', 'Group specified in message part %1 not allowed'),
-    POL0007: entry(POL, 'Nested groups not allowed', 'Nested groups specified in message part %1 not allowed'),
-    POL0008: entry(POL, 'Charging not supported', 'Charging is not supported'),
-    POL0009: entry(POL, 'Invalid frequency requested', 'Invalid frequency requested'),
-    POL0010: entry(
-      POL,
-      'Retention time interval expired',
-      'Requested information unavailable as the retention time interval has expired',
-    ),
-    POL0011: entry(POL, 'Media type not supported', 'Media type not supported'),
-    POL0012: entry(
-      POL,
-      'Too many description entries',
-      'Too many description entries specified in message part %1',
-    ),
-    POL0013: entry(POL, 'Duplicated addresses', 'Duplicated addresses %1'),
-  }),
+  ),
 );
 
 /**

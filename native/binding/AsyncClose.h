@@ -6,6 +6,9 @@
 #include <napi.h>
 
 #include <functional>
+#include <utility>
+
+#include "binding/AsyncQueue.h"
 
 namespace px {
 
@@ -22,40 +25,24 @@ class AsyncClose {
       return done.Promise();
     }
     started_ = true;
-    auto* worker = new Worker(env, std::move(blocking), std::move(finish));  // deletes itself
-    Napi::Promise promise = worker->Promise();
+    // The pool task of AsyncQueue.h; `finish` runs before the Promise resolves.
+    Napi::Promise promise = runOnPool<bool>(
+        env, "parlayx-gateway close",
+        [blocking = std::move(blocking)] {
+          blocking();
+          return true;
+        },
+        [finish = std::move(finish)](Napi::Env e, bool&) -> Napi::Value {
+          finish(e);
+          return e.Undefined();
+        });
     promise_ = Napi::Persistent(promise.As<Napi::Object>());
-    worker->Queue();
     return promise;
   }
 
   bool started() const { return started_; }
 
  private:
-  class Worker : public Napi::AsyncWorker {
-   public:
-    Worker(Napi::Env env, std::function<void()> blocking, std::function<void(Napi::Env)> finish)
-        : Napi::AsyncWorker(env, "parlayx-gateway close"),
-          blocking_(std::move(blocking)),
-          finish_(std::move(finish)),
-          deferred_(Napi::Promise::Deferred::New(env)) {}
-    Napi::Promise Promise() { return deferred_.Promise(); }
-    void Execute() override { blocking_(); }
-    void OnOK() override {
-      finish_(Env());
-      deferred_.Resolve(Env().Undefined());
-    }
-    void OnError(const Napi::Error& error) override {
-      finish_(Env());
-      deferred_.Reject(error.Value());
-    }
-
-   private:
-    std::function<void()> blocking_;
-    std::function<void(Napi::Env)> finish_;
-    Napi::Promise::Deferred deferred_;
-  };
-
   bool started_ = false;
   Napi::ObjectReference promise_;
 };

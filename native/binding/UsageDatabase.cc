@@ -1,17 +1,17 @@
 #include "binding/UsageDatabase.h"
 
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <stdexcept>
 #include <string>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
 #include "binding/AsyncClose.h"
+#include "binding/AsyncQueue.h"
 #include "binding/Config.h"
 #include "binding/EnvCleanupHook.h"
+#include "binding/Errors.h"
 #include "store/UsageRecorder.h"
 #include "usage/Catalogue.h"
 #include "usage/ServiceData.h"
@@ -19,12 +19,6 @@
 
 namespace px {
 namespace {
-
-Napi::Error codedError(Napi::Env env, const std::string& message, const char* code) {
-  Napi::Error error = Napi::Error::New(env, message);
-  error.Set("code", code);
-  return error;
-}
 
 UsageEntry entryFromJs(const Napi::Env& env, const Napi::Value& value) {
   if (!value.IsObject()) throw Napi::TypeError::New(env, "usage entry must be an object");
@@ -102,6 +96,27 @@ UsageQuery queryFromJs(const Napi::Value& value) {
   return q;
 }
 
+Napi::Object pageToJs(Napi::Env env, const UsagePage& page) {
+  Napi::Object result = Napi::Object::New(env);
+  Napi::Array records = Napi::Array::New(env, page.records.size());
+  for (uint32_t i = 0; i < page.records.size(); ++i) {
+    records.Set(i, recordToJs(env, page.records[i]));
+  }
+  result.Set("records", records);
+  if (page.next) {
+    Napi::Object next = Napi::Object::New(env);
+    next.Set("recordTimeMs", static_cast<double>(page.next->recordTimeMs));
+    next.Set("recordId", page.next->recordId);
+    next.Set("segment", page.next->segment);
+    result.Set("next", next);
+  } else {
+    result.Set("next", env.Null());
+  }
+  return result;
+}
+
+// The usage store as JS sees it. Commits come back from the store's writer thread through one
+// LoopQueue, which settles the Promises of record(); queries run on the libuv pool.
 class UsageDatabase : public Napi::ObjectWrap<UsageDatabase> {
  public:
   static Napi::Function Define(Napi::Env env) {
@@ -121,8 +136,8 @@ class UsageDatabase : public Napi::ObjectWrap<UsageDatabase> {
     } catch (const std::exception& e) {
       throw codedError(env, e.what(), "ERR_PX_USAGE_OPEN");
     }
-    tsfn_ = Tsfn::New(env, "parlayx-gateway usage commits", 0, 1, this);
-    tsfn_.Unref(env);
+    commits_.emplace(env, "parlayx-gateway usage commits",
+                     [this](Napi::Env e, std::vector<Commit>& done) { Settle(e, done); });
     selfRef_ = Napi::Persistent(info.This().As<Napi::Object>());
     // The environment can go away (process exit, worker.terminate()) without close().
     cleanupHook_.emplace(env, [this] {
@@ -136,36 +151,24 @@ class UsageDatabase : public Napi::ObjectWrap<UsageDatabase> {
   }
 
  private:
-  static void CallJs(Napi::Env env, Napi::Function, UsageDatabase* self, void*) {
-    if (env == nullptr || self == nullptr) return;
-    try {
-      self->Drain(env);
-    } catch (const Napi::Error&) {
-      // JS cannot run any more (worker terminating); nothing left to resolve.
-    }
-  }
-  using Tsfn = Napi::TypedThreadSafeFunction<UsageDatabase, void, &UsageDatabase::CallJs>;
+  struct Commit {
+    uint64_t id;
+    bool committed;
+  };
 
   // Settles the Promise of every append whose commit finished. JS thread.
-  void Drain(Napi::Env env) {
-    std::vector<std::pair<uint64_t, bool>> done;
-    {
-      std::lock_guard<std::mutex> lock(doneMutex_);
-      done.swap(done_);
-    }
-    for (const auto& [id, committed] : done) {
-      auto it = pending_.find(id);
-      if (it == pending_.end()) continue;
-      Napi::Promise::Deferred deferred = std::move(it->second);
-      pending_.erase(it);
-      if (committed) {
-        deferred.Resolve(env.Undefined());
+  void Settle(Napi::Env env, std::vector<Commit>& done) {
+    for (const Commit& c : done) {
+      auto entry = pending_.take(c.id);
+      if (!entry) continue;
+      if (c.committed) {
+        entry->deferred.Resolve(env.Undefined());
       } else {
-        deferred.Reject(
+        entry->deferred.Reject(
             codedError(env, "usage records could not be written", "ERR_PX_USAGE_WRITE").Value());
       }
     }
-    if (pending_.empty() && !closed_) tsfn_.Unref(env);
+    if (pending_.empty() && !closed_) commits_->keepAlive(env, false);
   }
 
   // record(entries) -> Promise<void>: resolved once committed (durable) or queued (batched).
@@ -177,22 +180,14 @@ class UsageDatabase : public Napi::ObjectWrap<UsageDatabase> {
     std::vector<UsageEntry> entries;
     for (uint32_t i = 0; i < array.Length(); ++i) entries.push_back(entryFromJs(env, array.Get(i)));
 
-    auto deferred = Napi::Promise::Deferred::New(env);
-    Napi::Promise promise = deferred.Promise();
     const uint64_t id = nextId_++;
     const bool durable = recorder_->durable();
     AppendResult result;
     try {
-      Tsfn tsfn = tsfn_;
-      result = recorder_->record(entries, [this, id, durable, tsfn](bool committed) mutable {
+      LoopQueue<Commit>* commits = &*commits_;
+      result = recorder_->record(entries, [commits, id, durable](bool committed) {
         if (!durable && committed) return;  // already resolved at acceptance
-        bool wasEmpty = false;
-        {
-          std::lock_guard<std::mutex> lock(doneMutex_);
-          wasEmpty = done_.empty();
-          done_.emplace_back(id, committed);
-        }
-        if (wasEmpty) tsfn.NonBlockingCall();
+        commits->post(Commit{id, committed});
       });
     } catch (const std::invalid_argument& e) {
       throw Napi::TypeError::New(env, e.what());
@@ -202,70 +197,28 @@ class UsageDatabase : public Napi::ObjectWrap<UsageDatabase> {
                          : result.reason == AppendRejection::kInvalidRow
                              ? "ERR_PX_USAGE_INVALID"
                              : "ERR_PX_USAGE_QUEUE_FULL";
-      deferred.Reject(codedError(env, "usage records not accepted", code).Value());
-      return promise;
+      auto refused = Napi::Promise::Deferred::New(env);
+      refused.Reject(codedError(env, "usage records not accepted", code).Value());
+      return refused.Promise();
     }
     if (durable) {
-      if (pending_.empty()) tsfn_.Ref(env);
-      pending_.emplace(id, std::move(deferred));
-    } else {
-      deferred.Resolve(env.Undefined());
+      if (pending_.empty()) commits_->keepAlive(env, true);
+      return pending_.add(env, id);
     }
-    return promise;
+    auto queued = Napi::Promise::Deferred::New(env);
+    queued.Resolve(env.Undefined());
+    return queued.Promise();
   }
-
-  class QueryWorker : public Napi::AsyncWorker {
-   public:
-    QueryWorker(Napi::Env env, UsageRecorder* recorder, UsageQuery query)
-        : Napi::AsyncWorker(env, "parlayx-gateway usage query"),
-          recorder_(recorder),
-          query_(std::move(query)),
-          deferred_(Napi::Promise::Deferred::New(env)) {}
-    Napi::Promise Promise() { return deferred_.Promise(); }
-    void Execute() override {
-      try {
-        page_ = recorder_->query(query_);
-      } catch (const std::exception& e) {
-        SetError(e.what());
-      }
-    }
-    void OnOK() override {
-      Napi::Env env = Env();
-      Napi::Object result = Napi::Object::New(env);
-      Napi::Array records = Napi::Array::New(env, page_.records.size());
-      for (uint32_t i = 0; i < page_.records.size(); ++i) {
-        records.Set(i, recordToJs(env, page_.records[i]));
-      }
-      result.Set("records", records);
-      if (page_.next) {
-        Napi::Object next = Napi::Object::New(env);
-        next.Set("recordTimeMs", static_cast<double>(page_.next->recordTimeMs));
-        next.Set("recordId", page_.next->recordId);
-        next.Set("segment", page_.next->segment);
-        result.Set("next", next);
-      } else {
-        result.Set("next", env.Null());
-      }
-      deferred_.Resolve(result);
-    }
-    void OnError(const Napi::Error& error) override { deferred_.Reject(error.Value()); }
-
-   private:
-    UsageRecorder* recorder_;
-    UsageQuery query_;
-    UsagePage page_;
-    Napi::Promise::Deferred deferred_;
-  };
 
   // query({fromMs, toMs, service, eventType, statusCode, globalId, requester, limit, after})
   //   -> Promise<{records, next}>; runs on the libuv pool.
   Napi::Value Query(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (closing_ || closed_) throw codedError(env, "usage database is closed", "ERR_PX_CLOSED");
-    auto* worker = new QueryWorker(env, recorder_.get(), queryFromJs(info[0]));  // self-deleting
-    Napi::Promise promise = worker->Promise();
-    worker->Queue();
-    return promise;
+    UsageRecorder* recorder = recorder_.get();
+    return runOnPool<UsagePage>(
+        env, "parlayx-gateway usage query",
+        [recorder, query = queryFromJs(info[0])] { return recorder->query(query); }, pageToJs);
   }
 
   Napi::Value Stats(const Napi::CallbackInfo& info) {
@@ -292,18 +245,16 @@ class UsageDatabase : public Napi::ObjectWrap<UsageDatabase> {
   }
 
   void FinishClose(Napi::Env env) {
-    Drain(env);
+    commits_->drain(env);
     closed_ = true;
-    tsfn_.Release();
+    commits_->release();
     cleanupHook_.reset();
     selfRef_.Reset();
   }
 
   std::unique_ptr<UsageRecorder> recorder_;
-  Tsfn tsfn_;
-  std::mutex doneMutex_;
-  std::vector<std::pair<uint64_t, bool>> done_;  // commit results; drained on the JS thread
-  std::unordered_map<uint64_t, Napi::Promise::Deferred> pending_;
+  std::optional<LoopQueue<Commit>> commits_;  // commit results of durable appends
+  PendingPromises<> pending_;                 // durable appends waiting for their commit
   uint64_t nextId_ = 1;
   Napi::ObjectReference selfRef_;
   AsyncClose closer_;

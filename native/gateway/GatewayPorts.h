@@ -1,0 +1,70 @@
+// What the gateway core needs of the SIP side and of the notification store, as interfaces: the
+// production ones wrap PresenceWatcher and NotificationStore (GatewayPorts.cc), GoogleTest passes
+// fakes so that the orchestration runs without UDP or SQLite.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "config/GatewayConfig.h"
+#include "notify/NotificationEngine.h"
+#include "sip/PresenceWatcher.h"
+#include "store/NotificationStore.h"
+
+namespace px::gateway {
+
+// The SIP presence side (PresenceWatcher's public API, as the core uses it).
+class PresencePort {
+ public:
+  virtual ~PresencePort() = default;
+  virtual uint64_t fetch(const std::string& requestUri, bool wakeNow) = 0;
+  virtual void flush() = 0;
+  virtual std::vector<FetchOutcome> takeOutcomes() = 0;
+  virtual void watch(const std::string& key, bool wakeNow) = 0;
+  virtual void unwatch(const std::string& key, bool wakeNow) = 0;
+  virtual std::vector<SubscriptionEvent> takeSubscriptionEvents() = 0;
+  virtual WatcherStats stats() const = 0;
+  virtual uint16_t sipPort() const = 0;
+  virtual void close() = 0;  // blocks: joins the SIP thread
+};
+
+// The notification store after start-up (writes go to its writer thread).
+class NotificationPort {
+ public:
+  virtual ~NotificationPort() = default;
+  virtual void write(NotificationWrites writes, NotificationStore::Committed committed) = 0;
+  virtual void deliveryDone(const NotificationKey& id, uint64_t sequence) = 0;
+  virtual void close() = 0;  // blocks: commits what is queued, joins the writer
+};
+
+// What the store held at start-up.
+struct StoredAtStart {
+  std::vector<NotificationState> notifications;      // decoded, sorted by key
+  std::vector<QuarantinedNotification> quarantined;  // rows that did not decode
+  std::vector<Delivery> undelivered;                 // the outbox: deliveries never settled
+};
+
+// Why the gateway could not start; the binding turns the stage into an error code.
+class StartError : public std::runtime_error {
+ public:
+  enum class Stage { kNotificationStore, kSip };
+  StartError(Stage stage, const std::string& what) : std::runtime_error(what), stage_(stage) {}
+  Stage stage() const { return stage_; }
+
+ private:
+  Stage stage_;
+};
+
+// Opens the configured notification store and reads it (StartError kNotificationStore).
+std::unique_ptr<NotificationPort> openNotificationStore(const GatewayConfig& config,
+                                                        StoredAtStart& stored);
+
+// Binds the SIP transports and starts the SIP thread (StartError kSip). `signal` is called
+// (SIP thread) when fetch outcomes or subscription events are ready; it must not block.
+std::unique_ptr<PresencePort> startPresence(const GatewayConfig& config,
+                                            PresenceWatcher::OutcomeSignal signal);
+
+}  // namespace px::gateway
