@@ -617,6 +617,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("NativeCore", NativeCore::Define(env));
   exports.Set("UsageDatabase", defineUsageDatabase(env));
   exports.Set("loadConfig", Napi::Function::New(env, LoadConfig, "loadConfig"));
+  exports.Set("configSchema", Napi::Function::New(env, ConfigSchema, "configSchema"));
   exports.Set("parseAddress", Napi::Function::New(env, ParseAddress, "parseAddress"));
   return exports;
 }
