@@ -215,13 +215,18 @@ function schemaMarkdown(schema) {
     'OutboundConfigReader). Rules between keys (a maximum bounded by another key, derived',
     'defaults) are attached to their rows in the table.',
     '',
+    'Adding a key: a member with its default in native/config/GatewayConfig.h, a row in',
+    'native/config/ConfigSchema.cc, its documentation in config/gateway.yaml and its type in',
+    '`index.d.ts`; then regenerate this page. Nothing in the binding changes;',
+    'tests/js/config-schema.test.js names whatever was forgotten.',
+    '',
     '| key | type | range / values | default | what it is |',
     '|---|---|---|---|---|',
   ];
   for (const field of schema) {
     let range = '';
     if (field.type === 'integer') range = `${field.min}..${field.maxKey || field.max}`;
-    if (field.values) range = field.values.join(' \\| ');
+    if (field.values) range = field.values.join(' | ');
     const defaultText = field.type === 'structured' ? '' : schemaText(field.default);
     lines.push(`| \`${field.key}\` | ${field.type} | ${cell(range)} | ${cell(defaultText)} | ${cell(field.doc)} |`);
   }
