@@ -1,4 +1,5 @@
 // Public API of parlayx-gateway.
+/// <reference types="node" />
 
 /** Parlay X Terminal Status values (ES 202 391-8 §7.1). */
 export type Status = 'Reachable' | 'Unreachable' | 'Busy';
@@ -15,10 +16,14 @@ export type FaultMessageId =
 
 /** A Parlay X ServiceException or PolicyException (common fault catalogue, ES 202 391-1). */
 export declare class ParlayxFault extends Error {
-  constructor(messageId: string, variables?: string[]);
+  /** Throws TypeError for a messageId the catalogue does not have; variables are coerced to strings. */
+  constructor(messageId: string, variables?: Array<string | number | boolean | null | undefined>);
   readonly kind: 'ServiceException' | 'PolicyException';
   readonly messageId: string;
-  readonly variables: string[];
+  readonly variables: readonly string[];
+  /** The catalogue text with its %n markers, as sent in the <text> element. */
+  readonly template: string;
+  /** The filled text (same as message). */
   readonly text: string;
 }
 
@@ -84,6 +89,44 @@ export interface GatewayConfig {
   };
   /** Requester name -> credentials (the service policy itself stays in the native core). */
   requesters: Record<string, { passwordHash: string; digestSecret: string }>;
+}
+
+/** An HTTP request in the API-gateway proxy shape that `gateway.app` and the handlers take (handlers/README.md). */
+export interface HttpEvent {
+  /** Request method (serverless platforms). */
+  httpMethod?: string;
+  /** Request method (node:http adapter). */
+  method?: string;
+  /** URL path, without the query string. */
+  path: string;
+  queryStringParameters?: Record<string, string>;
+  /** Lower-case header names. */
+  headers?: Record<string, string>;
+  body?: string | Buffer;
+  isBase64Encoded?: boolean;
+  /** sourceIp: the client address authentication throttling counts failures against. */
+  requestContext?: { identity?: { sourceIp?: string } };
+}
+
+export interface HttpResponse {
+  statusCode: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+/** An endpoint (or the whole app) as a serverless-style function. */
+export type HttpHandler = (event: HttpEvent) => Promise<HttpResponse>;
+
+/**
+ * The native half of a gateway (`gateway.core`): low-level, for benchmarks and diagnostics;
+ * applications use the Gateway methods.
+ */
+export interface NativeCore {
+  readonly config: GatewayConfig;
+  /** The SIP port actually bound (sip.port may be 0). */
+  readonly sipPort: number;
+  /** Counters of the SIP stack and the notification engine, e.g. subscriptionsActive. */
+  stats(): Record<string, number>;
 }
 
 /**
@@ -235,7 +278,13 @@ export interface SecurityStats {
 }
 
 export declare class Gateway {
+  /** As createGateway(), without waiting; throws ConfigError on a bad configuration. */
+  constructor(options?: GatewayOptions);
   readonly config: GatewayConfig;
+  /** Every endpoint (SOAP and WSDL) as one serverless-style function, routed on event.path. */
+  readonly app: HttpHandler;
+  /** The native core (configuration, SIP stack, notification engine). */
+  readonly core: NativeCore;
   /** The usage records this gateway writes. */
   readonly usage: UsageLog;
   /** Status of one terminal (tel:, sip: or sips: URI), by a SIP presence fetch. Rejects with ParlayxFault. */

@@ -20,6 +20,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("NativeCore", defineNativeCore(env));
   exports.Set("UsageDatabase", defineUsageDatabase(env));
   exports.Set("loadConfig", Napi::Function::New(env, LoadConfig, "loadConfig"));
+  exports.Set("configSchema", Napi::Function::New(env, ConfigSchema, "configSchema"));
   exports.Set("parseAddress", Napi::Function::New(env, parseAddressJs, "parseAddress"));
   exports.Set("usageStatus", usageStatusToJs(env));
   exports.Set("faultCatalogue", faultCatalogueToJs(env));

@@ -1,13 +1,22 @@
-// Configuration between the core and JS: loading from {path} or {text, name}, and the validated
-// configuration as a plain JS object.
+// Configuration between the core and JS: loading from {path} or {text, name}, the validated
+// configuration as a plain JS object, and the schema itself (configSchema()). Both walk the
+// schema table (config/ConfigSchema.h), so a new key needs no code here; only the structured
+// parts, whose JS shape is not the YAML's, are converted by hand.
 #include "binding/Config.h"
 
 #include <string>
+#include <string_view>
 #include <vector>
+
+#include "config/ConfigSchema.h"
 
 namespace px {
 
 namespace {
+
+using config::ConfigField;
+using config::FieldType;
+using config::FieldValue;
 
 Napi::Value toJs(Napi::Env env, const std::vector<std::string>& values) {
   Napi::Array array = Napi::Array::New(env, values.size());
@@ -15,135 +24,107 @@ Napi::Value toJs(Napi::Env env, const std::vector<std::string>& values) {
   return array;
 }
 
+Napi::Value toJs(Napi::Env env, const FieldValue& value) {
+  if (const auto* n = std::get_if<uint32_t>(&value)) return Napi::Number::New(env, *n);
+  if (const auto* b = std::get_if<bool>(&value)) return Napi::Boolean::New(env, *b);
+  if (const auto* s = std::get_if<std::string>(&value)) return Napi::String::New(env, *s);
+  if (const auto* l = std::get_if<std::vector<std::string>>(&value)) return toJs(env, *l);
+  return env.Undefined();
+}
+
+// The object at the dotted `path` below `root`, created when missing; `leaf` gets the last
+// component.
+Napi::Object parentOf(Napi::Env env, Napi::Object root, std::string_view path, std::string* leaf) {
+  Napi::Object o = root;
+  for (size_t dot = path.find('.'); dot != std::string_view::npos; dot = path.find('.')) {
+    const std::string name(path.substr(0, dot));
+    if (!o.Has(name)) o.Set(name, Napi::Object::New(env));
+    o = o.Get(name).As<Napi::Object>();
+    path.remove_prefix(dot + 1);
+  }
+  *leaf = std::string(path);
+  return o;
+}
+
+// An object without prototype, so that a key such as "__proto__" (a valid requester name) is a
+// key like any other.
+Napi::Object bareObject(Napi::Env env) {
+  return env.Global()
+      .Get("Object")
+      .As<Napi::Object>()
+      .Get("create")
+      .As<Napi::Function>()
+      .Call({env.Null()})
+      .As<Napi::Object>();
+}
+
+// The structured rows of the schema, in their JS shape (index.d.ts GatewayConfig).
+void structuredToJs(Napi::Env env, Napi::Object parent, const std::string& leaf,
+                    std::string_view key, const GatewayConfig& c) {
+  if (key == "groups.members") {
+    Napi::Object members = Napi::Object::New(env);
+    for (const auto& [group, list] : c.groups.members) members.Set(group, toJs(env, list));
+    parent.Set(leaf, members);
+  } else if (key == "requesters") {
+    // Credentials only: the policy stays in the core, which applies it.
+    Napi::Object requesters = bareObject(env);
+    for (const auto& [name, r] : c.requesters) {
+      Napi::Object requester = Napi::Object::New(env);
+      requester.Set("passwordHash", r.passwordHash);
+      requester.Set("digestSecret", r.digestSecret);
+      requesters.Set(name, requester);
+    }
+    parent.Set(leaf, requesters);
+  } else if (key == "outbound.allow") {
+    parent.Set("allowCidrs", toJs(env, c.outbound.allowCidrs));
+    parent.Set("allowHosts", toJs(env, c.outbound.allowHosts));
+  }
+  // "policy": not exported, the core applies it.
+}
+
 }  // namespace
 
 Napi::Object configToJs(Napi::Env env, const GatewayConfig& c) {
   Napi::Object o = Napi::Object::New(env);
   o.Set("sourcePath", c.sourcePath);
-  Napi::Object service = Napi::Object::New(env);
-  service.Set("name", c.serviceName);
-  o.Set("service", service);
-
-  Napi::Object http = Napi::Object::New(env);
-  http.Set("host", c.http.host);
-  http.Set("port", c.http.port);
-  http.Set("basePath", c.http.basePath);
-  http.Set("maxBodyBytes", c.http.maxBodyBytes);
-  http.Set("keepAliveTimeoutMs", c.http.keepAliveTimeoutMs);
-  http.Set("requestTimeoutMs", c.http.requestTimeoutMs);
-  http.Set("headersTimeoutMs", c.http.headersTimeoutMs);
-  http.Set("idleTimeoutMs", c.http.idleTimeoutMs);
-  http.Set("maxConnections", c.http.maxConnections);
-  http.Set("maxConnectionsPerSource", c.http.maxConnectionsPerSource);
-  o.Set("http", http);
-
-  Napi::Object sip = Napi::Object::New(env);
-  sip.Set("bindHost", c.sip.bindHost);
-  sip.Set("port", c.sip.port);
-  std::vector<std::string> transports;
-  for (SipTransport t : c.sip.transports)
-    transports.push_back(t == SipTransport::kUdp ? "udp" : "tcp");
-  sip.Set("transports", toJs(env, transports));
-  sip.Set("watcherUri", c.sip.watcherUri);
-  sip.Set("presenceServerUri", c.sip.presenceServerUri);
-  sip.Set("telDomain", c.sip.telDomain);
-  sip.Set("userAgent", c.sip.userAgent);
-  Napi::Object sipTcp = Napi::Object::New(env);
-  sipTcp.Set("idleTimeoutMs", c.sip.tcp.idleTimeoutMs);
-  sipTcp.Set("maxConnections", c.sip.tcp.maxConnections);
-  sipTcp.Set("maxConnectionsPerSource", c.sip.tcp.maxConnectionsPerSource);
-  sip.Set("tcp", sipTcp);
-  sip.Set("checkNotifySource", c.sip.checkNotifySource);
-  sip.Set("trustedNotifySources", toJs(env, c.sip.trustedNotifySources));
-  o.Set("sip", sip);
-
-  Napi::Object presence = Napi::Object::New(env);
-  presence.Set("fetchTimeoutMs", c.presence.fetchTimeoutMs);
-  presence.Set("busyActivities", toJs(env, c.presence.busyActivities));
-  presence.Set("subscriptionExpiresSec", c.presence.subscriptionExpiresSec);
-  presence.Set("subscribeTimeoutMs", c.presence.subscribeTimeoutMs);
-  presence.Set("resubscribeBackoffMs", c.presence.resubscribeBackoffMs);
-  presence.Set("resubscribeBackoffMaxMs", c.presence.resubscribeBackoffMaxMs);
-  presence.Set("maxSubscribeFailures", c.presence.maxSubscribeFailures);
-  presence.Set("maxSubscribesInFlight", c.presence.maxSubscribesInFlight);
-  o.Set("presence", presence);
-
-  Napi::Object groups = Napi::Object::New(env);
-  groups.Set("schemes", toJs(env, c.groups.schemes));
-  Napi::Object members = Napi::Object::New(env);
-  for (const auto& [group, list] : c.groups.members) members.Set(group, toJs(env, list));
-  groups.Set("members", members);
-  o.Set("groups", groups);
-
-  Napi::Object authentication = Napi::Object::New(env);
-  authentication.Set("required", c.authentication.required);
-  authentication.Set("realm", c.authentication.realm);
-  authentication.Set("tokenMaxAgeSec", c.authentication.tokenMaxAgeSec);
-  authentication.Set("verifiedCacheSec", c.authentication.verifiedCacheSec);
-  const AuthThrottleConfig& t = c.authentication.throttle;
-  Napi::Object throttle = Napi::Object::New(env);
-  throttle.Set("windowSec", t.windowSec);
-  throttle.Set("maxFailuresPerClient", t.maxFailuresPerClient);
-  throttle.Set("maxFailuresPerRequester", t.maxFailuresPerRequester);
-  throttle.Set("lockoutSec", t.lockoutSec);
-  throttle.Set("maxLockoutSec", t.maxLockoutSec);
-  throttle.Set("trustedSourceSec", t.trustedSourceSec);
-  throttle.Set("verifyConcurrency", t.verifyConcurrency);
-  throttle.Set("verifyQueueLength", t.verifyQueueLength);
-  authentication.Set("throttle", throttle);
-  o.Set("authentication", authentication);
-
-  // Credentials only: the policy stays in the core, which applies it. A null prototype, so that
-  // a requester named "__proto__" (a valid name) is a key like any other.
-  Napi::Object requesters = env.Global()
-                                .Get("Object")
-                                .As<Napi::Object>()
-                                .Get("create")
-                                .As<Napi::Function>()
-                                .Call({env.Null()})
-                                .As<Napi::Object>();
-  for (const auto& [name, r] : c.requesters) {
-    Napi::Object requester = Napi::Object::New(env);
-    requester.Set("passwordHash", r.passwordHash);
-    requester.Set("digestSecret", r.digestSecret);
-    requesters.Set(name, requester);
+  for (const ConfigField& field : config::configFields()) {
+    std::string leaf;
+    Napi::Object parent = parentOf(env, o, field.key, &leaf);
+    if (field.type == FieldType::kStructured) {
+      structuredToJs(env, parent, leaf, field.key, c);
+    } else {
+      parent.Set(leaf, toJs(env, config::fieldValue(field, c)));
+    }
   }
-  o.Set("requesters", requesters);
-
-  Napi::Object outbound = Napi::Object::New(env);
-  outbound.Set("allowCidrs", toJs(env, c.outbound.allowCidrs));
-  outbound.Set("allowHosts", toJs(env, c.outbound.allowHosts));
-  outbound.Set("allowOwnListeners", c.outbound.allowOwnListeners);
-  o.Set("outbound", outbound);
-
-  const NotificationsConfig& n = c.notifications;
-  Napi::Object notifications = Napi::Object::New(env);
-  notifications.Set("database", n.database);
-  notifications.Set("defaultDurationSec", n.defaultDurationSec);
-  notifications.Set("maxDurationSec", n.maxDurationSec);
-  notifications.Set("minFrequencyMs", n.minFrequencyMs);
-  notifications.Set("unlimitedCountAllowed", n.unlimitedCountAllowed);
-  notifications.Set("maxCount", n.maxCount);
-  notifications.Set("busyCriteriaAllowed", n.busyCriteriaAllowed);
-  Napi::Object delivery = Napi::Object::New(env);
-  delivery.Set("timeoutMs", n.delivery.timeoutMs);
-  delivery.Set("maxAttempts", n.delivery.maxAttempts);
-  delivery.Set("retryBackoffMs", n.delivery.retryBackoffMs);
-  delivery.Set("retryBackoffMaxMs", n.delivery.retryBackoffMaxMs);
-  delivery.Set("maxSocketsPerEndpoint", n.delivery.maxSocketsPerEndpoint);
-  delivery.Set("maxConnections", n.delivery.maxConnections);
-  notifications.Set("delivery", delivery);
-  o.Set("notifications", notifications);
-
-  Napi::Object usage = Napi::Object::New(env);
-  usage.Set("database", c.usage.database);
-  usage.Set("durability", c.usage.durability == UsageDurability::kDurable ? "durable" : "batched");
-  usage.Set("flushIntervalMs", c.usage.flushIntervalMs);
-  usage.Set("queueCapacity", c.usage.queueCapacity);
-  usage.Set("maxServiceDataBytes", c.usage.maxServiceDataBytes);
-  usage.Set("host", c.usage.host);
-  o.Set("usage", usage);
   return o;
+}
+
+Napi::Value ConfigSchema(const Napi::CallbackInfo& info) {
+  const Napi::Env env = info.Env();
+  const GatewayConfig defaults;
+  const std::vector<ConfigField>& fields = config::configFields();
+  Napi::Array out = Napi::Array::New(env, fields.size());
+  for (uint32_t i = 0; i < fields.size(); ++i) {
+    const ConfigField& field = fields[i];
+    Napi::Object row = Napi::Object::New(env);
+    row.Set("key", std::string(field.key));
+    row.Set("type", std::string(config::fieldTypeName(field.type)));
+    row.Set("doc", std::string(field.doc));
+    if (field.type != FieldType::kStructured) {
+      row.Set("default", toJs(env, config::fieldValue(field, defaults)));
+    }
+    if (field.type == FieldType::kInteger) {
+      row.Set("min", Napi::Number::New(env, field.min));
+      row.Set("max", Napi::Number::New(env, field.max));
+      if (!field.maxKey.empty()) row.Set("maxKey", std::string(field.maxKey));
+    }
+    if (!field.values.empty()) {
+      std::vector<std::string> values(field.values.begin(), field.values.end());
+      row.Set("values", toJs(env, values));
+    }
+    out.Set(i, row);
+  }
+  return out;
 }
 
 // Reads {path} or {text, name} and throws a JS Error carrying file/line/key on a config error.

@@ -1,5 +1,7 @@
 // The gateway configuration, read from YAML by the core (yaml-cpp). Every key is documented in
 // config/gateway.yaml; unknown keys and bad values are ConfigError naming file, line and key.
+// The member initialisers are the defaults; each key's range, format and reader are its row in
+// ConfigSchema.cc, which is what the loader enforces (ranges noted here are for the reader).
 #pragma once
 
 #include <cstdint>

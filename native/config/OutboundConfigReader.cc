@@ -40,39 +40,31 @@ bool looksNumeric(const std::string& s) {
 }
 }  // namespace
 
-OutboundConfig OutboundConfigReader::read(const Item& section) const {
-  OutboundConfig out;
-  auto f = yaml_.fields(section, {"allow", "allowOwnListeners"});
-  if (auto it = f.find("allow"); it != f.end()) {
-    for (const Item& e : yaml_.list(it->second)) {
-      const std::string entry = yaml_.text(e);
-      std::string problem;
-      const std::string cidr = normaliseCidr(entry, &problem);
-      if (!cidr.empty()) {
-        if (std::find(out.allowCidrs.begin(), out.allowCidrs.end(), cidr) != out.allowCidrs.end()) {
-          yaml_.fail(e, "duplicate entry " + quote(entry));
-        }
-        out.allowCidrs.push_back(cidr);
-      } else if (!problem.empty()) {
-        yaml_.fail(e, "expected a CIDR like \"10.0.0.0/8\": " + problem + ", got " + quote(entry));
-      } else if (isHostName(entry) && !looksNumeric(entry)) {
-        const std::string host = ascii::lowered(entry);
-        if (std::find(out.allowHosts.begin(), out.allowHosts.end(), host) != out.allowHosts.end()) {
-          yaml_.fail(e, "duplicate entry " + quote(entry));
-        }
-        out.allowHosts.push_back(host);
-      } else {
-        yaml_.fail(e,
-                   "expected a CIDR (\"10.0.0.0/8\", \"fd00::/8\"), an IP address or a host name, "
-                   "got " +
-                       describe(e.node));
+void OutboundConfigReader::readAllow(const Item& list, OutboundConfig& out) const {
+  for (const Item& e : yaml_.list(list)) {
+    const std::string entry = yaml_.text(e);
+    std::string problem;
+    const std::string cidr = normaliseCidr(entry, &problem);
+    if (!cidr.empty()) {
+      if (std::find(out.allowCidrs.begin(), out.allowCidrs.end(), cidr) != out.allowCidrs.end()) {
+        yaml_.fail(e, "duplicate entry " + quote(entry));
       }
+      out.allowCidrs.push_back(cidr);
+    } else if (!problem.empty()) {
+      yaml_.fail(e, "expected a CIDR like \"10.0.0.0/8\": " + problem + ", got " + quote(entry));
+    } else if (isHostName(entry) && !looksNumeric(entry)) {
+      const std::string host = ascii::lowered(entry);
+      if (std::find(out.allowHosts.begin(), out.allowHosts.end(), host) != out.allowHosts.end()) {
+        yaml_.fail(e, "duplicate entry " + quote(entry));
+      }
+      out.allowHosts.push_back(host);
+    } else {
+      yaml_.fail(e,
+                 "expected a CIDR (\"10.0.0.0/8\", \"fd00::/8\"), an IP address or a host name, "
+                 "got " +
+                     describe(e.node));
     }
   }
-  if (auto it = f.find("allowOwnListeners"); it != f.end()) {
-    out.allowOwnListeners = yaml_.boolean(it->second);
-  }
-  return out;
 }
 
 }  // namespace px::config

@@ -1,4 +1,5 @@
-// Reads the `outbound` section (OutboundConfig) with YamlReader's file:line: key errors.
+// Reads `outbound.allow` (OutboundConfig) with YamlReader's file:line: key errors; the section's
+// scalar keys are read through the schema (ConfigSchema.cc).
 #pragma once
 
 #include "config/OutboundConfig.h"
@@ -10,7 +11,8 @@ class OutboundConfigReader {
  public:
   explicit OutboundConfigReader(const YamlReader& yaml) : yaml_(yaml) {}
 
-  OutboundConfig read(const Item& section) const;
+  // The allow list into out.allowCidrs and out.allowHosts.
+  void readAllow(const Item& list, OutboundConfig& out) const;
 
  private:
   const YamlReader& yaml_;

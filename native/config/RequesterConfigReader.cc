@@ -118,64 +118,6 @@ std::string octalMode(std::filesystem::perms p) {
 
 }  // namespace
 
-AuthenticationConfig RequesterConfigReader::readAuthentication(const Item& section) const {
-  const auto f = yaml_.fields(
-      section, {"required", "realm", "tokenMaxAgeSec", "verifiedCacheSec", "throttle"});
-  AuthenticationConfig auth;
-  if (auto it = f.find("required"); it != f.end()) auth.required = yaml_.boolean(it->second);
-  if (auto it = f.find("realm"); it != f.end()) {
-    // Printable ASCII: the realm is sent in WWW-Authenticate as a quoted-string, where '"' and
-    // '\' would need escaping that clients handle inconsistently.
-    const std::string realm = yaml_.text(it->second);
-    const bool ok = !realm.empty() && realm.size() <= 127 &&
-                    std::all_of(realm.begin(), realm.end(), [](char c) {
-                      return c >= 0x20 && c <= 0x7e && c != '"' && c != '\\';
-                    });
-    if (!ok) {
-      yaml_.fail(it->second,
-                 "expected 1..127 printable ASCII characters without '\"' or '\\', got " +
-                     describe(it->second.node));
-    }
-    auth.realm = realm;
-  }
-  if (auto it = f.find("tokenMaxAgeSec"); it != f.end()) {
-    auth.tokenMaxAgeSec = yaml_.integer(it->second, 1, 3600);
-  }
-  if (auto it = f.find("verifiedCacheSec"); it != f.end()) {
-    auth.verifiedCacheSec = yaml_.integer(it->second, 0, 86400);
-  }
-  if (auto it = f.find("throttle"); it != f.end()) auth.throttle = readThrottle(it->second);
-  return auth;
-}
-
-AuthThrottleConfig RequesterConfigReader::readThrottle(const Item& section) const {
-  const auto f = yaml_.fields(
-      section, {"windowSec", "maxFailuresPerClient", "maxFailuresPerRequester", "lockoutSec",
-                "maxLockoutSec", "trustedSourceSec", "verifyConcurrency", "verifyQueueLength"});
-  AuthThrottleConfig t;
-  const auto read = [&](const char* key, uint32_t& out, uint32_t min, uint32_t max) {
-    if (auto it = f.find(key); it != f.end()) out = yaml_.integer(it->second, min, max);
-  };
-  read("windowSec", t.windowSec, 1, 86400);
-  read("maxFailuresPerClient", t.maxFailuresPerClient, 1, 1000000);
-  read("maxFailuresPerRequester", t.maxFailuresPerRequester, 1, 1000000);
-  read("lockoutSec", t.lockoutSec, 1, 86400);
-  // Absent: the default, raised to lockoutSec so that a long first lock-out alone is valid.
-  t.maxLockoutSec = std::max(t.maxLockoutSec, t.lockoutSec);
-  if (auto it = f.find("maxLockoutSec"); it != f.end()) {
-    t.maxLockoutSec = yaml_.integer(it->second, 1, 86400);
-    if (t.maxLockoutSec < t.lockoutSec) {
-      yaml_.fail(it->second, "must be at least authentication.throttle.lockoutSec (" +
-                                 std::to_string(t.lockoutSec) + "), got " +
-                                 std::to_string(t.maxLockoutSec));
-    }
-  }
-  read("trustedSourceSec", t.trustedSourceSec, 0, 2592000);
-  read("verifyConcurrency", t.verifyConcurrency, 1, 64);
-  read("verifyQueueLength", t.verifyQueueLength, 0, 100000);
-  return t;
-}
-
 std::map<std::string, RequesterConfig> RequesterConfigReader::readRequesters(
     const Item& section, RequesterSites& sites) const {
   std::map<std::string, RequesterConfig> requesters;

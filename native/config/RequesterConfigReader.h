@@ -1,7 +1,8 @@
-// Reading of the `authentication` and `requesters` sections: who may call the gateway and how
-// they prove it. Password hashes are checked for syntax only (verifying is js/auth's job); the
-// PasswordDigest secret is read from its file here, at load time, so that a missing or
-// world-readable secret stops the gateway at start-up.
+// Reading of the `requesters` section: who may call the gateway and how they prove it (the
+// scalar `authentication` keys are read through the schema, ConfigSchema.cc). Password hashes
+// are checked for syntax only (verifying is js/auth's job); the PasswordDigest secret is read
+// from its file here, at load time, so that a missing or world-readable secret stops the
+// gateway at start-up.
 #pragma once
 
 #include <map>
@@ -17,14 +18,11 @@ class RequesterConfigReader {
  public:
   explicit RequesterConfigReader(const YamlReader& yaml) : yaml_(yaml) {}
 
-  // Null section: defaults.
-  AuthenticationConfig readAuthentication(const Item& section) const;
   // Name -> requester; `sites` gets where each requester's policy values were set.
   std::map<std::string, RequesterConfig> readRequesters(const Item& section,
                                                         RequesterSites& sites) const;
 
  private:
-  AuthThrottleConfig readThrottle(const Item& section) const;
   RequesterConfig readRequester(const std::string& name, const Item& at, const Item& section,
                                 LevelSites& sites) const;
   std::string passwordHash(const Item& item) const;

@@ -1,0 +1,150 @@
+// Type test of index.d.ts: uses what README.md and handlers/README.md tell users to use, as they
+// write it, and marks misuse with @ts-expect-error (which fails when the misuse type-checks).
+// Checked by `tsc --noEmit -p tests/types` in scripts/test.sh; never run.
+import {
+  createGateway, Gateway, loadConfig, ParlayxFault, UsageStatus,
+  type GatewayConfig, type HttpEvent, type HttpHandler, type HttpResponse, type NotificationInfo,
+  type PolicyCounter, type SecurityStats, type Status, type StatusData, type UsageRecord,
+} from 'parlayx-gateway';
+
+// An exact type equality, so that a widened or narrowed declaration is caught too.
+type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends (<T>() => T extends B ? 1 : 2) ? true : false;
+function expectType<T extends true>(): T | void { return undefined; }
+
+async function readme(): Promise<void> {
+  // README "Using it from Node.js".
+  const gateway = await createGateway({ configPath: '/etc/parlayx/gateway.yaml' });
+  const status = await gateway.getStatus('tel:+15551234567');
+  expectType<Equal<typeof status, 'Reachable' | 'Unreachable' | 'Busy'>>();
+  const entries: StatusData[] = await gateway.getStatusForGroup(['sip:alice@example.test', 'glmgroup:sales']);
+  for (const e of entries) {
+    const s: Status | undefined = e.currentStatus;
+    if (e.reportStatus === 'Error' && e.errorInformation) {
+      const id: string = e.errorInformation.messageId;
+      void id;
+    }
+    void s;
+  }
+  const { host, port, url } = await gateway.listen();
+  const listening: [string, number, string] = [host, port, url];
+  void listening;
+
+  // Faults reject with ParlayxFault.
+  try {
+    await gateway.getStatus('bad', { requester: 'acme', globalId: 'g-1' });
+  } catch (error) {
+    if (error instanceof ParlayxFault) {
+      const kind: 'ServiceException' | 'PolicyException' = error.kind;
+      const variables: readonly string[] = error.variables;
+      void kind; void variables;
+      // @ts-expect-error the variables are frozen
+      error.variables.push('x');
+    }
+  }
+  const fault = new ParlayxFault('SVC0002', ['address', 5, null]);
+  void fault.text;
+  // @ts-expect-error the messageId is a string
+  void new ParlayxFault(2);
+
+  // Configuration, as validated by the core.
+  const config: GatewayConfig = gateway.config;
+  const basePath: string = config.http.basePath;
+  const transports: Array<'udp' | 'tcp'> = config.sip.transports;
+  const durability: 'durable' | 'batched' = config.usage.durability;
+  const hosts: string[] = config.outbound.allowHosts;
+  void basePath; void transports; void durability; void hosts;
+  // @ts-expect-error ports are numbers
+  const portText: string = config.http.port;
+  // @ts-expect-error the policy stays in the native core
+  void config.policy;
+  // @ts-expect-error requesters carry credentials only
+  void config.requesters.acme.policy;
+  const loaded: GatewayConfig = loadConfig('config/gateway.yaml');
+  void loaded; void portText;
+
+  // Notifications (README "Terminal Status notifications").
+  await gateway.startNotification({
+    reference: { endpoint: 'http://app.example/notify', correlator: 'c-1' },
+    addresses: ['tel:+15551234567'],
+    criteria: ['Busy'],
+    checkImmediate: true,
+    frequency: { metric: 'Second', units: 10 },
+    duration: { metric: 'Hour', units: 1 },
+    count: 5,
+  }, { requester: 'acme' });
+  await gateway.startNotification({
+    reference: { endpoint: 'http://app.example/notify', correlator: 'c-2' },
+    addresses: ['tel:+15551234567'],
+    checkImmediate: false,
+    // @ts-expect-error 'Fortnight' is not a TimeMetric
+    frequency: { metric: 'Fortnight', units: 1 },
+  });
+  // @ts-expect-error checkImmediate and frequency are required
+  await gateway.startNotification({ reference: { endpoint: 'http://a', correlator: 'c' }, addresses: [] });
+  await gateway.endNotification('c-1', { requester: 'acme' });
+  const active: NotificationInfo[] = gateway.notifications.list({ requester: 'acme' });
+  const ended: boolean = await gateway.notifications.terminate('c-1', { requester: 'acme', reason: 'operator' });
+  void active; void ended;
+  // @ts-expect-error the admin API cannot be replaced
+  gateway.notifications = { list: () => [], terminate: async () => false };
+
+  // Stats and counters.
+  const counters: PolicyCounter[] = gateway.policyCounters({ requester: 'acme' });
+  const level: 'request' | 'target' = counters[0].level;
+  const security: SecurityStats = gateway.securityStats();
+  const refused: number = security.outbound.refused;
+  const fits: boolean | undefined = security.fdBudget?.fits;
+  const usageStats = gateway.usage.stats();
+  const written: number = usageStats.written;
+  const coreStats: Record<string, number> = gateway.core.stats();
+  const sipPort: number = gateway.core.sipPort;
+  void level; void refused; void fits; void written; void coreStats; void sipPort;
+  // @ts-expect-error securityStats() is a method, not a property
+  void gateway.securityStats.http;
+
+  // Usage records (README "Usage records").
+  for await (const r of gateway.usage.records({ eventType: 'getStatus', statusCode: 11 })) {
+    const record: UsageRecord = r;
+    const requester: string | undefined = r.attributes.REQUESTER;
+    void record; void requester;
+  }
+  const all: UsageRecord[] = await gateway.usage.query({ from: new Date(), to: '2026-12-01T00:00:00Z', pageSize: 100 });
+  void all;
+  // @ts-expect-error statusCode is a number (UsageStatus values)
+  gateway.usage.records({ statusCode: 'VALID' });
+  const valid: number = UsageStatus.VALID;
+  void valid;
+  // @ts-expect-error UsageStatus is read-only
+  UsageStatus.VALID = 1;
+  // @ts-expect-error no such status
+  void UsageStatus.NOT_A_STATUS;
+
+  await gateway.close();
+}
+
+// handlers/README.md: "build a gateway once per container (createGateway()) and pass gateway.app
+// as the function".
+async function serverless(): Promise<HttpHandler> {
+  const gateway = await createGateway();
+  const handler: HttpHandler = gateway.app;
+  const event: HttpEvent = {
+    httpMethod: 'POST',
+    path: '/parlayx/TerminalStatusService/services/TerminalStatus',
+    headers: { 'content-type': 'text/xml' },
+    body: Buffer.from('<x/>'),
+    isBase64Encoded: false,
+    requestContext: { identity: { sourceIp: '192.0.2.1' } },
+  };
+  const response: HttpResponse = await handler(event);
+  const code: number = response.statusCode;
+  void code;
+  // @ts-expect-error an event needs a path
+  await gateway.app({ httpMethod: 'GET' });
+  return gateway.app;
+}
+
+// The class is exported as well; its options are createGateway's.
+const direct = new Gateway({ configText: 'http: {port: 0}\n', configName: 'inline', log: (level, message) => { void level; void message; } });
+// @ts-expect-error no such option
+void new Gateway({ configFile: 'x.yaml' });
+void direct; void readme; void serverless;
