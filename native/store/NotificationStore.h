@@ -54,8 +54,9 @@ struct NotificationWrites {
 
 class NotificationStore {
  public:
-  // ok=false with a message when the transaction failed (the write is then lost; the caller
-  // answers the request with an error).
+  // ok=false with a message when the transaction failed after the writer's retries (a busy
+  // database, a full disk) or at once for an error of the data (the write is then lost; the
+  // caller answers the request with an error).
   using Committed = std::function<void(bool ok, const std::string& error)>;
 
   // Opens (creating it and its directory if needed) the SQLite file in WAL mode with

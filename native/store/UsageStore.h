@@ -9,6 +9,10 @@
 //   Indexes: (RECORDTIME, RECORDID, SEGMENT) for time ranges and paging, (GLOBALID),
 //   (EVENTTYPE, RECORDTIME).
 //
+// Opening, the queue, the writer thread, group commit and the retry policy are the shared base
+// (store/SqliteDatabase.h, store/GroupCommitWriter.h); this store adds its table, admission,
+// tickets and per-append outcomes.
+//
 // Writing. append() may be called from any thread; rows go to a bounded in-memory queue and the
 // store's single writer thread inserts them with reused prepared statements, one transaction per
 // batch (everything queued when the writer wakes). Each append is atomic: all its rows commit or
