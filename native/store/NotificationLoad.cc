@@ -127,8 +127,7 @@ void NotificationStore::quarantine(
         false);
     sqlite::Stmt erase = sqlite::prepare(
         db, "DELETE FROM notifications WHERE requester = ?1 AND correlator = ?2", false);
-    sqlite::exec(db, "BEGIN IMMEDIATE");
-    try {
+    sqlite::inTransaction(db, [&] {
       for (size_t i = 0; i < keys.size(); ++i) {
         for (sqlite3_stmt* stmt : {copy.get(), erase.get()}) {
           sqlite3_reset(stmt);
@@ -143,11 +142,7 @@ void NotificationStore::quarantine(
           }
         }
       }
-      sqlite::exec(db, "COMMIT");
-    } catch (...) {
-      sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
-      throw;
-    }
+    });
     for (QuarantinedNotification& q : quarantined_) q.moved = true;
   } catch (const std::exception& e) {
     for (QuarantinedNotification& q : quarantined_) {

@@ -25,8 +25,7 @@ std::string quickCheckProblems(sqlite3* db) {
 
 // Identity and version checks, then the store's own step, then the stamps.
 void applySchema(sqlite3* db, const Schema& schema) {
-  exec(db, "BEGIN IMMEDIATE");
-  try {
+  inTransaction(db, [&] {
     FileState found;
     found.version = queryInt(db, "PRAGMA user_version");
     found.applicationId = queryInt(db, "PRAGMA application_id");
@@ -49,11 +48,7 @@ void applySchema(sqlite3* db, const Schema& schema) {
     if (found.version < schema.version) {
       exec(db, ("PRAGMA user_version = " + std::to_string(schema.version)).c_str());
     }
-    exec(db, "COMMIT");
-  } catch (...) {
-    sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
-    throw;
-  }
+  });
 }
 
 }  // namespace
@@ -64,8 +59,7 @@ SqliteDatabase::SqliteDatabase(const OpenOptions& options, const Schema& schema)
   try {
     db_ = open(options.path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX);
     sqlite3* db = db_.get();
-    sqlite3_busy_timeout(db,
-                         static_cast<int>(std::min<uint32_t>(options.busyTimeoutMs, INT32_MAX)));
+    setBusyTimeout(db, options.busyTimeoutMs);
     // The first statement reads the header: a file that is not a database fails here.
     const std::string mode = queryText(db, "PRAGMA journal_mode=WAL");
     if (!ascii::equalsNoCase(mode, "wal")) {

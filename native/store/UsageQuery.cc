@@ -1,5 +1,4 @@
 // UsageStore, read side: the reader connection, its px_pair_equals SQL function and query().
-#include <algorithm>
 #include <stdexcept>
 #include <string_view>
 #include <variant>
@@ -63,7 +62,7 @@ void pairEqualsSql(sqlite3_context* ctx, int /*argc*/, sqlite3_value** argv) {
 void UsageStore::openReader() {
   readDb_ = sqlite::open(options_.path, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX);
   sqlite3* db = readDb_.get();
-  sqlite3_busy_timeout(db, static_cast<int>(std::min<uint32_t>(options_.busyTimeoutMs, INT32_MAX)));
+  sqlite::setBusyTimeout(db, options_.busyTimeoutMs);
   const int rc = sqlite3_create_function_v2(db, "px_pair_equals", 4,
                                             SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_DIRECTONLY,
                                             nullptr, &pairEqualsSql, nullptr, nullptr, nullptr);
