@@ -4,24 +4,27 @@
 // dies before its delivery.
 //
 // Threads: the constructor and loadAll() run on the caller's thread (start-up). After that every
-// write goes through one queue whose owner is the store's writer thread: save()/remove() enqueue
-// and return at once; the writer commits whatever is queued in one transaction (a burst of
-// progress updates costs one commit) and then calls each write's Committed callback on the
-// writer thread. Later writes of the same notification replace earlier ones still queued.
+// write goes through one queue whose owner is the store's writer thread (sqlite::GroupCommitWriter,
+// shared with the usage store): save()/remove() enqueue and return at once; the writer commits
+// whatever is queued in one transaction (a burst of progress updates costs one commit), retrying
+// a busy or failing database by the writer's policy, and then calls each write's Committed
+// callback on the writer thread. Later writes of the same notification replace earlier ones still
+// queued.
 #pragma once
 
-#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <map>
-#include <mutex>
+#include <memory>
 #include <optional>
 #include <string>
-#include <thread>
+#include <utility>
 #include <vector>
 
 #include "notify/NotificationEngine.h"
+#include "store/GroupCommitWriter.h"
 #include "store/Sqlite.h"
+#include "store/SqliteDatabase.h"
 
 namespace px {
 
@@ -51,8 +54,9 @@ struct NotificationWrites {
 
 class NotificationStore {
  public:
-  // ok=false with a message when the transaction failed (the write is then lost; the caller
-  // answers the request with an error).
+  // ok=false with a message when the transaction failed after the writer's retries (a busy
+  // database, a full disk) or at once for an error of the data (the write is then lost; the
+  // caller answers the request with an error).
   using Committed = std::function<void(bool ok, const std::string& error)>;
 
   // Opens (creating it and its directory if needed) the SQLite file in WAL mode with
@@ -103,39 +107,38 @@ class NotificationStore {
     uint64_t sequence = 0;
     std::optional<Delivery> keep;
   };
+  // The writer's queue.
+  struct Batch {
+    std::map<NotificationKey, Write> writes;  // coalesced: the last write of each key
+    std::vector<OutboxChange> outbox;         // in call order, never coalesced
+    std::vector<Committed> callbacks;         // of every queued write, in call order
+    bool empty() const { return writes.empty() && outbox.empty() && callbacks.empty(); }
+    size_t weight() const { return writes.size() + outbox.size(); }
+    void clear() {
+      writes.clear();
+      outbox.clear();
+      callbacks.clear();
+    }
+  };
+  using Writer = sqlite::GroupCommitWriter<Batch>;
 
-  void open();
-  void writerLoop();
-  // Writes one batch in one transaction; returns "" on success, else the error message.
-  std::string writeBatch(const std::map<NotificationKey, Write>& batch,
-                         const std::vector<OutboxChange>& outbox);
+  void prepareStatements();
+  // Writes one batch inside the writer's transaction.
+  sqlite::WriteStatus writeBatch(const Batch& batch);
+  void finishBatch(Batch& batch, const sqlite::WriteStatus& outcome);
   void loadOutbox(sqlite3* db);
-
   void quarantine(const std::vector<std::pair<sqlite::Value, sqlite::Value>>& keys);
 
   std::string path_;
   std::vector<QuarantinedNotification> quarantined_;
   std::vector<Delivery> pending_;
 
-  // Connection and statements; dbMutex_ serialises the writer's batches with loadAll().
-  std::mutex dbMutex_;
-  sqlite::Db db_;
-  sqlite::Stmt upsert_, delete_, begin_, commit_, rollback_, keepDelivery_, settleDelivery_;
+  // Connection and statements: used under the writer's connection lock (the writer's batches,
+  // loadAll(), close()).
+  sqlite::SqliteDatabase db_;
+  sqlite::Stmt upsert_, delete_, keepDelivery_, settleDelivery_;
 
-  std::mutex mutex_;                        // guards everything below up to closeMutex_
-  std::condition_variable workCv_;          // writer: writes queued, or stop
-  std::condition_variable doneCv_;          // flush(): a batch finished
-  std::map<NotificationKey, Write> queue_;  // coalesced: the last write of each key
-  std::vector<OutboxChange> outbox_;        // in call order, never coalesced
-  std::vector<Committed> callbacks_;        // of every queued write, in call order
-  uint64_t enqueued_ = 0;                   // writes accepted so far
-  uint64_t finished_ = 0;                   // writes whose batch finished (callbacks run)
-  bool stopping_ = false;
-
-  std::mutex closeMutex_;  // serialises close() callers
-  bool closed_ = false;    // guarded by closeMutex_
-  std::thread writer_;
-  std::thread::id writerId_;  // set once at construction: flush()/close() refuse that thread
+  std::unique_ptr<Writer> writer_;  // last: its thread uses everything above
 };
 
 }  // namespace px

@@ -4,6 +4,7 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -50,6 +51,25 @@ Stmt prepare(sqlite3* db, std::string_view sql, bool persistent = true);
 
 // Runs SQL without results (may hold several statements); throws Error.
 void exec(sqlite3* db, const char* sql);
+
+// Runs fn() inside BEGIN IMMEDIATE ... COMMIT; rolls back and rethrows when fn or the commit
+// throws. For one-off transactions outside a store's writer (schema steps, quarantine).
+template <typename Fn>
+void inTransaction(sqlite3* db, Fn&& fn) {
+  exec(db, "BEGIN IMMEDIATE");
+  try {
+    fn();
+    exec(db, "COMMIT");
+  } catch (...) {
+    sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+    throw;
+  }
+}
+
+// How long a statement waits for a lock another connection holds (SQLite's busy handler).
+inline void setBusyTimeout(sqlite3* db, uint32_t ms) {
+  sqlite3_busy_timeout(db, static_cast<int>(std::min<uint32_t>(ms, INT32_MAX)));
+}
 
 // Runs a single-row, single-column query and returns column 0 as text ("" for NULL); throws
 // Error, or Error with code SQLITE_MISMATCH when there is no row.

@@ -9,6 +9,10 @@
 //   Indexes: (RECORDTIME, RECORDID, SEGMENT) for time ranges and paging, (GLOBALID),
 //   (EVENTTYPE, RECORDTIME).
 //
+// Opening, the queue, the writer thread, group commit and the retry policy are the shared base
+// (store/SqliteDatabase.h, store/GroupCommitWriter.h); this store adds its table, admission,
+// tickets and per-append outcomes.
+//
 // Writing. append() may be called from any thread; rows go to a bounded in-memory queue and the
 // store's single writer thread inserts them with reused prepared statements, one transaction per
 // batch (everything queued when the writer wakes). Each append is atomic: all its rows commit or
@@ -39,20 +43,26 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
-#include <thread>
 #include <unordered_map>
 #include <vector>
 
+#include "store/GroupCommitWriter.h"
 #include "store/RecordTime.h"
 #include "store/Sqlite.h"
+#include "store/SqliteDatabase.h"
 #include "usage/UsageRecord.h"
 
 namespace px {
 
 enum class Durability { kDurable, kBatched };
+
+// The columns of USAGE_RECORD in table order: the insert and select lists.
+inline constexpr const char* kUsageColumns =
+    "RECORDID, SEGMENT, GLOBALID, SERVICE, HOST, EVENTTYPE, RECORDTIME, STATUSCODE, SERVICEDATA";
 
 struct UsageStoreOptions {
   std::string path;  // database file; its parent directory must exist (":memory:" refused)
@@ -182,51 +192,52 @@ class UsageStore {
     bool ok = false;
     std::string error;  // why this append alone failed
   };
-  struct WriteError {
-    int code = SQLITE_OK;
-    std::string message;
+  // The writer's queue: appends in ticket order.
+  struct Batch {
+    std::vector<Pending> appends;
+    size_t rows = 0;
+    bool empty() const { return appends.empty(); }
+    size_t weight() const { return rows; }
+    void clear() {
+      appends.clear();
+      rows = 0;
+    }
   };
+  using Writer = sqlite::GroupCommitWriter<Batch>;
 
   AppendResult enqueue(std::vector<UsageRow>&& rows, std::function<void(bool)>&& onCommitted,
                        std::optional<std::chrono::steady_clock::time_point> deadline);
-  void openWriter();
+  void prepareStatements();
   void openReader();
-  void writerLoop();
-  void writeBatch(std::vector<Pending>& batch);
-  WriteError tryWrite(std::vector<Pending>& batch);
-  void finishBatch(std::vector<Pending>& batch);
-  void rollbackIfOpen();
+  sqlite::WriteStatus writeBatch(Batch& batch);
+  void finishBatch(Batch& batch, const sqlite::WriteStatus& outcome);
+  void reportAttempt(const Batch& batch, const sqlite::FailedAttempt& failure);
   void report(const std::string& message) const;
   sqlite3_stmt* readStatement(const std::string& sql);
 
   const UsageStoreOptions options_;
 
-  // Writer connection: used by the constructor, then only by the writer thread, then close().
-  sqlite::Db db_;
-  sqlite::Stmt insert_, begin_, commit_, rollback_, savepoint_, release_, rollbackTo_;
+  // Writer connection and its statements: prepared by the constructor, then used only by the
+  // writer thread (Writer::Hooks::write), then released in close().
+  sqlite::SqliteDatabase db_;
+  sqlite::Stmt insert_, savepoint_, release_, rollbackTo_;
 
   // Reader connection and its statement cache (keyed by SQL text), guarded by readMutex_.
   std::mutex readMutex_;
   sqlite::Db readDb_;
   std::unordered_map<std::string, sqlite::Stmt> readStatements_;
 
+  // Outcomes and counters. Lock order: the writer's queue lock, then mutex_ (enqueue takes both).
   mutable std::mutex mutex_;
-  std::condition_variable workCv_;  // writer: rows arrived, pause lifted, or stop
   std::condition_variable roomCv_;  // appendBlocking: room freed, or closing
   std::condition_variable doneCv_;  // wait(): outcomes decided
-  std::vector<Pending> queue_;
-  size_t queueRows_ = 0;  // rows in queue_ (not yet taken by the writer)
-  std::chrono::steady_clock::time_point oldestQueued_;
   UsageTicket nextTicket_ = 1;
   UsageTicket decidedThrough_ = 0;             // every ticket <= this has an outcome
   std::map<UsageTicket, UsageTicket> failed_;  // failed ticket ranges [first, last], merged
-  bool stopping_ = false;
-  bool paused_ = false;
+  bool closing_ = false;
   UsageStoreStats stats_;
 
-  std::mutex closeMutex_;  // serialises close() callers
-  bool closed_ = false;    // guarded by closeMutex_
-  std::thread writer_;
+  std::unique_ptr<Writer> writer_;  // last: its thread uses everything above
 };
 
 }  // namespace px
