@@ -225,7 +225,7 @@ class SubscriptionSet {
   // Shutdown.
   void pumpClose(SipClock::time_point now);
   void expireClose(SipClock::time_point now);
-  void armClose(SipClock::time_point now);
+  void armClose();
   void checkDrained();
 
   const PresenceConfig& config_;

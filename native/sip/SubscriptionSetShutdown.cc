@@ -34,7 +34,7 @@ void SubscriptionSet::beginShutdown(SipClock::time_point now) {
   closeProgressAt_ = now;
   pumpClose(now);
   checkDrained();
-  if (!drained_) armClose(now);
+  if (!drained_) armClose();
 }
 
 void SubscriptionSet::pumpClose(SipClock::time_point now) {
@@ -78,13 +78,12 @@ void SubscriptionSet::expireClose(SipClock::time_point now) {
   }
   pumpClose(now);
   checkDrained();
-  if (!drained_) armClose(now);
+  if (!drained_) armClose();
 }
 
 // Requests unanswered for kCloseGrace are given up (their slot freed); no answer at all for
 // kCloseGrace ends the wait.
-void SubscriptionSet::armClose(SipClock::time_point now) {
-  (void)now;
+void SubscriptionSet::armClose() {
   while (!closeOrder_.empty() && closePending_.count(closeOrder_.front().second) == 0) {
     closeOrder_.pop_front();
   }
