@@ -128,7 +128,7 @@ void SipStack::start(Setup setup) {
 }
 
 SipAgent* SipStack::addAgent(const AgentSpec& spec, std::string& problem) {
-  std::unique_ptr<SipAgent> agent(new SipAgent());  // private constructor: make_unique cannot
+  auto agent = std::make_unique<SipAgent>(SipAgent::Key());
   agent->answers_ = spec.answers;
   agent->port_ = spec.port != 0 ? spec.port : pickFreePort(spec.host);
   std::string url = "sip:" + hostForUri(spec.host) + ":" + std::to_string(agent->port_);

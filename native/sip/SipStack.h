@@ -45,6 +45,12 @@ struct AgentSpec {
 
 class SipAgent {
  public:
+  // Only SipStack::addAgent makes agents (a passkey keeps make_unique usable).
+  class Key {
+    friend class SipStack;
+    Key() = default;
+  };
+  explicit SipAgent(Key) {}
   SipAgent(const SipAgent&) = delete;
   SipAgent& operator=(const SipAgent&) = delete;
   ~SipAgent();
@@ -57,7 +63,6 @@ class SipAgent {
 
  private:
   friend class SipStack;
-  SipAgent() = default;
 
   static int onMessage(nta_agent_magic_t* magic, nta_agent_t* agent, msg_t* msg, sip_t* sip);
   static int onLegRequest(nta_leg_magic_t* magic, nta_leg_t*, nta_incoming_t* irq,
