@@ -1,6 +1,15 @@
+// PresenceWatcher: the thread-safe front. It starts a SipStack with the presence roles on it,
+// turns calls into commands for the SIP thread, and owns the queues the roles fill.
 #include "sip/PresenceWatcher.h"
 
-#include "sip/PresenceStack.h"
+#include <stdexcept>
+#include <utility>
+
+#include "sip/FetchRole.h"
+#include "sip/NotifySources.h"
+#include "sip/PresenceSink.h"
+#include "sip/SipStack.h"
+#include "sip/SubscriptionRole.h"
 
 namespace px {
 
@@ -30,178 +39,197 @@ const char* toString(SubscriptionEvent::Kind kind) {
   return "failed";
 }
 
+namespace {
+
+// A queue whose consumer is signalled when it goes from empty to non-empty.
+template <typename T>
+class SignalledQueue {
+ public:
+  // True when the queue was empty: the caller signals (outside the lock).
+  bool push(T item) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    const bool wasEmpty = items_.empty();
+    items_.push_back(std::move(item));
+    return wasEmpty;
+  }
+  std::vector<T> take() {
+    std::vector<T> taken;
+    std::lock_guard<std::mutex> lock(mutex_);
+    taken.swap(items_);
+    return taken;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::vector<T> items_;
+};
+
+}  // namespace
+
+// Owner: the consumer (it takes from the queues and reads the stats); the SIP thread appends
+// through PresenceSink. Each queue and the stats have their own lock, held only here.
+class PresenceWatcher::Queues : public PresenceSink {
+ public:
+  explicit Queues(OutcomeSignal signal) : signal_(std::move(signal)) {}
+
+  void outcome(FetchOutcome outcome) override {
+    if (outcomes_.push(std::move(outcome)) && signal_) signal_();
+  }
+  void event(SubscriptionEvent event) override {
+    if (events_.push(std::move(event)) && signal_) signal_();
+  }
+  void fetchCounters(const FetchCounters& counters) override {
+    std::lock_guard<std::mutex> lock(statsMutex_);
+    fetch_ = counters;
+  }
+  void subscriptionCounters(const SubscriptionCounters& counters) override {
+    std::lock_guard<std::mutex> lock(statsMutex_);
+    subscriptions_ = counters;
+  }
+  void tcpCounters(const TcpGuardCounters& counters) override {
+    std::lock_guard<std::mutex> lock(statsMutex_);
+    tcp_ = counters;
+  }
+
+  std::vector<FetchOutcome> takeOutcomes() { return outcomes_.take(); }
+  std::vector<SubscriptionEvent> takeEvents() { return events_.take(); }
+
+  WatcherStats stats() const {
+    std::lock_guard<std::mutex> lock(statsMutex_);
+    WatcherStats stats;
+    stats.started = fetch_.started;
+    stats.completed = fetch_.completed;
+    stats.inFlight = fetch_.inFlight;
+    stats.timeouts = fetch_.timeouts;
+    stats.sipErrors = fetch_.sipErrors;
+    stats.strayRequests = subscriptions_.strayRequests;
+    stats.subscriptions = subscriptions_.subscriptions;
+    stats.subscriptionsActive = subscriptions_.subscriptionsActive;
+    stats.subscribeRequests = subscriptions_.subscribeRequests;
+    stats.refreshes = subscriptions_.refreshes;
+    stats.resubscribes = subscriptions_.resubscribes;
+    stats.subscriptionFailures = subscriptions_.subscriptionFailures;
+    stats.notifySourceRefused = fetch_.notifySourceRefused + subscriptions_.notifySourceRefused;
+    stats.tcpConnections = tcp_.open;
+    stats.tcpRefused = tcp_.refused;
+    stats.tcpIdleClosed = tcp_.idleClosed;
+    return stats;
+  }
+
+ private:
+  OutcomeSignal signal_;
+  SignalledQueue<FetchOutcome> outcomes_;
+  SignalledQueue<SubscriptionEvent> events_;
+  mutable std::mutex statsMutex_;
+  FetchCounters fetch_;
+  SubscriptionCounters subscriptions_;
+  TcpGuardCounters tcp_;
+};
+
 PresenceWatcher::PresenceWatcher(const GatewayConfig& config, OutcomeSignal signal)
-    : config_(config), signal_(std::move(signal)) {
-  sofiaInit();
-  const SipConfig& sip = config_.sip;
-  sipPort_ = sip.port != 0 ? sip.port : Stack::pickFreePort(sip.bindHost);
-  std::string url = "sip:" + Stack::hostForUri(sip.bindHost) + ":" + std::to_string(sipPort_);
-  if (sip.transports.size() == 1) {
-    url += sip.transports.front() == SipTransport::kUdp ? ";transport=udp" : ";transport=tcp";
-  }
-  thread_ = std::thread(&PresenceWatcher::run, this, url);
-  std::unique_lock<std::mutex> lock(startMutex_);
-  startCv_.wait(lock, [this] { return started_; });
-  if (!startError_.empty()) {
-    lock.unlock();
-    thread_.join();
-    throw std::runtime_error(startError_);
-  }
+    : config_(config),
+      queues_(std::make_unique<Queues>(std::move(signal))),
+      stack_(std::make_unique<SipStack>()) {
+  stack_->start([this](SipStack& stack) -> std::string {
+    const SipConfig& sip = config_.sip;
+    sources_ = std::make_unique<NotifySources>(NotifySources::resolve(sip));
+    AgentSpec spec;
+    spec.host = sip.bindHost;
+    spec.port = sip.port;
+    spec.transports = sip.transports;
+    spec.tcp = sip.tcp;
+    spec.preferredSources = sources_->trusted();
+    spec.tcpCounters = [queues = queues_.get()](const TcpGuardCounters& counters) {
+      queues->tcpCounters(counters);
+    };
+    spec.answers.methods = {sip_method_notify};
+    spec.answers.allow = "NOTIFY, OPTIONS";
+    spec.answers.allowEvents = "presence";
+    std::string problem;
+    SipAgent* agent = stack.addAgent(spec, problem);
+    if (!agent) return problem;
+    sipPort_ = agent->port();
+    // Fetches first: a NOTIFY is a fetch's when its Call-ID and tag say so, else a dialog's.
+    fetches_ = &stack.addRole<FetchRole>(stack, *agent, config_, *sources_, *queues_);
+    agent->addRole(*fetches_);
+    subscriptions_ = &stack.addRole<SubscriptionRole>(stack, *agent, config_, *sources_, *queues_);
+    agent->addRole(*subscriptions_);
+    if (!fetches_->ok() || !subscriptions_->ok()) {
+      return "cannot bind the SIP transports on port " + std::to_string(sipPort_);
+    }
+    return std::string();
+  });
 }
 
 PresenceWatcher::~PresenceWatcher() {
   close();
 }
 
-void PresenceWatcher::run(std::string bindUrl) {
-  SuRoot root(su_root_create(nullptr));
-  std::unique_ptr<Stack> stack;
-  std::string error;
-  if (!root) {
-    error = "cannot create the SIP event loop";
-  } else {
-    stack = std::make_unique<Stack>(*this, root.get());
-    su_root_set_magic(root.get(), reinterpret_cast<su_root_magic_t*>(stack.get()));
-    if (!stack->start(bindUrl)) {
-      error = stack->startProblem().empty()
-                  ? "cannot bind the SIP transports on " + bindUrl + " (address in use or invalid)"
-                  : stack->startProblem();
-    }
-  }
-  {
-    std::lock_guard<std::mutex> lock(startMutex_);
-    started_ = true;
-    startError_ = error;
-    if (error.empty()) {
-      std::lock_guard<std::mutex> commands(commandsMutex_);
-      stack_ = stack.get();
-    }
-  }
-  startCv_.notify_all();
-  if (!error.empty()) return;
-
-  su_root_run(root.get());  // until close() makes the stack break it
-
-  {
-    std::lock_guard<std::mutex> commands(commandsMutex_);
-    stack_ = nullptr;
-  }
-  stack->destroy();
-  stack.reset();
-  // Fetches queued after the last drain still get their outcome.
-  std::vector<Command> leftovers;
-  {
-    std::lock_guard<std::mutex> lock(commandsMutex_);
-    leftovers.swap(commands_);
-  }
-  for (const Command& command : leftovers) {
-    if (command.op != Command::Op::kFetch) continue;  // watches end with the watcher
-    FetchOutcome outcome;
-    outcome.id = command.id;
-    outcome.kind = FetchOutcome::Kind::kShutdown;
-    outcome.detail = "gateway is closing";
-    pushOutcome(std::move(outcome));
-  }
-}
-
 uint64_t PresenceWatcher::fetch(const std::string& requestUri, bool wakeNow) {
   const uint64_t id = nextId_.fetch_add(1);
-  const auto deadline = Clock::now() + std::chrono::milliseconds(config_.presence.fetchTimeoutMs);
-  {
-    std::lock_guard<std::mutex> lock(commandsMutex_);
-    if (!closing_ && stack_) {
-      commands_.push_back(Command{id, requestUri, deadline});
-      if (wakeNow && !wakePending_) {
-        wakePending_ = true;
-        stack_->wake();
-      }
-      return id;
-    }
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(config_.presence.fetchTimeoutMs);
+  const auto timeout = std::chrono::milliseconds(config_.presence.fetchTimeoutMs);
+  const bool taken = stack_->post(
+      [this, id, requestUri, deadline, timeout](SipStack::CommandRun run) {
+        switch (run) {
+          case SipStack::CommandRun::kRun:
+            fetches_->start(id, requestUri, deadline);
+            break;
+          case SipStack::CommandRun::kClosing:
+            queues_->outcome(FetchRole::unstarted(id, FetchOutcome::Kind::kShutdown,
+                                                  "gateway is closing",
+                                                  FetchRole::elapsedSince(deadline - timeout)));
+            break;
+          case SipStack::CommandRun::kAfterLoop:
+            queues_->outcome(
+                FetchRole::unstarted(id, FetchOutcome::Kind::kShutdown, "gateway is closing", 0));
+            break;
+        }
+      },
+      wakeNow);
+  if (!taken) {
+    queues_->outcome(
+        FetchRole::unstarted(id, FetchOutcome::Kind::kShutdown, "gateway is closed", 0));
   }
-  FetchOutcome outcome;
-  outcome.id = id;
-  outcome.kind = FetchOutcome::Kind::kShutdown;
-  outcome.detail = "gateway is closed";
-  pushOutcome(std::move(outcome));
   return id;
 }
 
+// Watch commands after close() are dropped: close() already ended every subscription.
 void PresenceWatcher::watch(const std::string& requestUri, bool wakeNow) {
-  enqueue(Command{0, requestUri, {}, Command::Op::kWatch}, wakeNow);
+  stack_->post(
+      [this, requestUri](SipStack::CommandRun run) {
+        if (run == SipStack::CommandRun::kRun) subscriptions_->watch(requestUri);
+      },
+      wakeNow);
 }
 
 void PresenceWatcher::unwatch(const std::string& requestUri, bool wakeNow) {
-  enqueue(Command{0, requestUri, {}, Command::Op::kUnwatch}, wakeNow);
-}
-
-// Watch commands after close() are dropped: close() already ended every subscription.
-void PresenceWatcher::enqueue(Command command, bool wakeNow) {
-  std::lock_guard<std::mutex> lock(commandsMutex_);
-  if (closing_ || !stack_) return;
-  commands_.push_back(std::move(command));
-  if (wakeNow && !wakePending_) {
-    wakePending_ = true;
-    stack_->wake();
-  }
+  stack_->post(
+      [this, requestUri](SipStack::CommandRun run) {
+        if (run == SipStack::CommandRun::kRun) subscriptions_->unwatch(requestUri);
+      },
+      wakeNow);
 }
 
 void PresenceWatcher::flush() {
-  std::lock_guard<std::mutex> lock(commandsMutex_);
-  if (!commands_.empty() && !wakePending_ && !closing_ && stack_) {
-    wakePending_ = true;
-    stack_->wake();
-  }
-}
-
-void PresenceWatcher::pushOutcome(FetchOutcome outcome) {
-  bool wasEmpty = false;
-  {
-    std::lock_guard<std::mutex> lock(outcomesMutex_);
-    wasEmpty = outcomes_.empty();
-    outcomes_.push_back(std::move(outcome));
-  }
-  if (wasEmpty && signal_) signal_();
+  stack_->flush();
 }
 
 std::vector<FetchOutcome> PresenceWatcher::takeOutcomes() {
-  std::vector<FetchOutcome> taken;
-  std::lock_guard<std::mutex> lock(outcomesMutex_);
-  taken.swap(outcomes_);
-  return taken;
-}
-
-void PresenceWatcher::pushSubscriptionEvent(SubscriptionEvent event) {
-  bool wasEmpty = false;
-  {
-    std::lock_guard<std::mutex> lock(subscriptionEventsMutex_);
-    wasEmpty = subscriptionEvents_.empty();
-    subscriptionEvents_.push_back(std::move(event));
-  }
-  if (wasEmpty && signal_) signal_();
+  return queues_->takeOutcomes();
 }
 
 std::vector<SubscriptionEvent> PresenceWatcher::takeSubscriptionEvents() {
-  std::vector<SubscriptionEvent> taken;
-  std::lock_guard<std::mutex> lock(subscriptionEventsMutex_);
-  taken.swap(subscriptionEvents_);
-  return taken;
+  return queues_->takeEvents();
 }
 
 void PresenceWatcher::close() {
-  std::lock_guard<std::mutex> closeLock(closeMutex_);
-  {
-    std::lock_guard<std::mutex> lock(commandsMutex_);
-    if (!closing_) {
-      closing_ = true;
-      if (stack_) stack_->wake();
-    }
-  }
-  if (thread_.joinable()) thread_.join();
+  stack_->close();
 }
 
 WatcherStats PresenceWatcher::stats() const {
-  std::lock_guard<std::mutex> lock(statsMutex_);
-  return stats_;
+  return queues_->stats();
 }
 
 }  // namespace px

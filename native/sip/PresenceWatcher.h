@@ -1,8 +1,9 @@
 // The gateway's SIP presence watcher (IMS Pw reference point), built on Sofia-SIP's transaction
 // layer (NTA).
 //
-// Threads: one SIP thread per watcher owns every Sofia object (root, agent, transactions, timer);
-// nothing Sofia crosses to another thread. Three queues cross the boundary:
+// Threads: one SIP thread per watcher (a SipStack) owns every Sofia object (root, agent,
+// transactions, timer) and the two presence roles on it, FetchRole and SubscriptionRole; nothing
+// Sofia crosses to another thread. Three queues cross the boundary:
 // - the command queue (owner: the SIP thread, which drains it): any thread enqueues fetches,
 //   watches and unwatches and wakes the SIP thread with one su_msg per batch;
 // - the outcome queue (fetches) and the subscription-event queue (watches), both owned by the
@@ -33,6 +34,11 @@
 #include "presence/TerminalStatus.h"
 
 namespace px {
+
+class FetchRole;
+class NotifySources;
+class SipStack;
+class SubscriptionRole;
 
 struct FetchOutcome {
   enum class Kind {
@@ -140,50 +146,19 @@ class PresenceWatcher {
   uint16_t sipPort() const { return sipPort_; }
 
  private:
-  class Stack;  // lives on the SIP thread
-
-  struct Command {
-    enum class Op { kFetch, kWatch, kUnwatch };
-    uint64_t id;  // kFetch only
-    std::string requestUri;
-    std::chrono::steady_clock::time_point deadline;  // kFetch only
-    Op op = Op::kFetch;
-  };
-
-  void run(std::string bindUrl);
-  void pushOutcome(FetchOutcome outcome);
-  void pushSubscriptionEvent(SubscriptionEvent event);
-  void enqueue(Command command, bool wakeNow);
+  class Queues;  // the outcome and event queues and the stats (PresenceWatcher.cc)
 
   const GatewayConfig config_;
-  OutcomeSignal signal_;
   uint16_t sipPort_ = 0;
   std::atomic<uint64_t> nextId_{1};
-
-  std::mutex commandsMutex_;
-  std::vector<Command> commands_;
-  bool wakePending_ =
-      false;              // a wake-up is on its way to the SIP thread; guarded by commandsMutex_
-  bool closing_ = false;  // guarded by commandsMutex_
-
-  std::mutex outcomesMutex_;
-  std::vector<FetchOutcome> outcomes_;
-
-  std::mutex subscriptionEventsMutex_;
-  std::vector<SubscriptionEvent> subscriptionEvents_;
-
-  mutable std::mutex statsMutex_;
-  WatcherStats stats_;
-
-  // Start-up handshake between the constructor and the SIP thread.
-  std::mutex startMutex_;
-  std::condition_variable startCv_;
-  bool started_ = false;
-  std::string startError_;
-  Stack* stack_ = nullptr;  // owned by the SIP thread; valid while started_ && !closed
-
-  std::mutex closeMutex_;
-  std::thread thread_;
+  // Owner: the consumer. The SIP thread appends through the PresenceSink it implements.
+  std::unique_ptr<Queues> queues_;
+  // The SIP thread and its command queue (owner: the SIP thread, which drains it).
+  std::unique_ptr<SipStack> stack_;
+  // SIP thread only: created by the stack's setup, used by commands run with CommandRun::kRun.
+  std::unique_ptr<NotifySources> sources_;
+  FetchRole* fetches_ = nullptr;
+  SubscriptionRole* subscriptions_ = nullptr;
 };
 
 }  // namespace px

@@ -1,0 +1,39 @@
+// What a SIP role (the presence fetches, the presence subscriptions, next an ISC application
+// server) implements to live on a SipStack. Every call comes on the SIP thread.
+#pragma once
+
+#include <optional>
+
+#include "common/IpCidr.h"
+#include "sip/Sofia.h"
+
+namespace px {
+
+// A request that matched no transaction (the stack keeps no server transactions: see
+// StatelessAnswers.h), after the answers every role shares were given.
+struct IncomingRequest {
+  sip_method_t method;
+  sip_t const* sip;  // has a Call-ID
+  std::optional<IpCidr> source;
+};
+
+class SipRole {
+ public:
+  // onRequest's answer when the request belongs to another role of the same agent.
+  static constexpr int kNotMine = -1;
+
+  virtual ~SipRole() = default;
+
+  // The status to answer with statelessly (>= 100), or kNotMine. The agent asks its roles in the
+  // order they were added; a request no role takes gets 481.
+  virtual int onRequest(const IncomingRequest& request) = 0;
+
+  // A response that matched no transaction of the agent (e.g. to a stateless request).
+  virtual void onStrayResponse(sip_t const* sip) { (void)sip; }
+
+  // The stack is closing: end everything, then call SipStack::roleDrained(*this) once (possibly
+  // from within this call). Commands run afterwards see CommandRun::kClosing.
+  virtual void onShutdown() = 0;
+};
+
+}  // namespace px
