@@ -10,7 +10,7 @@
 //    through gateway.core.startNotification, i.e. one long-lived SUBSCRIBE dialog each. Prints
 //    the time to subscribe them all, RSS per watched terminal, the notification store's size per
 //    terminal, and the CPU the gateway spends holding them (refreshes every expires/2 s).
-// 2. Delivery: js/delivery.js (NotificationDelivery) sends statusNotification to a keep-alive
+// 2. Delivery: js/delivery/ (NotificationDelivery) sends statusNotification to a keep-alive
 //    node:http endpoint in its own process (notification-sink.js) with usage records on; prints
 //    deliveries/s, on-the-wire latency, CPU of both sides and the records written.
 // --check-uas: before the hold, a SIPp UAC (sipp/presence-subscriptions-uac.xml) holds --terminals

@@ -4,7 +4,7 @@
 // `notifications` policy of the configuration, group expansion, and the usage record of every
 // operation. Transport-independent: the SOAP handler and the JS API both call it. What is sent
 // afterwards (statusNotification, statusError, statusEnd) is decided by the native core and sent
-// by js/delivery.js.
+// by js/delivery/.
 //
 // Checks, in this order (docs/policy.md), the first failure answering the request:
 //   service running (policy)             SVC0001                    FAILED_SERVICE_NOT_RUNNING

@@ -37,11 +37,12 @@
 //   reused connection) is retried at once, without backoff.
 const { STATUS_CODES } = require('node:http');
 const { randomUUID } = require('node:crypto');
-const { KeepAlivePool, ConnectionBudget } = require('./http1Client');
-const { deliveryEnvelope } = require('./soap/builder');
-const { fillTemplate } = require('./parlayx/faults');
-const { parseEndpointUrl } = require('./outbound/endpointUrl');
-const { UsageStatus } = require('./usage');
+const { ConnectionBudget } = require('../http1Client');
+const { Job, Channel, Origin, channelKey, isDelivery, safeJson } = require('./queue');
+const { DeliveryRecords } = require('./records');
+const { deliveryEnvelope } = require('../soap/builder');
+const { parseEndpointUrl } = require('../outbound/endpointUrl');
+const { UsageStatus } = require('../usage');
 
 const DEFAULT_CLOSE_GRACE_MS = 1000;
 const IDLE_SWEEP_MS = 1000;
@@ -59,108 +60,6 @@ const TARGET_CACHE_SIZE = 10000;
  * @property {string} [address]
  * @property {{messageId: string, text: string, variables: string[]}} [error]
  */
-
-/** A delivery with what every attempt needs, computed once. */
-class Job {
-  constructor(delivery) {
-    this.delivery = delivery;
-    this.attempts = 0;
-    this.request = null; // the whole HTTP request, built when first scheduled (NotificationDelivery.prepare)
-    this.target = null; // see NotificationDelivery.targetOf
-    this.attemptedType = `${delivery.kind}_DeliveryAttempted`;
-    this.resultType = `${delivery.kind}_DeliveryResult`;
-  }
-
-  /** Attributes of the DeliveryAttempted record, without APP_CORRELATION_ID. */
-  attemptedAttributes(appCorrelationId) {
-    const d = this.delivery;
-    switch (d.kind) {
-      case 'statusNotification': {
-        let targets = '';
-        let statuses = '';
-        for (let i = 0; i < d.statuses.length; i++) {
-          if (i > 0) {
-            targets += ',';
-            statuses += ',';
-          }
-          targets += d.statuses[i].address;
-          statuses += d.statuses[i].status;
-        }
-        return { CORRELATOR: d.correlator, TARGETS: targets, DELIVERY_STATUS: statuses, APP_CORRELATION_ID: appCorrelationId };
-      }
-      case 'statusError':
-        return {
-          CORRELATOR: d.correlator,
-          TARGET: d.address || '',
-          MESSAGE_ID: d.error.messageId,
-          REASON: fillTemplate(d.error.text, d.error.variables || []),
-          APP_CORRELATION_ID: appCorrelationId,
-        };
-      default:
-        return { CORRELATOR: d.correlator, APP_CORRELATION_ID: appCorrelationId };
-    }
-  }
-}
-
-/** The deliveries of one notification, sent one at a time in order. */
-class Channel {
-  constructor(key) {
-    this.key = key;
-    this.jobs = [];
-    this.head = 0;
-    this.busy = false; // a job of this channel is waiting for a slot, in flight or waiting to retry
-    this.attempt = null; // the attempt in flight
-    this.retryTimer = null;
-  }
-
-  get current() {
-    return this.jobs[this.head];
-  }
-
-  get size() {
-    return this.jobs.length - this.head;
-  }
-
-  shift() {
-    this.jobs[this.head++] = undefined;
-    if (this.head === this.jobs.length) {
-      this.jobs.length = 0;
-      this.head = 0;
-    } else if (this.head >= 64 && this.head * 2 >= this.jobs.length) {
-      this.jobs = this.jobs.slice(this.head);
-      this.head = 0;
-    }
-  }
-}
-
-/** One endpoint origin: its connections, and the channels waiting for one of them. */
-class Origin {
-  constructor(url, maxSockets, destinations, budget) {
-    this.pool = new KeepAlivePool(url, { destinations, budget });
-    this.maxSockets = maxSockets;
-    this.inFlight = 0;
-    this.waiting = [];
-    this.waitingHead = 0;
-  }
-
-  push(channel) {
-    this.waiting.push(channel);
-  }
-
-  pop() {
-    if (this.waitingHead === this.waiting.length) return undefined;
-    const channel = this.waiting[this.waitingHead];
-    this.waiting[this.waitingHead++] = undefined;
-    if (this.waitingHead === this.waiting.length) {
-      this.waiting.length = 0;
-      this.waitingHead = 0;
-    } else if (this.waitingHead >= 1024 && this.waitingHead * 2 >= this.waiting.length) {
-      this.waiting = this.waiting.slice(this.waitingHead);
-      this.waitingHead = 0;
-    }
-    return channel;
-  }
-}
 
 /** One HTTP attempt of a job; the ResponseHandler of its request (js/http1Client.js). */
 class Attempt {
@@ -205,17 +104,12 @@ function onAttemptTimeout(attempt) {
   attempt.owner.finish(attempt, { reason: 'TIMEOUT', detail: `no answer within ${attempt.owner.settings.timeoutMs} ms`, retry: true });
 }
 
-function channelKey(requester, correlator) {
-  // Length-prefixed: no separator character can make two pairs collide.
-  return `${requester.length}:${requester}${correlator}`;
-}
-
 class NotificationDelivery {
   /**
    * @param {{ config: { timeoutMs: number, maxAttempts: number, retryBackoffMs: number,
    *           retryBackoffMaxMs: number, maxSocketsPerEndpoint: number, maxConnections?: number },
-   *           usage: import('./usage').UsageLog, log?: Function, closeGraceMs?: number,
-   *           destinations?: import('./outbound/destinationPolicy').DestinationPolicy,
+   *           usage: import('../usage').UsageLog, log?: Function, closeGraceMs?: number,
+   *           destinations?: import('../outbound/destinationPolicy').DestinationPolicy,
    *           onUndeliverable?: (delivery: Delivery, reason: string) => void,
    *           onSettled?: (delivery: Delivery) => void }} options
    *   config: the `notifications.delivery` section; closeGraceMs: how long close() lets attempts
@@ -235,7 +129,6 @@ class NotificationDelivery {
     this.starved = new Set();
     this.destinations = destinations;
     this.onUndeliverable = onUndeliverable;
-    this.usage = usage;
     this.log = log;
     this.closeGraceMs = closeGraceMs;
     this.channels = new Map();
@@ -244,12 +137,9 @@ class NotificationDelivery {
     this.attempts = new Set();
     this.closing = false;
     this.idleWaiters = [];
-    this.records = [];
-    this.recordsScheduled = false;
-    this.recordWrites = new Set();
-    this.flushRecords = () => this.writeRecords();
+    this.records = new DeliveryRecords(usage, log);
     this.sweeper = null;
-    this.counters = { queued: 0, delivered: 0, failed: 0, retries: 0, dropped: 0, recordErrors: 0, malformed: 0 };
+    this.counters = { queued: 0, delivered: 0, failed: 0, retries: 0, dropped: 0, malformed: 0 };
   }
 
   /**
@@ -284,7 +174,8 @@ class NotificationDelivery {
 
   /** Counters: waiting deliveries, attempts in flight, and totals since start. */
   stats() {
-    const { queued, delivered, failed, retries, dropped, recordErrors, malformed } = this.counters;
+    const { queued, delivered, failed, retries, dropped, malformed } = this.counters;
+    const recordErrors = this.records.errors;
     return {
       queued, inFlight: this.attempts.size, delivered, failed, retries, dropped, recordErrors, malformed,
       connections: this.budget.open, connectionsPeak: this.budget.peak, connectionsEvicted: this.budget.evicted,
@@ -303,8 +194,7 @@ class NotificationDelivery {
    */
   async settled() {
     await this.idle();
-    this.writeRecords();
-    await Promise.allSettled([...this.recordWrites]);
+    await this.records.written();
   }
 
   /**
@@ -353,8 +243,7 @@ class NotificationDelivery {
     this.resolveIdle();
     clearInterval(this.sweeper);
     for (const origin of this.origins.values()) origin.pool.close();
-    this.writeRecords();
-    await Promise.allSettled([...this.recordWrites]);
+    await this.records.written();
   }
 
   /**
@@ -406,8 +295,8 @@ class NotificationDelivery {
       // Never attempted, but recorded as a failed attempt so that usage records show it.
       const appCorrelationId = randomUUID();
       job.attempts++;
-      this.addRecord(d.globalId, job.attemptedType, UsageStatus.VALID, job.attemptedAttributes(appCorrelationId));
-      this.addRecord(d.globalId, job.resultType, UsageStatus.FAILED_OPERATION, {
+      this.records.add(d.globalId, job.attemptedType, UsageStatus.VALID, job.attemptedAttributes(appCorrelationId));
+      this.records.add(d.globalId, job.resultType, UsageStatus.FAILED_OPERATION, {
         FAILURE_REASON: 'INVALID_ENDPOINT',
         FAILURE_DETAIL: 'the endpoint is not a usable http: or https: URL; notification quarantined',
         APP_CORRELATION_ID: appCorrelationId,
@@ -465,7 +354,7 @@ class NotificationDelivery {
     this.counters.queued--;
     origin.inFlight++;
     const appCorrelationId = randomUUID();
-    this.addRecord(d.globalId, job.attemptedType, UsageStatus.VALID, job.attemptedAttributes(appCorrelationId));
+    this.records.add(d.globalId, job.attemptedType, UsageStatus.VALID, job.attemptedAttributes(appCorrelationId));
     const attempt = new Attempt(this, channel, job, origin, appCorrelationId, this.settings.timeoutMs);
     channel.attempt = attempt;
     this.attempts.add(attempt);
@@ -489,7 +378,7 @@ class NotificationDelivery {
     let retryIn = -1;
     if (failure === null) {
       this.counters.delivered++;
-      this.addRecord(d.globalId, job.resultType, UsageStatus.VALID,
+      this.records.add(d.globalId, job.resultType, UsageStatus.VALID,
         { FAILURE_REASON: '', FAILURE_DETAIL: '', APP_CORRELATION_ID: attempt.appCorrelationId });
     } else {
       let detail = `${failure.detail}; attempt ${job.attempts} of ${settings.maxAttempts}`;
@@ -500,7 +389,7 @@ class NotificationDelivery {
       } else {
         detail += failure.retry && !failure.aborted ? ', giving up' : ', not retried';
       }
-      this.addRecord(d.globalId, job.resultType,
+      this.records.add(d.globalId, job.resultType,
         failure.aborted ? UsageStatus.FAILED_SERVICE_NOT_RUNNING : UsageStatus.FAILED_OPERATION,
         { FAILURE_REASON: failure.reason, FAILURE_DETAIL: detail, APP_CORRELATION_ID: attempt.appCorrelationId });
     }
@@ -569,81 +458,6 @@ class NotificationDelivery {
     const waiters = this.idleWaiters;
     this.idleWaiters = [];
     for (const resolve of waiters) resolve();
-  }
-
-  addRecord(globalId, eventType, statusCode, attributes) {
-    this.records.push({ globalId, eventType, statusCode, attributes });
-    if (!this.recordsScheduled) {
-      this.recordsScheduled = true;
-      setImmediate(this.flushRecords);
-    }
-  }
-
-  /** Hands the records of this tick to the usage log in one call; failures are logged, never silent. */
-  writeRecords() {
-    this.recordsScheduled = false;
-    if (this.records.length === 0) return;
-    const batch = this.records;
-    this.records = [];
-    let write;
-    try {
-      write = this.usage.record(batch);
-    } catch (error) {
-      // A synchronous refusal (an entry the catalogue rejects, or the log closed): write the
-      // others one by one so that one bad entry does not take the batch with it.
-      this.writeEach(batch, error);
-      return;
-    }
-    this.track(write, batch.length);
-  }
-
-  writeEach(batch, firstError) {
-    if (batch.length === 1 || firstError.code === 'ERR_PX_CLOSED') {
-      this.recordFailed(batch.length, firstError);
-      return;
-    }
-    for (const entry of batch) {
-      try {
-        this.track(this.usage.record([entry]), 1);
-      } catch (error) {
-        this.recordFailed(1, error, entry);
-      }
-    }
-  }
-
-  track(write, count) {
-    const tracked = write.then(() => {}, (error) => this.recordFailed(count, error));
-    this.recordWrites.add(tracked);
-    tracked.then(() => this.recordWrites.delete(tracked));
-  }
-
-  recordFailed(count, error, entry) {
-    this.counters.recordErrors += count;
-    this.log('error', 'delivery usage records not written', {
-      count, code: error.code, error: error.message, eventType: entry && entry.eventType,
-    });
-  }
-}
-
-const KINDS = new Set(['statusNotification', 'statusError', 'statusEnd']);
-
-/** What enqueue() relies on; the core builds deliveries, but nothing from outside may crash here. */
-function isDelivery(d) {
-  if (d === null || typeof d !== 'object' || !KINDS.has(d.kind)) return false;
-  if (typeof d.correlator !== 'string' || typeof d.endpoint !== 'string' || typeof d.globalId !== 'string') return false;
-  if (d.requester !== undefined && typeof d.requester !== 'string') return false;
-  if (d.kind === 'statusNotification') {
-    return Array.isArray(d.statuses) && d.statuses.every((e) => e && typeof e.address === 'string' && typeof e.status === 'string');
-  }
-  if (d.kind === 'statusError') return d.error !== null && typeof d.error === 'object' && typeof d.error.messageId === 'string';
-  return true;
-}
-
-function safeJson(value) {
-  try {
-    return JSON.stringify(value).slice(0, 500);
-  } catch {
-    return String(value);
   }
 }
 

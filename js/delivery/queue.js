@@ -1,0 +1,138 @@
+'use strict';
+// What the delivery queue is made of: a Job (one delivery and what each attempt needs), a Channel
+// (the deliveries of one notification, in order), an Origin (one endpoint origin's connections and
+// the channels waiting for them), and the check that a delivery from the core is well formed.
+
+const { KeepAlivePool } = require('../http1Client');
+const { fillTemplate } = require('../parlayx/faults');
+
+/** A delivery with what every attempt needs, computed once. */
+class Job {
+  constructor(delivery) {
+    this.delivery = delivery;
+    this.attempts = 0;
+    this.request = null; // the whole HTTP request, built when first scheduled (NotificationDelivery.prepare)
+    this.target = null; // see NotificationDelivery.targetOf
+    this.attemptedType = `${delivery.kind}_DeliveryAttempted`;
+    this.resultType = `${delivery.kind}_DeliveryResult`;
+  }
+
+  /** Attributes of the DeliveryAttempted record, without APP_CORRELATION_ID. */
+  attemptedAttributes(appCorrelationId) {
+    const d = this.delivery;
+    switch (d.kind) {
+      case 'statusNotification': {
+        let targets = '';
+        let statuses = '';
+        for (let i = 0; i < d.statuses.length; i++) {
+          if (i > 0) {
+            targets += ',';
+            statuses += ',';
+          }
+          targets += d.statuses[i].address;
+          statuses += d.statuses[i].status;
+        }
+        return { CORRELATOR: d.correlator, TARGETS: targets, DELIVERY_STATUS: statuses, APP_CORRELATION_ID: appCorrelationId };
+      }
+      case 'statusError':
+        return {
+          CORRELATOR: d.correlator,
+          TARGET: d.address || '',
+          MESSAGE_ID: d.error.messageId,
+          REASON: fillTemplate(d.error.text, d.error.variables || []),
+          APP_CORRELATION_ID: appCorrelationId,
+        };
+      default:
+        return { CORRELATOR: d.correlator, APP_CORRELATION_ID: appCorrelationId };
+    }
+  }
+}
+
+/** The deliveries of one notification, sent one at a time in order. */
+class Channel {
+  constructor(key) {
+    this.key = key;
+    this.jobs = [];
+    this.head = 0;
+    this.busy = false; // a job of this channel is waiting for a slot, in flight or waiting to retry
+    this.attempt = null; // the attempt in flight
+    this.retryTimer = null;
+  }
+
+  get current() {
+    return this.jobs[this.head];
+  }
+
+  get size() {
+    return this.jobs.length - this.head;
+  }
+
+  shift() {
+    this.jobs[this.head++] = undefined;
+    if (this.head === this.jobs.length) {
+      this.jobs.length = 0;
+      this.head = 0;
+    } else if (this.head >= 64 && this.head * 2 >= this.jobs.length) {
+      this.jobs = this.jobs.slice(this.head);
+      this.head = 0;
+    }
+  }
+}
+
+/** One endpoint origin: its connections, and the channels waiting for one of them. */
+class Origin {
+  constructor(url, maxSockets, destinations, budget) {
+    this.pool = new KeepAlivePool(url, { destinations, budget });
+    this.maxSockets = maxSockets;
+    this.inFlight = 0;
+    this.waiting = [];
+    this.waitingHead = 0;
+  }
+
+  push(channel) {
+    this.waiting.push(channel);
+  }
+
+  pop() {
+    if (this.waitingHead === this.waiting.length) return undefined;
+    const channel = this.waiting[this.waitingHead];
+    this.waiting[this.waitingHead++] = undefined;
+    if (this.waitingHead === this.waiting.length) {
+      this.waiting.length = 0;
+      this.waitingHead = 0;
+    } else if (this.waitingHead >= 1024 && this.waitingHead * 2 >= this.waiting.length) {
+      this.waiting = this.waiting.slice(this.waitingHead);
+      this.waitingHead = 0;
+    }
+    return channel;
+  }
+}
+
+function channelKey(requester, correlator) {
+  // Length-prefixed: no separator character can make two pairs collide.
+  return `${requester.length}:${requester}${correlator}`;
+}
+
+const KINDS = new Set(['statusNotification', 'statusError', 'statusEnd']);
+
+/** What enqueue() relies on; the core builds deliveries, but nothing from outside may crash here. */
+function isDelivery(d) {
+  if (d === null || typeof d !== 'object' || !KINDS.has(d.kind)) return false;
+  if (typeof d.correlator !== 'string' || typeof d.endpoint !== 'string' || typeof d.globalId !== 'string') return false;
+  if (d.requester !== undefined && typeof d.requester !== 'string') return false;
+  if (d.kind === 'statusNotification') {
+    return Array.isArray(d.statuses) && d.statuses.every((e) => e && typeof e.address === 'string' && typeof e.status === 'string');
+  }
+  if (d.kind === 'statusError') return d.error !== null && typeof d.error === 'object' && typeof d.error.messageId === 'string';
+  return true;
+}
+
+function safeJson(value) {
+  try {
+    return JSON.stringify(value).slice(0, 500);
+  } catch {
+    return String(value);
+  }
+}
+
+module.exports = { Job, Channel, Origin, channelKey, isDelivery, safeJson };
