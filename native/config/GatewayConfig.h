@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "config/CallsConfig.h"
 #include "config/ConfigError.h"
 #include "config/OutboundConfig.h"
 #include "config/PolicyConfig.h"
@@ -134,6 +135,7 @@ struct GatewayConfig {
   NotificationsConfig notifications;
   OutboundConfig outbound;
   UsageConfig usage;
+  CallsConfig calls;
 };
 
 // Reads and validates a YAML file. Missing keys keep the defaults above (usage.database and
