@@ -126,11 +126,12 @@ class PresenceWatcher::Queues : public PresenceSink {
   TcpGuardCounters tcp_;
 };
 
-PresenceWatcher::PresenceWatcher(const GatewayConfig& config, OutcomeSignal signal)
+PresenceWatcher::PresenceWatcher(const GatewayConfig& config, OutcomeSignal signal,
+                                 SipStack::Setup extraRoles)
     : config_(config),
       queues_(std::make_unique<Queues>(std::move(signal))),
       stack_(std::make_unique<SipStack>()) {
-  stack_->start([this](SipStack& stack) -> std::string {
+  stack_->start([this, extraRoles = std::move(extraRoles)](SipStack& stack) -> std::string {
     const SipConfig& sip = config_.sip;
     sources_ = std::make_unique<NotifySources>(NotifySources::resolve(sip));
     AgentSpec spec;
@@ -157,7 +158,7 @@ PresenceWatcher::PresenceWatcher(const GatewayConfig& config, OutcomeSignal sign
     if (!fetches_->ok() || !subscriptions_->ok()) {
       return "cannot bind the SIP transports on port " + std::to_string(sipPort_);
     }
-    return std::string();
+    return extraRoles ? extraRoles(stack) : std::string();
   });
 }
 

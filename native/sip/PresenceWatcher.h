@@ -32,12 +32,12 @@
 
 #include "config/GatewayConfig.h"
 #include "presence/TerminalStatus.h"
+#include "sip/SipStack.h"
 
 namespace px {
 
 class FetchRole;
 class NotifySources;
-class SipStack;
 class SubscriptionRole;
 
 struct FetchOutcome {
@@ -101,8 +101,12 @@ class PresenceWatcher {
   using OutcomeSignal = std::function<void()>;
 
   // Binds the SIP transports and starts the SIP thread; throws std::runtime_error when the stack
-  // cannot start (e.g. the port is in use).
-  PresenceWatcher(const GatewayConfig& config, OutcomeSignal signal);
+  // cannot start (e.g. the port is in use). `extraRoles` runs on the SIP thread after the
+  // presence roles are added: other roles of the same thread (the call AS, CallServer::setup).
+  PresenceWatcher(const GatewayConfig& config, OutcomeSignal signal,
+                  SipStack::Setup extraRoles = {});
+  // The stack, for fronts of the extra roles that post commands to it (SipStack::post).
+  SipStack& stack() { return *stack_; }
   ~PresenceWatcher();
 
   PresenceWatcher(const PresenceWatcher&) = delete;
