@@ -4,11 +4,15 @@
 // only (the one module under js/ that requires handlers/): services never know about handlers.
 const { createTerminalStatusHandler } = require('./terminalStatus');
 const { createNotificationManagerHandler } = require('./terminalStatusNotificationManager');
+const { createCallNotificationManagerHandler } = require('./callNotificationManager');
+const { createCallDirectionManagerHandler } = require('./callDirectionManager');
 const { createWsdlHandler } = require('./wsdl');
 const { xmlResponse } = require('./http');
 
 const TERMINAL_STATUS_PATH = '/TerminalStatusService/services/TerminalStatus';
 const NOTIFICATION_MANAGER_PATH = '/TerminalStatusNotificationManagerService/services/TerminalStatusNotificationManager';
+const CALL_NOTIFICATION_MANAGER_PATH = '/CallNotificationManagerService/services/CallNotificationManager';
+const CALL_DIRECTION_MANAGER_PATH = '/CallDirectionManagerService/services/CallDirectionManager';
 
 /**
  * path (relative to basePath) -> the WSDL served at `<path>?wsdl`, the key of the service in
@@ -27,11 +31,24 @@ const ENDPOINTS = Object.freeze([
     service: 'notifications',
     create: createNotificationManagerHandler,
   },
+  {
+    // ?wsdl is the 3.x contract; the derived 2.x one is under /wsdl/ (wsdl/README.md).
+    path: CALL_NOTIFICATION_MANAGER_PATH,
+    wsdl: 'parlayx_call_notification_manager_service_3_2.wsdl',
+    service: 'callNotifications',
+    create: createCallNotificationManagerHandler,
+  },
+  {
+    path: CALL_DIRECTION_MANAGER_PATH,
+    wsdl: 'parlayx_call_direction_manager_service_3_1.wsdl',
+    service: 'callDirection',
+    create: createCallDirectionManagerHandler,
+  },
 ]);
 
 /**
  * @param {{ basePath: string, defaultHost: string | (() => string), maxBodyBytes: number,
- *           services: { terminalStatus: any, notifications: any },
+ *           services: { terminalStatus: any, notifications: any, callNotifications?: any, callDirection?: any },
  *           log?: Function, authenticator?: any, onAuthFailure?: Function }} options
  *   defaultHost: host[:port] for WSDL requests without a usable Host header (see wsdl.js)
  * @returns {(event: import('./http').HttpEvent) => Promise<import('./http').HttpResponse>}
@@ -43,7 +60,8 @@ function createRouter({ basePath, defaultHost, maxBodyBytes, services, log, auth
     defaultHost,
     endpoints: Object.fromEntries(ENDPOINTS.map((endpoint) => [endpoint.path, endpoint.wsdl])),
   });
-  const routes = new Map(ENDPOINTS.map((endpoint) => [
+  // An endpoint whose service the caller does not give (an embedder without calls) is not routed.
+  const routes = new Map(ENDPOINTS.filter((endpoint) => services[endpoint.service] !== undefined).map((endpoint) => [
     `${prefix}${endpoint.path}`,
     endpoint.create({ service: services[endpoint.service], maxBodyBytes, log, authenticator, onAuthFailure }),
   ]));
@@ -56,4 +74,7 @@ function createRouter({ basePath, defaultHost, maxBodyBytes, services, log, auth
   };
 }
 
-module.exports = { createRouter, ENDPOINTS, TERMINAL_STATUS_PATH, NOTIFICATION_MANAGER_PATH };
+module.exports = {
+  createRouter, ENDPOINTS, TERMINAL_STATUS_PATH, NOTIFICATION_MANAGER_PATH, CALL_NOTIFICATION_MANAGER_PATH,
+  CALL_DIRECTION_MANAGER_PATH,
+};

@@ -9,13 +9,18 @@ const { createRouter, TERMINAL_STATUS_PATH, NOTIFICATION_MANAGER_PATH } = requir
 /**
  * @param {{ config: any, terminalStatus: import('./terminalStatus').TerminalStatusService,
  *           notifications: import('./notifications').TerminalStatusNotificationService,
+ *           callNotifications?: import('./calls/callNotifications').CallNotificationService,
+ *           callDirection?: import('./calls/callDirection').CallDirectionService,
  *           log?: Function, authenticator?: any, onAuthFailure?: Function,
  *           boundAddress?: () => ({ address: string, port: number } | null) }} options
  *   authenticator: js/auth/authenticator.js (absent: every request is anonymous);
  *   boundAddress: where the HTTP server actually listens, for WSDL requests without a usable Host
  * @returns {(event: import('../handlers/http').HttpEvent) => Promise<import('../handlers/http').HttpResponse>}
  */
-function createApp({ config, terminalStatus, notifications, log, authenticator, onAuthFailure, boundAddress = () => null }) {
+function createApp({
+  config, terminalStatus, notifications, callNotifications, callDirection, log, authenticator, onAuthFailure,
+  boundAddress = () => null,
+}) {
   // The configured port can be 0 (any free port): a WSDL must advertise the one actually bound.
   const defaultHost = () => {
     const bound = boundAddress();
@@ -26,7 +31,7 @@ function createApp({ config, terminalStatus, notifications, log, authenticator, 
     basePath: config.http.basePath,
     defaultHost,
     maxBodyBytes: config.http.maxBodyBytes,
-    services: { terminalStatus, notifications },
+    services: { terminalStatus, notifications, callNotifications, callDirection },
     log,
     authenticator,
     onAuthFailure,

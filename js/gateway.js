@@ -6,6 +6,11 @@ const native = require('./native');
 const { TerminalStatusService } = require('./terminalStatus');
 const { TerminalStatusNotificationService } = require('./notifications');
 const { NotificationDelivery } = require('./delivery');
+const { isCallDelivery } = require('./delivery/queue');
+const { CallNotificationService } = require('./calls/callNotifications');
+const { CallDirectionService } = require('./calls/callDirection');
+const { CallDeliveries } = require('./calls/callDeliveries');
+const { DecisionClient } = require('./calls/decisionClient');
 const { UsageLog } = require('./usage');
 const { ServicePolicy, PolicyCounters } = require('./policy');
 const { createAuthenticator } = require('./auth/authenticator');
@@ -49,14 +54,24 @@ class Gateway {
     this.terminalStatus = new TerminalStatusService(services);
     const notifications = new TerminalStatusNotificationService({ ...services, log: this.log });
     this.notificationService = notifications;
+    this.callNotificationService = new CallNotificationService({ ...services, log: this.log });
+    this.callDirectionService = new CallDirectionService({ ...services, log: this.log });
+    this.callDeliveries = null;
+    this.decisions = null;
     try {
       this.delivery = new NotificationDelivery({
         config: this.config.notifications.delivery,
         usage: this.usage,
         log: this.log,
         destinations: this.destinations,
-        // Its failed attempt is already recorded: end it without a further statusError.
-        onUndeliverable: (d) => this.quarantine(d.requester || '', d.correlator, false),
+        // Its failed attempt is already recorded: end it without a further statusError. A call
+        // registration's endpoint was checked at its start: nothing to end.
+        onUndeliverable: (d) => {
+          if (!isCallDelivery(d)) this.quarantine(d.requester || '', d.correlator, false);
+        },
+        onGivenUp: (d) => {
+          if (isCallDelivery(d)) this.callDeliveries.failed(d);
+        },
         // Out of the core's durable outbox; deliveries made up here (sequence -1) were never in it.
         onSettled: (d) => {
           if (d.sequence >= 0) this.core.deliveryDone(d.requester || '', d.correlator, d.sequence);
@@ -71,6 +86,7 @@ class Gateway {
         }
       });
       this.quarantineStored();
+      this.startCalls();
     } catch (error) {
       const closeUsage = () => this.usage.close();
       Promise.resolve(this.core.close()).then(closeUsage, closeUsage).catch(() => {});
@@ -93,6 +109,7 @@ class Gateway {
     };
     this.app = createApp({
       config: this.config, terminalStatus: this.terminalStatus, notifications, log: this.log, authenticator, onAuthFailure,
+      callNotifications: this.callNotificationService, callDirection: this.callDirectionService,
       boundAddress: () => (this.server && this.server.listening ? this.server.address() : null),
     });
     this.closed = false;
@@ -100,9 +117,33 @@ class Gateway {
     this.processGuard = null;
   }
 
+  /**
+   * Call Notification / Call Direction: the core's call batches go to the delivery scheduler
+   * (notify*) and to the decision client (handle*). A core without the calls API (calls not
+   * built in) leaves the call endpoints answering SVC0001 through the services.
+   */
+  startCalls() {
+    this.callDeliveries = new CallDeliveries({ delivery: this.delivery, usage: this.usage, log: this.log });
+    this.decisions = new DecisionClient({
+      core: this.core, calls: this.config.calls, usage: this.usage, log: this.log,
+      destinations: this.destinations, budget: this.delivery.budget,
+    });
+    if (typeof this.core.setCallListener !== 'function') return;
+    this.core.setCallListener((batch) => {
+      // Called from the native core's callback: nothing may throw back into it.
+      try {
+        if (batch.decisions && batch.decisions.length > 0) this.decisions.handle(batch.decisions);
+        if (batch.notifications && batch.notifications.length > 0) this.callDeliveries.enqueue(batch.notifications);
+      } catch (error) {
+        this.log('error', 'call batch could not be handled', { error: error.stack || String(error) });
+      }
+    });
+  }
+
   /** The ports this gateway listens on (the SSRF guard refuses them as destinations). */
   ownPorts() {
     const ports = [this.core.sipPort];
+    if (this.core.callPort) ports.push(this.core.callPort);
     const address = this.server !== null ? this.server.address() : null;
     if (address !== null && typeof address === 'object') ports.push(address.port);
     else ports.push(this.config.http.port);
@@ -197,6 +238,44 @@ class Gateway {
   }
 
   /**
+   * startCallNotification through the JS API (same checks, records and faults as over SOAP).
+   * @param {import('./calls/callNotifications').StartCallNotificationRequest} request
+   * @param {{ requester?: string, globalId?: string }} [context]
+   * @returns {Promise<void>}
+   */
+  startCallNotification(request, context) {
+    return this.callNotificationService.startCallNotification(request, context);
+  }
+
+  /**
+   * @param {{ correlator: string } | string} request
+   * @param {{ requester?: string, globalId?: string }} [context]
+   * @returns {Promise<void>}
+   */
+  stopCallNotification(request, context) {
+    return this.callNotificationService.stopCallNotification(request, context);
+  }
+
+  /**
+   * startCallDirectionNotification through the JS API (same checks, records and faults as over SOAP).
+   * @param {import('./calls/callNotifications').StartCallNotificationRequest} request
+   * @param {{ requester?: string, globalId?: string }} [context]
+   * @returns {Promise<void>}
+   */
+  startCallDirectionNotification(request, context) {
+    return this.callDirectionService.startCallDirectionNotification(request, context);
+  }
+
+  /**
+   * @param {{ correlator: string } | string} request
+   * @param {{ requester?: string, globalId?: string }} [context]
+   * @returns {Promise<void>}
+   */
+  stopCallDirectionNotification(request, context) {
+    return this.callDirectionService.stopCallDirectionNotification(request, context);
+  }
+
+  /**
    * Policy outcome counters per requester, service, operation and outcome (a STATUSCODE name such
    * as VALID or FAILED_PACER, or UNAUTHENTICATED); `level` 'target' counts the targets of group
    * requests refused on their own.
@@ -218,6 +297,7 @@ class Gateway {
       authentication: this.authenticator.stats(),
       outbound: this.destinations.stats(),
       delivery: this.delivery.stats(),
+      decisions: this.decisions ? this.decisions.stats() : null,
       sip: this.core.stats(),
       fdBudget: this.fdBudget || null,
       process: this.processGuard ? this.processGuard.stats() : null,
@@ -259,7 +339,9 @@ class Gateway {
       server.closeIdleConnections();
       await stopped;
     }
+    if (this.decisions) await this.decisions.close();
     await this.delivery.close();
+    if (this.callDeliveries) await this.callDeliveries.written();
     await this.core.close();
     await this.usage.close();
   }

@@ -16,6 +16,8 @@ const tls = require('node:tls');
 const CONNECTION = Symbol('connection');
 const MAX_HEAD_BYTES = 64 * 1024;
 const MAX_LINE_BYTES = 4096;
+// Bodies are only kept for handlers that ask (Call Direction's Action answers): a small SOAP answer.
+const MAX_BODY_BYTES = 64 * 1024;
 
 // Parser states.
 const IDLE = 0;
@@ -31,10 +33,12 @@ const UNTIL_CLOSE = 7;
  * What a request's sender implements; exactly one of the two is called per request, unless the
  * request was abort()ed.
  * @typedef {object} ResponseHandler
- * @property {(statusCode: number) => void} onHttpResponse the whole answer was read
+ * @property {(statusCode: number, body?: Buffer) => void} onHttpResponse the whole answer was read
  * @property {(error: Error, reusedConnection: boolean) => void} onHttpError no complete answer;
  *   reusedConnection: the request went on a kept-alive connection (which the server may have
  *   closed just then: worth an immediate retry)
+ * @property {boolean} [wantsBody] true: onHttpResponse gets the body as its second argument (a
+ *   Buffer of at most 64 KiB; a longer one is an HPE_INVALID error); otherwise it is discarded
  */
 
 function protocolError(message) {
@@ -56,6 +60,8 @@ class Connection {
     this.remaining = 0;
     this.statusCode = 0;
     this.keepAlive = true;
+    this.body = null; // the chunks of the answer's body, when the handler wants it
+    this.bodyBytes = 0;
     const options = { host: pool.hostname, port: pool.port };
     if (pool.lookup !== undefined) options.lookup = pool.lookup;
     const socket = pool.secure
@@ -74,6 +80,8 @@ class Connection {
     this.state = HEAD;
     this.text = '';
     this.keepAlive = true;
+    this.body = handler.wantsBody === true ? [] : null;
+    this.bodyBytes = 0;
     this.socket.write(data, 'utf8');
   }
 
@@ -102,6 +110,7 @@ class Connection {
         }
         case BODY: {
           const take = Math.min(this.remaining, n - i);
+          if (this.body !== null && !this.keep(chunk, i, i + take)) return undefined;
           i += take;
           this.remaining -= take;
           if (this.remaining === 0) return this.complete(i < n);
@@ -134,18 +143,31 @@ class Connection {
         }
         case CHUNK_DATA: {
           const take = Math.min(this.remaining, n - i);
+          if (this.body !== null && !this.keep(chunk, i, i + take)) return undefined;
           i += take;
           this.remaining -= take;
           if (this.remaining === 0) this.state = CHUNK_END;
           break;
         }
         case UNTIL_CLOSE:
+          if (this.body !== null) this.keep(chunk, i, n);
           return undefined;
         default: // IDLE: nothing was asked
           return this.fail(protocolError('data without a request'));
       }
     }
     return undefined;
+  }
+
+  /** Keeps part of the body for the handler; false (the request failed) when it is too long. */
+  keep(chunk, from, to) {
+    this.bodyBytes += to - from;
+    if (this.bodyBytes > MAX_BODY_BYTES) {
+      this.fail(protocolError(`body larger than ${MAX_BODY_BYTES} bytes`));
+      return false;
+    }
+    this.body.push(chunk.subarray(from, to));
+    return true;
   }
 
   /** Status line and headers; sets the body framing. Returns an Error when malformed. */
@@ -202,12 +224,14 @@ class Connection {
   /** The answer is complete. Extra bytes (nothing was asked) make the connection unusable. */
   complete(extraBytes) {
     const handler = this.handler;
+    const body = this.body === null ? undefined : Buffer.concat(this.body);
     this.handler = null;
+    this.body = null;
     this.state = IDLE;
     this.served++;
     if (extraBytes || !this.keepAlive) this.destroy();
     else this.pool.release(this);
-    handler.onHttpResponse(this.statusCode);
+    handler.onHttpResponse(this.statusCode, body);
   }
 
   fail(error) {

@@ -38,7 +38,7 @@
 const { STATUS_CODES } = require('node:http');
 const { randomUUID } = require('node:crypto');
 const { ConnectionBudget } = require('../http1Client');
-const { Job, Channel, Origin, channelKey, isDelivery, safeJson } = require('./queue');
+const { Job, Channel, Origin, deliveryChannelKey, isDelivery, safeJson } = require('./queue');
 const { DeliveryRecords } = require('./records');
 const { deliveryEnvelope } = require('../soap/builder');
 const { parseEndpointUrl } = require('../outbound/endpointUrl');
@@ -49,8 +49,9 @@ const IDLE_SWEEP_MS = 1000;
 const TARGET_CACHE_SIZE = 10000;
 
 /**
- * @typedef {object} Delivery one delivery of the native core (core.setDeliveryListener)
- * @property {'statusNotification'|'statusError'|'statusEnd'} kind
+ * @typedef {object} Delivery one delivery of the native core (core.setDeliveryListener), or a call
+ *   notification of js/calls/callDeliveries.js (kind notifyBusy ... notifyCallEvent, with `call`)
+ * @property {string} kind
  * @property {string} requester
  * @property {string} correlator
  * @property {string} endpoint
@@ -111,17 +112,20 @@ class NotificationDelivery {
    *           usage: import('../usage').UsageLog, log?: Function, closeGraceMs?: number,
    *           destinations?: import('../outbound/destinationPolicy').DestinationPolicy,
    *           onUndeliverable?: (delivery: Delivery, reason: string) => void,
-   *           onSettled?: (delivery: Delivery) => void }} options
+   *           onSettled?: (delivery: Delivery) => void, onGivenUp?: (delivery: Delivery) => void }} options
    *   config: the `notifications.delivery` section; closeGraceMs: how long close() lets attempts
    *   in flight finish before aborting them (default 1000); destinations: the SSRF guard checked
    *   on every new connection; onUndeliverable: told of a delivery whose endpoint can never be
-   *   used (its notification should end); onSettled: told of each delivery done for good
+   *   used (its notification should end); onSettled: told of each delivery done for good;
+   *   onGivenUp: told of each delivery that will never be delivered (failed for good, not aborted
+   *   by close(): the call notifications' 'Error' record)
    */
   constructor({
     config, usage, log = () => {}, closeGraceMs = DEFAULT_CLOSE_GRACE_MS, destinations, onUndeliverable = () => {},
-    onSettled = () => {},
+    onSettled = () => {}, onGivenUp = () => {},
   }) {
     this.onSettled = onSettled;
+    this.onGivenUp = onGivenUp;
     this.settings = config;
     this.maxConnections = config.maxConnections || 1024;
     this.budget = new ConnectionBudget(this.maxConnections);
@@ -160,7 +164,7 @@ class NotificationDelivery {
         this.log('error', 'malformed delivery skipped', { delivery: safeJson(delivery) });
         continue;
       }
-      const key = channelKey(delivery.requester || '', delivery.correlator);
+      const key = deliveryChannelKey(delivery);
       let channel = this.channels.get(key);
       if (channel === undefined) {
         channel = new Channel(key);
@@ -268,6 +272,7 @@ class NotificationDelivery {
       }
       this.counters.queued--;
       this.counters.failed++;
+      this.giveUp(job.delivery);
       this.settle(job.delivery);
       channel.shift();
       if (channel.size === 0) {
@@ -404,11 +409,20 @@ class NotificationDelivery {
           correlator: d.correlator, endpoint: d.endpoint, attempts: job.attempts, reason: failure.reason,
         });
       }
+      if (failure !== null && !failure.aborted) this.giveUp(d);
       // Aborted by close(): not settled, so it is sent again after the next start.
       if (failure === null || !failure.aborted) this.settle(d);
       this.next(channel);
     }
     if (!this.closing) this.release(origin);
+  }
+
+  giveUp(delivery) {
+    try {
+      this.onGivenUp(delivery);
+    } catch (error) {
+      this.log('error', 'a given-up delivery could not be reported', { correlator: delivery.correlator, error: error.message });
+    }
   }
 
   settle(delivery) {

@@ -114,9 +114,32 @@ function channelKey(requester, correlator) {
 }
 
 const KINDS = new Set(['statusNotification', 'statusError', 'statusEnd']);
+/** Call notifications (js/calls/callDeliveries.js): the kind is the CallNotification operation. */
+const CALL_KINDS = new Set(['notifyBusy', 'notifyNotReachable', 'notifyNoAnswer', 'notifyCalledNumber', 'notifyCallEvent']);
+
+function isCallDelivery(d) {
+  return d !== null && typeof d === 'object' && CALL_KINDS.has(d.kind);
+}
+
+/**
+ * The channel of a delivery: a call registration's correlator is its own namespace, apart from
+ * the Terminal Status notifications of the same requester (the prefix cannot start a
+ * channelKey, which starts with a digit).
+ */
+function deliveryChannelKey(d) {
+  const key = channelKey(d.requester || '', d.correlator);
+  return isCallDelivery(d) ? `call:${key}` : key;
+}
 
 /** What enqueue() relies on; the core builds deliveries, but nothing from outside may crash here. */
 function isDelivery(d) {
+  if (isCallDelivery(d)) {
+    const call = d.call;
+    return typeof d.correlator === 'string' && typeof d.endpoint === 'string' && typeof d.globalId === 'string'
+      && (d.requester === undefined || typeof d.requester === 'string')
+      && call !== null && typeof call === 'object' && typeof call.event === 'string'
+      && typeof call.caller === 'string' && typeof call.called === 'string';
+  }
   if (d === null || typeof d !== 'object' || !KINDS.has(d.kind)) return false;
   if (typeof d.correlator !== 'string' || typeof d.endpoint !== 'string' || typeof d.globalId !== 'string') return false;
   if (d.requester !== undefined && typeof d.requester !== 'string') return false;
@@ -135,4 +158,4 @@ function safeJson(value) {
   }
 }
 
-module.exports = { Job, Channel, Origin, channelKey, isDelivery, safeJson };
+module.exports = { Job, Channel, Origin, channelKey, deliveryChannelKey, isDelivery, isCallDelivery, safeJson };

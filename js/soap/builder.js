@@ -1,7 +1,8 @@
 'use strict';
 // The one place that writes SOAP 1.1 text: operation responses, faults (SOAP Client/Server
 // faults, Parlay X ServiceException/PolicyException, the WS-Security authentication fault) and
-// the outbound notification requests (statusNotification, statusError, statusEnd).
+// the outbound notification requests (statusNotification, statusError, statusEnd; notify* and
+// handle* of Call Notification / Call Direction).
 //
 // Written with string concatenation, prefix `soapenv` for the envelope namespace and no
 // whitespace between elements: one envelope per answer and per delivery is on the hot path.
@@ -199,6 +200,10 @@ const RESULT_WRITERS = Object.freeze(Object.assign(Object.create(null), {
   getStatusForGroup: (entries) => entries.map(statusDataXml).join(''),
   startNotification: () => '',
   endNotification: () => '',
+  startCallNotification: () => '',
+  stopCallNotification: () => '',
+  startCallDirectionNotification: () => '',
+  stopCallDirectionNotification: () => '',
 }));
 
 /**
@@ -263,9 +268,140 @@ function statusEndEnvelope(correlator) {
   return responseEnvelope(STATUS_END_OPEN + escapeText(correlator) + '</ns:correlator></ns:statusEnd>');
 }
 
+// ---------------------------------------------------------------------------------------------
+// Outbound calls to an application's CallNotification / CallDirection endpoint
+// (wsdl/parlayx_call_notification_interface_*.wsdl, wsdl/parlayx_call_direction_interface_*.wsdl)
+
+const CALL_NS_BASE = 'http://www.csapi.org/schema/parlayx/';
+const MANAGER_VERSION = /\/v(\d+)_(\d+)\/local$/;
+
+/** Major and minor version of a manager request namespace ('' or unknown: 3.1, the served WSDL). */
+function managerVersion(managerNs) {
+  const match = MANAGER_VERSION.exec(managerNs || '');
+  return match ? { major: Number(match[1]), minor: Number(match[2]) } : { major: 3, minor: 1 };
+}
+
+/**
+ * The CallNotification namespace a registration's callbacks use, from the namespace its
+ * startCallNotification came in (wsdl/README.md): 2.x -> v2_3, 3.x -> v3_2 (v3_8 for v3_8+).
+ * @param {string} managerNs
+ * @returns {string}
+ */
+function callNotificationNamespace(managerNs) {
+  const { major, minor } = managerVersion(managerNs);
+  const version = major < 3 ? 'v2_3' : minor >= 8 ? 'v3_8' : 'v3_2';
+  return `${CALL_NS_BASE}call_notification/${version}/local`;
+}
+
+/**
+ * The CallDirection namespace of a direction registration's handle* calls: 2.x -> v2_3, 3.x -> v3_2.
+ * @param {string} managerNs
+ * @returns {string}
+ */
+function callDirectionNamespace(managerNs) {
+  return `${CALL_NS_BASE}call_direction/${managerVersion(managerNs).major < 3 ? 'v2_3' : 'v3_2'}/local`;
+}
+
+/** Whether a manager namespace is Parlay X 2.x (no Answer/Disconnected, no 3.x parts). */
+function isParlayX2(managerNs) {
+  return managerVersion(managerNs).major < 3;
+}
+
+/**
+ * The parts every notify* / handle* shares, after the correlator (and eventNotified): the 2.x
+ * operations carry only the two participants (wsdl/README.md).
+ */
+function participantsXml(call, v2) {
+  let xml = '<ns:callingParticipant>' + escapeText(call.caller) + '</ns:callingParticipant>';
+  if (!v2 && call.callerName) xml += '<ns:callingParticipantName>' + escapeText(call.callerName) + '</ns:callingParticipantName>';
+  xml += '<ns:calledParticipant>' + escapeText(call.called) + '</ns:calledParticipant>';
+  if (!v2 && call.callSessionId) xml += '<ns:callSessionIdentifier>' + escapeText(call.callSessionId) + '</ns:callSessionIdentifier>';
+  return xml;
+}
+
+const NOTIFY_OPERATIONS = Object.freeze(Object.assign(Object.create(null), {
+  Busy: 'notifyBusy',
+  NotReachable: 'notifyNotReachable',
+  NoAnswer: 'notifyNoAnswer',
+  CalledNumber: 'notifyCalledNumber',
+  Answer: 'notifyCallEvent',
+  Disconnected: 'notifyCallEvent',
+}));
+const HANDLE_OPERATIONS = Object.freeze(Object.assign(Object.create(null), {
+  Busy: 'handleBusy',
+  NotReachable: 'handleNotReachable',
+  NoAnswer: 'handleNoAnswer',
+  CalledNumber: 'handleCalledNumber',
+}));
+
+/**
+ * The CallNotification operation of an event: notify<Event> for the 2.x events, notifyCallEvent
+ * (3.x, with eventNotified) for Answer and Disconnected.
+ * @param {string} event a CallEvents value
+ * @returns {string|undefined}
+ */
+function notifyOperation(event) {
+  return NOTIFY_OPERATIONS[event];
+}
+
+/** @param {string} event @returns {string|undefined} the CallDirection handle* operation */
+function handleOperation(event) {
+  return HANDLE_OPERATIONS[event];
+}
+
+/**
+ * @typedef {object} CallNotificationDelivery  what callNotificationEnvelope needs (a
+ *   CallNotificationDue of the core, binding-contract.md)
+ * @property {string} event  Busy | NotReachable | NoAnswer | CalledNumber | Answer | Disconnected
+ * @property {string} correlator
+ * @property {string} caller
+ * @property {string} [callerName]
+ * @property {string} called
+ * @property {string} [callSessionId]
+ * @property {string} [description]  EventDescription.description of notifyCallEvent
+ * @property {string} ns  the registration's manager request namespace
+ */
+
+/**
+ * notify<Event>(correlator, [eventNotified,] participants) in the registration's namespace.
+ * @param {CallNotificationDelivery} call
+ * @returns {string} the SOAP envelope
+ * @throws {TypeError} for an event without a notify operation, or a 3.x event for a 2.x registration
+ */
+function callNotificationEnvelope(call) {
+  const operation = NOTIFY_OPERATIONS[call.event];
+  if (operation === undefined) throw new TypeError(`no notify operation for call event ${call.event}`);
+  const v2 = isParlayX2(call.ns);
+  if (v2 && operation === 'notifyCallEvent') throw new TypeError(`${call.event} is not a Parlay X 2.x event`);
+  let xml = `<ns:${operation} xmlns:ns="${callNotificationNamespace(call.ns)}"><ns:correlator>`
+    + escapeText(call.correlator) + '</ns:correlator>';
+  if (operation === 'notifyCallEvent') {
+    xml += '<ns:eventNotified><callEvent>' + escapeText(call.event) + '</callEvent>';
+    if (call.description) xml += '<description>' + escapeText(call.description) + '</description>';
+    xml += '</ns:eventNotified>';
+  }
+  return responseEnvelope(xml + participantsXml(call, v2) + `</ns:${operation}>`);
+}
+
+/**
+ * handle<Event>(correlator, participants) to a direction registration's endpoint.
+ * @param {{ event: string, correlator: string, caller: string, callerName?: string, called: string,
+ *           callSessionId?: string, ns: string }} decision a CallDecisionDue of the core
+ * @returns {string} the SOAP envelope
+ * @throws {TypeError} for an event that has no handle operation
+ */
+function handleEnvelope(decision) {
+  const operation = HANDLE_OPERATIONS[decision.event];
+  if (operation === undefined) throw new TypeError(`no handle operation for call event ${decision.event}`);
+  const xml = `<ns:${operation} xmlns:ns="${callDirectionNamespace(decision.ns)}"><ns:correlator>`
+    + escapeText(decision.correlator) + '</ns:correlator>' + participantsXml(decision, isParlayX2(decision.ns));
+  return responseEnvelope(xml + `</ns:${operation}>`);
+}
+
 /**
  * The envelope of one delivery of the native core.
- * @param {{kind: 'statusNotification'|'statusError'|'statusEnd', correlator: string,
+ * @param {{kind: string, correlator: string,
+ *          call?: CallNotificationDelivery,
  *          statuses?: Array<{address: string, status: string}>, address?: string,
  *          error?: {messageId: string, text: string, variables?: string[]}}} delivery
  * @returns {string}
@@ -279,6 +415,13 @@ function deliveryEnvelope(delivery) {
       return statusErrorEnvelope(delivery.correlator, delivery.address || '', delivery.error);
     case 'statusEnd':
       return statusEndEnvelope(delivery.correlator);
+    case 'notifyBusy':
+    case 'notifyNotReachable':
+    case 'notifyNoAnswer':
+    case 'notifyCalledNumber':
+    case 'notifyCallEvent':
+      // A call notification (js/calls/callDeliveries.js): the kind is its operation.
+      return callNotificationEnvelope(delivery.call);
     default:
       throw new TypeError(`unknown delivery kind: ${delivery.kind}`);
   }
@@ -302,4 +445,11 @@ module.exports = {
   statusErrorEnvelope,
   statusEndEnvelope,
   deliveryEnvelope,
+  callNotificationNamespace,
+  callDirectionNamespace,
+  isParlayX2,
+  notifyOperation,
+  handleOperation,
+  callNotificationEnvelope,
+  handleEnvelope,
 };

@@ -143,6 +143,93 @@ const NOTIFICATION_MANAGER = Object.freeze({
 });
 
 /**
+ * @typedef {import('../calls/callNotifications').StartCallNotificationRequest} StartCallNotificationRequest
+ * @typedef {{ correlator: string, namespace: string }} StopCallRequest  correlator '' when missing or repeated
+ */
+
+/** start*: the parts of CallNotificationManager / CallDirectionManager start operations. */
+function startCallRequest(wrapper) {
+  const request = {
+    reference: single(wrapper, 'reference', simpleReference),
+    addresses: childTexts(wrapper, 'addresses'),
+    criteria: childTexts(wrapper, 'criteria'),
+    // The generation of the request decides the events allowed and the callbacks' namespace.
+    namespace: wrapper.ns,
+  };
+  const direction = single(wrapper, 'addressDirection', token);
+  if (direction !== undefined) request.addressDirection = direction;
+  return request;
+}
+
+/** stop*: the correlator (a missing or repeated one is answered like an unknown one). */
+function stopCallRequest(wrapper) {
+  const correlators = childElements(wrapper, 'correlator');
+  return { correlator: correlators.length === 1 ? correlators[0].text : '', namespace: wrapper.ns };
+}
+
+/**
+ * CallNotificationManager (ES 202 391-3 §8 / 3.x): startCallNotification, stopCallNotification.
+ * The media-interaction operations of 3.x are not offered (no MRF): answered as unknown.
+ */
+const CALL_NOTIFICATION_MANAGER = Object.freeze({
+  name: 'CallNotificationManager',
+  localNs: /^http:\/\/www\.csapi\.org\/schema\/parlayx\/call_notification\/notification_manager\/v(\d+)_\d+\/local$/,
+  readers: Object.freeze({
+    /** @returns {StartCallNotificationRequest} */
+    startCallNotification: startCallRequest,
+    /** @returns {StopCallRequest} */
+    stopCallNotification: stopCallRequest,
+  }),
+});
+
+/**
+ * CallDirectionManager: startCallDirectionNotification, stopCallDirectionNotification. The
+ * vendor WSDL's namespace is .../call_direction/notification_manager/vX_Y/local; the shorter
+ * .../call_direction/manager/vX_Y/local of some documents is accepted too.
+ */
+const CALL_DIRECTION_MANAGER = Object.freeze({
+  name: 'CallDirectionManager',
+  localNs: /^http:\/\/www\.csapi\.org\/schema\/parlayx\/call_direction\/(?:notification_)?manager\/v(\d+)_\d+\/local$/,
+  readers: Object.freeze({
+    /** @returns {StartCallNotificationRequest} */
+    startCallDirectionNotification: startCallRequest,
+    /** @returns {StopCallRequest} */
+    stopCallDirectionNotification: stopCallRequest,
+  }),
+});
+
+/** Children of `parent` by local name in any namespace (answers of applications' SOAP stacks vary). */
+function anyChildren(parent, name) {
+  return parent.children.filter((child) => child.name === name);
+}
+
+/**
+ * The application's answer to handle<Event> (CallDirection): the Action of
+ * `<handle<Event>Response><result><actionToPerform/><routingAddress/>?</result>`. Qualification
+ * of `result` and of Action's children is not checked (stacks differ).
+ * @param {Buffer|string} body the HTTP response body
+ * @param {string} operation e.g. 'handleBusy'
+ * @returns {{ action: string, routingAddress?: string }} as sent (the caller validates the values)
+ * @throws {SoapFaultError} not a SOAP envelope; {Error} code ERR_PX_BAD_ACTION: a SOAP fault, another
+ *   operation's answer, or no single result/actionToPerform
+ */
+function readActionResponse(body, operation) {
+  const { body: wrapper } = parseEnvelope(body);
+  const bad = (why) => Object.assign(new Error(`${operation}: ${why}`), { code: 'ERR_PX_BAD_ACTION' });
+  if (wrapper.name === 'Fault') throw bad('the application answered with a SOAP fault');
+  if (wrapper.name !== `${operation}Response`) throw bad(`unexpected answer element ${wrapper.name}`);
+  const results = anyChildren(wrapper, 'result');
+  if (results.length !== 1) throw bad('no single result');
+  const actions = anyChildren(results[0], 'actionToPerform');
+  if (actions.length !== 1) throw bad('no single actionToPerform');
+  const action = { action: actions[0].text.trim() };
+  const routing = anyChildren(results[0], 'routingAddress');
+  if (routing.length > 1) throw bad('more than one routingAddress');
+  if (routing.length === 1) action.routingAddress = routing[0].text.trim();
+  return action;
+}
+
+/**
  * @typedef {object} SoapInterface
  * @property {string} name
  * @property {RegExp} localNs  the wrapper namespace, with the major version as its first capture group
@@ -185,6 +272,9 @@ function readRequest(soapInterface, body, understoodHeaders, allowed) {
 module.exports = {
   TERMINAL_STATUS,
   NOTIFICATION_MANAGER,
+  CALL_NOTIFICATION_MANAGER,
+  CALL_DIRECTION_MANAGER,
+  readActionResponse,
   readRequest,
   commonNsFor,
   childElements,
