@@ -1,0 +1,354 @@
+'use strict';
+// Call Notification / Call Direction through a running gateway: the WSDLs at ?wsdl, node-soap
+// clients generated from them for start/stop, raw SOAP in the 2.x and 3.x namespaces, the faults,
+// the usage records, and the outbound notify*/handle* requests at a real HTTP application.
+//
+// The native calls API (binding-contract.md) is written in parallel on branch i14-core. Until it
+// is merged, the four core methods are an in-test double with the contract's rules
+// (installCallCoreDouble), the policy takes the direction operations as the notification ones and
+// usage records of event types the catalogue does not know yet are kept aside (unknownRecords).
+// Once the core is merged, the real methods, policy and catalogue are used and these shims do
+// nothing. The SIP side (events from real calls) is end-to-end work of the rig (see the report).
+const http = require('node:http');
+const soap = require('soap');
+const native = require('../../js/native');
+const { parseEnvelope } = require('../../js/soap/envelope');
+const { startGateway, postSoap, soapFault } = require('../support/gateway');
+
+const CN_PATH = '/CallNotificationManagerService/services/CallNotificationManager';
+const CD_PATH = '/CallDirectionManagerService/services/CallDirectionManager';
+const CN_MGR = (v) => `http://www.csapi.org/schema/parlayx/call_notification/notification_manager/${v}/local`;
+const CD_MGR = (v) => `http://www.csapi.org/schema/parlayx/call_direction/notification_manager/${v}/local`;
+const SOAP_NS = 'http://schemas.xmlsoap.org/soap/envelope/';
+const CORE_HAS_CALLS = typeof native.NativeCore.prototype.startCallRegistration === 'function';
+
+/** Own property on a native object (its prototype methods are read-only). */
+function override(object, name, value) {
+  Object.defineProperty(object, name, { value, writable: true, configurable: true });
+}
+
+/** The contract's registration rules over an in-memory map (only while the core lacks them). */
+function installCallCoreDouble(core) {
+  if (typeof core.startCallRegistration === 'function') return null;
+  const live = new Map();
+  const coded = (message, code, extra = {}) => Object.assign(new Error(message), { code }, extra);
+  override(core, 'startCallRegistration', async (spec) => {
+    const key = `${spec.kind}\u0000${spec.correlator}`;
+    if (live.has(key)) throw coded('duplicate correlator', 'ERR_PX_DUPLICATE_CORRELATOR');
+    for (const other of live.values()) {
+      if (other.kind !== spec.kind || (spec.kind === 'notification' && other.requester !== spec.requester)) continue;
+      const address = spec.addresses.find((a) => other.addresses.includes(a));
+      if (address !== undefined && spec.criteria.some((c) => other.criteria.includes(c))) {
+        throw coded('overlapping criteria', 'ERR_PX_OVERLAPPING_CRITERIA', { address });
+      }
+    }
+    live.set(key, { ...spec, createdMs: Date.now() });
+    return 'started';
+  });
+  override(core, 'stopCallRegistration', async (kind, requester, correlator) => {
+    const key = `${kind}\u0000${correlator}`;
+    const found = live.get(key);
+    if (found === undefined) return 'unknown';
+    if (found.requester !== requester) return 'notOwner';
+    live.delete(key);
+    return 'stopped';
+  });
+  override(core, 'listCallRegistrations', () => [...live.values()]);
+  override(core, 'decideCall', () => true);
+  return live;
+}
+
+/** Direction operations through the notification ones while the native policy lacks them. */
+function shimPolicy(core) {
+  const asKnown = (op) => op.replace('CallDirectionNotification', 'CallNotification');
+  for (const method of ['evaluatePolicy', 'checkServicePolicy']) {
+    const original = core[method].bind(core);
+    override(core, method, (requester, op, ...rest) => {
+      try {
+        return original(requester, op, ...rest);
+      } catch (error) {
+        if (!(error instanceof TypeError) && !/operation must be one of/.test(error.message)) throw error;
+        return original(requester, asKnown(op), ...rest);
+      }
+    });
+  }
+}
+
+let app;
+let appRequests;
+let appReply;
+let fixture;
+let unknownRecords;
+
+function listen(handler) {
+  return new Promise((resolve) => {
+    const server = http.createServer(handler);
+    server.listen(0, '127.0.0.1', () => resolve(server));
+  });
+}
+
+beforeAll(async () => {
+  appRequests = [];
+  appReply = () => ({ status: 200, body: '' });
+  app = await listen((req, res) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+      const text = Buffer.concat(chunks).toString('utf8');
+      const { body } = parseEnvelope(text);
+      appRequests.push({ url: req.url, ns: body.ns, operation: body.name, body });
+      const { status, body: out } = appReply(body.name);
+      res.writeHead(status, { 'content-type': 'text/xml' });
+      res.end(out);
+    });
+  });
+  fixture = await startGateway({
+    presencePort: 5999,
+    extraYaml: CORE_HAS_CALLS ? 'calls:\n  port: 0\n' : '',
+    notificationsYaml: '  delivery:\n    maxAttempts: 1\n',
+  });
+  installCallCoreDouble(fixture.gateway.core);
+  shimPolicy(fixture.gateway.core);
+  unknownRecords = [];
+  const usage = fixture.gateway.usage;
+  const record = usage.record.bind(usage);
+  usage.record = (entries) => {
+    try {
+      return record(entries);
+    } catch (error) {
+      if (!/unknown usage event type/.test(error.message)) throw error;
+      unknownRecords.push(...entries);
+      return Promise.resolve();
+    }
+  };
+});
+
+afterAll(async () => {
+  if (fixture) await fixture.gateway.close();
+  if (app) await new Promise((resolve) => app.close(resolve));
+});
+
+const appEndpoint = (path = '/cn') => `http://127.0.0.1:${app.address().port}${path}`;
+
+async function records(eventType) {
+  await fixture.gateway.delivery.settled();
+  const stored = await fixture.gateway.usage.query({ eventType });
+  return [...stored, ...unknownRecords.filter((r) => r.eventType === eventType)];
+}
+
+function startXml(ns, operation, { correlator, addresses = ['tel:+15550001'], criteria = [], endpoint = appEndpoint(), extra = '' }) {
+  return `<soapenv:Envelope xmlns:soapenv="${SOAP_NS}" xmlns:loc="${ns}"><soapenv:Body><loc:${operation}>`
+    + `<loc:reference><endpoint>${endpoint}</endpoint><interfaceName>CallNotification</interfaceName><correlator>${correlator}</correlator></loc:reference>`
+    + addresses.map((a) => `<loc:addresses>${a}</loc:addresses>`).join('')
+    + criteria.map((c) => `<loc:criteria>${c}</loc:criteria>`).join('')
+    + `${extra}</loc:${operation}></soapenv:Body></soapenv:Envelope>`;
+}
+
+function faultOf(text) {
+  const { body } = parseEnvelope(text);
+  expect(body.name).toBe('Fault');
+  const exception = body.children.find((c) => c.name === 'detail').children[0];
+  const field = (name) => exception.children.filter((c) => c.name === name).map((c) => c.text);
+  return { ns: exception.ns, kind: exception.name, messageId: field('messageId')[0], variables: field('variables') };
+}
+
+describe('WSDL', () => {
+  test.each([[CN_PATH, 'CallNotificationManager'], [CD_PATH, 'CallDirectionManager']])('%s?wsdl is the 3.x service, addressed at the gateway', async (path, port) => {
+    const response = await fetch(`${fixture.url}${path}?wsdl`);
+    expect(response.status).toBe(200);
+    const text = await response.text();
+    expect(text).toContain(`<wsdl:port name="${port}"`);
+    expect(text).toContain(`location="${fixture.url}${path}"`);
+    expect(text).toContain(`location="${fixture.url}/wsdl/parlayx_call_`);
+  });
+
+  test('the derived 2.x files are served under /wsdl/', async () => {
+    for (const file of ['parlayx_call_notification_manager_service_2_3.wsdl', 'parlayx_call_direction_interface_2_3.wsdl', 'parlayx_call_notification_types_2_2.xsd']) {
+      expect((await fetch(`${fixture.url}/wsdl/${file}`)).status).toBe(200);
+    }
+  });
+});
+
+describe('CallNotificationManager with a node-soap client generated from ?wsdl', () => {
+  let client;
+  beforeAll(async () => {
+    client = await soap.createClientAsync(`${fixture.url}${CN_PATH}?wsdl`);
+  });
+
+  const reference = (correlator) => ({ endpoint: appEndpoint(), interfaceName: 'CallNotification', correlator });
+  const fault = (promise) => promise.then(() => { throw new Error('expected a fault'); }, (error) => soapFault(error));
+
+  test('start, duplicate (SVC0005), overlap (SVC0008), stop, unknown stop (SVC0002)', async () => {
+    await client.startCallNotificationAsync({ reference: reference('ns-1'), addresses: ['tel:+1-555-0100'], criteria: ['Busy', 'Answer'] });
+    const spec = fixture.gateway.core.listCallRegistrations().find((r) => r.correlator === 'ns-1');
+    expect(spec).toMatchObject({
+      kind: 'notification', requester: '', addresses: ['tel:+15550100'], criteria: ['Busy', 'Answer'],
+      endpoint: appEndpoint(), interfaceName: 'CallNotification', ns: CN_MGR('v3_1'),
+    });
+    expect(await fault(client.startCallNotificationAsync({ reference: reference('ns-1'), addresses: ['tel:+15550199'] })))
+      .toMatchObject({ kind: 'ServiceException', messageId: 'SVC0005', variables: ['ns-1', 'correlator'] });
+    expect(await fault(client.startCallNotificationAsync({ reference: reference('ns-2'), addresses: ['tel:+15550100'], criteria: ['Busy'] })))
+      .toMatchObject({ messageId: 'SVC0008', variables: ['tel:+15550100'] });
+    await client.stopCallNotificationAsync({ correlator: 'ns-1' });
+    expect(await fault(client.stopCallNotificationAsync({ correlator: 'ns-1' }))).toMatchObject({ messageId: 'SVC0002', variables: ['correlator'] });
+
+    const starts = await records('startCallNotification');
+    const methods = starts.filter((r) => ['ns-1', 'ns-2'].includes(r.attributes.CORRELATOR)).map((r) => r.attributes.METHOD);
+    expect(methods).toEqual(['startCallNotification', 'startCallNotification:DuplicateCorrelator', 'startCallNotification:OverlappedCriteria']);
+    expect(starts.find((r) => r.attributes.CORRELATOR === 'ns-1').attributes).toEqual({
+      CODE: '0', REQUESTER: '', METHOD: 'startCallNotification', CORRELATOR: 'ns-1', CALLED_PARTY: 'tel:+15550100', CALL_EVENTS: 'busy,answer',
+    });
+    const stops = (await records('stopCallNotification')).filter((r) => r.attributes.CORRELATOR === 'ns-1');
+    expect(stops.map((r) => [r.attributes.CODE, r.attributes.METHOD])).toEqual([
+      ['0', 'stopCallNotification'], ['1', 'stopCallNotification:UnknownCorrelator'],
+    ]);
+    expect(stops[0].attributes).not.toHaveProperty('CALLED_PARTY');
+  });
+
+  test('invalid and missing addresses, invalid criteria: SVC0002 with the part', async () => {
+    expect(await fault(client.startCallNotificationAsync({ reference: reference('bad-1'), addresses: ['not an address'] })))
+      .toMatchObject({ messageId: 'SVC0002', variables: ['addresses'] });
+    expect(await fault(client.startCallNotificationAsync({ reference: reference('bad-2'), addresses: ['tel:*'] })))
+      .toMatchObject({ messageId: 'SVC0002', variables: ['addresses'] });
+    expect(await fault(client.startCallNotificationAsync({ reference: reference('bad-3'), addresses: [] })))
+      .toMatchObject({ messageId: 'SVC0002', variables: ['addresses'] });
+    expect(await fault(client.startCallNotificationAsync({ reference: { ...reference('bad-4'), endpoint: 'ftp://x' }, addresses: ['tel:+15550101'] })))
+      .toMatchObject({ messageId: 'SVC0002', variables: ['endpoint'] });
+    expect(await fault(client.startCallNotificationAsync({ reference: reference('bad-5'), addresses: ['tel:+15550101'], criteria: ['Ringing'] })))
+      .toMatchObject({ messageId: 'SVC0002', variables: ['criteria'] });
+    const methods = (await records('startCallNotification')).filter((r) => /^bad-/.test(r.attributes.CORRELATOR)).map((r) => r.attributes.METHOD);
+    expect(methods).toEqual([
+      'startCallNotification:InvalidAddress', 'startCallNotification:InvalidAddress', 'startCallNotification:InvalidAddresses',
+      'startCallNotification:InvalidEndpoint', 'startCallNotification:InvalidCriteria',
+    ]);
+  });
+
+  test('a wildcard address is a pattern on its canonical prefix', async () => {
+    await client.startCallNotificationAsync({ reference: reference('wild-1'), addresses: ['tel:+4-4*'], criteria: ['CalledNumber'] });
+    expect(fixture.gateway.core.listCallRegistrations().find((r) => r.correlator === 'wild-1').addresses).toEqual(['tel:+44*']);
+    await client.stopCallNotificationAsync({ correlator: 'wild-1' });
+  });
+});
+
+describe('raw SOAP in 2.x and 3.x namespaces', () => {
+  test('a 2.x start is answered in its namespace; its empty criteria are the four 2.x events', async () => {
+    const response = await postSoap(`${fixture.url}${CN_PATH}`, startXml(CN_MGR('v2_3'), 'startCallNotification', { correlator: 'v2-1', addresses: ['tel:+15550200'] }));
+    expect(response.status).toBe(200);
+    const { body } = parseEnvelope(response.text);
+    expect([body.ns, body.name]).toEqual([CN_MGR('v2_3'), 'startCallNotificationResponse']);
+    expect(fixture.gateway.core.listCallRegistrations().find((r) => r.correlator === 'v2-1'))
+      .toMatchObject({ criteria: ['Busy', 'NotReachable', 'NoAnswer', 'CalledNumber'], ns: CN_MGR('v2_3') });
+  });
+
+  test('Answer or Disconnected in a 2.x request: SVC0002 criteria, with the 2.x fault namespace', async () => {
+    const response = await postSoap(`${fixture.url}${CN_PATH}`, startXml(CN_MGR('v2_3'), 'startCallNotification', { correlator: 'v2-2', criteria: ['Answer'] }));
+    expect(response.status).toBe(500);
+    expect(faultOf(response.text)).toEqual({
+      ns: 'http://www.csapi.org/schema/parlayx/common/v2_1', kind: 'ServiceException', messageId: 'SVC0002', variables: ['criteria'],
+    });
+  });
+
+  test('v3_8 addressDirection Calling is refused with POL0001', async () => {
+    const response = await postSoap(`${fixture.url}${CN_PATH}`, startXml(CN_MGR('v3_8'), 'startCallNotification', {
+      correlator: 'v38-1', extra: '<loc:addressDirection>Calling</loc:addressDirection>',
+    }));
+    expect(faultOf(response.text)).toMatchObject({ ns: 'http://www.csapi.org/schema/parlayx/common/v3_1', kind: 'PolicyException', messageId: 'POL0001' });
+  });
+
+  test('Call Direction: start/stop over SOAP; overlap with ANY requester\'s direction registration', async () => {
+    const url = `${fixture.url}${CD_PATH}`;
+    const ok = await postSoap(url, startXml(CD_MGR('v3_1'), 'startCallDirectionNotification', { correlator: 'cd-1', addresses: ['tel:+15550300'], criteria: ['Busy'], endpoint: appEndpoint('/cd') }));
+    expect(ok.status).toBe(200);
+    expect(parseEnvelope(ok.text).body.name).toBe('startCallDirectionNotificationResponse');
+    await expect(fixture.gateway.startCallDirectionNotification({
+      reference: { endpoint: appEndpoint('/cd'), correlator: 'cd-2' }, addresses: ['tel:+15550300'], criteria: ['Busy'],
+    }, { requester: 'someone-else' })).rejects.toMatchObject({ messageId: 'SVC0008', variables: ['tel:+15550300'] });
+    const answer = await postSoap(url, startXml(CD_MGR('v3_1'), 'startCallDirectionNotification', { correlator: 'cd-3', criteria: ['Answer'] }));
+    expect(faultOf(answer.text)).toMatchObject({ messageId: 'SVC0002', variables: ['criteria'] });
+    // Another requester's registration is answered like an unknown one.
+    await expect(fixture.gateway.stopCallDirectionNotification('cd-1', { requester: 'someone-else' }))
+      .rejects.toMatchObject({ messageId: 'SVC0002', variables: ['correlator'] });
+    const stop = await postSoap(url, `<soapenv:Envelope xmlns:soapenv="${SOAP_NS}" xmlns:loc="${CD_MGR('v2_3')}"><soapenv:Body>`
+      + '<loc:stopCallDirectionNotification><loc:correlator>cd-1</loc:correlator></loc:stopCallDirectionNotification></soapenv:Body></soapenv:Envelope>');
+    expect(stop.status).toBe(200);
+    expect(parseEnvelope(stop.text).body.ns).toBe(CD_MGR('v2_3'));
+    const starts = await records('startCallDirectionNotification');
+    expect(starts.map((r) => r.attributes.METHOD)).toEqual(expect.arrayContaining([
+      'startCallDirectionNotification', 'startCallDirectionNotification:OverlappedCriteria', 'startCallDirectionNotification:InvalidCriteria',
+    ]));
+  });
+
+  test('a node-soap client of the direction WSDL', async () => {
+    const client = await soap.createClientAsync(`${fixture.url}${CD_PATH}?wsdl`);
+    await client.startCallDirectionNotificationAsync({
+      reference: { endpoint: appEndpoint('/cd'), interfaceName: 'CallDirection', correlator: 'cd-ns' }, addresses: ['sip:bob@example.test'],
+    });
+    expect(fixture.gateway.core.listCallRegistrations().find((r) => r.correlator === 'cd-ns'))
+      .toMatchObject({ kind: 'direction', criteria: ['Busy', 'NotReachable', 'NoAnswer', 'CalledNumber'], ns: CD_MGR('v3_1') });
+    await client.stopCallDirectionNotificationAsync({ correlator: 'cd-ns' });
+  });
+});
+
+describe('outbound to the application', () => {
+  const due = (extra) => ({
+    callRef: 1, event: 'Busy', sipStatus: 486, description: '486 Busy Here', atMs: Date.now(), correlator: 'out-1', requester: '',
+    endpoint: appEndpoint('/cn'), interfaceName: 'CallNotification', ns: CN_MGR('v3_1'),
+    caller: 'sip:alice@example.test', callerName: 'Alice', called: 'tel:+15550001', callSessionId: 'call-1', ...extra,
+  });
+
+  test('notifications go in order per correlator, in the registration generation; Sending records', async () => {
+    appRequests = [];
+    appReply = () => ({ status: 200, body: '' });
+    fixture.gateway.callDeliveries.enqueue([
+      due({ event: 'CalledNumber', sipStatus: 0 }),
+      due({ event: 'Answer', description: '200 OK' }),
+      due({ event: 'Disconnected', description: 'BYE' }),
+      due({ event: 'NoAnswer', correlator: 'out-2', ns: CN_MGR('v2_3') }),
+    ]);
+    await fixture.gateway.delivery.settled();
+    const first = appRequests.filter((r) => r.body.children[0].text === 'out-1');
+    expect(first.map((r) => r.operation)).toEqual(['notifyCalledNumber', 'notifyCallEvent', 'notifyCallEvent']);
+    expect(first.every((r) => r.ns === 'http://www.csapi.org/schema/parlayx/call_notification/v3_2/local')).toBe(true);
+    expect(first[1].body.children[1].children.map((c) => c.text)).toEqual(['Answer', '200 OK']);
+    const v2 = appRequests.find((r) => r.body.children[0].text === 'out-2');
+    expect([v2.ns, v2.operation]).toEqual(['http://www.csapi.org/schema/parlayx/call_notification/v2_3/local', 'notifyNoAnswer']);
+    expect(v2.body.children.map((c) => c.name)).toEqual(['correlator', 'callingParticipant', 'calledParticipant']);
+
+    const sent = (await records('notifyCalledNumber')).filter((r) => r.attributes.CORRELATOR === 'out-1');
+    expect(sent.map((r) => r.attributes)).toEqual([{
+      CODE: '0', CALL_NOTIFICATION: 'Sending', CORRELATOR: 'out-1', CALLER: 'sip:alice@example.test', CALLED_PARTY: 'tel:+15550001', NETWORK_EVENT: 'NotifyCalledNumber',
+    }]);
+  });
+
+  test('a notification the application refuses: the Error record', async () => {
+    appReply = () => ({ status: 400, body: 'no' });
+    fixture.gateway.callDeliveries.enqueue([due({ correlator: 'out-3' })]);
+    await fixture.gateway.delivery.settled();
+    await fixture.gateway.callDeliveries.written();
+    const busy = (await records('notifyBusy')).filter((r) => r.attributes.CORRELATOR === 'out-3');
+    expect(busy.map((r) => [r.attributes.CODE, r.attributes.CALL_NOTIFICATION])).toEqual([['0', 'Sending'], ['1', 'Error']]);
+    expect(busy[1].statusCode).not.toBe(0);
+  });
+
+  test('a decision: handleBusy at the application, its Action given to the core', async () => {
+    appReply = (operation) => ({
+      status: 200,
+      body: `<soapenv:Envelope xmlns:soapenv="${SOAP_NS}"><soapenv:Body><ns:${operation}Response xmlns:ns="http://www.csapi.org/schema/parlayx/call_direction/v3_2/local">`
+        + `<ns:result><actionToPerform>Route</actionToPerform><routingAddress>tel:+15550999</routingAddress></ns:result></ns:${operation}Response></soapenv:Body></soapenv:Envelope>`,
+    });
+    const core = fixture.gateway.core;
+    const realDecide = core.decideCall;
+    const decided = [];
+    override(core, 'decideCall', (callRef, decisionId, action) => { decided.push({ callRef, decisionId, action }); return true; });
+    try {
+      const result = await fixture.gateway.decisions.decide({
+        ...due({ correlator: 'cd-9', endpoint: appEndpoint('/cd'), ns: CD_MGR('v3_1') }), decisionId: 2, timeoutMs: 1500,
+      });
+      expect(result).toMatchObject({ fromApplication: true, accepted: true });
+    } finally {
+      override(core, 'decideCall', realDecide);
+    }
+    expect(appRequests.at(-1)).toMatchObject({ url: '/cd', operation: 'handleBusy', ns: 'http://www.csapi.org/schema/parlayx/call_direction/v3_2/local' });
+    expect(decided).toEqual([{ callRef: 1, decisionId: 2, action: { action: 'Route', routingAddress: 'tel:+15550999' } }]);
+  });
+});
