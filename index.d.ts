@@ -237,6 +237,41 @@ export interface StartNotificationRequest {
   count?: number;
 }
 
+/** Parlay X CallEvents; Answer and Disconnected are Parlay X 3.x only. */
+export type CallEvent = 'Busy' | 'NotReachable' | 'NoAnswer' | 'CalledNumber' | 'Answer' | 'Disconnected';
+
+/**
+ * startCallNotification (CallNotificationManager) and startCallDirectionNotification
+ * (CallDirectionManager), as over SOAP.
+ */
+export interface StartCallNotificationRequest {
+  /** Where notify* (or handle*) are sent (absolute http: or https: URL), and the correlator. */
+  reference: { endpoint: string; interfaceName?: string; correlator: string };
+  /**
+   * The called parties watched: tel:, sip:, sips: addresses, or a pattern `<address prefix>*`
+   * with at least two characters after the scheme (`tel:+44*`).
+   */
+  addresses: string[];
+  /**
+   * Events wanted; empty or absent: every event of the request's generation. Call Direction:
+   * Busy, NotReachable, NoAnswer, CalledNumber only; Parlay X 2.x: no Answer/Disconnected.
+   */
+  criteria?: CallEvent[];
+  /** v3_8; only 'Called' is served ('Calling' is POL0001). */
+  addressDirection?: 'Called' | 'Calling';
+  /**
+   * The manager's `.../local` namespace the request is taken in (its generation: allowed events,
+   * the callbacks' namespace). Absent: Parlay X 3.x, the served WSDL's.
+   */
+  namespace?: string;
+}
+
+/** stopCallNotification / stopCallDirectionNotification. */
+export interface StopCallRequest {
+  correlator: string;
+  namespace?: string;
+}
+
 /** An active notification, as the admin API lists it. */
 export interface NotificationInfo {
   requester: string;
@@ -269,6 +304,8 @@ export interface SecurityStats {
   outbound: { refused: number; lookups: number; lookupsRefused: number };
   /** Notification delivery, including malformed deliveries skipped and connections held. */
   delivery: Record<string, number>;
+  /** Call Direction decisions: decided by the application, defaulted, late, in flight. */
+  decisions: { decided: number; defaulted: number; late: number; inFlight: number } | null;
   /** The SIP stack: fetches, strays, refused NOTIFY sources, TCP connections. */
   sip: Record<string, number>;
   /** File descriptors the configured caps allow in all, and the process limit (after listen()). */
@@ -295,6 +332,14 @@ export declare class Gateway {
   startNotification(request: StartNotificationRequest, context?: RequestContext): Promise<void>;
   /** Ends a notification without statusEnd. Rejects with ParlayxFault SVC0002 for an unknown correlator. */
   endNotification(correlator: string, context?: RequestContext): Promise<void>;
+  /** Starts a Call Notification registration (as the SOAP startCallNotification). Rejects with ParlayxFault. */
+  startCallNotification(request: StartCallNotificationRequest, context?: RequestContext): Promise<void>;
+  /** Stops one; SVC0002 correlator when unknown or another requester's. */
+  stopCallNotification(request: StopCallRequest | string, context?: RequestContext): Promise<void>;
+  /** Starts a Call Direction registration (the application decides through handle*). Rejects with ParlayxFault. */
+  startCallDirectionNotification(request: StartCallNotificationRequest, context?: RequestContext): Promise<void>;
+  /** Stops one; SVC0002 correlator when unknown or another requester's. */
+  stopCallDirectionNotification(request: StopCallRequest | string, context?: RequestContext): Promise<void>;
   /** Admin API for the active notifications. */
   readonly notifications: {
     /** The active notifications; only those of one requester with { requester }. */

@@ -88,6 +88,16 @@ async function readme(): Promise<void> {
   // @ts-expect-error the admin API cannot be replaced
   gateway.notifications = { list: () => [], terminate: async () => false };
 
+  // Call Notification / Call Direction.
+  await gateway.startCallNotification({
+    reference: { endpoint: 'http://app/cn', correlator: 'cn-1' }, addresses: ['tel:+44*'], criteria: ['Busy', 'Answer'],
+  }, { requester: 'acme' });
+  await gateway.stopCallNotification('cn-1', { requester: 'acme' });
+  await gateway.startCallDirectionNotification({ reference: { endpoint: 'http://app/cd', correlator: 'cd-1' }, addresses: ['sip:bob@x'] });
+  await gateway.stopCallDirectionNotification({ correlator: 'cd-1' });
+  // @ts-expect-error criteria are CallEvents
+  await gateway.startCallNotification({ reference: { endpoint: 'http://a', correlator: 'c' }, addresses: [], criteria: ['Ringing'] });
+
   // Stats and counters.
   const counters: PolicyCounter[] = gateway.policyCounters({ requester: 'acme' });
   const level: 'request' | 'target' = counters[0].level;
