@@ -340,3 +340,53 @@ describe('decision client', () => {
     expect(result.reason).toMatch(/endpoint refused/);
   });
 });
+
+describe('http1Client bodies for handlers that want them', () => {
+  const { KeepAlivePool } = require('../../js/http1Client');
+  let server;
+  let mode;
+  beforeAll(async () => {
+    server = await listen((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        if (mode === 'chunked') {
+          res.writeHead(200, { 'content-type': 'text/xml' });
+          res.write('<a>');
+          setTimeout(() => res.end('b</a>'), 5);
+        } else if (mode === 'length') {
+          res.writeHead(200, { 'content-length': '8' });
+          res.end('<a>b</a>');
+        } else if (mode === 'close') {
+          res.socket.end('HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n<until-close/>');
+        } else {
+          res.writeHead(200, { 'content-length': String(70 * 1024) });
+          res.end('x'.repeat(70 * 1024));
+        }
+      });
+    });
+  });
+  afterAll(() => new Promise((resolve) => server.close(resolve)));
+
+  function get(wantsBody) {
+    const pool = new KeepAlivePool(new URL(`http://127.0.0.1:${server.address().port}/`));
+    return new Promise((resolve) => {
+      pool.send({
+        wantsBody,
+        onHttpResponse: (status, body) => { pool.close(); resolve({ status, body: body && body.toString() }); },
+        onHttpError: (error) => { pool.close(); resolve({ error: error.code }); },
+      }, `GET / HTTP/1.1\r\nHost: x\r\n\r\n`);
+    });
+  }
+
+  test.each([['chunked', '<a>b</a>'], ['length', '<a>b</a>'], ['close', '<until-close/>']])('%s body', async (m, expected) => {
+    mode = m;
+    expect(await get(true)).toEqual({ status: 200, body: expected });
+    expect(await get(false)).toEqual({ status: 200, body: undefined });
+  });
+
+  test('a body over 64 KiB is an error', async () => {
+    mode = 'large';
+    expect(await get(true)).toEqual({ error: 'HPE_INVALID' });
+    expect(await get(false)).toEqual({ status: 200, body: undefined });
+  });
+});
