@@ -122,11 +122,13 @@ function callEventsAttribute(criteria) {
     .join(CALL_EVENTS_SEPARATOR);
 }
 
-/** A core refusal or failure as the fault of the operation. */
-function coreFault(error, log, operation) {
+/** A core refusal or failure as the fault of the operation (binding-contract.md error codes). */
+function coreFault(error, log, operation, correlator) {
   if (error instanceof ParlayxFault) return error;
   const code = error && error.code;
-  if (code === 'ERR_PX_DUPLICATE_CORRELATOR') return null; // the caller knows the correlator
+  if (code === 'ERR_PX_DUPLICATE_CORRELATOR') {
+    return refusal('SVC0005', [correlator, 'correlator'], UsageStatus.INVALID, 'DuplicateCorrelator');
+  }
   if (code === 'ERR_PX_OVERLAPPING_CRITERIA') {
     return refusal('SVC0008', [String(error.address || '')], UsageStatus.INVALID, 'OverlappedCriteria');
   }
@@ -217,9 +219,7 @@ class CallRegistrationOperations {
             endpoint: spec.endpoint, interfaceName: spec.interfaceName, ns: namespace,
           });
         } catch (error) {
-          const fault = coreFault(error, this.log, operation);
-          if (fault !== null) throw fault;
-          throw refusal('SVC0005', [spec.correlator, 'correlator'], UsageStatus.INVALID, 'DuplicateCorrelator');
+          throw coreFault(error, this.log, operation, spec.correlator);
         }
       }, (expanded) => { shown.CALLED_PARTY = expanded.join(','); });
     });
@@ -244,7 +244,7 @@ class CallRegistrationOperations {
         try {
           outcome = await this.core.stopCallRegistration(this.kind, requester, correlator);
         } catch (error) {
-          throw coreFault(error, this.log, operation) || invalid('correlator');
+          throw coreFault(error, this.log, operation, correlator);
         }
         // Another requester's registration is unknown to this one.
         if (outcome !== 'stopped') throw invalid('correlator', 'UnknownCorrelator');

@@ -106,6 +106,7 @@ beforeAll(async () => {
     presencePort: 5999,
     extraYaml: CORE_HAS_CALLS ? 'calls:\n  port: 0\n' : '',
     notificationsYaml: '  delivery:\n    maxAttempts: 1\n',
+    policyYaml: '  privacy:\n    optedOut: ["tel:+15559*"]\n',
   });
   installCallCoreDouble(fixture.gateway.core);
   shimPolicy(fixture.gateway.core);
@@ -221,6 +222,23 @@ describe('CallNotificationManager with a node-soap client generated from ?wsdl',
       'startCallNotification:InvalidAddress', 'startCallNotification:InvalidAddress', 'startCallNotification:InvalidAddresses',
       'startCallNotification:InvalidEndpoint', 'startCallNotification:InvalidCriteria',
     ]);
+  });
+
+  test('the policy on the watched party: privacy (POL0002); core refusals as SVC0001', async () => {
+    expect(await fault(client.startCallNotificationAsync({ reference: reference('priv-1'), addresses: ['tel:+155590'] })))
+      .toMatchObject({ kind: 'PolicyException', messageId: 'POL0002', variables: ['tel:+155590'] });
+    const core = fixture.gateway.core;
+    const start = core.startCallRegistration;
+    override(core, 'startCallRegistration', async () => { throw Object.assign(new Error('off'), { code: 'ERR_PX_CALLS_DISABLED' }); });
+    try {
+      expect(await fault(client.startCallNotificationAsync({ reference: reference('off-1'), addresses: ['tel:+15550111'] })))
+        .toMatchObject({ messageId: 'SVC0001', variables: ['call services are disabled'] });
+    } finally {
+      override(core, 'startCallRegistration', start);
+    }
+    const methods = (await records('startCallNotification')).filter((r) => ['priv-1', 'off-1'].includes(r.attributes.CORRELATOR))
+      .map((r) => r.attributes.METHOD);
+    expect(methods).toEqual(['startCallNotification:PrivacyError', 'startCallNotification:ServiceDisabled']);
   });
 
   test('a wildcard address is a pattern on its canonical prefix', async () => {
