@@ -296,6 +296,19 @@ describe('raw SOAP in 2.x and 3.x namespaces', () => {
     ]));
   });
 
+  test('a node-soap client of the derived 2.x WSDL works unchanged against the same endpoint', async () => {
+    const client = await soap.createClientAsync(`${fixture.url}/wsdl/parlayx_call_notification_manager_service_2_3.wsdl`);
+    await client.startCallNotificationAsync({
+      reference: { endpoint: appEndpoint(), interfaceName: 'CallNotification', correlator: 'v2-ns' }, addresses: ['tel:+15550222'], criteria: ['NoAnswer'],
+    });
+    expect(fixture.gateway.core.listCallRegistrations().find((r) => r.correlator === 'v2-ns')).toMatchObject({ ns: CN_MGR('v2_3'), criteria: ['NoAnswer'] });
+    const error = await client.startCallNotificationAsync({
+      reference: { endpoint: appEndpoint(), interfaceName: 'CallNotification', correlator: 'v2-ns' }, addresses: ['tel:+15550223'],
+    }).then(() => null, (e) => soapFault(e));
+    expect(error).toMatchObject({ messageId: 'SVC0005' });
+    await client.stopCallNotificationAsync({ correlator: 'v2-ns' });
+  });
+
   test('a node-soap client of the direction WSDL', async () => {
     const client = await soap.createClientAsync(`${fixture.url}${CD_PATH}?wsdl`);
     await client.startCallDirectionNotificationAsync({
