@@ -129,15 +129,23 @@ class Gateway {
       destinations: this.destinations, budget: this.delivery.budget,
     });
     if (typeof this.core.setCallListener !== 'function') return;
-    this.core.setCallListener((batch) => {
-      // Called from the native core's callback: nothing may throw back into it.
-      try {
-        if (batch.decisions && batch.decisions.length > 0) this.decisions.handle(batch.decisions);
-        if (batch.notifications && batch.notifications.length > 0) this.callDeliveries.enqueue(batch.notifications);
-      } catch (error) {
-        this.log('error', 'call batch could not be handled', { error: error.stack || String(error) });
+    this.core.setCallListener((batch) => this.handleCallBatch(batch));
+  }
+
+  /**
+   * One batch of the core's call listener: decisions first (a call waits for each), then the
+   * notifications. Called from the native core's callback: nothing may throw back into it.
+   * @param {{ notifications?: object[], decisions?: object[] }} batch
+   */
+  handleCallBatch(batch) {
+    try {
+      if (batch && Array.isArray(batch.decisions) && batch.decisions.length > 0) this.decisions.handle(batch.decisions);
+      if (batch && Array.isArray(batch.notifications) && batch.notifications.length > 0) {
+        this.callDeliveries.enqueue(batch.notifications);
       }
-    });
+    } catch (error) {
+      this.log('error', 'call batch could not be handled', { error: error.stack || String(error) });
+    }
   }
 
   /** The ports this gateway listens on (the SSRF guard refuses them as destinations). */

@@ -330,12 +330,13 @@ describe('outbound to the application', () => {
   test('notifications go in order per correlator, in the registration generation; Sending records', async () => {
     appRequests = [];
     appReply = () => ({ status: 200, body: '' });
-    fixture.gateway.callDeliveries.enqueue([
+    // The path of the core's call listener (setCallListener).
+    fixture.gateway.handleCallBatch({ decisions: [], notifications: [
       due({ event: 'CalledNumber', sipStatus: 0 }),
       due({ event: 'Answer', description: '200 OK' }),
       due({ event: 'Disconnected', description: 'BYE' }),
       due({ event: 'NoAnswer', correlator: 'out-2', ns: CN_MGR('v2_3') }),
-    ]);
+    ] });
     await fixture.gateway.delivery.settled();
     const first = appRequests.filter((r) => r.body.children[0].text === 'out-1');
     expect(first.map((r) => r.operation)).toEqual(['notifyCalledNumber', 'notifyCallEvent', 'notifyCallEvent']);
@@ -359,6 +360,12 @@ describe('outbound to the application', () => {
     const busy = (await records('notifyBusy')).filter((r) => r.attributes.CORRELATOR === 'out-3');
     expect(busy.map((r) => [r.attributes.CODE, r.attributes.CALL_NOTIFICATION])).toEqual([['0', 'Sending'], ['1', 'Error']]);
     expect(busy[1].statusCode).not.toBe(0);
+  });
+
+  test('a malformed batch or due is logged and skipped, never thrown into the core', async () => {
+    expect(() => fixture.gateway.handleCallBatch(null)).not.toThrow();
+    expect(() => fixture.gateway.handleCallBatch({ notifications: [null, due({ event: 'Ringing' }), due({ event: 'Answer', ns: CN_MGR('v2_3') })] })).not.toThrow();
+    expect(fixture.gateway.callDeliveries.counters.skipped).toBeGreaterThanOrEqual(3);
   });
 
   test('a decision: handleBusy at the application, its Action given to the core', async () => {
