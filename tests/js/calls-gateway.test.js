@@ -163,6 +163,22 @@ describe('WSDL', () => {
     expect(text).toContain(`location="${fixture.url}/wsdl/parlayx_call_`);
   });
 
+  test.each([
+    ['parlayx_call_notification_manager_service_3_2.wsdl', ['startCallNotification', 'stopCallNotification']],
+    ['parlayx_call_notification_manager_service_2_3.wsdl', ['startCallNotification', 'stopCallNotification']],
+    ['parlayx_call_direction_manager_service_3_1.wsdl', ['startCallDirectionNotification', 'stopCallDirectionNotification']],
+    ['parlayx_call_direction_manager_service_2_3.wsdl', ['startCallDirectionNotification', 'stopCallDirectionNotification']],
+    ['parlayx_call_notification_service_3_2.wsdl', ['notifyCallEvent', 'notifyBusy', 'notifyNotReachable', 'notifyNoAnswer', 'notifyCalledNumber', 'notifyAnswer']],
+    ['parlayx_call_notification_service_2_3.wsdl', ['notifyBusy', 'notifyNotReachable', 'notifyNoAnswer', 'notifyCalledNumber']],
+    ['parlayx_call_direction_service_3_2.wsdl', ['handleBusy', 'handleNotReachable', 'handleNoAnswer', 'handleCalledNumber']],
+    ['parlayx_call_direction_service_2_3.wsdl', ['handleBusy', 'handleNotReachable', 'handleNoAnswer', 'handleCalledNumber']],
+  ])('node-soap reads %s as served, with exactly its operations', async (file, operations) => {
+    const client = await soap.createClientAsync(`${fixture.url}/wsdl/${file}`);
+    const [service] = Object.values(client.describe());
+    const [port] = Object.values(service);
+    expect(Object.keys(port).sort()).toEqual([...operations].sort());
+  });
+
   test('the derived 2.x files are served under /wsdl/', async () => {
     for (const file of ['parlayx_call_notification_manager_service_2_3.wsdl', 'parlayx_call_direction_interface_2_3.wsdl', 'parlayx_call_notification_types_2_2.xsd']) {
       expect((await fetch(`${fixture.url}/wsdl/${file}`)).status).toBe(200);
