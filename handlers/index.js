@@ -16,19 +16,22 @@ const CALL_DIRECTION_MANAGER_PATH = '/CallDirectionManagerService/services/CallD
 
 /**
  * path (relative to basePath) -> the WSDL served at `<path>?wsdl`, the key of the service in
- * createRouter's `services`, and the handler factory.
+ * createRouter's `services`, the policy service its refused logins are counted under, and the
+ * handler factory.
  */
 const ENDPOINTS = Object.freeze([
   {
     path: TERMINAL_STATUS_PATH,
     wsdl: 'parlayx_terminal_status_service_2_3.wsdl',
     service: 'terminalStatus',
+    policyService: 'terminalStatus',
     create: createTerminalStatusHandler,
   },
   {
     path: NOTIFICATION_MANAGER_PATH,
     wsdl: 'parlayx_terminal_status_notification_manager_service_2_3.wsdl',
     service: 'notifications',
+    policyService: 'terminalStatus',
     create: createNotificationManagerHandler,
   },
   {
@@ -36,12 +39,14 @@ const ENDPOINTS = Object.freeze([
     path: CALL_NOTIFICATION_MANAGER_PATH,
     wsdl: 'parlayx_call_notification_manager_service_3_2.wsdl',
     service: 'callNotifications',
+    policyService: 'callNotification',
     create: createCallNotificationManagerHandler,
   },
   {
     path: CALL_DIRECTION_MANAGER_PATH,
     wsdl: 'parlayx_call_direction_manager_service_3_1.wsdl',
     service: 'callDirection',
+    policyService: 'callDirection',
     create: createCallDirectionManagerHandler,
   },
 ]);
@@ -63,7 +68,10 @@ function createRouter({ basePath, defaultHost, maxBodyBytes, services, log, auth
   // An endpoint whose service the caller does not give (an embedder without calls) is not routed.
   const routes = new Map(ENDPOINTS.filter((endpoint) => services[endpoint.service] !== undefined).map((endpoint) => [
     `${prefix}${endpoint.path}`,
-    endpoint.create({ service: services[endpoint.service], maxBodyBytes, log, authenticator, onAuthFailure }),
+    endpoint.create({
+      service: services[endpoint.service], maxBodyBytes, log, authenticator,
+      onAuthFailure: onAuthFailure && ((info) => onAuthFailure({ ...info, service: endpoint.policyService })),
+    }),
   ]));
   return async function router(event) {
     const wsdlResponse = wsdl(event);

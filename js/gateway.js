@@ -104,8 +104,8 @@ class Gateway {
       { authentication: this.config.authentication, requesters: this.config.requesters }, { log: this.log },
     );
     this.authenticator = authenticator;
-    const onAuthFailure = ({ requester, operation }) => {
-      this.counters.add({ requester, service: 'terminalStatus', operation, outcome: 'UNAUTHENTICATED' });
+    const onAuthFailure = ({ requester, operation, service = 'terminalStatus' }) => {
+      this.counters.add({ requester, service, operation, outcome: 'UNAUTHENTICATED' });
     };
     this.app = createApp({
       config: this.config, terminalStatus: this.terminalStatus, notifications, log: this.log, authenticator, onAuthFailure,

@@ -406,3 +406,33 @@ describe('outbound to the application', () => {
     expect(decided).toEqual([{ callRef: 1, decisionId: 2, action: { action: 'Route', routingAddress: 'tel:+15550999' } }]);
   });
 });
+
+describe('routing', () => {
+  const { createRouter } = require('../../handlers');
+  const { AuthenticationError } = require('../../js/auth/errors');
+
+  test('a refused login at a call endpoint is counted under its policy service', async () => {
+    const refused = [];
+    const router = createRouter({
+      basePath: '/parlayx', defaultHost: 'localhost:1', maxBodyBytes: 8192,
+      services: { terminalStatus: {}, notifications: {}, callNotifications: {}, callDirection: {} },
+      authenticator: { realm: 'px', understoodHeaders: new Set(), authenticate: async () => { throw new AuthenticationError('badPassword', 'acme'); } },
+      onAuthFailure: (info) => refused.push(info),
+    });
+    const post = (path, ns, operation) => router({
+      httpMethod: 'POST', path: `/parlayx${path}`, headers: {},
+      body: `<soapenv:Envelope xmlns:soapenv="${SOAP_NS}" xmlns:loc="${ns}"><soapenv:Body><loc:${operation}><loc:correlator>c</loc:correlator></loc:${operation}></soapenv:Body></soapenv:Envelope>`,
+    });
+    expect((await post(CN_PATH, CN_MGR('v3_1'), 'stopCallNotification')).statusCode).toBe(401);
+    expect((await post(CD_PATH, CD_MGR('v2_3'), 'stopCallDirectionNotification')).statusCode).toBe(401);
+    expect(refused).toEqual([
+      { requester: 'acme', reason: 'badPassword', operation: 'stopCallNotification', service: 'callNotification' },
+      { requester: 'acme', reason: 'badPassword', operation: 'stopCallDirectionNotification', service: 'callDirection' },
+    ]);
+  });
+
+  test('an embedder without call services gets 404 at the call paths', async () => {
+    const router = createRouter({ basePath: '/', defaultHost: 'localhost:1', maxBodyBytes: 8192, services: { terminalStatus: {}, notifications: {} } });
+    expect((await router({ httpMethod: 'POST', path: CN_PATH, headers: {}, body: '' })).statusCode).toBe(404);
+  });
+});
