@@ -10,11 +10,12 @@
 //   malformed reference part (endpoint over 2048 characters, correlator or interfaceName over 256,
 //     control characters)                 SVC0002 <part>               INVALID
 //   no addresses, or one that is not a string                SVC0002 addresses   INVALID
+//     (an exact address or a group is checked by the policy below, with the same fault)
 //   criteria not CallEvents of the request's generation (2.x: no Answer/Disconnected; Call
 //     Direction: only the four events with a handle* operation)
 //                                         SVC0002 criteria             INVALID
 //   addressDirection other than Called    POL0001 <explanation>        INVALID
-//   an address that is neither an address nor a valid pattern          SVC0002 addresses INVALID
+//   a pattern (trailing '*') that is not valid                         SVC0002 addresses INVALID
 //   endpoint refused by the SSRF guard    SVC0002 endpoint             INVALID
 //   the policy on the addresses (native/policy: address plan, privacy, pacer, ...; a pattern is
 //     checked through its fixed prefix)   its own fault and status
@@ -71,6 +72,8 @@ function invalid(part, reason) {
 /** "Privacy error" -> "PrivacyError": the METHOD reason of a fault that did not name one. */
 function reasonOf(fault) {
   if (fault.recordReason) return fault.recordReason;
+  // The policy's refusal of an address (or a group) it cannot use.
+  if (fault.messageId === 'SVC0002' && fault.variables[0] === 'addresses') return 'InvalidAddress';
   const title = Object.hasOwn(CATALOGUE, fault.messageId) ? CATALOGUE[fault.messageId].title : fault.messageId;
   return String(title).replace(/(?:^|\s+)(\w)/g, (all, letter) => letter.toUpperCase()).replace(/\W/g, '');
 }
@@ -188,21 +191,21 @@ class CallRegistrationOperations {
       this.policy.checkService(requester, operation);
       const namespace = typeof req.namespace === 'string' && req.namespace !== '' ? req.namespace : this.defaultNamespace();
       const spec = this.checkReference(reference);
-      if (!Array.isArray(req.addresses) || req.addresses.length === 0 || !req.addresses.every((a) => typeof a === 'string')) {
-        throw invalid('addresses');
-      }
+      if (!Array.isArray(req.addresses) || req.addresses.length === 0) throw invalid('addresses', 'NoAddresses');
+      if (!req.addresses.every((a) => typeof a === 'string')) throw invalid('addresses', 'InvalidAddress');
       const criteria = checkCriteria(req.criteria, namespace, this.kind);
       shown.CALL_EVENTS = callEventsAttribute(criteria);
       if (req.addressDirection !== undefined && req.addressDirection !== 'Called') {
         if (req.addressDirection !== 'Calling') throw invalid('addressDirection');
         throw refusal('POL0001', ['addressDirection Calling is not supported'], UsageStatus.INVALID, 'CallingNotSupported');
       }
-      // The policy sees exact addresses as given, and a pattern through its fixed prefix.
+      // The policy sees exact addresses and groups as given (it checks and canonicalises them and
+      // expands groups), and a pattern, checked here, through its fixed prefix.
       const prefixes = new Set();
       const policyAddresses = req.addresses.map((address) => {
+        if (!address.endsWith('*')) return address;
         const parsed = parseWatchedAddress(address);
         if (parsed === null) throw invalid('addresses', 'InvalidAddress');
-        if (!parsed.pattern) return address;
         prefixes.add(parsed.canonical);
         return parsed.canonical;
       });

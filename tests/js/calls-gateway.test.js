@@ -104,9 +104,9 @@ beforeAll(async () => {
   });
   fixture = await startGateway({
     presencePort: 5999,
-    extraYaml: CORE_HAS_CALLS ? 'calls:\n  port: 0\n' : '',
     notificationsYaml: '  delivery:\n    maxAttempts: 1\n',
     policyYaml: '  privacy:\n    optedOut: ["tel:+15559*"]\n',
+    extraYaml: `${CORE_HAS_CALLS ? 'calls:\n  port: 0\n' : ''}groups:\n  members:\n    "glmgroup:sales@example.test": ["tel:+1-555-0400", "sip:carol@example.test"]\n`,
   });
   installCallCoreDouble(fixture.gateway.core);
   shimPolicy(fixture.gateway.core);
@@ -235,7 +235,7 @@ describe('CallNotificationManager with a node-soap client generated from ?wsdl',
       .toMatchObject({ messageId: 'SVC0002', variables: ['criteria'] });
     const methods = (await records('startCallNotification')).filter((r) => /^bad-/.test(r.attributes.CORRELATOR)).map((r) => r.attributes.METHOD);
     expect(methods).toEqual([
-      'startCallNotification:InvalidAddress', 'startCallNotification:InvalidAddress', 'startCallNotification:InvalidAddresses',
+      'startCallNotification:InvalidAddress', 'startCallNotification:InvalidAddress', 'startCallNotification:NoAddresses',
       'startCallNotification:InvalidEndpoint', 'startCallNotification:InvalidCriteria',
     ]);
   });
@@ -255,6 +255,15 @@ describe('CallNotificationManager with a node-soap client generated from ?wsdl',
     const methods = (await records('startCallNotification')).filter((r) => ['priv-1', 'off-1'].includes(r.attributes.CORRELATOR))
       .map((r) => r.attributes.METHOD);
     expect(methods).toEqual(['startCallNotification:PrivacyError', 'startCallNotification:ServiceDisabled']);
+  });
+
+  test('a group watches its members (expanded by the policy, canonical)', async () => {
+    await client.startCallNotificationAsync({ reference: reference('grp-1'), addresses: ['glmgroup:sales@example.test'], criteria: ['Busy'] });
+    expect(fixture.gateway.core.listCallRegistrations().find((r) => r.correlator === 'grp-1').addresses)
+      .toEqual(['tel:+15550400', 'sip:carol@example.test']);
+    const start = (await records('startCallNotification')).find((r) => r.attributes.CORRELATOR === 'grp-1');
+    expect(start.attributes.CALLED_PARTY).toBe('tel:+15550400,sip:carol@example.test');
+    await client.stopCallNotificationAsync({ correlator: 'grp-1' });
   });
 
   test('a wildcard address is a pattern on its canonical prefix', async () => {
