@@ -89,6 +89,37 @@ std::vector<std::string> calledForms(const url_t* uri) {
   return forms;
 }
 
+struct CallerId {
+  std::string uri;   // canonical when our parser takes it
+  std::string name;  // display name, unquoted
+};
+
+CallerId callerFrom(const url_t* url, const char* display) {
+  return CallerId{canonicalOr(urlText(url)), unquote(display)};
+}
+
+// P-Asserted-Identity (RFC 3325: the network-asserted caller; the first one when there are
+// several), else From. Sofia's default parser keeps P-Asserted-Identity as an unknown header.
+CallerId callerOf(sip_t const* sip) {
+  if (const sip_p_asserted_identity_t* pai = sip_p_asserted_identity(sip)) {
+    return callerFrom(pai->paid_url, pai->paid_display);
+  }
+  for (const sip_unknown_t* h = sip->sip_unknown; h; h = h->un_next) {
+    if (!h->un_name || !h->un_value || !su_casematch(h->un_name, "P-Asserted-Identity")) continue;
+    std::string value = h->un_value;
+    const size_t close = value.find('>');
+    if (close != std::string::npos) value.resize(close + 1);
+    SuHome home(static_cast<su_home_t*>(su_home_new(sizeof(su_home_t))));
+    if (!home) break;
+    const sip_from_t* parsed = sip_from_make(home.get(), value.c_str());
+    if (parsed && parsed->a_url->url_type != url_invalid) {
+      return callerFrom(parsed->a_url, parsed->a_display);
+    }
+    break;
+  }
+  return callerFrom(sip->sip_from->a_url, sip->sip_from->a_display);
+}
+
 std::string describe(int status, const char* phrase) {
   if (status == 0) return "";
   return std::to_string(status) + " " + (phrase && *phrase ? phrase : sip_status_phrase(status));
@@ -229,11 +260,9 @@ int CallProxyRole::takeInvite(nta_incoming_t* irq, sip_t const* sip) {
   if (matcher && !forms.empty()) call.interest = matcher->interest(forms);
   if (call.interest.any()) {
     counters_.watchedCalls++;
-    const sip_p_asserted_identity_t* pai = sip_p_asserted_identity(sip);
-    const url_t* callerUrl = pai ? pai->paid_url : sip->sip_from->a_url;
-    const char* display = pai ? pai->paid_display : sip->sip_from->a_display;
-    call.parties.caller = canonicalOr(urlText(callerUrl));
-    call.parties.callerName = unquote(display);
+    const CallerId caller = callerOf(sip);
+    call.parties.caller = caller.uri;
+    call.parties.callerName = caller.name;
     call.parties.called = call.interest.matched;
     call.parties.callSessionId = std::to_string(call.ref);
     // Only a Disconnected event needs the rest of the dialog (the BYE) to pass here.
@@ -494,8 +523,15 @@ void CallProxyRole::relay(ProxyCall& call) {
   if (!call.orq || !call.irq) return;
   msg_t* response = nta_outgoing_getresponse(call.orq.get());  // a reference: mreply takes it
   if (!response) return;
+  const sip_t* sip = sip_object(response);
+  const int status = sip && sip->sip_status ? sip->sip_status->st_status : 500;
   sip_via_remove(response, sip_object(response));
-  nta_incoming_mreply(call.irq.get(), response);
+  if (nta_incoming_mreply(call.irq.get(), response) < 0 && status >= 200 &&
+      nta_incoming_status(call.irq.get()) < 200) {
+    // Not relayable as it came (e.g. no Via left for the caller): the caller still gets the
+    // status.
+    answer(call, status);
+  }
 }
 
 void CallProxyRole::answer(ProxyCall& call, int status) {

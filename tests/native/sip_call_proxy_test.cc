@@ -156,7 +156,8 @@ class CallProxyOutcome : public CallProxy, public ::testing::WithParamInterface<
 TEST_P(CallProxyOutcome, FinalResponseIsRelayedAndMapped) {
   const OutcomeCase c = GetParam();
   start();
-  notifyAll();
+  notifyAll(events({CallEvent::kCalledNumber, CallEvent::kBusy, CallEvent::kNotReachable,
+                    CallEvent::kNoAnswer, CallEvent::kAnswer}));
   const auto call = dial(callee_, "P-Asserted-Identity: \"Alice A\" <tel:+1-555-0100>\r\n");
   ASSERT_TRUE(caller_.waitStatus(100));
   auto invite = callee_.waitRequest("INVITE");

@@ -18,6 +18,7 @@
 #include <condition_variable>
 #include <deque>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -130,7 +131,7 @@ class SipCallPeer {
     return out;
   }
   size_t finalsSeen() const { return finals_.load(); }
-  size_t invitesSeen() const { return invites_.load(); }
+  size_t invitesSeen() const { return invitesSeen_.load(); }
 
   // ---- builders --------------------------------------------------------------------------------
 
@@ -331,7 +332,10 @@ class SipCallPeer {
       }
       return false;
     }
-    if (message.method == "INVITE") invites_++;
+    if (message.method == "INVITE") {
+      invitesSeen_++;
+      invites_[message.get("call-id")] = message;
+    }
     if (message.method == "CANCEL") {
       // 200 to the CANCEL, 487 to its INVITE if not answered yet.
       const std::string key = message.get("call-id");
@@ -339,16 +343,13 @@ class SipCallPeer {
       answered_.insert(key);
       lock.unlock();
       sendTo(response(message, 200), from);
-      if (!answered) {
-        SipMessage invite = message;
-        for (auto& header : invite.headers) {
-          if (header.first == "cseq") {
-            header.second = header.second.substr(0, header.second.find(' ')) + " INVITE";
-          }
-        }
-        invite.method = "INVITE";
-        sendTo(response(invite, 487), from);
-      }
+      // The 487 carries the INVITE's Vias (a CANCEL has only its hop's).
+      lock.lock();
+      const auto invite = invites_.find(key);
+      const std::optional<SipMessage> original =
+          invite == invites_.end() ? std::nullopt : std::optional<SipMessage>(invite->second);
+      lock.unlock();
+      if (!answered && original) sendTo(response(*original, 487), from);
       return false;  // also queued: tests assert on it
     }
     if (message.method == "ACK") return autoFinal_ != 0;
@@ -372,7 +373,8 @@ class SipCallPeer {
   std::atomic<bool> stop_{false};
   std::atomic<uint64_t> counter_{0};
   std::atomic<size_t> finals_{0};
-  std::atomic<size_t> invites_{0};
+  std::atomic<size_t> invitesSeen_{0};
+  std::map<std::string, SipMessage> invites_;  // the last INVITE of each Call-ID
   mutable std::mutex mutex_;
   std::condition_variable cv_;
   std::deque<Datagram> inbox_;
