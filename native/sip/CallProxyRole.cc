@@ -458,7 +458,9 @@ void CallProxyRole::response(ProxyCall& call, sip_t const* sip) {
     if (call.initialInvite) {
       report(call, CallEvent::kAnswer, status,
              describe(status, sip ? sip->sip_status->st_phrase : nullptr));
-      if (call.recordRoute) rememberDialog(call);
+      if (call.recordRoute && call.interest.notify.has(CallEvent::kDisconnected)) {
+        rememberDialog(call);
+      }
     }
     // Keep both transactions for 64*T1: the callee retransmits its 2xx until the ACK comes.
     arm(call, TimerKind::kLinger, linger_);
@@ -747,7 +749,12 @@ void CallProxyRole::onShutdown() {
     if (call->state == ProxyCall::State::kProceeding && call->orq && call->invite) {
       nta_outgoing_tcancel(call->orq.get(), nullptr, nullptr, TAG_END());
     }
-    if (call->state != ProxyCall::State::kAnswered) answer(*call, 503);
+    if (call->state == ProxyCall::State::kHeldFinal && call->heldResponse) {
+      // The outcome is known: the caller gets it rather than a 503.
+      nta_incoming_mreply(call->irq.get(), call->heldResponse.release());
+    } else if (call->state != ProxyCall::State::kAnswered) {
+      answer(*call, 503);
+    }
     finish(*call);
   }
   dialogs_.clear();

@@ -14,6 +14,8 @@ CallServer::CallServer(const GatewayConfig& config, const call::CallWatchIndex& 
 CallServer::~CallServer() = default;
 
 std::string CallServer::setup(SipStack& stack) {
+  // Disabled: no AS port at all (port() stays 0); decide() finds no stack and counts late.
+  if (!config_.calls.enabled) return "";
   AgentSpec spec;
   spec.host = config_.calls.bindHost;
   spec.port = config_.calls.port;

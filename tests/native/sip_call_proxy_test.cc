@@ -76,7 +76,7 @@ class CallProxy : public ::testing::Test {
     stack_ = std::make_unique<SipStack>();
     stack_->start([this](SipStack& s) { return server_->setup(s); });
     as_ = server_->port();
-    ASSERT_NE(as_, 0);
+    EXPECT_EQ(as_ != 0, config_.calls.enabled);
   }
   void TearDown() override {
     if (stack_) stack_->close();
@@ -305,6 +305,30 @@ TEST_F(CallProxy, NotificationRegistrationOnSipFormMatchesToo) {
   EXPECT_EQ(records[0].event, CallEvent::kBusy);
   EXPECT_EQ(records[0].parties.caller, "sip:alice@caller.test");
   EXPECT_EQ(records[0].parties.callerName, "Alice Caller");
+}
+
+TEST_F(CallProxy, NobodyListeningIsNotReachable) {
+  start();
+  notifyAll(events({CallEvent::kNotReachable, CallEvent::kNoAnswer}));
+  uint16_t closedPort = 0;
+  {
+    SipCallPeer gone("gone");
+    closedPort = gone.port();
+  }
+  SipCallPeer::Call call = caller_.newCall(
+      "sip:+15550001@127.0.0.1:" + std::to_string(closedPort) + ";user=phone", route());
+  caller_.sendTo(caller_.invite(call), as_);
+  // The ICMP error ends the client transaction at once (NTA's own 503): no real answer came.
+  auto final = caller_.waitFinal(milliseconds(40000));
+  ASSERT_TRUE(final);
+  EXPECT_GE(final->message.status, 500);
+  const auto records = takeEvents(1);
+  ASSERT_EQ(kinds(records), (std::vector<CallEvent>{CallEvent::kNotReachable}));
+  expectDrained();
+}
+
+TEST_F(CallProxy, DisabledCallsBindNothing) {
+  start([](CallsConfig& calls) { calls.enabled = false; });
 }
 
 // ---- CANCEL -------------------------------------------------------------------------------------
