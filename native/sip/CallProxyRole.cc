@@ -201,11 +201,11 @@ int CallProxyRole::onTransaction(nta_incoming_t* irq, sip_t const* sip) {
     } else if (shuttingDown_) {
       counters_.refused++;
       status = 503;
+    } else if (method == sip_method_options && !sip->sip_to->a_tag) {
+      status = 200;  // the S-CSCF's (or a load balancer's) keep-alive: answered by us
     } else if (sip->sip_max_forwards && sip->sip_max_forwards->mf_count == 0) {
       counters_.refused++;
       status = 483;
-    } else if (method == sip_method_options && !sip->sip_to->a_tag) {
-      status = 200;
     } else if (method == sip_method_invite && !sip->sip_to->a_tag) {
       status = takeInvite(irq, sip);
     } else if (!sip->sip_to->a_tag) {
@@ -249,8 +249,16 @@ int CallProxyRole::takeInvite(nta_incoming_t* irq, sip_t const* sip) {
   nta_incoming_bind(irq, &CallProxyRole::onCancel, reinterpret_cast<nta_incoming_magic_t*>(&call));
 
   call.request.reset(prepareForward(irq));
-  if (!call.request) {
+  sip_t* prepared = call.request ? sip_object(call.request.get()) : nullptr;
+  if (!prepared) {
     answer(call, 500);
+    finish(call);
+    return 0;
+  }
+  // Only our own Route and a Request-URI naming us: forwarding would loop back here.
+  if (!prepared->sip_route && isOwn(prepared->sip_request->rq_url)) {
+    counters_.refused++;
+    answer(call, 404);
     finish(call);
     return 0;
   }

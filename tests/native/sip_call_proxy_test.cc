@@ -455,6 +455,18 @@ TEST_F(CallProxy, UnsupportedRequestUriSchemeGets416) {
   EXPECT_EQ(answer->message.status, 416);
 }
 
+TEST_F(CallProxy, InviteToTheAsItselfGets404NotALoop) {
+  start();
+  SipCallPeer::Call call = caller_.newCall("sip:+15550001@127.0.0.1:" + std::to_string(as_), "");
+  caller_.sendTo(caller_.invite(call), as_);
+  auto answer = caller_.waitFinal();
+  ASSERT_TRUE(answer);
+  EXPECT_EQ(answer->message.status, 404);
+  expectDrained();
+  EXPECT_EQ(server_->stats().refused, 1u);
+  EXPECT_EQ(server_->stats().forwarded, 0u);
+}
+
 TEST_F(CallProxy, MaxCallsReachedGets503) {
   start([](CallsConfig& calls) { calls.maxCalls = 1; });
   dial(callee_);
