@@ -467,6 +467,20 @@ TEST_F(CallProxy, InviteToTheAsItselfGets404NotALoop) {
   EXPECT_EQ(server_->stats().forwarded, 0u);
 }
 
+TEST_F(CallProxy, InviteWithoutFromGets400) {
+  start();
+  SipCallPeer::Call call = caller_.newCall(calledUri(callee_), route());
+  std::string invite = caller_.invite(call);
+  const size_t from = invite.find("From: ");
+  invite.erase(from, invite.find("\r\n", from) + 2 - from);
+  caller_.sendTo(invite, as_);
+  auto answer = caller_.waitFinal();
+  ASSERT_TRUE(answer);
+  EXPECT_EQ(answer->message.status, 400);
+  EXPECT_FALSE(callee_.waitRequest("INVITE", milliseconds(100)));
+  expectDrained();
+}
+
 TEST_F(CallProxy, MaxCallsReachedGets503) {
   start([](CallsConfig& calls) { calls.maxCalls = 1; });
   dial(callee_);
@@ -551,6 +565,23 @@ TEST_F(CallProxyDirection, CalledNumberHoldsTheInviteUntilContinue) {
   expectDrained();
   EXPECT_EQ(server_->stats().decisionsAsked, 1u);
   EXPECT_TRUE(server_->takeEvents().empty());  // direction only: no notifications
+}
+
+TEST_F(CallProxyDirection, NotificationAndDirectionOnOnePartyBothHappen) {
+  start();
+  watch({registration(RegistrationKind::kNotification, kCalled,
+                      events({CallEvent::kCalledNumber, CallEvent::kBusy}), 1),
+         registration(RegistrationKind::kDirection, kCalled, events({CallEvent::kBusy}), 2)});
+  dial(callee_);
+  auto invite = callee_.waitRequest("INVITE");  // CalledNumber is not decided: forwarded at once
+  ASSERT_TRUE(invite);
+  callee_.sendTo(callee_.response(invite->message, 486), invite->from);
+  const auto request = decideNext(CallAction::Kind::kContinue);
+  EXPECT_EQ(request.event, CallEvent::kBusy);
+  EXPECT_TRUE(caller_.waitStatus(486));
+  EXPECT_EQ(kinds(takeEvents(2)),
+            (std::vector<CallEvent>{CallEvent::kCalledNumber, CallEvent::kBusy}));
+  expectDrained();
 }
 
 TEST_F(CallProxyDirection, CalledNumberRouteSendsTheInviteToTheNewAddress) {
