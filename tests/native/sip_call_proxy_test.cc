@@ -266,6 +266,48 @@ TEST_F(CallProxy, AnswerAckByeWithRecordRouteReportsAnswerAndDisconnected) {
   EXPECT_EQ(settled(&CallProxyCounters::clientTransactions, 0u), 0u);
 }
 
+// ISC as ims_isc marks it: the AS's Route on top, then the S-CSCF's return mark; the
+// Request-URI (here tel:) is the called party and stays as it is.
+TEST_F(CallProxy, ForwardsAlongTheScscfReturnRouteWithTheRequestUriUnchanged) {
+  start();
+  notifyAll(events({CallEvent::kCalledNumber}));
+  const std::string mark = "<sip:iscmark@" + callee_.hostPort() + ";lr>";
+  SipCallPeer::Call call = caller_.newCall("tel:+1-555-0001", route() + ", " + mark);
+  caller_.sendTo(caller_.invite(call), as_);
+  auto invite = callee_.waitRequest("INVITE");
+  ASSERT_TRUE(invite);
+  EXPECT_EQ(invite->message.requestUri, "tel:+1-555-0001");
+  EXPECT_EQ(invite->message.get("route"), mark);
+  callee_.sendTo(callee_.response(invite->message, 486), invite->from);
+  EXPECT_TRUE(caller_.waitStatus(486));
+  const auto records = takeEvents(1);
+  ASSERT_EQ(records.size(), 1u);
+  EXPECT_EQ(records[0].parties.called, kCalled);
+}
+
+TEST_F(CallProxy, CallerHangsUpThroughUsToo) {
+  start();
+  notifyAll(events({CallEvent::kDisconnected}));
+  const auto call = dial(callee_);
+  auto invite = callee_.waitRequest("INVITE");
+  ASSERT_TRUE(invite);
+  callee_.sendTo(callee_.response(invite->message, 200), invite->from);
+  auto answer = caller_.waitStatus(200);
+  ASSERT_TRUE(answer);
+  const std::string calleeContact = "sip:bob@" + callee_.hostPort();
+  caller_.sendTo(caller_.inDialog("BYE", calleeContact, {route()}, answer->message.get("from"),
+                                  answer->message.get("to"), call.callId, 2),
+                 as_);
+  auto bye = callee_.waitRequest("BYE");
+  ASSERT_TRUE(bye);
+  EXPECT_TRUE(bye->message.all("route").empty());
+  callee_.sendTo(callee_.response(bye->message, 200), bye->from);
+  EXPECT_TRUE(caller_.waitStatus(200));
+  const auto records = takeEvents(1);
+  ASSERT_EQ(kinds(records), (std::vector<CallEvent>{CallEvent::kDisconnected}));
+  EXPECT_EQ(records[0].parties.called, kCalled);
+}
+
 TEST_F(CallProxy, AnswerWithoutDisconnectedIsNotRecordRouted) {
   start();
   notifyAll(events({CallEvent::kAnswer, CallEvent::kBusy}));
@@ -602,6 +644,22 @@ TEST_F(CallProxyDirection, CalledNumberRouteSendsTheInviteToTheNewAddress) {
   EXPECT_FALSE(callee_.waitRequest("INVITE", milliseconds(100)));
   EXPECT_EQ(settled(&CallProxyCounters::routed, 1u), 1u);
   expectDrained();
+}
+
+// Route: the new Request-URI goes back along the S-CSCF's return route (a tel: address as
+// sip:<number>@<sip.telDomain>;user=phone, as the watcher subscribes tel: addresses).
+TEST_F(CallProxyDirection, RouteKeepsTheScscfReturnRoute) {
+  config_.sip.telDomain = "ims.test";
+  start();
+  directAll(events({CallEvent::kCalledNumber}));
+  const std::string mark = "<sip:iscmark@" + callee_.hostPort() + ";lr>";
+  SipCallPeer::Call call = caller_.newCall("tel:+15550001", route() + ", " + mark);
+  caller_.sendTo(caller_.invite(call), as_);
+  decideNext(CallAction::Kind::kRoute, "tel:+15550002");
+  auto invite = callee_.waitRequest("INVITE");
+  ASSERT_TRUE(invite);
+  EXPECT_EQ(invite->message.requestUri, "sip:+15550002@ims.test;user=phone");
+  EXPECT_EQ(invite->message.get("route"), mark);
 }
 
 TEST_F(CallProxyDirection, CalledNumberEndCallAnswersEndCallStatus) {
