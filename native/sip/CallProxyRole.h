@@ -7,6 +7,13 @@
 // BYE of a record-routed call): the server transaction, the request as received, the client
 // transaction, and for an INVITE the watch state (what is wanted, 18x seen, why it ended, the
 // decision waited for). Every ProxyCall ends on every path: relayed final, timeout, shutdown.
+//
+// Choices: callSessionId is the call's ref (CallEventRecord::callRef) as a decimal string; the
+// Record-Route is ownRoute() and is added only when a registration wants Disconnected; an
+// answered INVITE stays in flight for 64*T1 (2xx retransmissions). Refusals: 400 (missing
+// From/To/CSeq/Call-ID/Via), 416 (Request-URI not sip/sips/tel), 483 (Max-Forwards 0), 503
+// (calls.maxCalls, or closing), 405 + Allow (a new non-INVITE other than OPTIONS), 404 (an
+// INVITE naming only us), 481 (a CANCEL or in-dialog request with nowhere to go); OPTIONS 200.
 #pragma once
 #include <chrono>
 #include <cstdint>
