@@ -57,6 +57,8 @@ class CallServer : private CallSink {
   void event(call::CallEventRecord record) override;
   void decision(call::DecisionRequest request) override;
   void counters(const CallProxyCounters& counters) override;
+  // A decide() the role never saw (the stack closing or gone): still counted as late.
+  void countLateWithoutRole();
 
   const GatewayConfig config_;
   const call::CallWatchIndex& index_;
@@ -65,6 +67,7 @@ class CallServer : private CallSink {
   std::vector<call::CallEventRecord> events_;
   std::vector<call::DecisionRequest> decisions_;
   CallProxyCounters counters_;
+  uint64_t lateWithoutRole_ = 0;  // added to the role's decisionsLate
   std::atomic<uint16_t> port_{0};
   std::atomic<SipStack*> stack_{nullptr};  // set by setup; post() is thread-safe
   CallProxyRole* role_ = nullptr;          // SIP thread only

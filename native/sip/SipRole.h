@@ -28,6 +28,15 @@ class SipRole {
   // order they were added; a request no role takes gets 481.
   virtual int onRequest(const IncomingRequest& request) = 0;
 
+  // Proxy agents only (AgentSpec::proxy): a request that matched no transaction, with its new
+  // server transaction. 0: the role took `irq` over (it answers and destroys it); a status
+  // (>= 100): NTA answers with it and destroys `irq`; kNotMine: the next role's.
+  virtual int onTransaction(nta_incoming_t* irq, sip_t const* sip) {
+    (void)irq;
+    (void)sip;
+    return kNotMine;
+  }
+
   // A response that matched no transaction of the agent (e.g. to a stateless request).
   virtual void onStrayResponse(sip_t const* sip) { (void)sip; }
 

@@ -64,17 +64,32 @@ int SipAgent::onMessage(nta_agent_magic_t* magic, nta_agent_t* agent, msg_t* msg
   return 0;
 }
 
-// The leg matches no request (see SipStack::addAgent); should one arrive anyway, same handling.
+// A proxy agent's default leg gets every new request; for the other agents the leg matches no
+// request (see SipStack::addAgent) and, should one arrive anyway, it is handled as by onMessage.
 int SipAgent::onLegRequest(nta_leg_magic_t* magic, nta_leg_t*, nta_incoming_t* irq,
                            sip_t const* sip) {
+  auto* self = reinterpret_cast<SipAgent*>(magic);
   try {
     msg_t* msg = nta_incoming_getrequest(irq);  // a reference: released below
     const std::optional<IpCidr> source = sourceOfMessage(msg);
+    const su_addrinfo_t* ai = msg ? msg_addrinfo(msg) : nullptr;
+    if (self->proxy_ && ai && ai->ai_socktype == SOCK_STREAM && self->tcpGuard_) {
+      self->tcpGuard_->noteMessage(ai->ai_addr);
+    }
     if (msg) msg_destroy(msg);
-    return reinterpret_cast<SipAgent*>(magic)->dispatch(nta_incoming_method(irq), sip, source);
+    if (self->proxy_) return self->dispatchTransaction(irq, sip);
+    return self->dispatch(nta_incoming_method(irq), sip, source);
   } catch (...) {
     return 500;
   }
+}
+
+int SipAgent::dispatchTransaction(nta_incoming_t* irq, sip_t const* sip) {
+  for (SipRole* role : roles_) {
+    const int status = role->onTransaction(irq, sip);
+    if (status != SipRole::kNotMine) return status;
+  }
+  return nta_incoming_method(irq) == sip_method_ack ? 200 : 481;
 }
 
 int SipAgent::dispatch(sip_method_t method, sip_t const* sip, const std::optional<IpCidr>& source) {
@@ -130,6 +145,7 @@ void SipStack::start(Setup setup) {
 SipAgent* SipStack::addAgent(const AgentSpec& spec, std::string& problem) {
   auto agent = std::make_unique<SipAgent>(SipAgent::Key());
   agent->answers_ = spec.answers;
+  agent->proxy_ = spec.proxy;
   agent->port_ = spec.port != 0 ? spec.port : pickFreePort(spec.host);
   std::string url = "sip:" + hostForUri(spec.host) + ":" + std::to_string(agent->port_);
   if (spec.transports.size() == 1) {
@@ -137,7 +153,11 @@ SipAgent* SipStack::addAgent(const AgentSpec& spec, std::string& problem) {
   }
   agent->agent_.reset(nta_agent_create(
       root_.get(), URL_STRING_MAKE(url.c_str()), &SipAgent::onMessage,
-      reinterpret_cast<nta_agent_magic_t*>(agent.get()), NTATAG_UA(1), NTATAG_CLIENT_RPORT(1),
+      reinterpret_cast<nta_agent_magic_t*>(agent.get()), NTATAG_UA(!spec.proxy),
+      NTATAG_CLIENT_RPORT(1),
+      // A proxy relays the caller's CANCEL and the callee's 487 itself and answers to the
+      // source port of the request (call-notification-notes §2).
+      TAG_IF(spec.proxy, NTATAG_CANCEL_487(0)), TAG_IF(spec.proxy, NTATAG_SERVER_RPORT(1)),
       // A burst of NOTIFYs must not overflow the default ~200 KiB UDP
       // buffer: a dropped NOTIFY costs a 500 ms retransmission.
       TPTAG_UDP_RMEM(kUdpBufferBytes), TPTAG_UDP_WMEM(kUdpBufferBytes),
@@ -171,10 +191,12 @@ SipAgent* SipStack::addAgent(const AgentSpec& spec, std::string& problem) {
   }
   // Requests are answered statelessly by onMessage: there is no default leg, so NTA creates
   // no server transaction for them (see StatelessAnswers.h). This leg only carries outgoing
-  // requests; its URL matches no request we receive.
+  // requests; its URL matches no request we receive. A proxy agent's leg has no URL: it is the
+  // default leg, and every new request gets a server transaction.
   agent->leg_.reset(nta_leg_tcreate(
       agent->agent_.get(), &SipAgent::onLegRequest, reinterpret_cast<nta_leg_magic_t*>(agent.get()),
-      NTATAG_NO_DIALOG(1), URLTAG_URL(URL_STRING_MAKE(kOutgoingOnlyUrl)), TAG_END()));
+      NTATAG_NO_DIALOG(1), TAG_IF(!spec.proxy, URLTAG_URL(URL_STRING_MAKE(kOutgoingOnlyUrl))),
+      TAG_END()));
   if (!agent->leg_) {
     problem = "cannot create the outgoing SIP leg on " + url;
     return nullptr;

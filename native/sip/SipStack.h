@@ -41,6 +41,11 @@ struct AgentSpec {
   std::vector<IpCidr> preferredSources;  // the guard keeps their connections first
   TcpGuard::Publish tcpCounters;
   AnswerPolicy answers;
+  // A stateful proxy agent (the ISC application server): NTA in proxy mode (UA(0), no automatic
+  // 487 to a CANCEL, rport both ways) and a default leg, so every request that matches no
+  // transaction gets a server transaction and goes to the roles' onTransaction. `answers` is
+  // then not used: the role answers everything itself.
+  bool proxy = false;
 };
 
 class SipAgent {
@@ -57,6 +62,7 @@ class SipAgent {
 
   nta_agent_t* agent() const { return agent_.get(); }
   // Carries outgoing requests only (NTATAG_NO_DIALOG); its URL matches no request we receive.
+  // For a proxy agent (AgentSpec::proxy) it is the default leg that receives every request.
   nta_leg_t* leg() const { return leg_.get(); }
   uint16_t port() const { return port_; }
   void addRole(SipRole& role) { roles_.push_back(&role); }
@@ -67,9 +73,11 @@ class SipAgent {
   static int onMessage(nta_agent_magic_t* magic, nta_agent_t* agent, msg_t* msg, sip_t* sip);
   static int onLegRequest(nta_leg_magic_t* magic, nta_leg_t*, nta_incoming_t* irq,
                           sip_t const* sip);
+  int dispatchTransaction(nta_incoming_t* irq, sip_t const* sip);
   int dispatch(sip_method_t method, sip_t const* sip, const std::optional<IpCidr>& source);
 
   AnswerPolicy answers_;
+  bool proxy_ = false;
   uint16_t port_ = 0;
   std::vector<SipRole*> roles_;
   // Destroyed in reverse: the guard, the leg, then the agent.

@@ -44,6 +44,17 @@ struct NtaOutgoingDeleter {
 };
 using NtaOutgoing = std::unique_ptr<nta_outgoing_t, NtaOutgoingDeleter>;
 
+// Destroying a server transaction lets NTA finish it (retransmitted answers, ACK) and free it.
+struct NtaIncomingDeleter {
+  void operator()(nta_incoming_t* irq) const { nta_incoming_destroy(irq); }
+};
+using NtaIncoming = std::unique_ptr<nta_incoming_t, NtaIncomingDeleter>;
+
+struct MsgDeleter {
+  void operator()(msg_t* msg) const { msg_destroy(msg); }
+};
+using MsgRef = std::unique_ptr<msg_t, MsgDeleter>;
+
 struct SuHomeDeleter {
   void operator()(su_home_t* home) const { su_home_unref(home); }
 };
