@@ -64,14 +64,16 @@ function delay(ms) {
  * Starts one Kamailio from a template on a free port and waits for 200 to OPTIONS.
  * @param {'scscf'|'as'} kind
  * @param {(port:number, runDir:string, moduleDir:string) => object} varsOf the markers' values
- * @param {{ log?: boolean|((chunk:string)=>void), startTimeoutMs?: number }} opts
+ * @param {{ log?: boolean|((chunk:string)=>void), startTimeoutMs?: number, memoryMb?: number }} opts
+ *   memoryMb: shared memory (-m; a bench at thousands of calls/s keeps tens of thousands of
+ *   transactions for tm's wait timer)
  */
-async function startFromTemplate(kind, varsOf, { log, startTimeoutMs = 10000 } = {}) {
+async function startFromTemplate(kind, varsOf, { log, startTimeoutMs = 10000, memoryMb = 64 } = {}) {
   const inst = findKamailio();
   for (let attempt = 1; ; attempt += 1) {
     const port = await freePort();
     try {
-      return await startOnce(kind, inst, port, varsOf, { log, startTimeoutMs });
+      return await startOnce(kind, inst, port, varsOf, { log, startTimeoutMs, memoryMb });
     } catch (err) {
       // The port chosen by freePort() can be taken before Kamailio binds it.
       if (attempt >= 3 || !/Address already in use|bind\(/.test(err.message)) throw err;
@@ -79,7 +81,7 @@ async function startFromTemplate(kind, varsOf, { log, startTimeoutMs = 10000 } =
   }
 }
 
-async function startOnce(kind, inst, port, varsOf, { log, startTimeoutMs }) {
+async function startOnce(kind, inst, port, varsOf, { log, startTimeoutMs, memoryMb }) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `kamailio-${kind}-`));
   const runDir = Buffer.byteLength(path.join(dir, 'run', 'kamailio_ctl')) > MAX_SOCKET_PATH
     ? fs.mkdtempSync(path.join('/tmp', 'kam-run-'))
@@ -92,7 +94,7 @@ async function startOnce(kind, inst, port, varsOf, { log, startTimeoutMs }) {
   if (typeof log === 'function') onOutput = log;
   else if (log) onOutput = (s) => process.stderr.write(s);
   const proc = spawnSupervised(inst.kamailio, [
-    '-DD', '-E', '-f', cfgFile, '-P', path.join(runDir, 'kamailio.pid'), '-Y', runDir, '-w', dir, '-m', '64', '-M', '8',
+    '-DD', '-E', '-f', cfgFile, '-P', path.join(runDir, 'kamailio.pid'), '-Y', runDir, '-w', dir, '-m', String(memoryMb), '-M', '8',
   ], { cwd: dir, onOutput });
 
   let keep = false;
@@ -139,13 +141,14 @@ async function startOnce(kind, inst, port, varsOf, { log, startTimeoutMs }) {
  * @param {number} [opts.asRingTimeoutMs=120000] the AS leg's fr_inv_timer (the callee leg's decides)
  * @param {number} [opts.children=2] UDP worker processes
  * @param {number} [opts.debug=1]
+ * @param {number} [opts.memoryMb=64] shared memory
  * @param {boolean|((chunk:string)=>void)} [opts.log]
  * @returns {Promise<{host:string, sipPort:number, uri:string, domain:string, pid:number,
  *   cfgFile:string, stop:()=>Promise<void>, logs:()=>string}>}
  */
 async function startScscf({
   users, as = null, domain = 'example.test', ringTimeoutMs = 10000, answerTimeoutMs = 3000, asTimeoutMs = 2000,
-  asRingTimeoutMs = 120000, children = 2, debug = 1, log, startTimeoutMs,
+  asRingTimeoutMs = 120000, children = 2, debug = 1, log, startTimeoutMs, memoryMb,
 } = {}) {
   if (!/^[A-Za-z0-9.-]+$/.test(domain)) throw new Error(`bad domain ${JSON.stringify(domain)}`);
   if (as !== null && !HOSTPORT_URI.test(as)) throw new Error(`bad AS address ${JSON.stringify(as)}`);
@@ -164,7 +167,7 @@ async function startScscf({
     AS_FR_TIMER: asTimeoutMs,
     AS_FR_INV_TIMER: asRingTimeoutMs,
     LOCATION: location,
-  }), { log, startTimeoutMs });
+  }), { log, startTimeoutMs, memoryMb });
   return { ...instance, domain };
 }
 
