@@ -173,11 +173,18 @@ async function startScscf({
 
 /**
  * Starts a plain Kamailio proxy as the AS (pops its Route, returns the INVITE to the S-CSCF).
- * @param {{ children?: number, debug?: number, log?: boolean|((chunk:string)=>void) }} [opts]
+ * @param {{ rewrites?: Object<string,string>, children?: number, debug?: number,
+ *   log?: boolean|((chunk:string)=>void) }} [opts] rewrites: R-URI user -> new R-URI user of
+ *   INVITEs (Call Direction's Route by hand)
  */
-function startAsProxy({ children = 2, debug = 1, log, startTimeoutMs } = {}) {
+function startAsProxy({ rewrites = {}, children = 2, debug = 1, log, startTimeoutMs } = {}) {
+  const lines = Object.entries(rewrites).map(([from, to]) => {
+    if (!USER.test(from) || !USER.test(to)) throw new Error(`bad rewrite ${JSON.stringify([from, to])}`);
+    return `\t\tif ($rU == "${from}") $rU = "${to}";`;
+  });
   return startFromTemplate('as', (port, runDir, moduleDir) => ({
     DEBUG: debug, CHILDREN: children, PORT: port, MODULE_DIR: moduleDir, RUN_DIR: runDir,
+    REWRITES: lines.join('\n') || '\t\t# (none)',
   }), { log, startTimeoutMs });
 }
 

@@ -37,6 +37,15 @@ describe.each([
   });
 
   if (as === 'proxy') {
+    test('an AS that changes the Request-URI: the S-CSCF routes the call to the new user', async () => {
+      const result = await rig.placeCall({ to: 'divert', expect: 'answer' });
+      expect(pick(result, ['final', 'byeReceived', 'byeAnswered', 'passed']))
+        .toEqual({ final: 200, byeReceived: true, byeAnswered: true, passed: true });
+      // carol's SIPp answered: its Contact is in the 200 the caller got.
+      const ok = result.messages.find((m) => m.dir === 'received' && m.status === 200 && m.cseqMethod === 'INVITE');
+      expect(ok.raw).toContain(`Contact: <${rig.callees.carol.uri}`);
+    });
+
     test('every INVITE went through the AS proxy and came back', () => {
       const relayed = rig.asProxy.logs().split('\n').filter((l) => l.includes('as-proxy: INVITE'));
       // One per call of the table (the unknown user's INVITE too: the filter runs first).

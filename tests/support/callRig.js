@@ -54,11 +54,15 @@ function summarize(messages) {
  *   ('sip:127.0.0.1:<port>', e.g. the gateway's calls port)
  * @param {object} [opts.scscf] more startScscf options (ringTimeoutMs, answerTimeoutMs,
  *   asTimeoutMs, log, debug)
+ * @param {Object<string,string>} [opts.rewrites] as 'proxy': R-URI user -> user the AS routes
+ *   the INVITE to instead (default: divert -> carol)
  * @returns {Promise<{scscf:object, asProxy:object|null, asUri:string|null,
  *   callees:Object<string,object>, placeCall:(call:object)=>Promise<object>,
  *   stop:()=>Promise<void>}>}
  */
-async function startCallRig({ callees = STANDARD_CALLEES, as = 'proxy', scscf: scscfOptions = {} } = {}) {
+async function startCallRig({
+  callees = STANDARD_CALLEES, as = 'proxy', scscf: scscfOptions = {}, rewrites = { divert: 'carol' },
+} = {}) {
   const started = [];
   const stop = async () => {
     for (const p of started.reverse()) await p.stop().catch(() => {});
@@ -72,7 +76,7 @@ async function startCallRig({ callees = STANDARD_CALLEES, as = 'proxy', scscf: s
     let asProxy = null;
     let asUri = null;
     if (as === 'proxy') {
-      asProxy = await startAsProxy({ debug: 1 });
+      asProxy = await startAsProxy({ debug: 1, rewrites });
       started.push(asProxy);
       asUri = asProxy.uri;
     } else if (as === 'closed') {
