@@ -21,7 +21,7 @@ const { serveGateway } = require('../tests/support/gatewayProcess');
 const { values: args } = parseArgs({
   options: {
     seconds: { type: 'string', default: '4' },
-    rates: { type: 'string', default: '250,500,1000,1500,2000,3000,4000,6000' },
+    rates: { type: 'string', default: '250,500,1000,1500,2000,2500,3000,4000,6000' },
     children: { type: 'string', default: '2' },
     'pdd-seconds': { type: 'string', default: '3' },
     'skip-gateway': { type: 'boolean', default: false },
@@ -93,7 +93,7 @@ function callerRun(scscfPort, rate, seconds, { traceMessages = false } = {}) {
   const failed = Number((/Failed call\s+\|\s+\d+\s+\|\s+(\d+)/.exec(screen) || [])[1] || 0);
   let pdd = null;
   if (traceMessages) {
-    const times = [...callTimes(read('messages.log')).values()];
+    const times = [...callTimes(read('messages.log')).values()].filter((c) => c.invite !== undefined);
     const ring = times.filter((c) => c.ring !== undefined).map((c) => c.ring - c.invite).sort((a, b) => a - b);
     const answer = times.filter((c) => c.answer !== undefined).map((c) => c.answer - c.invite).sort((a, b) => a - b);
     pdd = {
