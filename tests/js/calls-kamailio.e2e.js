@@ -52,6 +52,7 @@ const TWO_X_EVENTS = ['CalledNumber', 'Busy', 'NotReachable', 'NoAnswer'];
  */
 const EXPECTED_EVENTS = {
   'answer+BYE': ['notifyCalledNumber'],
+  'answer+caller BYE': ['notifyCalledNumber'],
   486: ['notifyCalledNumber', 'notifyBusy'],
   480: ['notifyCalledNumber', 'notifyNotReachable'], // 480 without an 18x
   '180+408': ['notifyCalledNumber', 'notifyNoAnswer'], // 408 after an 18x
@@ -63,8 +64,12 @@ const EXPECTED_EVENTS = {
 
 /** What the caller saw, without the parts that differ from run to run. */
 function seen(result) {
-  const { provisional, final, ackSent, cancelSent, cancelAnswered, byeReceived, byeAnswered, passed } = result;
-  return { provisional, final, ackSent, cancelSent, cancelAnswered, byeReceived, byeAnswered, passed };
+  const {
+    provisional, final, ackSent, cancelSent, cancelAnswered, byeReceived, byeAnswered, byeSent, byeAcknowledged, passed,
+  } = result;
+  return {
+    provisional, final, ackSent, cancelSent, cancelAnswered, byeReceived, byeAnswered, byeSent, byeAcknowledged, passed,
+  };
 }
 
 function describeCall(result) {

@@ -14,6 +14,7 @@ const { startSippUas, runSippUac } = require('./sipp');
 const STANDARD_CALLEES = {
   answer: { scenario: 'callee-answer-bye', pauseMs: 100 },
   carol: { scenario: 'callee-answer-bye', pauseMs: 100 },
+  talker: { scenario: 'callee-answer' },
   busy: { scenario: 'callee-final', keys: { code: '486' } },
   unavailable: { scenario: 'callee-final', keys: { code: '480' } },
   notfound: { scenario: 'callee-final', keys: { code: '404' } },
@@ -26,7 +27,8 @@ const STANDARD_CALLEES = {
  * What the caller saw of one call, from SIPp's message trace.
  * @param {Array<object>} messages runSippUac().messages
  * @returns {{provisional:number[], final:number|null, ackSent:boolean, cancelSent:boolean,
- *   cancelAnswered:number|null, byeReceived:boolean, byeAnswered:boolean}} provisional: the
+ *   cancelAnswered:number|null, byeReceived:boolean, byeAnswered:boolean, byeSent:boolean,
+ *   byeAcknowledged:boolean}} byeAcknowledged: the caller's BYE got its 200; provisional: the
  *   distinct 1xx codes other than 100 (hop by hop, not part of what the call did)
  */
 function summarize(messages) {
@@ -42,6 +44,8 @@ function summarize(messages) {
     cancelAnswered: cancelOk ? cancelOk.status : null,
     byeReceived: messages.some((m) => m.dir === 'received' && m.method === 'BYE'),
     byeAnswered: messages.some((m) => m.dir === 'sent' && m.status === 200 && m.cseqMethod === 'BYE'),
+    byeSent: messages.some((m) => m.dir === 'sent' && m.method === 'BYE'),
+    byeAcknowledged: messages.some((m) => m.dir === 'received' && m.status === 200 && m.cseqMethod === 'BYE'),
   };
 }
 
@@ -91,20 +95,25 @@ async function startCallRig({
 
     /**
      * Places one call and resolves with what the caller saw.
-     * @param {{to:string, expect?:'answer'|'cancel'|number, ringMs?:number, caller?:string,
-     *   timeoutMs?:number}} call expect: the caller's scenario: answer (caller-answer: 200, ACK,
-     *   the callee's BYE), cancel (caller-cancel after ringMs of ringing) or a final code
+     * @param {{to:string, expect?:'answer'|'hangup'|'cancel'|number, ringMs?:number,
+     *   holdMs?:number, caller?:string, timeoutMs?:number}} call expect: the caller's scenario:
+     *   answer (caller-answer: 200, ACK, the callee's BYE), hangup (caller-answer-bye: 200, ACK,
+     *   its own BYE after holdMs), cancel (caller-cancel after ringMs of ringing) or a final code
      *   (caller-final)
      */
-    const placeCall = async ({ to, expect = 'answer', ringMs = 300, caller = 'alice', timeoutMs = 15000 }) => {
+    const placeCall = async ({
+      to, expect = 'answer', ringMs = 300, holdMs = 100, caller = 'alice', timeoutMs = 15000,
+    }) => {
       let scenario = 'caller-final';
       if (expect === 'answer') scenario = 'caller-answer';
+      else if (expect === 'hangup') scenario = 'caller-answer-bye';
       else if (expect === 'cancel') scenario = 'caller-cancel';
       const startedAt = Date.now();
       const run = await runSippUac({
         scenario, target: scscf, service: to, caller, timeoutMs,
         ...(typeof expect === 'number' ? { code: expect } : {}),
         ...(expect === 'cancel' ? { pauseMs: ringMs } : {}),
+        ...(expect === 'hangup' ? { pauseMs: holdMs } : {}),
       });
       return { ...summarize(run.messages), passed: run.ok, sippExit: run.code, durationMs: Date.now() - startedAt,
         messages: run.messages, logs: run.logs };
@@ -123,6 +132,8 @@ async function startCallRig({
 const STANDARD_CALLS = {
   'answer+BYE': { call: { to: 'answer', expect: 'answer' },
     saw: { provisional: [180], final: 200, ackSent: true, byeReceived: true, byeAnswered: true } },
+  'answer+caller BYE': { call: { to: 'talker', expect: 'hangup' },
+    saw: { provisional: [180], final: 200, ackSent: true, byeSent: true, byeAcknowledged: true } },
   486: { call: { to: 'busy', expect: 486 }, saw: { provisional: [], final: 486, ackSent: true } },
   480: { call: { to: 'unavailable', expect: 480 }, saw: { provisional: [], final: 480, ackSent: true } },
   '180+408': { call: { to: 'ringtimeout', expect: 408 }, saw: { provisional: [180], final: 408, ackSent: true } },
