@@ -246,7 +246,7 @@ describe('the calls through the gateway', () => {
       expect(handled.kind).toBe('handleNotReachable');
     });
 
-    test('Continue: the held 404 reaches the caller as it would without the gateway', async () => {
+    test('Continue: the held 404 reaches the caller unchanged', async () => {
       decisions.cdcontinue = { action: 'Continue' };
       await startCd('cdcontinue', 'cd-continue', ['NotReachable']);
       const result = await rig.placeCall({ to: 'cdcontinue', expect: 404 });
