@@ -21,7 +21,7 @@ const { serveGateway } = require('../tests/support/gatewayProcess');
 const { values: args } = parseArgs({
   options: {
     seconds: { type: 'string', default: '4' },
-    rates: { type: 'string', default: '250,500,1000,1500,2000,2500,3000,4000,6000' },
+    rates: { type: 'string', default: '250,500,1000,1500,2000,2500,3000,4000,5000' },
     children: { type: 'string', default: '2' },
     'pdd-seconds': { type: 'string', default: '3' },
     'skip-gateway': { type: 'boolean', default: false },
@@ -81,7 +81,9 @@ function callerRun(scscfPort, rate, seconds, { traceMessages = false } = {}) {
     // Each call lives about 0.5 s (the scenario's closing pause) plus its signalling.
     '-l', String(Math.max(200, rate * 3)), '-buff_size', String(SOCKET_BUFFER),
     '-s', CALLEE, '-key', 'domain', DOMAIN, '-key', 'caller', 'alice',
-    '-nostdin', '-nd', '-timeout', `${Math.ceil(seconds * 3 + 30)}s`,
+    // A call whose message got lost fails after 10 s instead of holding the run to -timeout
+    // (SIPp then exits without its final screen, and the step would count nothing).
+    '-nostdin', '-nd', '-recv_timeout', '10000', '-timeout', `${Math.ceil(seconds * 3 + 30)}s`,
     '-trace_screen', '-screen_file', path.join(dir, 'screen.log'),
   ];
   if (traceMessages) sippArgs.push('-trace_msg', '-message_file', path.join(dir, 'messages.log'));
@@ -91,6 +93,7 @@ function callerRun(scscfPort, rate, seconds, { traceMessages = false } = {}) {
   const screen = read('screen.log');
   const successful = Number((/Successful call\s+\|\s+\d+\s+\|\s+(\d+)/.exec(screen) || [])[1] || 0);
   const failed = Number((/Failed call\s+\|\s+\d+\s+\|\s+(\d+)/.exec(screen) || [])[1] || 0);
+  if (!screen) console.log(`  (SIPp at ${rate}/s ended without its statistics screen after ${elapsed.toFixed(1)} s)`);
   let pdd = null;
   if (traceMessages) {
     const times = [...callTimes(read('messages.log')).values()].filter((c) => c.invite !== undefined);
@@ -144,90 +147,106 @@ async function startSink() {
   return { url: `http://127.0.0.1:${port}/app/CallNotification`, stats, stop: () => sink.disconnect() };
 }
 
+const delay = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+// After an overloaded step, tm keeps its transactions for the wait timer (5 s): let them go.
+const SETTLE_MS = 6000;
+
+/** Post-dial delay of `rate` calls/s through one S-CSCF (and the gateway's CPU when given). */
+function pddRun(label, scscfPort, rate, gatewayPid) {
+  const cpu0 = gatewayPid ? cpuSeconds(gatewayPid) : 0;
+  const run = callerRun(scscfPort, rate, PDD_SECONDS, { traceMessages: true });
+  const result = { rate, successful: run.successful, failed: run.failed, ...run.pdd };
+  if (gatewayPid) result.gatewayCpuUsPerCall = ((cpuSeconds(gatewayPid) - cpu0) * 1e6) / Math.max(1, run.successful);
+  printPdd(`${label} at ${rate}/s (${run.successful} ok, ${run.failed} failed)`, result);
+  return result;
+}
+
 async function main() {
   const report = { when: new Date().toISOString(), cpus: os.cpus().length, loadavg: os.loadavg(), seconds: SECONDS };
   console.log(`calls bench: ${SECONDS} s per step, rates ${RATES.join(',')}, Kamailio children ${CHILDREN}, `
     + `load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
-  const callee = await startSippUas({ scenario: 'callee-answer-bye', pauseMs: 0,
-    extraArgs: ['-buff_size', String(SOCKET_BUFFER)] });
-  const users = { [CALLEE]: callee.uri };
+  const started = [];
   try {
-    console.log('Kamailio S-CSCF alone (no application server):');
-    let scscf = await startScscf({ users, as: null, children: CHILDREN, debug: 0, memoryMb: 512 });
-    let limit;
-    try {
-      limit = ramp('kamailio', scscf.sipPort);
-      if (!limit) throw new Error('Kamailio alone failed at the lowest rate');
-      report.kamailio = { rate: limit.achieved };
-      report.halfRate = Math.max(1, Math.round(limit.achieved / 2));
-      report.kamailio.pdd = callerRun(scscf.sipPort, report.halfRate, PDD_SECONDS, { traceMessages: true }).pdd;
-      console.log(`  limit: ${limit.achieved.toFixed(0)} calls/s`);
-      printPdd(`post-dial delay at ${report.halfRate}/s`, report.kamailio.pdd);
-    } finally {
-      await scscf.stop();
-    }
+    const callee = await startSippUas({ scenario: 'callee-answer-bye', pauseMs: 0,
+      extraArgs: ['-buff_size', String(SOCKET_BUFFER)] });
+    started.push(callee);
+    const users = { [CALLEE]: callee.uri };
 
-    if (args['skip-gateway']) return;
+    console.log('Kamailio S-CSCF alone (no application server):');
+    // Kept running: the post-dial delays are compared at the same rates at the end.
+    const alone = await startScscf({ users, as: null, children: CHILDREN, debug: 0, memoryMb: 512 });
+    started.push(alone);
+    const limit = ramp('kamailio', alone.sipPort);
+    if (!limit) throw new Error('Kamailio alone failed at the lowest rate');
+    report.kamailio = { rate: limit.achieved };
+    report.halfRate = Math.max(1, Math.round(limit.achieved / 2));
+    console.log(`  limit: ${limit.achieved.toFixed(0)} calls/s`);
+    await delay(SETTLE_MS);
+
+    if (args['skip-gateway']) {
+      report.kamailio.pdd = pddRun('  post-dial delay', alone.sipPort, report.halfRate);
+      return;
+    }
     console.log('Kamailio S-CSCF + gateway (callee watched, notifications to a local sink):');
     const sink = await startSink();
+    started.push({ stop: async () => sink.stop() });
     const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'px-bench-calls-gw-'));
+    started.push({ stop: async () => fs.rmSync(stateDir, { recursive: true, force: true }) });
     const callPort = await freePort();
     const configFile = path.join(stateDir, 'gateway.yaml');
-    fs.writeFileSync(configFile, gatewayYaml({
-      presencePort: 9, // The presence side is idle here.
-      stateDir,
-      authYaml: 'authentication:\n  required: false\n',
-      extraYaml: `calls:\n  bindHost: 127.0.0.1\n  port: ${callPort}\n  maxCalls: 100000\n`,
-    }));
-    let gateway = null;
-    try {
-      gateway = await serveGateway(configFile);
-      const soap = require('soap');
-      const client = await soap.createClientAsync(`${gateway.base}${CN_PATH}?wsdl`);
-      await client.startCallNotificationAsync({
-        reference: { endpoint: sink.url, interfaceName: 'CallNotification', correlator: 'bench-calls' },
-        addresses: [`sip:${CALLEE}@${DOMAIN}`],
-        criteria: ['CalledNumber', 'Busy', 'NotReachable', 'NoAnswer'],
-      });
-      scscf = await startScscf({ users, as: `sip:127.0.0.1:${callPort}`, children: CHILDREN, debug: 0, memoryMb: 512 });
-      try {
-        const pid = gateway.proc.pid;
-        const best = ramp('gateway', scscf.sipPort, {
-          onStep: {
-            before: () => cpuSeconds(pid),
-            after: (cpu0, run) => {
-              const perCall = ((cpuSeconds(pid) - cpu0) * 1e6) / Math.max(1, run.successful);
-              run.gatewayCpuUsPerCall = perCall;
-              return `, gateway CPU ${perCall.toFixed(0)} µs/call`;
-            },
-          },
-        });
-        report.gateway = best ? { rate: best.achieved, cpuUsPerCall: best.gatewayCpuUsPerCall } : { rate: 0 };
-        const cpu0 = cpuSeconds(pid);
-        const half = callerRun(scscf.sipPort, report.halfRate, PDD_SECONDS, { traceMessages: true });
-        report.gateway.pdd = half.pdd;
-        report.gateway.halfRateCpuUsPerCall = ((cpuSeconds(pid) - cpu0) * 1e6) / Math.max(1, half.successful);
-        report.sink = await sink.stats();
-        console.log(`  gateway: ${report.gateway.rate.toFixed(0)} calls/s = `
-          + `${((100 * report.gateway.rate) / report.kamailio.rate).toFixed(0)} % of the Kamailio-only `
-          + `${report.kamailio.rate.toFixed(0)} calls/s (target >= 50 %)`);
-        printPdd(`post-dial delay at ${report.halfRate}/s`, report.gateway.pdd);
-        printPdd(`  Kamailio alone at ${report.halfRate}/s`, report.kamailio.pdd);
-        console.log(`  added at p99: INVITE->180 ${fmt(report.gateway.pdd.ringP99 - report.kamailio.pdd.ringP99)}, `
-          + `INVITE->200 ${fmt(report.gateway.pdd.answerP99 - report.kamailio.pdd.answerP99)} (target <= 2 ms)`);
-        console.log(`  gateway CPU per call: ${(report.gateway.cpuUsPerCall || NaN).toFixed(0)} µs at its best rate, `
-          + `${report.gateway.halfRateCpuUsPerCall.toFixed(0)} µs at ${report.halfRate}/s; `
-          + `notifications delivered to the sink: ${report.sink.requests}`);
-      } finally {
-        await scscf.stop();
-      }
-    } finally {
-      if (gateway) await gateway.stop();
-      sink.stop();
-      fs.rmSync(stateDir, { recursive: true, force: true });
+    // The AS port is fixed here: the gateway runs in its own process and does not log it.
+    const calls = `calls:\n  bindHost: 127.0.0.1\n  port: ${callPort}\n  maxCalls: 100000\n`;
+    const yaml = gatewayYaml({ presencePort: 9, stateDir, authYaml: 'authentication:\n  required: false\n' });
+    fs.writeFileSync(configFile, yaml.includes('\ncalls:\n  port: 0\n')
+      ? yaml.replace('\ncalls:\n  port: 0\n', `\n${calls}`)
+      : `${yaml}\n${calls}`);
+    const gateway = await serveGateway(configFile);
+    started.push(gateway);
+    const soap = require('soap');
+    const client = await soap.createClientAsync(`${gateway.base}${CN_PATH}?wsdl`);
+    await client.startCallNotificationAsync({
+      reference: { endpoint: sink.url, interfaceName: 'CallNotification', correlator: 'bench-calls' },
+      addresses: [`sip:${CALLEE}@${DOMAIN}`],
+      criteria: ['CalledNumber', 'Busy', 'NotReachable', 'NoAnswer'],
+    });
+    const viaGateway = await startScscf({ users, as: `sip:127.0.0.1:${callPort}`, children: CHILDREN, debug: 0,
+      memoryMb: 512 });
+    started.push(viaGateway);
+    const pid = gateway.proc.pid;
+    const best = ramp('gateway', viaGateway.sipPort, {
+      onStep: {
+        before: () => cpuSeconds(pid),
+        after: (cpu0, run) => {
+          run.gatewayCpuUsPerCall = ((cpuSeconds(pid) - cpu0) * 1e6) / Math.max(1, run.successful);
+          return `, gateway CPU ${run.gatewayCpuUsPerCall.toFixed(0)} µs/call`;
+        },
+      },
+    });
+    report.gateway = best ? { rate: best.achieved, cpuUsPerCall: best.gatewayCpuUsPerCall } : { rate: 0 };
+    console.log(`  gateway: ${report.gateway.rate.toFixed(0)} calls/s = `
+      + `${((100 * report.gateway.rate) / report.kamailio.rate).toFixed(0)} % of the Kamailio-only `
+      + `${report.kamailio.rate.toFixed(0)} calls/s (target >= 50 %)`);
+    await delay(SETTLE_MS);
+
+    // The target's rate (half the Kamailio-only limit) and half the gateway's own rate.
+    const rates = [...new Set([report.halfRate, Math.max(1, Math.round(report.gateway.rate / 2))])];
+    report.pdd = [];
+    console.log('Post-dial delay (INVITE sent -> 180 / 200 received at the caller):');
+    for (const rate of rates) {
+      const kamailioOnly = pddRun('  Kamailio alone', alone.sipPort, rate);
+      await delay(SETTLE_MS);
+      const withGateway = pddRun('  with gateway  ', viaGateway.sipPort, rate, pid);
+      await delay(SETTLE_MS);
+      report.pdd.push({ rate, kamailio: kamailioOnly, gateway: withGateway });
+      console.log(`  added at p99 at ${rate}/s: INVITE->180 ${fmt(withGateway.ringP99 - kamailioOnly.ringP99)}, `
+        + `INVITE->200 ${fmt(withGateway.answerP99 - kamailioOnly.answerP99)} (target <= 2 ms at ${report.halfRate}/s); `
+        + `gateway CPU ${withGateway.gatewayCpuUsPerCall.toFixed(0)} µs/call`);
     }
+    report.sink = await sink.stats();
+    console.log(`  gateway CPU per call at its best rate: ${(report.gateway.cpuUsPerCall || NaN).toFixed(0)} µs; `
+      + `notifications delivered to the sink: ${report.sink.requests}`);
   } finally {
-    await callee.stop();
+    for (const p of started.reverse()) await p.stop().catch(() => {});
     console.log(JSON.stringify(report));
   }
 }

@@ -26,9 +26,9 @@ const CD_PATH = '/CallDirectionManagerService/services/CallDirectionManager';
 const DECISION_TIMEOUT_MS = 800;
 const LATE_MS = 2500;
 const END_CALL_STATUS = 603;
-const CALLS_YAML = `calls:
-  bindHost: 127.0.0.1
-  port: 0
+// More keys of the calls section: gatewayYaml's callsYaml (it writes `calls:` with port 0; the
+// option comes with the calls, on the SOAP helper's branch).
+const CALLS_YAML = `  bindHost: 127.0.0.1
   decisionTimeoutMs: ${DECISION_TIMEOUT_MS}
   defaultAction: Continue
   endCallStatus: ${END_CALL_STATUS}
@@ -137,7 +137,7 @@ describe('the calls through the gateway', () => {
       },
     });
     // The gateway's presence side is not used here; its SIP client still needs a server URI.
-    fixture = await startGateway({ presencePort: 9, extraYaml: CALLS_YAML });
+    fixture = await startGateway({ presencePort: 9, callsYaml: CALLS_YAML });
     const callPort = fixture.gateway.core.callPort;
     expect(callPort).toBeGreaterThan(0);
     rig = await startCallRig({ callees: CALLEES, as: `sip:127.0.0.1:${callPort}` });
