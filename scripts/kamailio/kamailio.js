@@ -290,4 +290,5 @@ async function startOnce(
   };
 }
 
-module.exports = { startKamailio, freePort, findInstallation, renderConfig, APT_PACKAGES };
+module.exports = {
+  startKamailio, freePort, findInstallation, findExecutable, renderConfig, APT_PACKAGES, MODULE_DIRS, MAX_SOCKET_PATH };

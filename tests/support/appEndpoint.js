@@ -3,6 +3,9 @@
 // TerminalStatusNotification service. It parses every SOAP request it gets (statusNotification,
 // statusError, statusEnd) and keeps it with its arrival time; it can be started on a port chosen
 // in advance and stopped and started again, so that tests can make it unreachable for a while.
+// It also serves as the CallNotification / CallDirection application: notify* and handle* are
+// decoded (calling/called participant, event), and `answer` can make handle* return an Action
+// (and answer late).
 const http = require('node:http');
 const { parseEnvelope } = require('../../js/soap/envelope');
 const { NOTIFICATION_NS } = require('../../js/soap/builder');
@@ -24,6 +27,13 @@ function children(element, name) {
  */
 function decode(wrapper) {
   const correlator = child(wrapper, 'correlator');
+  // Call Notification / Direction: 3.x names first, then 2.x (callingPartyAddress ...).
+  const text = (...names) => {
+    const found = names.map((n) => child(wrapper, n)).find(Boolean);
+    return found && found.text;
+  };
+  const eventNotified = child(wrapper, 'eventNotified');
+  const callEvent = eventNotified && child(eventNotified, 'callEvent');
   const address = child(wrapper, 'address');
   const reason = child(wrapper, 'reason');
   return {
@@ -40,7 +50,21 @@ function decode(wrapper) {
       text: child(reason, 'text').text,
       variables: children(reason, 'variables').map((v) => v.text),
     },
+    calling: text('callingParticipant', 'callingPartyAddress', 'callingParty'),
+    called: text('calledParticipant', 'calledPartyAddress', 'calledParty'),
+    callSessionIdentifier: text('callSessionIdentifier'),
+    callEvent: callEvent && callEvent.text,
   };
+}
+
+function escapeXml(value) {
+  return String(value).replace(/[<>&"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+/** The <result> of a handle* response carrying `action` ({ action, routingAddress? }). */
+function actionResult({ action, routingAddress }) {
+  return `<result><actionToPerform>${escapeXml(action)}</actionToPerform>`
+    + `${routingAddress ? `<routingAddress>${escapeXml(routingAddress)}</routingAddress>` : ''}</result>`;
 }
 
 function listen(server, port) {
@@ -55,16 +79,22 @@ function listen(server, port) {
 
 /**
  * Starts an application endpoint on 127.0.0.1 that answers every request with 200 and an empty
- * <kind>Response.
- * @param {{ listening?: boolean }} [options] listening false: only reserve a port (connections
- *   to it are refused until start())
+ * <kind>Response (in the request's namespace for the call services, whose operations are not
+ * statusNotification, statusError or statusEnd).
+ * @param {{ listening?: boolean, answer?: (entry: object) => ({ action?: object, delayMs?: number }
+ *   |undefined) }} [options] listening false: only reserve a port (connections to it are refused
+ *   until start()); answer: for each request, an Action to put in the response's <result>
+ *   (handle*: { action: 'Route'|'Continue'|'EndCall', routingAddress? }) and how long to wait
+ *   before answering
  * @returns {Promise<{ url: string, port: number, received: object[], start: () => Promise<void>,
  *   stop: () => Promise<void>, of: (correlator: string) => object[],
  *   waitFor: (correlator: string, count: number, timeoutMs?: number) => Promise<object[]>,
  *   close: () => Promise<void> }>} received: { kind, correlator, statuses, address, error, at
  *   (Date.now() on arrival), raw }
  */
-async function startAppEndpoint({ listening = true } = {}) {
+const TERMINAL_STATUS_KINDS = new Set(['statusNotification', 'statusError', 'statusEnd', 'unparseable']);
+
+async function startAppEndpoint({ listening = true, answer } = {}) {
   const received = [];
   const server = http.createServer((req, res) => {
     const chunks = [];
@@ -79,9 +109,18 @@ async function startAppEndpoint({ listening = true } = {}) {
         entry = { kind: 'unparseable', error: String(error), at, raw: raw.toString('utf8'), path: req.url };
       }
       received.push(entry);
-      res.writeHead(200, { 'content-type': 'text/xml; charset=utf-8' });
-      res.end('<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body>'
-        + `<ns:${entry.kind}Response xmlns:ns="${NOTIFICATION_NS}"/></soapenv:Body></soapenv:Envelope>`);
+      const { action, delayMs = 0 } = (answer && answer(entry)) || {};
+      const ns = TERMINAL_STATUS_KINDS.has(entry.kind) ? NOTIFICATION_NS : entry.namespace;
+      const body = action ? `<ns:${entry.kind}Response xmlns:ns="${ns}">${actionResult(action)}</ns:${entry.kind}Response>`
+        : `<ns:${entry.kind}Response xmlns:ns="${ns}"/>`;
+      const reply = () => {
+        if (res.destroyed) return;
+        res.writeHead(200, { 'content-type': 'text/xml; charset=utf-8' });
+        res.end('<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body>'
+          + `${body}</soapenv:Body></soapenv:Envelope>`);
+      };
+      if (delayMs > 0) setTimeout(reply, delayMs);
+      else reply();
     });
   });
   // Reserve a port: listen once, note it, and close again when the endpoint must start down.
@@ -126,4 +165,4 @@ async function startAppEndpoint({ listening = true } = {}) {
   };
 }
 
-module.exports = { startAppEndpoint, decode };
+module.exports = { startAppEndpoint, decode, actionResult };
