@@ -1,0 +1,141 @@
+'use strict';
+// The native calls API (binding-contract.md) against the real addon: start/stop/list, the start
+// rules (duplicate correlator, overlap, owner), persistence across close and reopen of a core,
+// the AS port and the calls counters. The SIP side (events, decisions) is tested with the AS role.
+const path = require('node:path');
+const native = require('../../js/native');
+const { tempDir } = require('../support/gateway');
+
+function coreAt(dir, extra = '') {
+  return new native.NativeCore({
+    text: `notifications:\n  database: ${path.join(dir, 'n.db')}\nsip:\n  port: 0\ncalls:\n  port: 0\n${extra}`,
+    name: 'calls-binding.yaml',
+  });
+}
+
+function spec(over = {}) {
+  return {
+    kind: 'notification',
+    requester: 'app1',
+    correlator: 'c1',
+    addresses: ['tel:+15551230001', 'tel:+1555999*'],
+    criteria: ['Busy', 'NoAnswer'],
+    endpoint: 'http://127.0.0.1:9/cn',
+    interfaceName: 'CallNotification',
+    ns: 'http://www.csapi.org/schema/parlayx/call_notification/v2_3/local',
+    ...over,
+  };
+}
+
+describe('call registrations through the native core', () => {
+  let dir;
+  let core;
+  beforeEach(() => {
+    dir = tempDir('px-calls-');
+    core = coreAt(dir);
+  });
+  afterEach(async () => {
+    if (core) await core.close();
+  });
+
+  test('start, list, stop, with the owner check', async () => {
+    await expect(core.startCallRegistration(spec())).resolves.toBe('started');
+    const [listed] = core.listCallRegistrations();
+    expect(listed).toMatchObject(spec());
+    expect(listed.createdMs).toBeGreaterThan(Date.now() - 60000);
+    expect(core.stats().calls.registrations).toBe(1);
+    await expect(core.stopCallRegistration('notification', 'other', 'c1')).resolves.toBe('notOwner');
+    await expect(core.stopCallRegistration('direction', 'app1', 'c1')).resolves.toBe('unknown');
+    await expect(core.stopCallRegistration('notification', 'app1', 'c1')).resolves.toBe('stopped');
+    expect(core.listCallRegistrations()).toEqual([]);
+    expect(core.stats().calls.registrations).toBe(0);
+  });
+
+  test('empty criteria mean every event', async () => {
+    await core.startCallRegistration(spec({ criteria: [] }));
+    expect(core.listCallRegistrations()[0].criteria)
+      .toEqual(['Busy', 'NotReachable', 'NoAnswer', 'CalledNumber', 'Answer', 'Disconnected']);
+  });
+
+  test('a correlator is unique per kind', async () => {
+    await core.startCallRegistration(spec());
+    await expect(core.startCallRegistration(spec({ requester: 'app2', addresses: ['tel:+1'] })))
+      .rejects.toMatchObject({ code: 'ERR_PX_DUPLICATE_CORRELATOR' });
+    await expect(core.startCallRegistration(spec({ kind: 'direction' }))).resolves.toBe('started');
+  });
+
+  test('overlap: per requester for notification, across requesters for direction', async () => {
+    await core.startCallRegistration(spec());
+    await expect(core.startCallRegistration(spec({ correlator: 'c2', criteria: ['Busy'], addresses: ['tel:+1555999*'] })))
+      .rejects.toMatchObject({ code: 'ERR_PX_OVERLAPPING_CRITERIA', address: 'tel:+1555999*',
+        message: 'Overlapped criteria tel:+1555999*' });
+    await expect(core.startCallRegistration(spec({ correlator: 'c3', requester: 'app2' }))).resolves.toBe('started');
+    await core.startCallRegistration(spec({ kind: 'direction', correlator: 'd1', criteria: ['CalledNumber'] }));
+    await expect(core.startCallRegistration(spec({ kind: 'direction', correlator: 'd2', requester: 'app2', criteria: [] })))
+      .rejects.toMatchObject({ code: 'ERR_PX_OVERLAPPING_CRITERIA', address: 'tel:+15551230001' });
+  });
+
+  test('a malformed spec is a TypeError', () => {
+    // The addon's TypeError is of another realm than Jest's: matched by name and message.
+    const typeError = (message) => expect.objectContaining({ name: 'TypeError', message });
+    const thrown = (fn) => { try { fn(); } catch (e) { return e; } return undefined; };
+    expect(thrown(() => core.startCallRegistration(spec({ kind: 'both' }))))
+      .toEqual(typeError("kind must be 'notification' or 'direction'"));
+    expect(thrown(() => core.startCallRegistration(spec({ criteria: ['Ringing'] }))))
+      .toEqual(typeError('criteria must be CallEvents names'));
+    expect(thrown(() => core.startCallRegistration(spec({ addresses: [] }))))
+      .toEqual(typeError('addresses must not be empty'));
+    expect(thrown(() => core.decideCall(1, 1, { action: 'Route' })))
+      .toEqual(typeError('routingAddress must be a string'));
+  });
+
+  test('registrations survive closing and reopening the core', async () => {
+    await core.startCallRegistration(spec());
+    await core.startCallRegistration(spec({ kind: 'direction', correlator: 'd1', requester: 'app2' }));
+    await core.startCallRegistration(spec({ correlator: 'gone', addresses: ['tel:+2'] }));
+    await core.stopCallRegistration('notification', 'app1', 'gone');
+    const before = core.listCallRegistrations();
+    await core.close();
+    core = coreAt(dir);
+    expect(core.listCallRegistrations()).toEqual(before);
+    expect(core.quarantinedCallsAtStart).toEqual([]);
+    // The rules hold against what was restored.
+    await expect(core.startCallRegistration(spec({ correlator: 'd1', kind: 'direction' })))
+      .rejects.toMatchObject({ code: 'ERR_PX_DUPLICATE_CORRELATOR' });
+  });
+
+  test('a decision nobody waits for is refused', () => {
+    expect(core.decideCall(12345, 1, { action: 'Continue' })).toBe(false);
+  });
+
+  test('after close, operations are refused', async () => {
+    await core.close();
+    await expect(Promise.resolve().then(() => core.startCallRegistration(spec())))
+      .rejects.toMatchObject({ code: 'ERR_PX_CLOSED' });
+    core = undefined;
+  });
+});
+
+describe('the AS port', () => {
+  test('calls.enabled false: no port, starts refused', async () => {
+    const core = coreAt(tempDir('px-calls-'), '  enabled: false\n');
+    try {
+      expect(core.callPort).toBe(0);
+      await expect(core.startCallRegistration(spec())).rejects.toMatchObject({ code: 'ERR_PX_CALLS_DISABLED' });
+      expect(core.stats().calls).toMatchObject({ invites: 0, registrations: 0 });
+    } finally {
+      await core.close();
+    }
+  });
+
+  // Needs the AS role (native/sip/CallServer.cc of helper "sip"): with calls.port 0 the bound port.
+  test('calls.port 0 binds a free port', async () => {
+    const core = coreAt(tempDir('px-calls-'));
+    try {
+      expect(core.callPort).toBeGreaterThan(0);
+      expect(core.callPort).not.toBe(core.sipPort);
+    } finally {
+      await core.close();
+    }
+  });
+});
