@@ -139,3 +139,103 @@ describe('the AS port', () => {
     }
   });
 });
+
+// One call through the AS over UDP on loopback (caller and callee are sockets of this test): the
+// events reach the call listener as dues of the matching registration, and a Call Direction
+// decision is asked for and carried out. Needs the AS role (helper "sip").
+describe('calls through the AS reach the call listener', () => {
+  const dgram = require('node:dgram');
+  const { once } = require('node:events');
+
+  function socket() {
+    const s = dgram.createSocket('udp4');
+    s.bind(0, '127.0.0.1');
+    return once(s, 'listening').then(() => s);
+  }
+  function header(message, name) {
+    const m = message.match(new RegExp(`^${name}:.*$`, 'gmi'));
+    return m || [];
+  }
+  // The callee answers every INVITE with `status` (copying Via, From, To, Call-ID, CSeq).
+  function answerWith(callee, status, reason) {
+    callee.on('message', (buf, rinfo) => {
+      const text = buf.toString();
+      if (!text.startsWith('INVITE ')) return;
+      const lines = [...header(text, 'Via'), ...header(text, 'From'),
+        `${header(text, 'To')[0]};tag=callee`, ...header(text, 'Call-ID'), ...header(text, 'CSeq')];
+      callee.send(`SIP/2.0 ${status} ${reason}\r\n${lines.join('\r\n')}\r\nContent-Length: 0\r\n\r\n`,
+        rinfo.port, rinfo.address);
+    });
+  }
+  function invite(caller, asPort, calleePort) {
+    const callId = `c-${Math.random().toString(16).slice(2)}`;
+    const me = caller.address().port;
+    caller.send([
+      `INVITE sip:+15550001@127.0.0.1:${calleePort};user=phone SIP/2.0`,
+      `Via: SIP/2.0/UDP 127.0.0.1:${me};branch=z9hG4bK${callId};rport`,
+      'Max-Forwards: 70',
+      `Route: <sip:127.0.0.1:${asPort};lr>`,
+      'From: "Alice" <sip:alice@127.0.0.1>;tag=a1',
+      'To: <sip:+15550001@127.0.0.1;user=phone>',
+      `Call-ID: ${callId}`,
+      'CSeq: 1 INVITE',
+      `Contact: <sip:alice@127.0.0.1:${me}>`,
+      'Content-Length: 0', '', ''].join('\r\n'), asPort, '127.0.0.1');
+  }
+  function finalResponse(caller) {
+    return new Promise((resolve) => {
+      caller.on('message', (buf) => {
+        const status = Number(buf.toString().slice(8, 11));
+        if (status >= 200) resolve(status);
+      });
+    });
+  }
+
+  let core;
+  let caller;
+  let callee;
+  beforeEach(async () => {
+    core = coreAt(tempDir('px-calls-'));
+    caller = await socket();
+    callee = await socket();
+  });
+  afterEach(async () => {
+    caller.close();
+    callee.close();
+    await core.close();
+  });
+
+  test('a busy callee: notifyBusy due for the watching registration', async () => {
+    const batches = [];
+    core.setCallListener((batch) => batches.push(batch));
+    await core.startCallRegistration(spec({ addresses: ['tel:+15550001'], criteria: ['Busy'] }));
+    answerWith(callee, 486, 'Busy Here');
+    const answered = finalResponse(caller);
+    invite(caller, core.callPort, callee.address().port);
+    expect(await answered).toBe(486);
+    for (let i = 0; i < 100 && batches.length === 0; i += 1) await new Promise((r) => setTimeout(r, 20));
+    const notifications = batches.flatMap((b) => b.notifications);
+    expect(notifications).toEqual([expect.objectContaining({
+      event: 'Busy', sipStatus: 486, called: 'tel:+15550001', correlator: 'c1', requester: 'app1',
+      endpoint: 'http://127.0.0.1:9/cn', interfaceName: 'CallNotification',
+    })]);
+    expect(core.stats().calls).toMatchObject({ invites: 1, watchedCalls: 1 });
+  });
+
+  test('Call Direction: the decider is asked at CalledNumber and EndCall ends the call', async () => {
+    let decisions = [];
+    core.setCallListener((batch) => { decisions = decisions.concat(batch.decisions); });
+    await core.startCallRegistration(spec({
+      kind: 'direction', correlator: 'd1', addresses: ['tel:+15550001'], criteria: ['CalledNumber'],
+      interfaceName: 'CallDirection',
+    }));
+    const answered = finalResponse(caller);
+    invite(caller, core.callPort, callee.address().port);
+    for (let i = 0; i < 100 && decisions.length === 0; i += 1) await new Promise((r) => setTimeout(r, 20));
+    expect(decisions).toEqual([expect.objectContaining({ event: 'CalledNumber', correlator: 'd1', timeoutMs: 1500 })]);
+    const [d] = decisions;
+    expect(core.decideCall(d.callRef, d.decisionId, { action: 'EndCall' })).toBe(true);
+    expect(await answered).toBe(603);
+    expect(core.decideCall(d.callRef, d.decisionId, { action: 'Continue' })).toBe(false);
+  });
+});
