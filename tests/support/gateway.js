@@ -22,7 +22,8 @@ const LOOPBACK_OUTBOUND_YAML = 'outbound:\n  allow: ["127.0.0.0/8", "::1"]\n';
  *   callsYaml?: string }} options
  *   outboundYaml: the outbound section (default: loopback allowed, for the test applications);
  *   httpYaml / presenceYaml / policyYaml / callsYaml: more keys of those sections, indented by
- *   two (calls.port is 0: parallel gateways never share the AS port);
+ *   two (calls.port is 0: parallel gateways never share the AS port; an extraYaml with its own
+ *   `calls:` section replaces it);
  *   maxTargets: policy.maxTargets
  */
 function gatewayYaml({
@@ -50,9 +51,7 @@ sip:
 presence:
   fetchTimeoutMs: ${fetchTimeoutMs}
 ${presenceYaml}
-calls:
-  port: 0
-${callsYaml}
+${/^calls:/m.test(extraYaml) ? '' : `calls:\n  port: 0\n${callsYaml}`}
 ${outboundYaml}
 ${authYaml}
 policy:
