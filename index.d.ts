@@ -135,11 +135,12 @@ export interface NativeCore {
   readonly sipPort: number;
   /** The call application-server SIP port actually bound (0 when calls.enabled is false). */
   readonly callPort: number;
-  /** Counters of the SIP stack and the notification engine, e.g. subscriptionsActive; `calls`: the AS. */
-  stats(): {
-    [counter: string]: number | (CallProxyCounters & { registrations: number });
-    calls: CallProxyCounters & { registrations: number };
-  };
+  /**
+   * Counters of the SIP stack and the notification engine, e.g. subscriptionsActive. At run time
+   * it also holds `calls`, an object: `NativeCoreCallStats` (typed apart so that the numbers stay
+   * a `Record<string, number>`).
+   */
+  stats(): Record<string, number>;
   /**
    * Resolves once stored. Rejects with .code ERR_PX_DUPLICATE_CORRELATOR, ERR_PX_OVERLAPPING_CRITERIA
    * (.address), ERR_PX_CALLS_DISABLED, ERR_PX_CLOSED or ERR_PX_NOTIFICATION_STORE (docs/calls.md).
@@ -182,6 +183,9 @@ export interface CallDecisionDue extends CallParticipants {
   callRef: number; decisionId: number; event: CallEventName; sipStatus: number; timeoutMs: number;
   correlator: string; requester: string; endpoint: string; interfaceName: string; ns: string;
 }
+
+/** `core.stats().calls`: the AS role's counters and the live call registrations. */
+export type NativeCoreCallStats = CallProxyCounters & { registrations: number };
 
 /** The AS role's counters (native/sip/CallSink.h). */
 export interface CallProxyCounters {
