@@ -76,6 +76,14 @@ export interface GatewayConfig {
   };
   /** Outbound HTTP destinations allowed despite the SSRF guard (docs/security.md). */
   outbound: { allowCidrs: string[]; allowHosts: string[]; allowOwnListeners: boolean };
+  /** Call Notification / Call Direction: the application-server SIP port and the outcome mapping (docs/calls.md). */
+  calls: {
+    enabled: boolean; bindHost: string; port: number;
+    busyCodes: number[]; noAnswerCodes: number[]; notReachableCodes: number[];
+    noAnswerTimeoutMs: number; directionNoAnswerTimeoutMs: number; decisionTimeoutMs: number;
+    defaultAction: 'Continue' | 'EndCall'; endCallStatus: number; maxCalls: number;
+    notificationServiceName: string; directionServiceName: string;
+  };
   usage: {
     database: string; durability: 'durable' | 'batched'; flushIntervalMs: number;
     queueCapacity: number; maxServiceDataBytes: number; host: string;
@@ -125,8 +133,67 @@ export interface NativeCore {
   readonly config: GatewayConfig;
   /** The SIP port actually bound (sip.port may be 0). */
   readonly sipPort: number;
-  /** Counters of the SIP stack and the notification engine, e.g. subscriptionsActive. */
+  /** The call application-server SIP port actually bound (0 when calls.enabled is false). */
+  readonly callPort: number;
+  /**
+   * Counters of the SIP stack and the notification engine, e.g. subscriptionsActive. At run time
+   * it also holds `calls`, an object: `NativeCoreCallStats` (typed apart so that the numbers stay
+   * a `Record<string, number>`).
+   */
   stats(): Record<string, number>;
+  /**
+   * Resolves once stored. Rejects with .code ERR_PX_DUPLICATE_CORRELATOR, ERR_PX_OVERLAPPING_CRITERIA
+   * (.address), ERR_PX_CALLS_DISABLED, ERR_PX_CLOSED or ERR_PX_NOTIFICATION_STORE (docs/calls.md).
+   */
+  startCallRegistration(spec: CallRegistrationSpec): Promise<'started'>;
+  stopCallRegistration(kind: CallRegistrationKind, requester: string, correlator: string):
+    Promise<'stopped' | 'unknown' | 'notOwner'>;
+  listCallRegistrations(): Array<CallRegistrationSpec & { createdMs: number }>;
+  setCallListener(listener: (batch: { notifications: CallNotificationDue[]; decisions: CallDecisionDue[] }) => void): void;
+  /** false when the call no longer waits for this decision (the AS applied calls.defaultAction). */
+  decideCall(callRef: number, decisionId: number,
+    action: { action: 'Continue' | 'Route' | 'EndCall'; routingAddress?: string }): boolean;
+}
+
+export type CallEventName = 'Busy' | 'NotReachable' | 'NoAnswer' | 'CalledNumber' | 'Answer' | 'Disconnected';
+export type CallRegistrationKind = 'notification' | 'direction';
+
+/** A Call Notification (kind notification) or Call Direction (kind direction) registration. */
+export interface CallRegistrationSpec {
+  kind: CallRegistrationKind; requester: string; correlator: string;
+  /** Canonical addresses, exact or a prefix pattern ending in '*'. */
+  addresses: string[];
+  /** [] = every event. */
+  criteria: CallEventName[];
+  endpoint: string; interfaceName: string;
+  /** The request's .../local namespace: answers and callbacks use its version. */
+  ns: string;
+}
+
+export interface CallParticipants { caller: string; callerName: string; called: string; callSessionId: string }
+
+/** One per (event, notification registration wanting it). */
+export interface CallNotificationDue extends CallParticipants {
+  callRef: number; event: CallEventName; sipStatus: number; description: string; atMs: number;
+  correlator: string; requester: string; endpoint: string; interfaceName: string; ns: string;
+}
+
+/** One per Call Direction decision: call handle<Event> on the endpoint, then decideCall. */
+export interface CallDecisionDue extends CallParticipants {
+  callRef: number; decisionId: number; event: CallEventName; sipStatus: number; timeoutMs: number;
+  correlator: string; requester: string; endpoint: string; interfaceName: string; ns: string;
+}
+
+/** `core.stats().calls`: the AS role's counters and the live call registrations. */
+export type NativeCoreCallStats = CallProxyCounters & { registrations: number };
+
+/** The AS role's counters (native/sip/CallSink.h). */
+export interface CallProxyCounters {
+  invites: number; watchedCalls: number; callsInFlight: number; clientTransactions: number;
+  forwarded: number; finalResponses: number; cancels: number; noAnswerTimeouts: number;
+  acksRelayed: number; retransmitted2xx: number; events: number; decisionsAsked: number;
+  decisionsTimedOut: number; decisionsLate: number; routed: number; endedByApplication: number;
+  refused: number;
 }
 
 /**

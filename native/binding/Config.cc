@@ -75,6 +75,14 @@ void structuredToJs(Napi::Env env, Napi::Object parent, const std::string& leaf,
       requesters.Set(name, requester);
     }
     parent.Set(leaf, requesters);
+  } else if (key == "calls.busyCodes" || key == "calls.noAnswerCodes" ||
+             key == "calls.notReachableCodes") {
+    const std::vector<int>& codes = key == "calls.busyCodes"       ? c.calls.busyCodes
+                                    : key == "calls.noAnswerCodes" ? c.calls.noAnswerCodes
+                                                                   : c.calls.notReachableCodes;
+    Napi::Array list = Napi::Array::New(env, codes.size());
+    for (uint32_t i = 0; i < codes.size(); ++i) list.Set(i, codes[i]);
+    parent.Set(leaf, list);
   } else if (key == "outbound.allow") {
     parent.Set("allowCidrs", toJs(env, c.outbound.allowCidrs));
     parent.Set("allowHosts", toJs(env, c.outbound.allowHosts));

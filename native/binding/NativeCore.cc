@@ -5,7 +5,9 @@
 // One LoopQueue (owner: the JS thread, which drains it) brings back to the loop both the SIP
 // side's signal (fetch outcomes and subscription events, queued inside the watcher) and the
 // notification store's commit callbacks (writer thread), which settle the Promises of
-// startNotification / endNotification / terminateNotification.
+// startNotification / endNotification / terminateNotification and of the call registrations.
+// The call AS signals through the same queue: its events and decision requests are drained with
+// the presence outcomes and handed to the call listener as one batch.
 #include "binding/NativeCore.h"
 
 #include <cstdint>
@@ -18,6 +20,7 @@
 
 #include "binding/AsyncClose.h"
 #include "binding/AsyncQueue.h"
+#include "binding/CallsJs.h"
 #include "binding/Config.h"
 #include "binding/EnvCleanupHook.h"
 #include "binding/Errors.h"
@@ -61,6 +64,21 @@ Napi::Array quarantinedToJs(Napi::Env env, const std::vector<QuarantinedNotifica
   return list;
 }
 
+Napi::Array quarantinedCallsToJs(Napi::Env env,
+                                 const std::vector<QuarantinedCallRegistration>& rows) {
+  Napi::Array list = Napi::Array::New(env, rows.size());
+  for (uint32_t i = 0; i < rows.size(); ++i) {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("kind", rows[i].kind);
+    o.Set("requester", rows[i].requester);
+    o.Set("correlator", rows[i].correlator);
+    o.Set("reason", rows[i].reason);
+    o.Set("moved", rows[i].moved);
+    list.Set(i, o);
+  }
+  return list;
+}
+
 Napi::Object statsToJs(Napi::Env env, const gateway::GatewayStats& stats, size_t pendingFetches) {
   Napi::Object o = Napi::Object::New(env);
   const WatcherStats& s = stats.sip;
@@ -84,6 +102,7 @@ Napi::Object statsToJs(Napi::Env env, const gateway::GatewayStats& stats, size_t
   o.Set("notifications", static_cast<double>(stats.notifications));
   o.Set("watchedTerminals", static_cast<double>(stats.watchedTerminals));
   o.Set("policyInFlight", static_cast<double>(stats.policyInFlight));
+  o.Set("calls", callCountersToJs(env, stats.calls, stats.callRegistrations));
   return o;
 }
 
@@ -109,8 +128,16 @@ class NativeCore : public Napi::ObjectWrap<NativeCore> {
         {InstanceAccessor<&NativeCore::Config>("config"),
          InstanceAccessor<&NativeCore::SipPort>("sipPort"),
          InstanceAccessor<&NativeCore::QuarantinedAtStart>("quarantinedAtStart"),
+         InstanceAccessor<&NativeCore::CallPortNumber>("callPort"),
+         InstanceAccessor<&NativeCore::QuarantinedCallsAtStart>("quarantinedCallsAtStart"),
+         InstanceMethod<&NativeCore::StartCallRegistration>("startCallRegistration"),
+         InstanceMethod<&NativeCore::StopCallRegistration>("stopCallRegistration"),
+         InstanceMethod<&NativeCore::ListCallRegistrations>("listCallRegistrations"),
+         InstanceMethod<&NativeCore::SetCallListener>("setCallListener"),
+         InstanceMethod<&NativeCore::DecideCall>("decideCall"),
          InstanceMethod<&NativeCore::FetchStatus>("fetchStatus"),
-         InstanceMethod<&NativeCore::Flush>("flush"), InstanceMethod<&NativeCore::Stats>("stats"),
+         InstanceMethod<&NativeCore::Flush>("flush"),
+         InstanceMethod<&NativeCore::Stats>("stats"),
          InstanceMethod<&NativeCore::StartNotification>("startNotification"),
          InstanceMethod<&NativeCore::EndNotification>("endNotification"),
          InstanceMethod<&NativeCore::TerminateNotification>("terminateNotification"),
@@ -158,23 +185,37 @@ class NativeCore : public Napi::ObjectWrap<NativeCore> {
     bool ok;
     std::string error;
   };
-  // What a notification operation resolves with once committed.
-  enum class Operation { kStarted, kEnded };
+  // What an operation resolves with once committed.
+  struct Operation {
+    enum class Kind { kStarted, kEnded, kCallStarted, kCallStopped };
+    Kind kind = Kind::kStarted;
+    // kCallStarted: the registration to forget when its write failed.
+    call::RegistrationKind callKind = call::RegistrationKind::kNotification;
+    std::string correlator;
+  };
 
   // Feeds subscription events to the core, settles the operations whose store write committed
   // and resolves the Promise of every finished fetch. JS thread.
   void Drain(Napi::Env env, std::vector<Completion>& done) {
     if (core_->drainSubscriptionEvents()) AfterEffects(env);
+    if (core_->drainCalls()) EmitCalls(env);
     for (const Completion& c : done) {
       auto operation = operations_.take(c.operation);
       if (!operation) continue;
       Napi::HandleScope scope(env);
+      const Operation& op = operation->payload;
       if (!c.ok) {
+        // Not stored: the registration must not outlive its refused start.
+        if (op.kind == Operation::Kind::kCallStarted) {
+          core_->forgetCallRegistration(op.callKind, op.correlator);
+        }
         operation->deferred.Reject(codedError(env, gateway::notificationStoreFailureText(c.error),
                                               "ERR_PX_NOTIFICATION_STORE")
                                        .Value());
-      } else if (operation->payload == Operation::kStarted) {
+      } else if (op.kind == Operation::Kind::kStarted || op.kind == Operation::Kind::kCallStarted) {
         operation->deferred.Resolve(Napi::String::New(env, "started"));
+      } else if (op.kind == Operation::Kind::kCallStopped) {
+        operation->deferred.Resolve(Napi::String::New(env, "stopped"));
       } else {
         operation->deferred.Resolve(Napi::Boolean::New(env, true));
       }
@@ -216,6 +257,19 @@ class NativeCore : public Napi::ObjectWrap<NativeCore> {
       listener_.MakeCallback(env.Global(), {deliveries});
     } catch (const Napi::Error& e) {
       // The listener threw: report it like any uncaught exception, never lose it silently.
+      napi_fatal_exception(env, e.Value());
+    }
+  }
+
+  // Hands the call dues to the listener (held until one is set).
+  void EmitCalls(Napi::Env env) {
+    if (!core_->hasCallWork() || callListener_.IsEmpty()) return;
+    const gateway::CallBatch batch = core_->takeCallBatch();
+    Napi::HandleScope scope(env);
+    Napi::Object js = callBatchToJs(env, batch);
+    try {
+      callListener_.MakeCallback(env.Global(), {js});
+    } catch (const Napi::Error& e) {
       napi_fatal_exception(env, e.Value());
     }
   }
@@ -289,7 +343,7 @@ class NativeCore : public Napi::ObjectWrap<NativeCore> {
     RequireOpen(env);
     NotificationSpec spec = notificationSpecFromJs(env, info[0], core_->config());
     const uint64_t operation = nextOperation_++;
-    Napi::Promise promise = operations_.add(env, operation, Operation::kStarted);
+    Napi::Promise promise = operations_.add(env, operation, Operation{});
     if (core_->startNotification(std::move(spec), CommitCallback(operation)) ==
         GatewayCore::StartResult::kDuplicate) {
       operations_.take(operation)->deferred.Resolve(Napi::String::New(env, "duplicate"));
@@ -325,7 +379,9 @@ class NativeCore : public Napi::ObjectWrap<NativeCore> {
     RequireOpen(env);
     const NotificationKey id = keyFromJs(info);
     const uint64_t operation = nextOperation_++;
-    Napi::Promise promise = operations_.add(env, operation, Operation::kEnded);
+    Napi::Promise promise = operations_.add(
+        env, operation,
+        Operation{Operation::Kind::kEnded, call::RegistrationKind::kNotification, ""});
     if (!end(id, CommitCallback(operation))) {
       operations_.take(operation)->deferred.Resolve(Napi::Boolean::New(env, false));
       return promise;
@@ -367,6 +423,101 @@ class NativeCore : public Napi::ObjectWrap<NativeCore> {
     listener_ = Napi::Persistent(info[0].As<Napi::Function>());
     EmitDeliveries(env);
     return env.Undefined();
+  }
+
+  Napi::Value CallPortNumber(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), core_->callPort());
+  }
+
+  // The stored call registrations that did not decode at start (moved to
+  // quarantined_call_registrations): [{kind, requester, correlator, reason, moved}], to log.
+  Napi::Value QuarantinedCallsAtStart(const Napi::CallbackInfo& info) {
+    return quarantinedCallsToJs(info.Env(), core_->quarantinedCallsAtStart());
+  }
+
+  // startCallRegistration(spec) -> Promise<'started'>, settled once stored; rejects with a coded
+  // Error for the rules of binding-contract.md.
+  Napi::Value StartCallRegistration(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    RequireOpen(env);
+    call::CallRegistration registration = callRegistrationFromJs(env, info[0]);
+    Operation op{Operation::Kind::kCallStarted, registration.kind, registration.correlator};
+    const uint64_t operation = nextOperation_++;
+    Napi::Promise promise = operations_.add(env, operation, std::move(op));
+    const gateway::GatewayCore::CallStart started =
+        core_->startCallRegistration(std::move(registration), CommitCallback(operation));
+    using R = gateway::GatewayCore::CallStart::Result;
+    if (started.result != R::kStarted) {
+      Napi::Error error =
+          started.result == R::kDuplicateCorrelator
+              ? codedError(env, "correlator already in use", "ERR_PX_DUPLICATE_CORRELATOR")
+          : started.result == R::kOverlappingCriteria
+              ? codedError(env, "Overlapped criteria " + started.address,
+                           "ERR_PX_OVERLAPPING_CRITERIA")
+              : codedError(env, "calls are disabled (calls.enabled: false)",
+                           "ERR_PX_CALLS_DISABLED");
+      if (started.result == R::kOverlappingCriteria) error.Set("address", started.address);
+      operations_.take(operation)->deferred.Reject(error.Value());
+      return promise;
+    }
+    UpdateRef(env);
+    return promise;
+  }
+
+  // stopCallRegistration(kind, requester, correlator) -> Promise<'stopped'|'unknown'|'notOwner'>;
+  // 'stopped' once the removal is committed.
+  Napi::Value StopCallRegistration(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    RequireOpen(env);
+    const call::RegistrationKind kind = registrationKindFromJs(env, info[0]);
+    const std::string requester = info[1].IsString() ? info[1].As<Napi::String>().Utf8Value() : "";
+    if (!info[2].IsString()) throw Napi::TypeError::New(env, "correlator must be a string");
+    const std::string correlator = info[2].As<Napi::String>().Utf8Value();
+    const uint64_t operation = nextOperation_++;
+    Napi::Promise promise =
+        operations_.add(env, operation, Operation{Operation::Kind::kCallStopped, kind, correlator});
+    const call::CallRegistry::StopResult result =
+        core_->stopCallRegistration(kind, requester, correlator, CommitCallback(operation));
+    if (result != call::CallRegistry::StopResult::kStopped) {
+      operations_.take(operation)->deferred.Resolve(Napi::String::New(
+          env, result == call::CallRegistry::StopResult::kUnknown ? "unknown" : "notOwner"));
+      return promise;
+    }
+    UpdateRef(env);
+    return promise;
+  }
+
+  // listCallRegistrations() -> the live registrations, in start order, with createdMs.
+  Napi::Value ListCallRegistrations(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    const std::vector<call::CallRegistration>& list = core_->callRegistrations();
+    Napi::Array out = Napi::Array::New(env, list.size());
+    for (uint32_t i = 0; i < list.size(); ++i) out.Set(i, callRegistrationToJs(env, list[i]));
+    return out;
+  }
+
+  // setCallListener(fn): fn({notifications, decisions}) on the JS thread for every batch.
+  Napi::Value SetCallListener(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!info[0].IsFunction()) throw Napi::TypeError::New(env, "listener must be a function");
+    callListener_ = Napi::Persistent(info[0].As<Napi::Function>());
+    EmitCalls(env);
+    return env.Undefined();
+  }
+
+  // decideCall(callRef, decisionId, {action, routingAddress?}) -> boolean: false when the call no
+  // longer waits for this decision.
+  Napi::Value DecideCall(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!info[0].IsNumber() || !info[1].IsNumber()) {
+      throw Napi::TypeError::New(env, "decideCall: callRef and decisionId must be numbers");
+    }
+    const double callRef = info[0].As<Napi::Number>().DoubleValue();
+    const double decisionId = info[1].As<Napi::Number>().DoubleValue();
+    const call::CallAction action = callActionFromJs(env, info[2]);
+    if (!(callRef >= 0) || !(decisionId >= 0)) return Napi::Boolean::New(env, false);
+    return Napi::Boolean::New(env, core_->decideCall(static_cast<uint64_t>(callRef),
+                                                     static_cast<uint64_t>(decisionId), action));
   }
 
   // checkServicePolicy(requester, operation) -> decision: step 1 of the policy alone.
@@ -412,6 +563,7 @@ class NativeCore : public Napi::ObjectWrap<NativeCore> {
     core_->markClosed();
     timer_.reset();
     listener_.Reset();
+    callListener_.Reset();
     queue_->release();
     cleanupHook_.reset();
     selfRef_.Reset();
@@ -425,6 +577,7 @@ class NativeCore : public Napi::ObjectWrap<NativeCore> {
   uint64_t nextOperation_ = 1;
   std::optional<UvTimer> timer_;
   Napi::FunctionReference listener_;
+  Napi::FunctionReference callListener_;
   Napi::ObjectReference selfRef_;
   AsyncClose closer_;
   std::optional<EnvCleanupHook> cleanupHook_;

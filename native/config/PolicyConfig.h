@@ -17,9 +17,9 @@
 
 namespace px {
 
-// The services and operations policy can be set for. Call Notification is listed so that its
-// policy can be configured (and checked) before its endpoints exist.
-enum class PolicyService { kTerminalStatus, kCallNotification };
+// The services and operations policy can be set for. Call Direction is a service of its own
+// (its own pacer and limits): an application that decides holds calls, one that is told does not.
+enum class PolicyService { kTerminalStatus, kCallNotification, kCallDirection };
 enum class PolicyOperation {
   kGetStatus,
   kGetStatusForGroup,
@@ -27,9 +27,11 @@ enum class PolicyOperation {
   kEndNotification,
   kStartCallNotification,
   kStopCallNotification,
+  kStartCallDirectionNotification,
+  kStopCallDirectionNotification,
 };
-inline constexpr size_t kPolicyOperationCount = 6;
-inline constexpr size_t kPolicyServiceCount = 2;
+inline constexpr size_t kPolicyOperationCount = 8;
+inline constexpr size_t kPolicyServiceCount = 3;
 
 struct PolicyOperationInfo {
   PolicyOperation operation;
@@ -50,6 +52,10 @@ inline constexpr std::array<PolicyOperationInfo, kPolicyOperationCount> kPolicyO
      "startCallNotification"},
     {PolicyOperation::kStopCallNotification, PolicyService::kCallNotification, "callNotification",
      "stopCallNotification"},
+    {PolicyOperation::kStartCallDirectionNotification, PolicyService::kCallDirection,
+     "callDirection", "startCallDirectionNotification"},
+    {PolicyOperation::kStopCallDirectionNotification, PolicyService::kCallDirection,
+     "callDirection", "stopCallDirectionNotification"},
 }};
 
 inline const PolicyOperationInfo& policyOperationInfo(PolicyOperation op) {

@@ -16,21 +16,42 @@ std::unique_ptr<GatewayCore> GatewayCore::start(GatewayConfig config,
   // The store first: a database that cannot be read must not cost a SIP port.
   StoredAtStart stored;
   std::unique_ptr<NotificationPort> store = openNotificationStore(config, stored);
-  std::unique_ptr<PresencePort> presence = startPresence(config, std::move(signal));
+  // The AS reads the index from the SIP thread's first moment on: both exist before SIP starts.
+  auto index = std::make_shared<call::CallWatchIndex>();
+  std::unique_ptr<CallPort> calls = makeCallPort(config, *index, signal);
+  std::unique_ptr<PresencePort> presence =
+      startPresence(config, std::move(signal), calls->sipSetup());
   return std::make_unique<GatewayCore>(std::move(config), std::move(store), std::move(stored),
-                                       std::move(presence), std::move(clock));
+                                       std::move(presence), std::move(clock), std::move(calls),
+                                       std::move(index));
 }
 
+namespace {
+
+std::shared_ptr<call::CallWatchIndex> orFresh(std::shared_ptr<call::CallWatchIndex> index) {
+  return index ? std::move(index) : std::make_shared<call::CallWatchIndex>();
+}
+
+}  // namespace
+
 GatewayCore::GatewayCore(GatewayConfig config, std::unique_ptr<NotificationPort> store,
-                         StoredAtStart stored, std::unique_ptr<PresencePort> presence, Clock clock)
+                         StoredAtStart stored, std::unique_ptr<PresencePort> presence, Clock clock,
+                         std::unique_ptr<CallPort> calls,
+                         std::shared_ptr<call::CallWatchIndex> index)
     : config_(std::move(config)),
       clock_(std::move(clock)),
       store_(std::move(store)),
+      index_(orFresh(std::move(index))),
+      registry_(*index_),
+      calls_(calls ? std::move(calls) : disabledCallPort()),
       presence_(std::move(presence)),
       policy_(std::make_unique<policy::PolicyEngine>(config_)),
       quarantined_(std::move(stored.quarantined)),
+      quarantinedCalls_(std::move(stored.quarantinedCalls)),
       // Deliveries decided before the restart and never settled go first (at-least-once).
       undelivered_(std::move(stored.undelivered)) {
+  // Published before any call is matched: the SIP thread saw the empty index until now.
+  registry_.restore(std::move(stored.calls));
   const TimeMs now = clock_.wallMs();
   EngineEffects effects;
   for (NotificationState& state : stored.notifications) {
@@ -135,6 +156,102 @@ std::vector<Delivery> GatewayCore::takeDeliveries() {
   return batch;
 }
 
+GatewayCore::CallStart GatewayCore::startCallRegistration(call::CallRegistration registration,
+                                                          Committed stored) {
+  CallStart out;
+  if (!config_.calls.enabled) {
+    out.result = CallStart::Result::kDisabled;
+    return out;
+  }
+  if (registration.createdMs == 0) registration.createdMs = static_cast<uint64_t>(clock_.wallMs());
+  const call::RegistrationKind kind = registration.kind;
+  const std::string correlator = registration.correlator;
+  const call::CallRegistry::StartOutcome started = registry_.start(std::move(registration));
+  using R = call::CallRegistry::StartOutcome::Result;
+  if (started.result == R::kDuplicateCorrelator) {
+    out.result = CallStart::Result::kDuplicateCorrelator;
+    return out;
+  }
+  if (started.result == R::kOverlappingCriteria) {
+    out.result = CallStart::Result::kOverlappingCriteria;
+    out.address = started.address;
+    return out;
+  }
+  // The registry assigned the start order: store what it holds.
+  store_->saveCallRegistration(*registry_.find(kind, correlator), std::move(stored));
+  return out;
+}
+
+call::CallRegistry::StopResult GatewayCore::stopCallRegistration(call::RegistrationKind kind,
+                                                                 const std::string& requester,
+                                                                 const std::string& correlator,
+                                                                 Committed removed) {
+  const call::CallRegistry::StopResult result = registry_.stop(kind, requester, correlator);
+  if (result == call::CallRegistry::StopResult::kStopped) {
+    store_->removeCallRegistration(kind, correlator, std::move(removed));
+  }
+  return result;
+}
+
+void GatewayCore::forgetCallRegistration(call::RegistrationKind kind,
+                                         const std::string& correlator) {
+  if (const call::CallRegistration* r = registry_.find(kind, correlator)) {
+    const std::string requester = r->requester;
+    registry_.stop(kind, requester, correlator);
+  }
+}
+
+CallRecipient GatewayCore::recipientOf(const call::CallRegistration& r) const {
+  return CallRecipient{r.correlator, r.requester, r.endpoint, r.interfaceName, r.ns};
+}
+
+bool GatewayCore::drainCalls() {
+  std::vector<call::CallEventRecord> events = calls_->takeEvents();
+  std::vector<call::DecisionRequest> decisions = calls_->takeDecisions();
+  if ((events.empty() && decisions.empty()) || closing()) return false;
+  const int64_t now = clock_.steadyMs();
+  // Answers lost by the JS side (never decided) would otherwise stay forever.
+  for (auto it = pendingDecisions_.begin(); it != pendingDecisions_.end();) {
+    it = it->second < now ? pendingDecisions_.erase(it) : std::next(it);
+  }
+  const std::shared_ptr<const call::CallMatcher> matcher = registry_.matcher();
+  for (call::CallEventRecord& e : events) {
+    for (const call::CallRegistration* r : matcher->notified(e.parties.called, e.event)) {
+      callBatch_.notifications.push_back(CallNotificationDue{
+          e.callRef, e.event, e.parties, e.sipStatus, e.description, e.atMs, recipientOf(*r)});
+    }
+  }
+  for (call::DecisionRequest& d : decisions) {
+    const call::CallRegistration* decider = matcher->decider(d.parties.called, d.event);
+    if (decider == nullptr) {
+      // Stopped since the SIP thread matched it: the call goes on as if nobody watched it.
+      calls_->decide(d.callRef, d.decisionId, call::CallAction{});
+      continue;
+    }
+    pendingDecisions_[{d.callRef, d.decisionId}] = now + static_cast<int64_t>(d.timeoutMs);
+    callBatch_.decisions.push_back(CallDecisionDue{d.callRef, d.decisionId, d.event,
+                                                   std::move(d.parties), d.sipStatus, d.timeoutMs,
+                                                   recipientOf(*decider)});
+  }
+  return true;
+}
+
+CallBatch GatewayCore::takeCallBatch() {
+  CallBatch batch;
+  std::swap(batch, callBatch_);
+  return batch;
+}
+
+bool GatewayCore::decideCall(uint64_t callRef, uint64_t decisionId, call::CallAction action) {
+  const auto it = pendingDecisions_.find({callRef, decisionId});
+  if (it == pendingDecisions_.end()) return false;
+  const bool inTime = clock_.steadyMs() <= it->second;
+  pendingDecisions_.erase(it);
+  // Passed on even when late: the AS ignores it then and counts it (decisionsLate).
+  if (!closing()) calls_->decide(callRef, decisionId, std::move(action));
+  return inTime && !closing();
+}
+
 policy::Decision GatewayCore::checkServicePolicy(const std::string& requester,
                                                  PolicyOperation op) const {
   return policy_->checkService(requester, op);
@@ -151,6 +268,8 @@ GatewayStats GatewayCore::stats() const {
   s.notifications = engine_.size();
   s.watchedTerminals = engine_.watchedTerminals();
   s.policyInFlight = policy_->inFlight();
+  s.calls = calls_->stats();
+  s.callRegistrations = registry_.size();
   return s;
 }
 

@@ -11,15 +11,24 @@
 // unwatches (one SIP-thread wake-up per batch), then one store transaction (changed states,
 // removals, and the deliveries they caused), then the deliveries are queued for the listener.
 // A notification that ended in a batch is removed, not saved, even if it also changed in it.
+//
+// Calls (docs/calls.md): the core owns the CallRegistry, the CallWatchIndex it publishes to (read
+// by the SIP thread's AS role) and the CallPort. Registrations are stored through the same store
+// writer; the AS's events become one CallNotificationDue per notification registration wanting
+// them, its decision requests one CallDecisionDue for the decider (or Continue at once when no
+// registration decides any more).
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "call/CallRegistry.h"
 #include "config/GatewayConfig.h"
+#include "gateway/CallDues.h"
 #include "gateway/Clock.h"
 #include "gateway/GatewayPorts.h"
 #include "notify/NotificationEngine.h"
@@ -29,25 +38,32 @@ namespace px::gateway {
 
 struct GatewayStats {
   WatcherStats sip;
-  uint64_t notifications = 0;     // active notifications
-  uint64_t watchedTerminals = 0;  // distinct terminals with a subscription wanted
-  uint64_t policyInFlight = 0;    // requests admitted by the policy and not yet released
+  uint64_t notifications = 0;      // active notifications
+  uint64_t watchedTerminals = 0;   // distinct terminals with a subscription wanted
+  uint64_t policyInFlight = 0;     // requests admitted by the policy and not yet released
+  CallProxyCounters calls;         // the AS role's counters
+  uint64_t callRegistrations = 0;  // live call registrations (both kinds)
 };
 
 class GatewayCore {
  public:
   using Committed = NotificationStore::Committed;
 
-  // Opens the store, starts SIP (StartError naming the stage that failed; the store is closed
-  // again when SIP cannot start) and continues the stored notifications.
+  // Opens the store, starts SIP with the call AS on its thread (StartError naming the stage that
+  // failed; the store is closed again when SIP cannot start) and continues the stored
+  // notifications and call registrations. `signal` also tells of call events and decisions.
   static std::unique_ptr<GatewayCore> start(GatewayConfig config,
                                             PresenceWatcher::OutcomeSignal signal,
                                             Clock clock = Clock::system());
 
   // Continues the notifications of the previous run: their terminals are watched again, the
   // ones that expired meanwhile get statusEnd; the outbox's deliveries go first.
+  // `calls` null: a port that does nothing (tests of Terminal Status). `index`: the one `calls`
+  // reads (null: a fresh one).
   GatewayCore(GatewayConfig config, std::unique_ptr<NotificationPort> store, StoredAtStart stored,
-              std::unique_ptr<PresencePort> presence, Clock clock);
+              std::unique_ptr<PresencePort> presence, Clock clock,
+              std::unique_ptr<CallPort> calls = nullptr,
+              std::shared_ptr<call::CallWatchIndex> index = nullptr);
   ~GatewayCore();
   GatewayCore(const GatewayCore&) = delete;
   GatewayCore& operator=(const GatewayCore&) = delete;
@@ -90,6 +106,40 @@ class GatewayCore {
   bool hasDeliveries() const { return !undelivered_.empty(); }
   std::vector<Delivery> takeDeliveries();
 
+  // --- Call Notification / Call Direction registrations and calls ------------------------------
+  struct CallStart {
+    enum class Result { kStarted, kDuplicateCorrelator, kOverlappingCriteria, kDisabled };
+    Result result = Result::kStarted;
+    std::string address;  // kOverlappingCriteria: the address in common
+  };
+  // kStarted: live (and published to the SIP thread) at once; `stored` runs (writer thread)
+  // once committed. Otherwise nothing happens and `stored` is dropped. order is assigned here;
+  // createdMs is set from the wall clock when 0.
+  CallStart startCallRegistration(call::CallRegistration registration, Committed stored);
+  // kStopped: `removed` runs once the removal committed; otherwise it is dropped.
+  call::CallRegistry::StopResult stopCallRegistration(call::RegistrationKind kind,
+                                                      const std::string& requester,
+                                                      const std::string& correlator,
+                                                      Committed removed);
+  // A start whose store write failed (its caller was answered with an error): it ends without a
+  // store write.
+  void forgetCallRegistration(call::RegistrationKind kind, const std::string& correlator);
+  const std::vector<call::CallRegistration>& callRegistrations() const {
+    return registry_.registrations();
+  }
+  const std::vector<QuarantinedCallRegistration>& quarantinedCallsAtStart() const {
+    return quarantinedCalls_;
+  }
+  uint16_t callPort() const { return calls_->port(); }
+  // Turns what the AS queued into dues; false when there was nothing (or closing: taken and
+  // dropped, the AS applies its default action to waiting calls).
+  bool drainCalls();
+  bool hasCallWork() const { return !callBatch_.empty(); }
+  CallBatch takeCallBatch();
+  // The application's (or the JS default's) decision. false when the call no longer waits for
+  // it: unknown, already decided, or past its deadline (the AS applied calls.defaultAction).
+  bool decideCall(uint64_t callRef, uint64_t decisionId, call::CallAction action);
+
   // --- Policy ----------------------------------------------------------------------------------
   policy::Decision checkServicePolicy(const std::string& requester, PolicyOperation op) const;
   policy::Decision evaluatePolicy(const std::string& requester, PolicyOperation op,
@@ -114,14 +164,25 @@ class GatewayCore {
   template <typename End>
   bool endWith(const NotificationKey& id, Committed removed, End end);
 
+  // Decisions handed to the JS side and not yet answered: (callRef, decisionId) -> steady deadline.
+  using PendingDecisions = std::map<std::pair<uint64_t, uint64_t>, int64_t>;
+  CallRecipient recipientOf(const call::CallRegistration& registration) const;
+
   GatewayConfig config_;
   Clock clock_;
   std::unique_ptr<NotificationPort> store_;
+  // The index and the AS outlive the SIP thread (presence_, declared after them, stops first).
+  std::shared_ptr<call::CallWatchIndex> index_;
+  call::CallRegistry registry_;
+  std::unique_ptr<CallPort> calls_;
   std::unique_ptr<PresencePort> presence_;
   std::unique_ptr<policy::PolicyEngine> policy_;
   NotificationEngine engine_;
   std::vector<QuarantinedNotification> quarantined_;
+  std::vector<QuarantinedCallRegistration> quarantinedCalls_;
   std::vector<Delivery> undelivered_;  // held until the listener takes them
+  CallBatch callBatch_;                // held until the call listener takes it
+  PendingDecisions pendingDecisions_;
   bool closing_ = false;
   bool closed_ = false;
 };

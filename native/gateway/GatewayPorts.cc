@@ -2,13 +2,16 @@
 
 #include <utility>
 
+#include "sip/CallServer.h"
+
 namespace px::gateway {
 namespace {
 
 class WatcherPort final : public PresencePort {
  public:
-  WatcherPort(const GatewayConfig& config, PresenceWatcher::OutcomeSignal signal)
-      : watcher_(config, std::move(signal)) {}
+  WatcherPort(const GatewayConfig& config, PresenceWatcher::OutcomeSignal signal,
+              SipStack::Setup extraRoles)
+      : watcher_(config, std::move(signal), std::move(extraRoles)) {}
   uint64_t fetch(const std::string& requestUri, bool wakeNow) override {
     return watcher_.fetch(requestUri, wakeNow);
   }
@@ -27,12 +30,51 @@ class WatcherPort final : public PresencePort {
   PresenceWatcher watcher_;
 };
 
+class ServerCallPort final : public CallPort {
+ public:
+  ServerCallPort(const GatewayConfig& config, const call::CallWatchIndex& index,
+                 std::function<void()> signal)
+      : server_(config, index, std::move(signal)) {}
+  uint16_t port() const override { return server_.port(); }
+  void decide(uint64_t callRef, uint64_t decisionId, call::CallAction action) override {
+    server_.decide(callRef, decisionId, std::move(action));
+  }
+  std::vector<call::CallEventRecord> takeEvents() override { return server_.takeEvents(); }
+  std::vector<call::DecisionRequest> takeDecisions() override { return server_.takeDecisions(); }
+  CallProxyCounters stats() const override { return server_.stats(); }
+  SipStack::Setup sipSetup() override {
+    return [this](SipStack& stack) { return server_.setup(stack); };
+  }
+
+ private:
+  CallServer server_;
+};
+
+// calls.enabled false: no AS agent, nothing ever happens.
+class DisabledCallPort final : public CallPort {
+ public:
+  uint16_t port() const override { return 0; }
+  void decide(uint64_t, uint64_t, call::CallAction) override {}
+  std::vector<call::CallEventRecord> takeEvents() override { return {}; }
+  std::vector<call::DecisionRequest> takeDecisions() override { return {}; }
+  CallProxyCounters stats() const override { return {}; }
+  SipStack::Setup sipSetup() override { return {}; }
+};
+
 class StorePort final : public NotificationPort {
  public:
   explicit StorePort(const std::string& path) : store_(path) {}
   NotificationStore& store() { return store_; }
   void write(NotificationWrites writes, NotificationStore::Committed committed) override {
     store_.write(std::move(writes), std::move(committed));
+  }
+  void saveCallRegistration(const call::CallRegistration& registration,
+                            NotificationStore::Committed committed) override {
+    store_.saveCallRegistration(registration, std::move(committed));
+  }
+  void removeCallRegistration(call::RegistrationKind kind, const std::string& correlator,
+                              NotificationStore::Committed committed) override {
+    store_.removeCallRegistration(kind, correlator, std::move(committed));
   }
   void deliveryDone(const NotificationKey& id, uint64_t sequence) override {
     store_.deliveryDone(id, sequence);
@@ -52,16 +94,30 @@ std::unique_ptr<NotificationPort> openNotificationStore(const GatewayConfig& con
     stored.notifications = port->store().loadAll();
     stored.quarantined = port->store().quarantined();
     stored.undelivered = port->store().pendingDeliveries();
+    stored.calls = port->store().loadCallRegistrations();
+    stored.quarantinedCalls = port->store().quarantinedCalls();
     return port;
   } catch (const std::exception& e) {
     throw StartError(StartError::Stage::kNotificationStore, e.what());
   }
 }
 
+std::unique_ptr<CallPort> disabledCallPort() {
+  return std::make_unique<DisabledCallPort>();
+}
+
+std::unique_ptr<CallPort> makeCallPort(const GatewayConfig& config,
+                                       const call::CallWatchIndex& index,
+                                       std::function<void()> signal) {
+  if (!config.calls.enabled) return disabledCallPort();
+  return std::make_unique<ServerCallPort>(config, index, std::move(signal));
+}
+
 std::unique_ptr<PresencePort> startPresence(const GatewayConfig& config,
-                                            PresenceWatcher::OutcomeSignal signal) {
+                                            PresenceWatcher::OutcomeSignal signal,
+                                            SipStack::Setup extraRoles) {
   try {
-    return std::make_unique<WatcherPort>(config, std::move(signal));
+    return std::make_unique<WatcherPort>(config, std::move(signal), std::move(extraRoles));
   } catch (const std::exception& e) {
     throw StartError(StartError::Stage::kSip, e.what());
   }

@@ -1,16 +1,19 @@
 // What the gateway core needs of the SIP side and of the notification store, as interfaces: the
-// production ones wrap PresenceWatcher and NotificationStore (GatewayPorts.cc), GoogleTest passes
-// fakes so that the orchestration runs without UDP or SQLite.
+// production ones wrap PresenceWatcher, CallServer and NotificationStore (GatewayPorts.cc),
+// GoogleTest passes fakes so that the orchestration runs without UDP or SQLite.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
+#include "call/CallMatcher.h"
 #include "config/GatewayConfig.h"
 #include "notify/NotificationEngine.h"
+#include "sip/CallSink.h"
 #include "sip/PresenceWatcher.h"
 #include "store/NotificationStore.h"
 
@@ -31,11 +34,30 @@ class PresencePort {
   virtual void close() = 0;  // blocks: joins the SIP thread
 };
 
+// The call application server (CallServer's public API, as the core uses it). It reads the
+// CallWatchIndex the core publishes to; its events and decisions are signalled like presence
+// outcomes.
+class CallPort {
+ public:
+  virtual ~CallPort() = default;
+  virtual uint16_t port() const = 0;  // 0 when calls are disabled
+  virtual void decide(uint64_t callRef, uint64_t decisionId, call::CallAction action) = 0;
+  virtual std::vector<call::CallEventRecord> takeEvents() = 0;
+  virtual std::vector<call::DecisionRequest> takeDecisions() = 0;
+  virtual CallProxyCounters stats() const = 0;
+  // What the SIP thread runs at start to add the AS role; {} when calls are disabled.
+  virtual SipStack::Setup sipSetup() = 0;
+};
+
 // The notification store after start-up (writes go to its writer thread).
 class NotificationPort {
  public:
   virtual ~NotificationPort() = default;
   virtual void write(NotificationWrites writes, NotificationStore::Committed committed) = 0;
+  virtual void saveCallRegistration(const call::CallRegistration& registration,
+                                    NotificationStore::Committed committed) = 0;
+  virtual void removeCallRegistration(call::RegistrationKind kind, const std::string& correlator,
+                                      NotificationStore::Committed committed) = 0;
   virtual void deliveryDone(const NotificationKey& id, uint64_t sequence) = 0;
   virtual void close() = 0;  // blocks: commits what is queued, joins the writer
 };
@@ -45,6 +67,8 @@ struct StoredAtStart {
   std::vector<NotificationState> notifications;      // decoded, sorted by key
   std::vector<QuarantinedNotification> quarantined;  // rows that did not decode
   std::vector<Delivery> undelivered;                 // the outbox: deliveries never settled
+  std::vector<call::CallRegistration> calls;         // call registrations, in start order
+  std::vector<QuarantinedCallRegistration> quarantinedCalls;  // call rows that did not decode
 };
 
 // Why the gateway could not start; the binding turns the stage into an error code.
@@ -62,9 +86,20 @@ class StartError : public std::runtime_error {
 std::unique_ptr<NotificationPort> openNotificationStore(const GatewayConfig& config,
                                                         StoredAtStart& stored);
 
+// A call port that does nothing: calls.enabled false (and tests without calls).
+std::unique_ptr<CallPort> disabledCallPort();
+
+// The call AS over `index` (a CallServer, or a port that does nothing when calls.enabled is
+// false). `signal` as for presence. The index and the port must outlive the SIP thread.
+std::unique_ptr<CallPort> makeCallPort(const GatewayConfig& config,
+                                       const call::CallWatchIndex& index,
+                                       std::function<void()> signal);
+
 // Binds the SIP transports and starts the SIP thread (StartError kSip). `signal` is called
 // (SIP thread) when fetch outcomes or subscription events are ready; it must not block.
+// `extraRoles`: other roles of the same SIP thread (CallPort::sipSetup()).
 std::unique_ptr<PresencePort> startPresence(const GatewayConfig& config,
-                                            PresenceWatcher::OutcomeSignal signal);
+                                            PresenceWatcher::OutcomeSignal signal,
+                                            SipStack::Setup extraRoles = {});
 
 }  // namespace px::gateway

@@ -27,9 +27,11 @@ bool takesAddresses(PolicyOperation op) {
     case PolicyOperation::kGetStatusForGroup:
     case PolicyOperation::kStartNotification:
     case PolicyOperation::kStartCallNotification:
+    case PolicyOperation::kStartCallDirectionNotification:
       return true;
     case PolicyOperation::kEndNotification:
     case PolicyOperation::kStopCallNotification:
+    case PolicyOperation::kStopCallDirectionNotification:
       return false;
   }
   return false;

@@ -8,15 +8,17 @@
 #include <system_error>
 #include <utility>
 
+#include "store/CallRegistrationRows.h"
 #include "store/DeliveryRows.h"
 #include "store/NotificationRows.h"
 
 namespace px {
 namespace {
 
-// Schema version 2 (PRAGMA user_version): version 1 plus pending_deliveries. application_id marks
+// Schema version 3 (PRAGMA user_version): version 1 plus pending_deliveries (2) plus
+// call_registrations (3). application_id marks
 // the file as ours, so that a foreign SQLite file with a matching user_version is still refused.
-constexpr int64_t kSchemaVersion = 2;
+constexpr int64_t kSchemaVersion = 3;
 constexpr int64_t kApplicationId = 0x50584e53;  // "PXNS"
 constexpr uint32_t kBusyTimeoutMs = 5000;
 
@@ -87,9 +89,19 @@ void prepareNotificationSchema(sqlite3* db, const sqlite::FileState& found) {
   if (found.fresh()) {
     sqlite::exec(db, kCreateTable);
     sqlite::exec(db, kCreateOutbox);
+    sqlite::exec(db, store::kCreateCallRegistrations);
   } else if (found.version == 1) {
-    // Version 1 had no outbox; its notifications are read as they are.
+    // Version 1 had no outbox and no call registrations; its notifications are read as they are.
     sqlite::exec(db, kCreateOutbox);
+    sqlite::exec(db, store::kCreateCallRegistrations);
+  } else if (found.version == 2) {
+    // Version 2 predates Call Notification: its tables stay as they are.
+    sqlite::exec(db, store::kCreateCallRegistrations);
+    if (const auto calls =
+            sqlite::columnMismatch(db, "call_registrations", store::kExpectedCallColumns.data(),
+                                   store::kExpectedCallColumns.size())) {
+      throw sqlite::SchemaError("table call_registrations has unexpected columns (" + *calls + ")");
+    }
   } else if (found.version != kSchemaVersion) {
     throw sqlite::SchemaError("unknown notification schema version " +
                               std::to_string(found.version) + " (this build reads version " +
@@ -101,6 +113,10 @@ void prepareNotificationSchema(sqlite3* db, const sqlite::FileState& found) {
                  sqlite::columnMismatch(db, "pending_deliveries", kExpectedOutboxColumns.data(),
                                         kExpectedOutboxColumns.size())) {
     throw sqlite::SchemaError("table pending_deliveries has unexpected columns (" + *outbox + ")");
+  } else if (const auto calls = sqlite::columnMismatch(db, "call_registrations",
+                                                       store::kExpectedCallColumns.data(),
+                                                       store::kExpectedCallColumns.size())) {
+    throw sqlite::SchemaError("table call_registrations has unexpected columns (" + *calls + ")");
   }
 }
 
@@ -174,6 +190,37 @@ void NotificationStore::prepareStatements() {
   settleDelivery_ = sqlite::prepare(
       db,
       "DELETE FROM pending_deliveries WHERE requester = ?1 AND correlator = ?2 AND sequence = ?3");
+  saveCall_ = sqlite::prepare(db, std::string("INSERT OR REPLACE INTO call_registrations (") +
+                                      store::kCallRegistrationColumns +
+                                      ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
+  removeCall_ =
+      sqlite::prepare(db, "DELETE FROM call_registrations WHERE kind = ?1 AND correlator = ?2");
+}
+
+void NotificationStore::saveCallRegistration(const call::CallRegistration& registration,
+                                             Committed committed) {
+  const std::string problem = store::callRegistrationUnstorable(registration);
+  if (!problem.empty()) {
+    if (committed) committed(false, "notification store '" + path_ + "': " + problem);
+    return;
+  }
+  submitCall(registration.kind, registration.correlator, registration, std::move(committed));
+}
+
+void NotificationStore::removeCallRegistration(call::RegistrationKind kind,
+                                               const std::string& correlator, Committed committed) {
+  submitCall(kind, correlator, std::nullopt, std::move(committed));
+}
+
+void NotificationStore::submitCall(call::RegistrationKind kind, const std::string& correlator,
+                                   std::optional<call::CallRegistration> registration,
+                                   Committed committed) {
+  const bool open = writer_->submit([&](Batch& queue) {
+    queue.calls.insert_or_assign(std::make_pair(kind, correlator), std::move(registration));
+    if (committed) queue.callbacks.push_back(std::move(committed));
+    return true;
+  });
+  if (!open && committed) committed(false, "store is closed");
 }
 
 void NotificationStore::save(const NotificationState& state, Committed committed) {
@@ -245,6 +292,8 @@ void NotificationStore::close() {
     delete_.reset();
     keepDelivery_.reset();
     settleDelivery_.reset();
+    saveCall_.reset();
+    removeCall_.reset();
     db_.close();  // a failed checkpoint loses nothing: the WAL is replayed at the next open
   });
 }
@@ -327,6 +376,44 @@ sqlite::WriteStatus NotificationStore::writeBatch(const Batch& batch) {
     if (rc == SQLITE_OK) rc = sqlite3_step(stmt);
     if (rc != SQLITE_DONE) {
       return fail(rc, change.keep ? "keeping a delivery" : "settling a delivery", stmt);
+    }
+  }
+  return writeCalls(batch);
+}
+
+sqlite::WriteStatus NotificationStore::writeCalls(const Batch& batch) {
+  sqlite3* db = db_.get();
+  for (const auto& [key, registration] : batch.calls) {
+    const std::string kind = call::toString(key.first);
+    sqlite3_stmt* stmt = registration ? saveCall_.get() : removeCall_.get();
+    const sqlite::ResetGuard reset(stmt);
+    int rc = sqlite::bindText(stmt, 1, kind);
+    if (rc == SQLITE_OK) rc = sqlite::bindText(stmt, 2, key.second);
+    // Bound without copying: these live until the statement has run.
+    const std::string addresses =
+        registration ? store::encodeCallAddresses(registration->addresses) : "";
+    const std::string criteria =
+        registration ? store::encodeCallCriteria(registration->criteria) : "";
+    if (registration) {
+      if (rc == SQLITE_OK) rc = sqlite::bindText(stmt, 3, registration->requester);
+      if (rc == SQLITE_OK) rc = sqlite::bindText(stmt, 4, addresses);
+      if (rc == SQLITE_OK) rc = sqlite::bindText(stmt, 5, criteria);
+      if (rc == SQLITE_OK) rc = sqlite::bindText(stmt, 6, registration->endpoint);
+      if (rc == SQLITE_OK) rc = sqlite::bindText(stmt, 7, registration->interfaceName);
+      if (rc == SQLITE_OK) rc = sqlite::bindText(stmt, 8, registration->ns);
+      if (rc == SQLITE_OK) {
+        rc = sqlite3_bind_int64(stmt, 9, static_cast<int64_t>(registration->createdMs));
+      }
+      if (rc == SQLITE_OK) {
+        rc = sqlite3_bind_int64(stmt, 10, static_cast<int64_t>(registration->order));
+      }
+    }
+    if (rc == SQLITE_OK) rc = sqlite3_step(stmt);
+    if (rc != SQLITE_DONE) {
+      sqlite::WriteStatus status{
+          rc, sqlite3_errmsg(db),
+          registration ? "saving a call registration" : "removing a call registration"};
+      return status;
     }
   }
   return {};

@@ -21,6 +21,7 @@
 #include <utility>
 #include <vector>
 
+#include "call/CallMatcher.h"
 #include "notify/NotificationEngine.h"
 #include "store/GroupCommitWriter.h"
 #include "store/Sqlite.h"
@@ -42,6 +43,16 @@ struct QuarantinedNotification {
   // A row of pending_deliveries rather than a notification: left in place and reported at every
   // start; the notification itself (if active) goes on.
   bool pendingDelivery = false;
+};
+
+// A stored call registration that could not be decoded at load: moved to
+// quarantined_call_registrations (like notifications) and reported, never loaded.
+struct QuarantinedCallRegistration {
+  std::string kind;  // as far as readable (lenient text)
+  std::string requester;
+  std::string correlator;
+  std::string reason;
+  bool moved = false;  // false: moving it failed; it stays in call_registrations (see reason)
 };
 
 // Writes that must land in one transaction: a state change and the deliveries it caused are
@@ -90,6 +101,18 @@ class NotificationStore {
   // A delivery was settled (delivered, or given up for good): it leaves the outbox.
   void deliveryDone(const NotificationKey& id, uint64_t sequence);
 
+  // --- Call Notification / Call Direction registrations (table call_registrations) ----------
+  // Every stored registration that decodes, in start order; call at start-up before the first
+  // write. Rows that do not decode are quarantined and listed by quarantinedCalls().
+  std::vector<call::CallRegistration> loadCallRegistrations();
+  const std::vector<QuarantinedCallRegistration>& quarantinedCalls() const {
+    return quarantinedCalls_;
+  }
+  // Through the same writer and transactions as the notifications; committed as for save().
+  void saveCallRegistration(const call::CallRegistration& registration, Committed committed = {});
+  void removeCallRegistration(call::RegistrationKind kind, const std::string& correlator,
+                              Committed committed = {});
+
   // Commits everything queued so far (and runs its Committed callbacks), then returns.
   // Blocks: not on the event loop.
   void flush();
@@ -111,12 +134,18 @@ class NotificationStore {
   struct Batch {
     std::map<NotificationKey, Write> writes;  // coalesced: the last write of each key
     std::vector<OutboxChange> outbox;         // in call order, never coalesced
-    std::vector<Committed> callbacks;         // of every queued write, in call order
-    bool empty() const { return writes.empty() && outbox.empty() && callbacks.empty(); }
-    size_t weight() const { return writes.size() + outbox.size(); }
+    // Call registrations by (kind, correlator): the latest state, or removal (nullopt).
+    std::map<std::pair<call::RegistrationKind, std::string>, std::optional<call::CallRegistration>>
+        calls;
+    std::vector<Committed> callbacks;  // of every queued write, in call order
+    bool empty() const {
+      return writes.empty() && outbox.empty() && calls.empty() && callbacks.empty();
+    }
+    size_t weight() const { return writes.size() + outbox.size() + calls.size(); }
     void clear() {
       writes.clear();
       outbox.clear();
+      calls.clear();
       callbacks.clear();
     }
   };
@@ -125,6 +154,9 @@ class NotificationStore {
   void prepareStatements();
   // Writes one batch inside the writer's transaction.
   sqlite::WriteStatus writeBatch(const Batch& batch);
+  sqlite::WriteStatus writeCalls(const Batch& batch);
+  void submitCall(call::RegistrationKind kind, const std::string& correlator,
+                  std::optional<call::CallRegistration> registration, Committed committed);
   void finishBatch(Batch& batch, const sqlite::WriteStatus& outcome);
   void loadOutbox(sqlite3* db);
   void quarantine(const std::vector<std::pair<sqlite::Value, sqlite::Value>>& keys);
@@ -132,11 +164,12 @@ class NotificationStore {
   std::string path_;
   std::vector<QuarantinedNotification> quarantined_;
   std::vector<Delivery> pending_;
+  std::vector<QuarantinedCallRegistration> quarantinedCalls_;
 
   // Connection and statements: used under the writer's connection lock (the writer's batches,
   // loadAll(), close()).
   sqlite::SqliteDatabase db_;
-  sqlite::Stmt upsert_, delete_, keepDelivery_, settleDelivery_;
+  sqlite::Stmt upsert_, delete_, keepDelivery_, settleDelivery_, saveCall_, removeCall_;
 
   std::unique_ptr<Writer> writer_;  // last: its thread uses everything above
 };

@@ -1,7 +1,9 @@
 #include "usage/Catalogue.h"
 
 #include <algorithm>
+#include <iterator>
 #include <stdexcept>
+#include <utility>
 
 #include "usage/UsageStatus.h"
 
@@ -61,6 +63,27 @@ std::vector<AttributeSpec> callEvent(std::string_view networkEvent) {
           req(attr::kCalledParty),        oneOf(attr::kNetworkEvent, {networkEvent})};
 }
 
+// callEvent's counterpart for Call Direction's handle* (see the header).
+std::vector<AttributeSpec> directionEvent(std::string_view networkEvent) {
+  return {oneOf(attr::kCode, {"0", "1"}),
+          oneOf(attr::kCallDirection, {"Sending", "Decided", "Error"}),
+          req(attr::kCorrelator),
+          reqMayBeEmpty(attr::kCaller),
+          req(attr::kCalledParty),
+          oneOf(attr::kNetworkEvent, {networkEvent}),
+          opt(attr::kAction)};
+}
+
+std::vector<AttributeSpec> startCallAttributes() {
+  return {oneOf(attr::kCode, {"0", "1"}), reqMayBeEmpty(attr::kRequester), req(attr::kMethod),
+          req(attr::kCorrelator),         req(attr::kCalledParty),         req(attr::kCallEvents)};
+}
+
+std::vector<AttributeSpec> stopCallAttributes() {
+  return {oneOf(attr::kCode, {"0", "1"}), reqMayBeEmpty(attr::kRequester), req(attr::kMethod),
+          req(attr::kCorrelator), opt(attr::kCallEvents)};
+}
+
 std::vector<EventSpec> makeCatalogue() {
   using K = EventKind;
   std::vector<EventSpec> c;
@@ -100,16 +123,10 @@ std::vector<EventSpec> makeCatalogue() {
                {req(attr::kCorrelator), req(attr::kAppCorrelationId)}});
   c.push_back({EventType::kStatusEndDeliveryResult, event::kStatusEndDeliveryResult, K::kDelivery,
                deliveryResult()});
-  c.push_back({EventType::kStartCallNotification,
-               event::kStartCallNotification,
-               K::kOperation,
-               {oneOf(attr::kCode, {"0", "1"}), reqMayBeEmpty(attr::kRequester), req(attr::kMethod),
-                req(attr::kCorrelator), req(attr::kCalledParty), req(attr::kCallEvents)}});
-  c.push_back({EventType::kStopCallNotification,
-               event::kStopCallNotification,
-               K::kOperation,
-               {oneOf(attr::kCode, {"0", "1"}), reqMayBeEmpty(attr::kRequester), req(attr::kMethod),
-                req(attr::kCorrelator), opt(attr::kCallEvents)}});
+  c.push_back({EventType::kStartCallNotification, event::kStartCallNotification, K::kOperation,
+               startCallAttributes()});
+  c.push_back({EventType::kStopCallNotification, event::kStopCallNotification, K::kOperation,
+               stopCallAttributes()});
   c.push_back({EventType::kNotifyCalledNumber, event::kNotifyCalledNumber, K::kCallEvent,
                callEvent("NotifyCalledNumber")});
   c.push_back({EventType::kNotifyBusy, event::kNotifyBusy, K::kCallEvent, callEvent("NotifyBusy")});
@@ -117,6 +134,43 @@ std::vector<EventSpec> makeCatalogue() {
                callEvent("NotifyNotReachable")});
   c.push_back({EventType::kNotifyNoAnswer, event::kNotifyNoAnswer, K::kCallEvent,
                callEvent("NotifyNoAnswer")});
+  c.push_back({EventType::kStartCallDirectionNotification, event::kStartCallDirectionNotification,
+               K::kOperation, startCallAttributes()});
+  c.push_back({EventType::kStopCallDirectionNotification, event::kStopCallDirectionNotification,
+               K::kOperation, stopCallAttributes()});
+  c.push_back({EventType::kHandleCalledNumber, event::kHandleCalledNumber, K::kCallEvent,
+               directionEvent("HandleCalledNumber")});
+  c.push_back(
+      {EventType::kHandleBusy, event::kHandleBusy, K::kCallEvent, directionEvent("HandleBusy")});
+  c.push_back({EventType::kHandleNotReachable, event::kHandleNotReachable, K::kCallEvent,
+               directionEvent("HandleNotReachable")});
+  c.push_back({EventType::kHandleNoAnswer, event::kHandleNoAnswer, K::kCallEvent,
+               directionEvent("HandleNoAnswer")});
+  c.push_back(
+      {EventType::kNotifyAnswer, event::kNotifyAnswer, K::kCallEvent, callEvent("NotifyAnswer")});
+  c.push_back({EventType::kNotifyCallEvent, event::kNotifyCallEvent, K::kCallEvent,
+               callEvent("NotifyCallEvent")});
+  const std::pair<EventType, std::string_view> callDeliveries[] = {
+      {EventType::kNotifyCalledNumberDeliveryAttempted,
+       event::kNotifyCalledNumberDeliveryAttempted},
+      {EventType::kNotifyCalledNumberDeliveryResult, event::kNotifyCalledNumberDeliveryResult},
+      {EventType::kNotifyBusyDeliveryAttempted, event::kNotifyBusyDeliveryAttempted},
+      {EventType::kNotifyBusyDeliveryResult, event::kNotifyBusyDeliveryResult},
+      {EventType::kNotifyNotReachableDeliveryAttempted,
+       event::kNotifyNotReachableDeliveryAttempted},
+      {EventType::kNotifyNotReachableDeliveryResult, event::kNotifyNotReachableDeliveryResult},
+      {EventType::kNotifyNoAnswerDeliveryAttempted, event::kNotifyNoAnswerDeliveryAttempted},
+      {EventType::kNotifyNoAnswerDeliveryResult, event::kNotifyNoAnswerDeliveryResult},
+      {EventType::kNotifyAnswerDeliveryAttempted, event::kNotifyAnswerDeliveryAttempted},
+      {EventType::kNotifyAnswerDeliveryResult, event::kNotifyAnswerDeliveryResult},
+      {EventType::kNotifyCallEventDeliveryAttempted, event::kNotifyCallEventDeliveryAttempted},
+      {EventType::kNotifyCallEventDeliveryResult, event::kNotifyCallEventDeliveryResult},
+  };
+  // Attempted / Result alternate, as the Terminal Status pairs.
+  for (size_t i = 0; i < std::size(callDeliveries); ++i) {
+    c.push_back({callDeliveries[i].first, callDeliveries[i].second, K::kDelivery,
+                 i % 2 == 0 ? statusNotificationAttempted() : deliveryResult()});
+  }
   for (size_t i = 0; i < c.size(); ++i) {
     if (static_cast<size_t>(c[i].type) != i) throw std::logic_error("catalogue out of order");
   }

@@ -21,6 +21,17 @@
 //   CALL_NOTIFICATION is "Sending" or "Error"; NETWORK_EVENT is the one matching the event type
 //   (notifyBusy -> "NotifyBusy"); stopCallNotification has no CALLED_PARTY, and its CALL_EVENTS is
 //   optional (the stop request names only the correlator).
+// - Call Direction (not in the seeds; mirrors seeds/001): start/stopCallDirectionNotification
+//   carry the attributes of start/stopCallNotification. handle* mirror table 2 with
+//   CALL_DIRECTION in place of CALL_NOTIFICATION: "Sending" before the call to the application,
+//   "Decided" when it answered in time, "Error" when the call failed or came late (CODE "1");
+//   ACTION (optional: absent on "Sending") is the action carried out: "Continue", "EndCall",
+//   "Route:<address>", or "Default:<action>" when calls.defaultAction applied. NETWORK_EVENT is
+//   HandleCalledNumber, HandleBusy, ...
+// - notifyAnswer / notifyCallEvent (3.x) are call events like notifyBusy (NETWORK_EVENT
+//   NotifyAnswer / NotifyCallEvent). Every notify* delivery has the pair
+//   notify<Event>_DeliveryAttempted / _DeliveryResult with the attributes of
+//   statusNotification_* (TARGETS: the called party).
 // - statusChanged_DeliveryAttempted/_DeliveryResult (seeds/000) are the TWSS names of the same
 //   deliveries as statusNotification_*; they carry the statusNotification_* attributes.
 // - Values are strings; use formatUtcTime for START_TIME / NOTIFICATION_EXPIRES_AT and
@@ -59,6 +70,28 @@ enum class EventType {
   kNotifyBusy,
   kNotifyNotReachable,
   kNotifyNoAnswer,
+  // Call Direction (docs/calls.md) and the 3.x call events.
+  kStartCallDirectionNotification,
+  kStopCallDirectionNotification,
+  kHandleCalledNumber,
+  kHandleBusy,
+  kHandleNotReachable,
+  kHandleNoAnswer,
+  kNotifyAnswer,
+  kNotifyCallEvent,
+  // Deliveries of call notifications, as the Terminal Status delivery pairs.
+  kNotifyCalledNumberDeliveryAttempted,
+  kNotifyCalledNumberDeliveryResult,
+  kNotifyBusyDeliveryAttempted,
+  kNotifyBusyDeliveryResult,
+  kNotifyNotReachableDeliveryAttempted,
+  kNotifyNotReachableDeliveryResult,
+  kNotifyNoAnswerDeliveryAttempted,
+  kNotifyNoAnswerDeliveryResult,
+  kNotifyAnswerDeliveryAttempted,
+  kNotifyAnswerDeliveryResult,
+  kNotifyCallEventDeliveryAttempted,
+  kNotifyCallEventDeliveryResult,
 };
 
 // EVENTTYPE column text of each event type.
@@ -84,6 +117,33 @@ inline constexpr std::string_view kNotifyCalledNumber = "notifyCalledNumber";
 inline constexpr std::string_view kNotifyBusy = "notifyBusy";
 inline constexpr std::string_view kNotifyNotReachable = "notifyNotReachable";
 inline constexpr std::string_view kNotifyNoAnswer = "notifyNoAnswer";
+inline constexpr std::string_view kStartCallDirectionNotification =
+    "startCallDirectionNotification";
+inline constexpr std::string_view kStopCallDirectionNotification = "stopCallDirectionNotification";
+inline constexpr std::string_view kHandleCalledNumber = "handleCalledNumber";
+inline constexpr std::string_view kHandleBusy = "handleBusy";
+inline constexpr std::string_view kHandleNotReachable = "handleNotReachable";
+inline constexpr std::string_view kHandleNoAnswer = "handleNoAnswer";
+inline constexpr std::string_view kNotifyAnswer = "notifyAnswer";
+inline constexpr std::string_view kNotifyCallEvent = "notifyCallEvent";
+inline constexpr std::string_view kNotifyCalledNumberDeliveryAttempted =
+    "notifyCalledNumber_DeliveryAttempted";
+inline constexpr std::string_view kNotifyCalledNumberDeliveryResult =
+    "notifyCalledNumber_DeliveryResult";
+inline constexpr std::string_view kNotifyBusyDeliveryAttempted = "notifyBusy_DeliveryAttempted";
+inline constexpr std::string_view kNotifyBusyDeliveryResult = "notifyBusy_DeliveryResult";
+inline constexpr std::string_view kNotifyNotReachableDeliveryAttempted =
+    "notifyNotReachable_DeliveryAttempted";
+inline constexpr std::string_view kNotifyNotReachableDeliveryResult =
+    "notifyNotReachable_DeliveryResult";
+inline constexpr std::string_view kNotifyNoAnswerDeliveryAttempted =
+    "notifyNoAnswer_DeliveryAttempted";
+inline constexpr std::string_view kNotifyNoAnswerDeliveryResult = "notifyNoAnswer_DeliveryResult";
+inline constexpr std::string_view kNotifyAnswerDeliveryAttempted = "notifyAnswer_DeliveryAttempted";
+inline constexpr std::string_view kNotifyAnswerDeliveryResult = "notifyAnswer_DeliveryResult";
+inline constexpr std::string_view kNotifyCallEventDeliveryAttempted =
+    "notifyCallEvent_DeliveryAttempted";
+inline constexpr std::string_view kNotifyCallEventDeliveryResult = "notifyCallEvent_DeliveryResult";
 }  // namespace event
 
 // SERVICEDATA keys, spelt as the source documents spell them.
@@ -115,6 +175,8 @@ inline constexpr std::string_view kCallEvents = "CALL_EVENTS";
 inline constexpr std::string_view kCallNotification = "CALL_NOTIFICATION";
 inline constexpr std::string_view kCaller = "CALLER";
 inline constexpr std::string_view kNetworkEvent = "NETWORK_EVENT";
+inline constexpr std::string_view kCallDirection = "CALL_DIRECTION";
+inline constexpr std::string_view kAction = "ACTION";
 }  // namespace attr
 
 enum class EventKind {

@@ -12,7 +12,7 @@ const { tempDir } = require('../support/gateway');
 async function quietGateway(extra = '') {
   const presencePort = await freePort();
   return createGateway({
-    configText: `usage:\n  database: ${path.join(tempDir('px-usage-'), 'usage.db')}\nhttp:\n  port: 0\nsip:\n  port: 0\n  presenceServerUri: "sip:127.0.0.1:${presencePort}"\npresence:\n  fetchTimeoutMs: 200\n`
+    configText: `usage:\n  database: ${path.join(tempDir('px-usage-'), 'usage.db')}\nhttp:\n  port: 0\nsip:\n  port: 0\n  presenceServerUri: "sip:127.0.0.1:${presencePort}"\npresence:\n  fetchTimeoutMs: 200\ncalls:\n  port: 0\n`
       + `authentication:\n  required: false\n${extra}`,
     configName: 'binding-test.yaml',
     log: () => {},
@@ -79,9 +79,9 @@ describe('usage database at start', () => {
 describe('NativeCore lifecycle', () => {
   test('a SIP port already in use is a clear start error', async () => {
     const port = await freePort();
-    const first = new native.NativeCore({ text: `sip:\n  port: ${port}\n`, name: 'a.yaml' });
+    const first = new native.NativeCore({ text: `sip:\n  port: ${port}\ncalls:\n  port: 0\n`, name: 'a.yaml' });
     try {
-      expect(() => new native.NativeCore({ text: `sip:\n  port: ${port}\n`, name: 'b.yaml' }))
+      expect(() => new native.NativeCore({ text: `sip:\n  port: ${port}\ncalls:\n  port: 0\n`, name: 'b.yaml' }))
         .toThrow(expect.objectContaining({ code: 'ERR_PX_SIP_START' }));
     } finally {
       await first.close();
@@ -108,7 +108,7 @@ describe('NativeCore lifecycle', () => {
     const worker = new Worker(`
       const { parentPort } = require('node:worker_threads');
       const native = require(${JSON.stringify(path.join(__dirname, '..', '..', 'js', 'native'))});
-      const core = new native.NativeCore({ text: 'sip:\\n  port: ${port}\\n', name: 'worker.yaml' });
+      const core = new native.NativeCore({ text: 'sip:\\n  port: ${port}\\ncalls:\\n  port: 0\\n', name: 'worker.yaml' });
       core.fetchStatus('sip:alice@example.test');
       parentPort.postMessage('ready');
       setInterval(() => {}, 1000);
@@ -116,7 +116,7 @@ describe('NativeCore lifecycle', () => {
     await new Promise((resolve, reject) => { worker.once('message', resolve); worker.once('error', reject); });
     await worker.terminate();
     // The port is free again only if the worker's SIP stack was shut down and released.
-    const again = new native.NativeCore({ text: `sip:\n  port: ${port}\n`, name: 'after-worker.yaml' });
+    const again = new native.NativeCore({ text: `sip:\n  port: ${port}\ncalls:\n  port: 0\n`, name: 'after-worker.yaml' });
     await again.close();
   });
 });

@@ -20,6 +20,9 @@ const STRUCTURED_JS = {
   requesters: ['requesters'],
   policy: [],
   'outbound.allow': ['outbound.allowCidrs', 'outbound.allowHosts'],
+  'calls.busyCodes': ['calls.busyCodes'],
+  'calls.noAnswerCodes': ['calls.noAnswerCodes'],
+  'calls.notReachableCodes': ['calls.notReachableCodes'],
 };
 
 /** The JS leaf paths the schema promises: its fields, structured ones in their JS shape. */

@@ -37,6 +37,8 @@ authentication:
   required: false
 presence:
   fetchTimeoutMs: ${fetchTimeoutMs}
+calls:
+  port: 0
 sip:
   bindHost: 127.0.0.1
   port: 0

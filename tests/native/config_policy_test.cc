@@ -637,7 +637,7 @@ TEST(ConfigPolicy, ServiceAndOperationNamesAreChecked) {
       {"policy:\n  services:\n    terminalStatu: {}\n", 3, "policy.services.terminalStatu",
        "unknown key 'terminalStatu' (did you mean 'terminalStatus'?)"},
       {"policy:\n  services:\n    presence: {}\n", 3, "policy.services.presence",
-       "(known keys: terminalStatus, callNotification)"},
+       "(known keys: terminalStatus, callNotification, callDirection)"},
       {"policy:\n  services:\n    terminalStatus:\n      operations:\n        getStatsu: {}\n", 5,
        "policy.services.terminalStatus.operations.getStatsu", "did you mean 'getStatus'?"},
       {"policy:\n  services:\n    terminalStatus:\n      operations:\n        getstatusforgroup: {}"

@@ -466,7 +466,7 @@ TEST(ConfigErrors, UnknownKeysNameLineAndPathAndSuggest) {
       {"policy:\n  maxTarget: 5\n", 2, "policy.maxTarget", "did you mean 'maxTargets'?"},
       {"# c\nfoo: 1\n", 2, "foo",
        "unknown key 'foo' (known keys: service, http, sip, presence, groups, authentication, "
-       "requesters, policy, notifications, outbound, usage)"},
+       "requesters, policy, notifications, outbound, calls, usage)"},
       // Moved to policy.maxTargets (and its per service/operation/requester overrides).
       {"terminalStatus:\n  maxTargets: 5\n", 1, "terminalStatus", "unknown key 'terminalStatus'"},
       {"presence:\n  fetchTimeout:\n    1000\n", 2, "presence.fetchTimeout",
@@ -800,6 +800,56 @@ TEST(ConfigNotifications, ErrorsNameLineAndKey) {
       {"presence:\n  maxSubscribeFailures: 0\n", 2, "presence.maxSubscribeFailures",
        "in 1..1000, got 0"},
   });
+}
+
+}  // namespace
+}  // namespace px
+
+namespace px {
+namespace {
+
+// calls.*: the code lists are read with file/line/key errors, defaultAction is an enum, the
+// no-answer timers are 0 or at least one second.
+TEST(CallsConfig, ReadsEveryKeyAndRefusesBadValues) {
+  const GatewayConfig c = loadConfigText(
+      "calls:\n  enabled: true\n  port: 0\n  busyCodes: [486, 600, 603]\n  noAnswerCodes: []\n"
+      "  defaultAction: EndCall\n  decisionTimeoutMs: 300\n  noAnswerTimeoutMs: 1000\n"
+      "  endCallStatus: 480\n  notificationServiceName: CN\n",
+      "calls.yaml");
+  EXPECT_EQ(c.calls.port, 0);
+  EXPECT_EQ(c.calls.busyCodes, (std::vector<int>{486, 600, 603}));
+  EXPECT_TRUE(c.calls.noAnswerCodes.empty());
+  EXPECT_EQ(c.calls.notReachableCodes, CallsConfig{}.notReachableCodes);
+  EXPECT_EQ(c.calls.defaultAction, "EndCall");
+  EXPECT_EQ(c.calls.decisionTimeoutMs, 300u);
+  EXPECT_EQ(c.calls.noAnswerTimeoutMs, 1000u);
+  EXPECT_EQ(c.calls.endCallStatus, 480u);
+  EXPECT_EQ(c.calls.notificationServiceName, "CN");
+
+  const struct {
+    const char* yaml;
+    const char* key;
+    int line;
+  } bad[] = {
+      {"calls:\n  busyCodes: [486, 200]\n", "calls.busyCodes", 2},
+      {"calls:\n  notReachableCodes:\n    - 404\n    - 404\n", "calls.notReachableCodes", 4},
+      {"calls:\n  noAnswerCodes: 408\n", "calls.noAnswerCodes", 2},
+      {"calls:\n  defaultAction: Route\n", "calls.defaultAction", 2},
+      {"calls:\n  noAnswerTimeoutMs: 500\n", "calls.noAnswerTimeoutMs", 2},
+      {"calls:\n  decisionTimeoutMs: 10\n", "calls.decisionTimeoutMs", 2},
+      {"calls:\n  endCallStatus: 200\n", "calls.endCallStatus", 2},
+  };
+  for (const auto& b : bad) {
+    SCOPED_TRACE(b.yaml);
+    try {
+      loadConfigText(b.yaml, "calls.yaml");
+      ADD_FAILURE() << "accepted";
+    } catch (const ConfigError& e) {
+      EXPECT_EQ(e.key(), b.key) << e.what();
+      EXPECT_EQ(e.line(), b.line) << e.what();
+      EXPECT_NE(std::string(e.what()).find("calls.yaml"), std::string::npos) << e.what();
+    }
+  }
 }
 
 }  // namespace

@@ -57,6 +57,13 @@ struct FakeStore : NotificationPort {
     writes.push_back(std::move(w));
     callbacks.push_back(std::move(committed));
   }
+  void saveCallRegistration(const call::CallRegistration&, NotificationStore::Committed) override {
+    log->push_back("save call");
+  }
+  void removeCallRegistration(call::RegistrationKind, const std::string&,
+                              NotificationStore::Committed) override {
+    log->push_back("remove call");
+  }
   void deliveryDone(const NotificationKey& id, uint64_t sequence) override {
     done.emplace_back(id, sequence);
   }

@@ -326,7 +326,8 @@ TEST(NotificationStoreTest, FlushMakesWritesVisibleToAnotherConnection) {
   store.flush();
   sqlite::Db reader = sqlite::open(path, SQLITE_OPEN_READONLY);
   EXPECT_EQ(sqlite::queryInt(reader.get(), "SELECT count(*) FROM notifications"), 2);
-  EXPECT_EQ(sqlite::queryInt(reader.get(), "PRAGMA user_version"), 2);
+  // 3 since call_registrations (Call Notification / Call Direction).
+  EXPECT_EQ(sqlite::queryInt(reader.get(), "PRAGMA user_version"), 3);
   // The documented column layout.
   EXPECT_EQ(sqlite::queryText(reader.get(),
                               "SELECT addresses FROM notifications WHERE correlator = 'c-1'"),
@@ -494,8 +495,10 @@ TEST(NotificationStoreTest, MigratesAVersion1File) {
     store.write(std::move(writes));
   }
   sqlite::Db db = sqlite::open(path, SQLITE_OPEN_READONLY);
-  EXPECT_EQ(sqlite::queryInt(db.get(), "PRAGMA user_version"), 2);
+  // Migrated to the current version (3: call_registrations too).
+  EXPECT_EQ(sqlite::queryInt(db.get(), "PRAGMA user_version"), 3);
   EXPECT_EQ(sqlite::queryInt(db.get(), "SELECT count(*) FROM pending_deliveries"), 1);
+  EXPECT_EQ(sqlite::queryInt(db.get(), "SELECT count(*) FROM call_registrations"), 0);
 }
 
 TEST(NotificationStoreTest, RefusesOurFileWithAlteredColumns) {

@@ -204,6 +204,8 @@ TEST(CatalogueTest, EveryEventTypeWithTheSourceAttributeNames) {
   const V result = {"FAILURE_REASON", "FAILURE_DETAIL", "APP_CORRELATION_ID"};
   const V callEvent = {"CODE",   "CALL_NOTIFICATION", "CORRELATOR",
                        "CALLER", "CALLED_PARTY",      "NETWORK_EVENT"};
+  const V directionEvent = {"CODE",         "CALL_DIRECTION", "CORRELATOR", "CALLER",
+                            "CALLED_PARTY", "NETWORK_EVENT",  "ACTION"};
   const std::map<std::string, V> expected = {
       {"getStatus", getStatus},
       {"getStatusForGroup", getStatus},
@@ -229,6 +231,28 @@ TEST(CatalogueTest, EveryEventTypeWithTheSourceAttributeNames) {
       {"notifyBusy", callEvent},
       {"notifyNotReachable", callEvent},
       {"notifyNoAnswer", callEvent},
+      {"startCallDirectionNotification",
+       {"CODE", "REQUESTER", "METHOD", "CORRELATOR", "CALLED_PARTY", "CALL_EVENTS"}},
+      {"stopCallDirectionNotification",
+       {"CODE", "REQUESTER", "METHOD", "CORRELATOR", "CALL_EVENTS"}},
+      {"handleCalledNumber", directionEvent},
+      {"handleBusy", directionEvent},
+      {"handleNotReachable", directionEvent},
+      {"handleNoAnswer", directionEvent},
+      {"notifyAnswer", callEvent},
+      {"notifyCallEvent", callEvent},
+      {"notifyCalledNumber_DeliveryAttempted", notificationAttempted},
+      {"notifyCalledNumber_DeliveryResult", result},
+      {"notifyBusy_DeliveryAttempted", notificationAttempted},
+      {"notifyBusy_DeliveryResult", result},
+      {"notifyNotReachable_DeliveryAttempted", notificationAttempted},
+      {"notifyNotReachable_DeliveryResult", result},
+      {"notifyNoAnswer_DeliveryAttempted", notificationAttempted},
+      {"notifyNoAnswer_DeliveryResult", result},
+      {"notifyAnswer_DeliveryAttempted", notificationAttempted},
+      {"notifyAnswer_DeliveryResult", result},
+      {"notifyCallEvent_DeliveryAttempted", notificationAttempted},
+      {"notifyCallEvent_DeliveryResult", result},
   };
   const auto& catalogue = eventCatalogue();
   ASSERT_EQ(catalogue.size(), expected.size());
@@ -796,6 +820,40 @@ TEST(RecordIdTest, UniqueAcrossThreads) {
     all.insert(ids.begin(), ids.end());
   }
   EXPECT_EQ(all.size(), static_cast<size_t>(kThreads * kEach));
+}
+
+}  // namespace
+}  // namespace px
+
+namespace px {
+namespace {
+
+// handle*: CALL_DIRECTION and ACTION, CODE agreeing with the status; NETWORK_EVENT per type.
+TEST(CatalogueTest, CallDirectionRecords) {
+  ServiceDataBuilder sending(EventType::kHandleBusy);
+  sending.set(attr::kCode, "0")
+      .set(attr::kCallDirection, "Sending")
+      .set(attr::kCorrelator, "d1")
+      .set(attr::kCaller, "")
+      .set(attr::kCalledParty, "tel:+1")
+      .set(attr::kNetworkEvent, "HandleBusy");
+  EXPECT_NO_THROW(sending.build(UsageStatus::kValid));
+  ServiceDataBuilder routed = sending;
+  routed.set(attr::kCallDirection, "Decided").set(attr::kAction, "Route:tel:+2");
+  EXPECT_NE(routed.build(UsageStatus::kValid).find("ACTION=Route:tel:+2"), std::string::npos);
+  ServiceDataBuilder late = sending;
+  late.set(attr::kCode, "1")
+      .set(attr::kCallDirection, "Error")
+      .set(attr::kAction, "Default:Continue");
+  EXPECT_NO_THROW(late.build(UsageStatus::kFailedOther));
+  EXPECT_THROW(late.build(UsageStatus::kValid), std::invalid_argument);  // CODE 1 but VALID
+  ServiceDataBuilder wrong = sending;
+  wrong.set(attr::kNetworkEvent, "HandleNoAnswer");
+  EXPECT_THROW(wrong.build(UsageStatus::kValid), std::invalid_argument);
+  EXPECT_THROW(ServiceDataBuilder(EventType::kNotifyAnswer).set(attr::kAction, "Continue"),
+               std::invalid_argument);
+  EXPECT_EQ(eventTypeFromName("notifyCallEvent_DeliveryResult"),
+            EventType::kNotifyCallEventDeliveryResult);
 }
 
 }  // namespace

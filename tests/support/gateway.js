@@ -18,15 +18,19 @@ const LOOPBACK_OUTBOUND_YAML = 'outbound:\n  allow: ["127.0.0.0/8", "::1"]\n';
  * of the policy and of authentication add their `requesters` through it or extraYaml).
  * @param {{ presencePort: number, fetchTimeoutMs?: number, maxTargets?: number, extraYaml?: string,
  *   usageYaml?: string, notificationsYaml?: string, policyYaml?: string, authYaml?: string,
- *   stateDir: string, outboundYaml?: string, httpYaml?: string, presenceYaml?: string }} options
+ *   stateDir: string, outboundYaml?: string, httpYaml?: string, presenceYaml?: string,
+ *   callsYaml?: string }} options
  *   outboundYaml: the outbound section (default: loopback allowed, for the test applications);
- *   httpYaml / presenceYaml / policyYaml: more keys of those sections, indented by two;
+ *   httpYaml / presenceYaml / policyYaml / callsYaml: more keys of those sections, indented by
+ *   two (calls.port is 0: parallel gateways never share the AS port; an extraYaml with its own
+ *   `calls:` section replaces it);
  *   maxTargets: policy.maxTargets
  */
 function gatewayYaml({
   presencePort, fetchTimeoutMs = 1000, maxTargets, extraYaml = '', usageYaml = '', notificationsYaml = '',
   policyYaml = '', authYaml = 'authentication:\n  required: false\n', stateDir,
   outboundYaml = LOOPBACK_OUTBOUND_YAML, httpYaml = '  maxBodyBytes: 8192\n', presenceYaml = '',
+  callsYaml = '',
 }) {
   return `
 usage:
@@ -47,6 +51,7 @@ sip:
 presence:
   fetchTimeoutMs: ${fetchTimeoutMs}
 ${presenceYaml}
+${/^calls:/m.test(extraYaml) ? '' : `calls:\n  port: 0\n${callsYaml}`}
 ${outboundYaml}
 ${authYaml}
 policy:
