@@ -2,13 +2,7 @@
 // Call Notification / Call Direction through a running gateway: the WSDLs at ?wsdl, node-soap
 // clients generated from them for start/stop, raw SOAP in the 2.x and 3.x namespaces, the faults,
 // the usage records, and the outbound notify*/handle* requests at a real HTTP application.
-//
-// The native calls API (binding-contract.md) is written in parallel on branch i14-core. Until it
-// is merged, the four core methods are an in-test double with the contract's rules
-// (installCallCoreDouble), the policy takes the direction operations as the notification ones and
-// usage records of event types the catalogue does not know yet are kept aside (unknownRecords).
-// Once the core is merged, the real methods, policy and catalogue are used and these shims do
-// nothing. The SIP side (events from real calls) is end-to-end work of the rig (see the report).
+// Events from real calls (Kamailio S-CSCF + SIPp) are in calls-kamailio.test.js.
 const http = require('node:http');
 const soap = require('soap');
 const native = require('../../js/native');
@@ -20,65 +14,16 @@ const CD_PATH = '/CallDirectionManagerService/services/CallDirectionManager';
 const CN_MGR = (v) => `http://www.csapi.org/schema/parlayx/call_notification/notification_manager/${v}/local`;
 const CD_MGR = (v) => `http://www.csapi.org/schema/parlayx/call_direction/notification_manager/${v}/local`;
 const SOAP_NS = 'http://schemas.xmlsoap.org/soap/envelope/';
-const CORE_HAS_CALLS = typeof native.NativeCore.prototype.startCallRegistration === 'function';
 
 /** Own property on a native object (its prototype methods are read-only). */
 function override(object, name, value) {
   Object.defineProperty(object, name, { value, writable: true, configurable: true });
 }
 
-/** The contract's registration rules over an in-memory map (only while the core lacks them). */
-function installCallCoreDouble(core) {
-  if (typeof core.startCallRegistration === 'function') return null;
-  const live = new Map();
-  const coded = (message, code, extra = {}) => Object.assign(new Error(message), { code }, extra);
-  override(core, 'startCallRegistration', async (spec) => {
-    const key = `${spec.kind}\u0000${spec.correlator}`;
-    if (live.has(key)) throw coded('duplicate correlator', 'ERR_PX_DUPLICATE_CORRELATOR');
-    for (const other of live.values()) {
-      if (other.kind !== spec.kind || (spec.kind === 'notification' && other.requester !== spec.requester)) continue;
-      const address = spec.addresses.find((a) => other.addresses.includes(a));
-      if (address !== undefined && spec.criteria.some((c) => other.criteria.includes(c))) {
-        throw coded('overlapping criteria', 'ERR_PX_OVERLAPPING_CRITERIA', { address });
-      }
-    }
-    live.set(key, { ...spec, createdMs: Date.now() });
-    return 'started';
-  });
-  override(core, 'stopCallRegistration', async (kind, requester, correlator) => {
-    const key = `${kind}\u0000${correlator}`;
-    const found = live.get(key);
-    if (found === undefined) return 'unknown';
-    if (found.requester !== requester) return 'notOwner';
-    live.delete(key);
-    return 'stopped';
-  });
-  override(core, 'listCallRegistrations', () => [...live.values()]);
-  override(core, 'decideCall', () => true);
-  return live;
-}
-
-/** Direction operations through the notification ones while the native policy lacks them. */
-function shimPolicy(core) {
-  const asKnown = (op) => op.replace('CallDirectionNotification', 'CallNotification');
-  for (const method of ['evaluatePolicy', 'checkServicePolicy']) {
-    const original = core[method].bind(core);
-    override(core, method, (requester, op, ...rest) => {
-      try {
-        return original(requester, op, ...rest);
-      } catch (error) {
-        if (!(error instanceof TypeError) && !/operation must be one of/.test(error.message)) throw error;
-        return original(requester, asKnown(op), ...rest);
-      }
-    });
-  }
-}
-
 let app;
 let appRequests;
 let appReply;
 let fixture;
-let unknownRecords;
 
 function listen(handler) {
   return new Promise((resolve) => {
@@ -106,22 +51,8 @@ beforeAll(async () => {
     presencePort: 5999,
     notificationsYaml: '  delivery:\n    maxAttempts: 1\n',
     policyYaml: '  privacy:\n    optedOut: ["tel:+15559*"]\n',
-    extraYaml: `${CORE_HAS_CALLS ? 'calls:\n  port: 0\n' : ''}groups:\n  members:\n    "glmgroup:sales@example.test": ["tel:+1-555-0400", "sip:carol@example.test"]\n`,
+    extraYaml: `calls:\n  port: 0\ngroups:\n  members:\n    "glmgroup:sales@example.test": ["tel:+1-555-0400", "sip:carol@example.test"]\n`,
   });
-  installCallCoreDouble(fixture.gateway.core);
-  shimPolicy(fixture.gateway.core);
-  unknownRecords = [];
-  const usage = fixture.gateway.usage;
-  const record = usage.record.bind(usage);
-  usage.record = (entries) => {
-    try {
-      return record(entries);
-    } catch (error) {
-      if (!/unknown usage event type/.test(error.message)) throw error;
-      unknownRecords.push(...entries);
-      return Promise.resolve();
-    }
-  };
 });
 
 afterAll(async () => {
@@ -133,8 +64,7 @@ const appEndpoint = (path = '/cn') => `http://127.0.0.1:${app.address().port}${p
 
 async function records(eventType) {
   await fixture.gateway.delivery.settled();
-  const stored = await fixture.gateway.usage.query({ eventType });
-  return [...stored, ...unknownRecords.filter((r) => r.eventType === eventType)];
+  return fixture.gateway.usage.query({ eventType });
 }
 
 function startXml(ns, operation, { correlator, addresses = ['tel:+15550001'], criteria = [], endpoint = appEndpoint(), extra = '' }) {
@@ -240,21 +170,27 @@ describe('CallNotificationManager with a node-soap client generated from ?wsdl',
     ]);
   });
 
-  test('the policy on the watched party: privacy (POL0002); core refusals as SVC0001', async () => {
+  test('the policy on the watched party: privacy (POL0002)', async () => {
     expect(await fault(client.startCallNotificationAsync({ reference: reference('priv-1'), addresses: ['tel:+155590'] })))
       .toMatchObject({ kind: 'PolicyException', messageId: 'POL0002', variables: ['tel:+155590'] });
-    const core = fixture.gateway.core;
-    const start = core.startCallRegistration;
-    override(core, 'startCallRegistration', async () => { throw Object.assign(new Error('off'), { code: 'ERR_PX_CALLS_DISABLED' }); });
-    try {
-      expect(await fault(client.startCallNotificationAsync({ reference: reference('off-1'), addresses: ['tel:+15550111'] })))
-        .toMatchObject({ messageId: 'SVC0001', variables: ['call services are disabled'] });
-    } finally {
-      override(core, 'startCallRegistration', start);
-    }
-    const methods = (await records('startCallNotification')).filter((r) => ['priv-1', 'off-1'].includes(r.attributes.CORRELATOR))
+    const methods = (await records('startCallNotification')).filter((r) => r.attributes.CORRELATOR === 'priv-1')
       .map((r) => r.attributes.METHOD);
-    expect(methods).toEqual(['startCallNotification:PrivacyError', 'startCallNotification:ServiceDisabled']);
+    expect(methods).toEqual(['startCallNotification:PrivacyError']);
+  });
+
+  test('a gateway with calls.enabled false answers SVC0001 and records ServiceDisabled', async () => {
+    const off = await startGateway({ presencePort: 5999, extraYaml: 'calls:\n  enabled: false\n' });
+    try {
+      expect(off.gateway.core.callPort).toBe(0);
+      const response = await postSoap(`${off.url}${CN_PATH}`, startXml(CN_MGR('v3_2'), 'startCallNotification', { correlator: 'off-1', addresses: ['tel:+15550111'] }));
+      expect(response.status).toBe(500);
+      expect(response.text).toContain('<messageId>SVC0001</messageId>');
+      expect(response.text).toContain('call services are disabled');
+      const stored = await off.gateway.usage.query({ eventType: 'startCallNotification' });
+      expect(stored.map((r) => r.attributes.METHOD)).toEqual(['startCallNotification:ServiceDisabled']);
+    } finally {
+      await off.gateway.close();
+    }
   });
 
   test('a group watches its members (expanded by the policy, canonical)', async () => {
