@@ -155,7 +155,8 @@ export interface NativeCore {
     action: { action: 'Continue' | 'Route' | 'EndCall'; routingAddress?: string }): boolean;
 }
 
-export type CallEventName = 'Busy' | 'NotReachable' | 'NoAnswer' | 'CalledNumber' | 'Answer' | 'Disconnected';
+/** Parlay X CallEvents (the native layer's name for CallEvent). */
+export type CallEventName = CallEvent;
 export type CallRegistrationKind = 'notification' | 'direction';
 
 /** A Call Notification (kind notification) or Call Direction (kind direction) registration. */

@@ -189,6 +189,13 @@ class Gateway {
       });
     }
     if (deliveries.length > 0) this.delivery.enqueue(deliveries);
+    // Call registrations have no end message to send (Parlay X part 3 has no statusEnd): the
+    // application learns it from the missing notifications; the operator from this line.
+    for (const q of this.core.quarantinedCallsAtStart || []) {
+      this.log('error', 'stored call registration quarantined: it cannot be restored', {
+        kind: q.kind, requester: q.requester, correlator: q.correlator, reason: q.reason,
+      });
+    }
     for (const n of this.core.listNotifications()) {
       if (parseEndpointUrl(n.endpoint) !== null) continue;
       this.log('error', 'stored notification quarantined: its endpoint is not usable', {

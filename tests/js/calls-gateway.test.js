@@ -5,7 +5,6 @@
 // Events from real calls (Kamailio S-CSCF + SIPp) are in calls-kamailio.test.js.
 const http = require('node:http');
 const soap = require('soap');
-const native = require('../../js/native');
 const { parseEnvelope } = require('../../js/soap/envelope');
 const { startGateway, postSoap, soapFault } = require('../support/gateway');
 
