@@ -43,7 +43,10 @@ class Job {
           APP_CORRELATION_ID: appCorrelationId,
         };
       default:
-        return { CORRELATOR: d.correlator, APP_CORRELATION_ID: appCorrelationId };
+        // statusEnd, and the call notifications (notify*: one called party each).
+        return d.call === undefined
+          ? { CORRELATOR: d.correlator, APP_CORRELATION_ID: appCorrelationId }
+          : { CORRELATOR: d.correlator, CALLED_PARTY: d.call.called, APP_CORRELATION_ID: appCorrelationId };
     }
   }
 }

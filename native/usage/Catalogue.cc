@@ -50,6 +50,12 @@ std::vector<AttributeSpec> statusNotificationAttempted() {  // table 7
           req(attr::kAppCorrelationId)};
 }
 
+// A call notification's attempt: one called party per notification (seeds/001 has no delivery
+// table; these mirror statusEnd's, with the party the call was for).
+std::vector<AttributeSpec> callNotificationAttempted() {
+  return {req(attr::kCorrelator), req(attr::kCalledParty), req(attr::kAppCorrelationId)};
+}
+
 std::vector<AttributeSpec> deliveryResult() {  // tables 8, 10, 12
   return {emptyOnSuccess(attr::kFailureReason), emptyOnSuccess(attr::kFailureDetail),
           req(attr::kAppCorrelationId)};
@@ -169,7 +175,7 @@ std::vector<EventSpec> makeCatalogue() {
   // Attempted / Result alternate, as the Terminal Status pairs.
   for (size_t i = 0; i < std::size(callDeliveries); ++i) {
     c.push_back({callDeliveries[i].first, callDeliveries[i].second, K::kDelivery,
-                 i % 2 == 0 ? statusNotificationAttempted() : deliveryResult()});
+                 i % 2 == 0 ? callNotificationAttempted() : deliveryResult()});
   }
   for (size_t i = 0; i < c.size(); ++i) {
     if (static_cast<size_t>(c[i].type) != i) throw std::logic_error("catalogue out of order");

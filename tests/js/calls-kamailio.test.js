@@ -199,6 +199,19 @@ describe('the calls through the gateway', () => {
         for (const r of records.filter((x) => x.attributes.CALL_NOTIFICATION === 'Sending')) {
           expect(r.attributes).toMatchObject({ CODE: '0', CALLER, CALLED_PARTY: `sip:${call.to}@${DOMAIN}` });
         }
+        // Each delivery: its attempted/result pair under the notification's GLOBALID, delivered.
+        await fixture.gateway.delivery.settled();
+        const all = await fixture.gateway.usage.query({});
+        for (const r of records.filter((x) => x.attributes.CALL_NOTIFICATION === 'Sending')) {
+          const op = r.eventType;
+          const attempted = all.filter((x) => x.globalId === r.globalId && x.eventType === `${op}_DeliveryAttempted`);
+          const result = all.filter((x) => x.globalId === r.globalId && x.eventType === `${op}_DeliveryResult`);
+          expect(attempted).toHaveLength(1);
+          expect(attempted[0].attributes).toMatchObject({ CORRELATOR: correlator, CALLED_PARTY: `sip:${call.to}@${DOMAIN}` });
+          expect(result).toHaveLength(1);
+          expect(result[0].statusCode).toBe(0);
+          expect(result[0].attributes.APP_CORRELATION_ID).toBe(attempted[0].attributes.APP_CORRELATION_ID);
+        }
       } finally {
         await cn.stopCallNotificationAsync({ correlator });
       }

@@ -199,6 +199,7 @@ TEST(CatalogueTest, EveryEventTypeWithTheSourceAttributeNames) {
   };
   const V getStatus =
       plusEx({"ASSIGNMENT_ID", "REQUESTER", "RESPONSE_TIME", "START_TIME", "SERVICE", "TARGET"});
+  const V callAttempted = {"CORRELATOR", "CALLED_PARTY", "APP_CORRELATION_ID"};
   const V notificationAttempted = {"CORRELATOR", "TARGETS", "DELIVERY_STATUS",
                                    "APP_CORRELATION_ID"};
   const V result = {"FAILURE_REASON", "FAILURE_DETAIL", "APP_CORRELATION_ID"};
@@ -241,17 +242,17 @@ TEST(CatalogueTest, EveryEventTypeWithTheSourceAttributeNames) {
       {"handleNoAnswer", directionEvent},
       {"notifyAnswer", callEvent},
       {"notifyCallEvent", callEvent},
-      {"notifyCalledNumber_DeliveryAttempted", notificationAttempted},
+      {"notifyCalledNumber_DeliveryAttempted", callAttempted},
       {"notifyCalledNumber_DeliveryResult", result},
-      {"notifyBusy_DeliveryAttempted", notificationAttempted},
+      {"notifyBusy_DeliveryAttempted", callAttempted},
       {"notifyBusy_DeliveryResult", result},
-      {"notifyNotReachable_DeliveryAttempted", notificationAttempted},
+      {"notifyNotReachable_DeliveryAttempted", callAttempted},
       {"notifyNotReachable_DeliveryResult", result},
-      {"notifyNoAnswer_DeliveryAttempted", notificationAttempted},
+      {"notifyNoAnswer_DeliveryAttempted", callAttempted},
       {"notifyNoAnswer_DeliveryResult", result},
-      {"notifyAnswer_DeliveryAttempted", notificationAttempted},
+      {"notifyAnswer_DeliveryAttempted", callAttempted},
       {"notifyAnswer_DeliveryResult", result},
-      {"notifyCallEvent_DeliveryAttempted", notificationAttempted},
+      {"notifyCallEvent_DeliveryAttempted", callAttempted},
       {"notifyCallEvent_DeliveryResult", result},
   };
   const auto& catalogue = eventCatalogue();

@@ -13,7 +13,9 @@ const REPO = path.join(__dirname, '..', '..');
  *   kill: () => Promise<{code: number|null, signal: string|null}>, stop: () => Promise<any> }>}
  */
 async function serveGateway(configFile, { startTimeoutMs = 10000 } = {}) {
-  const proc = spawnSupervised(process.execPath, [path.join(REPO, 'js', 'cli.js'), 'serve', '--config', configFile], { cwd: REPO });
+  // PX_GATEWAY_NODE_ARGS: node options for the child, e.g. "--cpu-prof" when profiling a bench.
+  const nodeArgs = (process.env.PX_GATEWAY_NODE_ARGS || '').split(' ').filter(Boolean);
+  const proc = spawnSupervised(process.execPath, [...nodeArgs, path.join(REPO, 'js', 'cli.js'), 'serve', '--config', configFile], { cwd: REPO });
   const deadline = Date.now() + startTimeoutMs;
   let line;
   for (;;) {
