@@ -138,7 +138,7 @@ struct CallProxyRole::ProxyCall {
     kHeld,        // the INVITE waits for handleCalledNumber before it is forwarded
     kProceeding,  // forwarded, no final response yet
     kHeldFinal,   // a final response waits for handle<Event>
-    kAnswered,    // 2xx relayed; lingers 64*T1 to relay 2xx retransmissions
+    kAnswered,    // 2xx relayed; lingers 4*T1 (2xx retransmissions)
   };
 
   CallProxyRole* role = nullptr;
@@ -173,10 +173,14 @@ CallProxyRole::CallProxyRole(SipStack& stack, SipAgent& agent, const GatewayConf
       sink_(sink),
       ownRoute_("<sip:" + hostForUri(config.calls.bindHost) + ":" + std::to_string(agent.port()) +
                 ";lr>"),
-      linger_(32000) {
-  unsigned t1x64 = 0;
-  nta_agent_get_params(agent.agent(), NTATAG_SIP_T1X64_REF(t1x64), TAG_END());
-  if (t1x64 > 0) linger_ = std::chrono::milliseconds(t1x64);
+      linger_(2000) {
+  // An answered call keeps its transactions for 4*T1 only: long enough for the usual 2xx
+  // retransmission and its ACK, while later 2xx retransmissions are relayed statelessly
+  // (takeStrayResponse). Keeping them 64*T1 holds 32 s of calls in NTA, whose timer walks its
+  // transactions: at 1,000 calls/s that walk took most of the SIP thread (bench/calls.js).
+  unsigned t1 = 0;
+  nta_agent_get_params(agent.agent(), NTATAG_SIP_T1_REF(t1), TAG_END());
+  if (t1 > 0) linger_ = std::chrono::milliseconds(4 * t1);
 }
 
 CallProxyRole::~CallProxyRole() {
@@ -357,6 +361,28 @@ int CallProxyRole::relayAck(sip_t const* sip, nta_incoming_t* irq) {
   return 200;  // no answer to an ACK; NTA just releases it
 }
 
+// A 2xx retransmission whose client transaction is gone (it lingers only a few T1, see
+// linger_): a proxy forwards it statelessly (RFC 6026 §8.2) to the next Via. Anything else is left
+// to the other roles (and dropped).
+bool CallProxyRole::takeStrayResponse(msg_t* msg, sip_t* sip) {
+  if (!sip || !sip->sip_status || sip->sip_status->st_status < 200 ||
+      sip->sip_status->st_status >= 300 || !sip->sip_cseq ||
+      sip->sip_cseq->cs_method != sip_method_invite || !sip->sip_via || !sip->sip_via->v_next) {
+    return false;
+  }
+  url_t own[1] = {};
+  own->url_type = url_sip;
+  own->url_host = sip->sip_via->v_host;
+  own->url_port = sip->sip_via->v_port;
+  if (!isOwn(own)) return false;
+  // nta_msg_tsend pops our Via itself and sends to the next one.
+  if (nta_msg_tsend(agent_.agent(), msg, nullptr, TAG_END()) == 0) {
+    counters_.retransmitted2xx++;
+    publish();
+  }
+  return true;  // nta_msg_tsend took the message, sent or not
+}
+
 // Our host and port: bindHost (any host when bound to a wildcard address) and the agent's port.
 bool CallProxyRole::isOwn(const url_t* url) const {
   if (!url || !url->url_host) return false;
@@ -470,7 +496,7 @@ void CallProxyRole::response(ProxyCall& call, sip_t const* sip) {
         rememberDialog(call);
       }
     }
-    // Keep both transactions for 64*T1: the callee retransmits its 2xx until the ACK comes.
+    // Keep both transactions for linger_: the callee retransmits its 2xx until the ACK comes.
     arm(call, TimerKind::kLinger, linger_);
     return;
   }

@@ -10,10 +10,11 @@
 //
 // Choices: callSessionId is the call's ref (CallEventRecord::callRef) as a decimal string; the
 // Record-Route is ownRoute() and is added only when a registration wants Disconnected; an
-// answered INVITE stays in flight for 64*T1 (2xx retransmissions). Refusals: 400 (missing
-// From/To/CSeq/Call-ID/Via), 416 (Request-URI not sip/sips/tel), 483 (Max-Forwards 0), 503
-// (calls.maxCalls, or closing), 405 + Allow (a new non-INVITE other than OPTIONS), 404 (an
-// INVITE naming only us), 481 (a CANCEL or in-dialog request with nowhere to go); OPTIONS 200.
+// answered INVITE stays in flight for 4*T1, later 2xx retransmissions are relayed statelessly.
+// Refusals: 400 (missing From/To/CSeq/Call-ID/Via), 416 (Request-URI not sip/sips/tel), 483
+// (Max-Forwards 0), 503 (calls.maxCalls, or closing), 405 + Allow (a new non-INVITE other than
+// OPTIONS), 404 (an INVITE naming only us), 481 (a CANCEL or in-dialog request with nowhere to go);
+// OPTIONS 200.
 #pragma once
 #include <chrono>
 #include <cstdint>
@@ -46,6 +47,7 @@ class CallProxyRole : public SipRole, private TimerClient {
   int onRequest(const IncomingRequest&) override { return kNotMine; }
   int onTransaction(nta_incoming_t* irq, sip_t const* sip) override;
   void onShutdown() override;
+  bool takeStrayResponse(msg_t* msg, sip_t* sip) override;
 
   // The application's decision (SIP thread; CallServer posts it). Late ones are counted.
   void decide(uint64_t callRef, uint64_t decisionId, const call::CallAction& action);
@@ -91,7 +93,8 @@ class CallProxyRole : public SipRole, private TimerClient {
   const call::CallWatchIndex& index_;
   CallSink& sink_;
   std::string ownRoute_;
-  std::chrono::milliseconds linger_;  // 64*T1: how long 2xx retransmissions are relayed
+  std::chrono::milliseconds linger_;  // 4*T1: transactions kept after a 2xx (later 2xx
+                                      // retransmissions: takeStrayResponse)
 
   uint64_t nextRef_ = 1;
   uint64_t nextDecision_ = 1;

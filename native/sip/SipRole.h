@@ -39,6 +39,13 @@ class SipRole {
 
   // A response that matched no transaction of the agent (e.g. to a stateless request).
   virtual void onStrayResponse(sip_t const* sip) { (void)sip; }
+  // A stray response offered whole first: a role that relays it (a proxy forwarding a 2xx
+  // retransmission statelessly, RFC 6026) takes the message and returns true.
+  virtual bool takeStrayResponse(msg_t* msg, sip_t* sip) {
+    (void)msg;
+    (void)sip;
+    return false;
+  }
 
   // The stack is closing: end everything, then call SipStack::roleDrained(*this) once (possibly
   // from within this call). Commands run afterwards see CommandRun::kClosing.

@@ -43,6 +43,9 @@ int SipAgent::onMessage(nta_agent_magic_t* magic, nta_agent_t* agent, msg_t* msg
   if (!sip || !sip->sip_request) {
     try {
       if (sip) {
+        for (SipRole* role : self->roles_) {
+          if (role->takeStrayResponse(msg, sip)) return 0;
+        }
         for (SipRole* role : self->roles_) role->onStrayResponse(sip);
       }
     } catch (...) {

@@ -126,8 +126,9 @@ class CallProxy : public ::testing::Test {
   }
   // The counter once it reached `expected` (the role publishes after it answered: a test can see
   // the answer first), or its value after 2 s.
-  uint64_t settled(uint64_t CallProxyCounters::*field, uint64_t expected) {
-    eventually([&] { return server_->stats().*field == expected; }, milliseconds(2000));
+  uint64_t settled(uint64_t CallProxyCounters::*field, uint64_t expected,
+                   milliseconds within = milliseconds(2000)) {
+    eventually([&] { return server_->stats().*field == expected; }, within);
     return server_->stats().*field;
   }
   // Nothing held once every call ended.
@@ -232,7 +233,7 @@ TEST_F(CallProxy, AnswerAckByeWithRecordRouteReportsAnswerAndDisconnected) {
   auto answer = caller_.waitStatus(200);
   ASSERT_TRUE(answer);
   EXPECT_EQ(answer->message.get("record-route"), route());  // the callee echoes them in order
-  // A retransmitted 2xx is relayed too (the client transaction lingers for 64*T1).
+  // A retransmitted 2xx is relayed too (the client transaction lingers for 4*T1).
   callee_.sendTo(ok, invite->from);
   EXPECT_TRUE(caller_.waitStatus(200));
 
@@ -260,10 +261,31 @@ TEST_F(CallProxy, AnswerAckByeWithRecordRouteReportsAnswerAndDisconnected) {
                                     CallEvent::kDisconnected}));
   EXPECT_EQ(settled(&CallProxyCounters::retransmitted2xx, 1u), 1u);
   EXPECT_EQ(settled(&CallProxyCounters::acksRelayed, 1u), 1u);
-  // The INVITE lingers 64*T1 for 2xx retransmissions; closing the stack releases it.
+  // The INVITE lingers 4*T1 for 2xx retransmissions; closing the stack releases it.
   stack_->close();
   EXPECT_EQ(settled(&CallProxyCounters::callsInFlight, 0u), 0u);
   EXPECT_EQ(settled(&CallProxyCounters::clientTransactions, 0u), 0u);
+}
+
+// After 4*T1 the answered call's transactions are gone (nothing leaks), and a late 2xx
+// retransmission is still relayed, statelessly along the Vias (RFC 6026).
+TEST_F(CallProxy, LateTwoHundredRetransmissionIsRelayedStatelesslyAfterTheLinger) {
+  start();
+  notifyAll(events({CallEvent::kCalledNumber}));
+  dial(callee_);
+  auto invite = callee_.waitRequest("INVITE");
+  ASSERT_TRUE(invite);
+  const std::string ok = callee_.response(invite->message, 200);
+  callee_.sendTo(ok, invite->from);
+  ASSERT_TRUE(caller_.waitStatus(200));
+  // 4*T1 = 2 s with Sofia's default T1.
+  EXPECT_EQ(settled(&CallProxyCounters::callsInFlight, 0u, milliseconds(4000)), 0u);
+  EXPECT_EQ(settled(&CallProxyCounters::clientTransactions, 0u), 0u);
+  callee_.sendTo(ok, invite->from);
+  auto late = caller_.waitStatus(200);
+  ASSERT_TRUE(late);
+  EXPECT_EQ(late->message.all("via").size(), 1u);  // ours popped: the caller's Via only
+  EXPECT_EQ(settled(&CallProxyCounters::retransmitted2xx, 1u), 1u);
 }
 
 // ISC as ims_isc marks it: the AS's Route on top, then the S-CSCF's return mark; the
