@@ -5,6 +5,9 @@
 #include <vector>
 
 #include "address/Address.h"
+#include "common/Ascii.h"
+#include "sip/CallParticipants.h"
+#include "sip/ProxyCall.h"
 #include "sip/SipRouting.h"
 
 // After Sofia.h (through CallProxyRole.h), which includes su_config.h first.
@@ -30,139 +33,12 @@ bool isRinging(int status) {
   return status >= 180 && status < 190;
 }
 
-std::string toLowerAscii(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
-
-std::string urlText(const url_t* url) {
-  if (!url) return "";
-  SuHome home(static_cast<su_home_t*>(su_home_new(sizeof(su_home_t))));
-  if (!home) return "";
-  char* text = url_as_string(home.get(), url);
-  return text ? std::string(text) : std::string();
-}
-
-// The canonical form of a URI, or the URI as received when our parser refuses it.
-std::string canonicalOr(const std::string& text) {
-  const AddressParseResult parsed = parseAddress(text, AddressUse::kRouting);
-  return parsed.ok() ? parsed.address.canonical : text;
-}
-
-std::string unquote(const char* display) {
-  if (!display) return "";
-  std::string_view text(display);
-  if (text.size() >= 2 && text.front() == '"' && text.back() == '"') {
-    text = text.substr(1, text.size() - 2);
-  }
-  return std::string(text);
-}
-
-// The forms of the called party a registration may name, most specific first: the Request-URI's
-// canonical form, the same without URI parameters, and for sip:<number>@host;user=phone (or a
-// tel: Request-URI) the tel: form.
-std::vector<std::string> calledForms(const url_t* uri) {
-  std::vector<std::string> forms;
-  if (!uri) return forms;
-  const AddressParseResult parsed = parseAddress(urlText(uri), AddressUse::kRouting);
-  if (!parsed.ok()) return forms;
-  const Address& address = parsed.address;
-  forms.push_back(address.canonical);
-  if (address.scheme == AddressScheme::kTel) return forms;
-  std::string bare = (address.scheme == AddressScheme::kSips ? "sips:" : "sip:");
-  if (!address.user.empty()) bare += address.user + "@";
-  bare += address.host;
-  if (address.port != 0) bare += ":" + std::to_string(address.port);
-  const AddressParseResult plain = parseAddress(bare, AddressUse::kRouting);
-  if (plain.ok() && plain.address.canonical != forms.front()) {
-    forms.push_back(plain.address.canonical);
-  }
-  const std::string params = uri->url_params ? toLowerAscii(uri->url_params) : "";
-  if (params.find("user=phone") != std::string::npos && !address.user.empty()) {
-    const std::string number = address.user.substr(0, address.user.find(';'));
-    const AddressParseResult tel = parseAddress("tel:" + number, AddressUse::kRouting);
-    if (tel.ok()) forms.push_back(tel.address.canonical);
-  }
-  return forms;
-}
-
-struct CallerId {
-  std::string uri;   // canonical when our parser takes it
-  std::string name;  // display name, unquoted
-};
-
-CallerId callerFrom(const url_t* url, const char* display) {
-  return CallerId{canonicalOr(urlText(url)), unquote(display)};
-}
-
-// P-Asserted-Identity (RFC 3325: the network-asserted caller; the first one when there are
-// several), else From. Sofia's default parser keeps P-Asserted-Identity as an unknown header.
-CallerId callerOf(sip_t const* sip) {
-  if (const sip_p_asserted_identity_t* pai = sip_p_asserted_identity(sip)) {
-    return callerFrom(pai->paid_url, pai->paid_display);
-  }
-  for (const sip_unknown_t* h = sip->sip_unknown; h; h = h->un_next) {
-    if (!h->un_name || !h->un_value || !su_casematch(h->un_name, "P-Asserted-Identity")) continue;
-    std::string value = h->un_value;
-    const size_t close = value.find('>');
-    if (close != std::string::npos) value.resize(close + 1);
-    SuHome home(static_cast<su_home_t*>(su_home_new(sizeof(su_home_t))));
-    if (!home) break;
-    const sip_from_t* parsed = sip_from_make(home.get(), value.c_str());
-    if (parsed && parsed->a_url->url_type != url_invalid) {
-      return callerFrom(parsed->a_url, parsed->a_display);
-    }
-    break;
-  }
-  return callerFrom(sip->sip_from->a_url, sip->sip_from->a_display);
-}
-
 std::string describe(int status, const char* phrase) {
   if (status == 0) return "";
   return std::to_string(status) + " " + (phrase && *phrase ? phrase : sip_status_phrase(status));
 }
 
-uint64_t wallMs() {
-  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                   std::chrono::system_clock::now().time_since_epoch())
-                                   .count());
-}
-
 }  // namespace
-
-struct CallProxyRole::ProxyCall {
-  enum class State : uint8_t {
-    kHeld,        // the INVITE waits for handleCalledNumber before it is forwarded
-    kProceeding,  // forwarded, no final response yet
-    kHeldFinal,   // a final response waits for handle<Event>
-    kAnswered,    // 2xx relayed; lingers 4*T1 (2xx retransmissions)
-  };
-
-  CallProxyRole* role = nullptr;
-  uint64_t ref = 0;
-  bool initialInvite = false;
-  bool invite = false;
-  State state = State::kProceeding;
-  std::string callId;
-  call::CallMatcher::Interest interest;  // empty for unwatched calls and in-dialog requests
-  call::CallParties parties;
-  bool ringing = false;
-  FinalCause cause = FinalCause::kResponse;
-  bool recordRoute = false;
-  int decisions = 0;
-  uint64_t decisionId = 0;  // the decision waited for; 0 none
-  int heldStatus = 0;
-  TimerKind timerKind = TimerKind::kOff;
-  uint32_t timerGen = 0;
-  // Destroyed in reverse: the client transaction, then the server one, then the messages.
-  MsgRef request;       // the request as it is forwarded (route popped, Max-Forwards - 1)
-  MsgRef heldResponse;  // kHeldFinal: the response to relay on Continue (none when NTA's own)
-  NtaIncoming irq;
-  NtaOutgoing orq;
-};
 
 CallProxyRole::CallProxyRole(SipStack& stack, SipAgent& agent, const GatewayConfig& config,
                              const call::CallWatchIndex& index, CallSink& sink)
@@ -268,7 +144,7 @@ int CallProxyRole::takeInvite(nta_incoming_t* irq, sip_t const* sip) {
   }
 
   const std::shared_ptr<const call::CallMatcher> matcher = index_.current();
-  const std::vector<std::string> forms = calledForms(uri);
+  const std::vector<std::string> forms = calledPartyForms(uri);
   if (matcher && !forms.empty()) call.interest = matcher->interest(forms);
   if (call.interest.any()) {
     counters_.watchedCalls++;
@@ -329,14 +205,7 @@ int CallProxyRole::takeOther(nta_incoming_t* irq, sip_t const* sip) {
   if (nta_incoming_method(irq) == sip_method_bye) {
     const auto it = dialogs_.find(call.callId);
     if (it != dialogs_.end()) {
-      call::CallEventRecord record;
-      record.callRef = it->second.callRef;
-      record.event = CallEvent::kDisconnected;
-      record.parties = it->second.parties;
-      record.description = "BYE";
-      record.atMs = wallMs();
-      counters_.events++;
-      sink_.event(std::move(record));
+      emit(it->second.callRef, it->second.parties, CallEvent::kDisconnected, 0, "BYE");
       dialogs_.erase(it);
     }
   }
@@ -390,8 +259,8 @@ bool CallProxyRole::isOwn(const url_t* url) const {
   if (port != std::to_string(agent_.port())) return false;
   const std::string& host = config_.calls.bindHost;
   if (host.empty() || host == "0.0.0.0" || host == "::") return true;
-  return toLowerAscii(url->url_host) == toLowerAscii(hostForUri(host)) ||
-         toLowerAscii(url->url_host) == toLowerAscii(host);
+  return ascii::lowered(url->url_host) == ascii::lowered(hostForUri(host)) ||
+         ascii::lowered(url->url_host) == ascii::lowered(host);
 }
 
 msg_t* CallProxyRole::prepareForward(nta_incoming_t* irq) {
@@ -570,6 +439,17 @@ void CallProxyRole::relay(ProxyCall& call) {
   }
 }
 
+// The final response held for handle<Event> (or NTA's own status when none) reaches the caller.
+void CallProxyRole::relayHeldFinal(ProxyCall& call) {
+  if (call.heldResponse) {
+    nta_incoming_mreply(call.irq.get(), call.heldResponse.release());
+  } else {
+    answer(call, call.heldStatus);
+  }
+  counters_.finalResponses++;
+  finish(call);
+}
+
 void CallProxyRole::answer(ProxyCall& call, int status) {
   if (call.irq) nta_incoming_treply(call.irq.get(), status, nullptr, TAG_END());
 }
@@ -625,13 +505,7 @@ void CallProxyRole::cancelled(ProxyCall& call) {
     case ProxyCall::State::kHeldFinal:
       // The outcome is known: the caller gets it rather than a 487.
       call.decisionId = 0;
-      if (call.heldResponse) {
-        nta_incoming_mreply(call.irq.get(), call.heldResponse.release());
-      } else {
-        answer(call, call.heldStatus);
-      }
-      counters_.finalResponses++;
-      finish(call);
+      relayHeldFinal(call);
       return;
     case ProxyCall::State::kProceeding:
       call.cause = FinalCause::kCallerCancel;
@@ -641,86 +515,6 @@ void CallProxyRole::cancelled(ProxyCall& call) {
     case ProxyCall::State::kAnswered:
       return;
   }
-}
-
-// ---- Call Direction -----------------------------------------------------------------------------
-
-void CallProxyRole::askDecision(ProxyCall& call, CallEvent event, int status) {
-  call.decisions++;
-  call.decisionId = nextDecision_++;
-  call::DecisionRequest request;
-  request.callRef = call.ref;
-  request.decisionId = call.decisionId;
-  request.event = event;
-  request.parties = call.parties;
-  request.sipStatus = status;
-  request.timeoutMs = config_.calls.decisionTimeoutMs;
-  counters_.decisionsAsked++;
-  sink_.decision(std::move(request));
-  arm(call, TimerKind::kDecision, std::chrono::milliseconds(config_.calls.decisionTimeoutMs));
-}
-
-void CallProxyRole::decide(uint64_t callRef, uint64_t decisionId, const CallAction& action) {
-  try {
-    const auto it = calls_.find(callRef);
-    if (it == calls_.end() || it->second->decisionId == 0 || it->second->decisionId != decisionId) {
-      counters_.decisionsLate++;
-    } else {
-      carryOut(*it->second, action);
-    }
-  } catch (...) {
-  }
-  publish();
-}
-
-void CallProxyRole::carryOut(ProxyCall& call, const CallAction& action) {
-  call.decisionId = 0;
-  call.timerKind = TimerKind::kOff;
-  call.timerGen++;
-  CallAction::Kind kind = action.kind;
-  if (kind == CallAction::Kind::kRoute) {
-    if (setRequestUri(call.request.get(), action.routingAddress)) {
-      counters_.routed++;
-    } else {
-      kind = CallAction::Kind::kContinue;  // no usable address: the call goes on unchanged
-    }
-  }
-  if (kind == CallAction::Kind::kEndCall) {
-    counters_.endedByApplication++;
-    answer(call, static_cast<int>(config_.calls.endCallStatus));
-    counters_.finalResponses++;
-    finish(call);
-    return;
-  }
-  if (call.state == ProxyCall::State::kHeldFinal && kind == CallAction::Kind::kContinue) {
-    if (call.heldResponse) {
-      nta_incoming_mreply(call.irq.get(), call.heldResponse.release());
-    } else {
-      answer(call, call.heldStatus);
-    }
-    counters_.finalResponses++;
-    finish(call);
-    return;
-  }
-  // Continue at CalledNumber, or Route: a (new) client INVITE along the original route set.
-  call.heldResponse.reset();
-  call.ringing = false;
-  call.cause = FinalCause::kResponse;
-  if (!forward(call)) finalResponse(call, 503, true);
-}
-
-void CallProxyRole::report(ProxyCall& call, CallEvent event, int status,
-                           const std::string& description) {
-  if (!call.interest.notify.has(event)) return;
-  call::CallEventRecord record;
-  record.callRef = call.ref;
-  record.event = event;
-  record.parties = call.parties;
-  record.sipStatus = status;
-  record.description = description;
-  record.atMs = wallMs();
-  counters_.events++;
-  sink_.event(std::move(record));
 }
 
 // ---- timers, shutdown, counters -----------------------------------------------------------------

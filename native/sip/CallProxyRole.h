@@ -79,6 +79,9 @@ class CallProxyRole : public SipRole, private TimerClient {
   void askDecision(ProxyCall& call, call::CallEvent event, int status);
   void carryOut(ProxyCall& call, const call::CallAction& action);
   void report(ProxyCall& call, call::CallEvent event, int status, const std::string& description);
+  void emit(uint64_t callRef, const call::CallParties& parties, call::CallEvent event, int status,
+            const std::string& description);
+  void relayHeldFinal(ProxyCall& call);
   void arm(ProxyCall& call, TimerKind kind, std::chrono::milliseconds after);
   void onTimer(uint64_t key, uint32_t gen, std::chrono::steady_clock::time_point now) override;
   bool timerLive(uint64_t key, uint32_t gen) const override;
