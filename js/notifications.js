@@ -31,6 +31,7 @@ const { ParlayxFault } = require('./parlayx/faults');
 const { UsageStatus } = require('./usage');
 const { failure, recordOperation } = require('./recordedOperation');
 const { parseEndpointUrl } = require('./outbound/endpointUrl');
+const { checkSimpleReference } = require('./parlayx/simpleReference');
 
 /** TimeMetrics (common types) in milliseconds; Month and Year are fixed lengths. */
 const METRIC_MS = Object.freeze(Object.assign(Object.create(null), {
@@ -45,13 +46,6 @@ const METRIC_MS = Object.freeze(Object.assign(Object.create(null), {
 }));
 const STATUSES = new Set(['Reachable', 'Unreachable', 'Busy']);
 const XSD_INT_MAX = 2147483647;
-// The notification store cannot hold line breaks or tabs, and no URI or correlator needs them.
-const CONTROL = /[\u0000-\u001f\u007f]/;
-// Lengths no real application needs, so that one request cannot make every later delivery and
-// usage record of its notification carry tens of kilobytes (the body cap alone allows 64 KiB).
-const MAX_ENDPOINT_CHARS = 2048;
-const MAX_CORRELATOR_CHARS = 256;
-const MAX_INTERFACE_NAME_CHARS = 256;
 // DNS answers for names that do not exist: the endpoint is wrong, not the service.
 const NO_SUCH_HOST = new Set(['ENOTFOUND', 'ENODATA', 'EAI_NONAME']);
 
@@ -166,16 +160,7 @@ class TerminalStatusNotificationService {
   validate(req) {
     const policy = this.limits;
     const reference = req.reference;
-    if (reference === null || typeof reference !== 'object' || Array.isArray(reference)) throw invalid('reference');
-    if (typeof reference.endpoint !== 'string' || reference.endpoint.length > MAX_ENDPOINT_CHARS
-      || parseEndpointUrl(reference.endpoint) === null) throw invalid('endpoint');
-    const interfaceName = reference.interfaceName === undefined ? '' : reference.interfaceName;
-    if (typeof interfaceName !== 'string' || interfaceName.length > MAX_INTERFACE_NAME_CHARS || CONTROL.test(interfaceName)) {
-      throw invalid('interfaceName');
-    }
-    const correlator = reference.correlator;
-    if (typeof correlator !== 'string' || correlator.length === 0 || correlator.length > MAX_CORRELATOR_CHARS
-      || CONTROL.test(correlator)) throw invalid('correlator');
+    const { correlator, interfaceName } = checkSimpleReference(reference, invalid);
 
     if (!Array.isArray(req.addresses) || req.addresses.length === 0 || !req.addresses.every((a) => typeof a === 'string')) {
       throw invalid('addresses');

@@ -33,6 +33,7 @@ const { UsageStatus } = require('../usage');
 const { statusName } = require('../policy');
 const { failure } = require('../recordedOperation');
 const { parseEndpointUrl } = require('../outbound/endpointUrl');
+const { checkSimpleReference, CONTROL, MAX_ENDPOINT_CHARS } = require('../parlayx/simpleReference');
 const { isParlayX2 } = require('../soap/builder');
 
 /** Parlay X CallEvents (3.x order) and their names in CALL_EVENTS (seeds/001 table 1). */
@@ -49,10 +50,6 @@ const EVENTS_V3 = Object.freeze(Object.keys(EVENT_RECORD_NAMES));
 // CALL_EVENTS joins the seed's lower-case names with ',' (like TARGET of Terminal Status).
 const CALL_EVENTS_SEPARATOR = ',';
 
-const CONTROL = /[\u0000-\u001f\u007f]/;
-const MAX_ENDPOINT_CHARS = 2048;
-const MAX_CORRELATOR_CHARS = 256;
-const MAX_INTERFACE_NAME_CHARS = 256;
 const NO_SUCH_HOST = new Set(['ENOTFOUND', 'ENODATA', 'EAI_NONAME']);
 // A pattern's fixed part: at least two characters after the scheme ("tel:+4*"), so that one
 // registration cannot watch a whole scheme.
@@ -264,17 +261,7 @@ class CallRegistrationOperations {
 
   /** SimpleReference: endpoint (a usable http(s) URL), interfaceName, correlator. */
   checkReference(reference) {
-    if (reference === null || typeof reference !== 'object' || Array.isArray(reference)) throw invalid('reference');
-    if (typeof reference.endpoint !== 'string' || reference.endpoint.length > MAX_ENDPOINT_CHARS
-      || parseEndpointUrl(reference.endpoint) === null) throw invalid('endpoint');
-    const interfaceName = reference.interfaceName === undefined ? '' : reference.interfaceName;
-    if (typeof interfaceName !== 'string' || interfaceName.length > MAX_INTERFACE_NAME_CHARS || CONTROL.test(interfaceName)) {
-      throw invalid('interfaceName');
-    }
-    const correlator = reference.correlator;
-    if (typeof correlator !== 'string' || correlator.length === 0 || correlator.length > MAX_CORRELATOR_CHARS
-      || CONTROL.test(correlator)) throw invalid('correlator');
-    return { endpoint: reference.endpoint, interfaceName, correlator };
+    return checkSimpleReference(reference, (part) => invalid(part));
   }
 
   /** The SSRF guard on the endpoint's resolved addresses (SVC0002 endpoint when refused). */

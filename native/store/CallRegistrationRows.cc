@@ -12,16 +12,6 @@
 namespace px::store {
 namespace {
 
-std::vector<std::string_view> splitOn(std::string_view text, char separator) {
-  std::vector<std::string_view> parts;
-  for (;;) {
-    const size_t at = text.find(separator);
-    parts.push_back(text.substr(0, at));
-    if (at == std::string_view::npos) return parts;
-    text.remove_prefix(at + 1);
-  }
-}
-
 call::RegistrationKind decodeKind(const std::string& text) {
   if (text == call::toString(call::RegistrationKind::kNotification)) {
     return call::RegistrationKind::kNotification;
@@ -34,7 +24,7 @@ call::RegistrationKind decodeKind(const std::string& text) {
 
 call::CallEventSet decodeCriteria(std::string_view text) {
   call::CallEventSet set;
-  for (std::string_view name : splitOn(text, ',')) {
+  for (std::string_view name : splitStored(text, ',')) {
     const std::optional<call::CallEvent> e = call::callEventFromString(name);
     if (!e) throw DecodeError{"criteria holds an unknown event '" + std::string(name) + "'"};
     set = set.with(*e);
@@ -44,7 +34,7 @@ call::CallEventSet decodeCriteria(std::string_view text) {
 
 std::vector<std::string> decodeAddresses(std::string_view text) {
   std::vector<std::string> addresses;
-  for (std::string_view a : splitOn(text, '\n')) {
+  for (std::string_view a : splitStored(text, '\n')) {
     if (a.empty()) throw DecodeError{"addresses holds an empty address"};
     addresses.emplace_back(a);
   }

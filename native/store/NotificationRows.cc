@@ -20,20 +20,10 @@ std::optional<TerminalStatus> parseStatus(std::string_view name) {
   return std::nullopt;
 }
 
-std::vector<std::string_view> split(std::string_view text, char separator) {
-  std::vector<std::string_view> parts;
-  for (;;) {
-    const size_t at = text.find(separator);
-    parts.push_back(text.substr(0, at));
-    if (at == std::string_view::npos) return parts;
-    text.remove_prefix(at + 1);
-  }
-}
-
 std::vector<TerminalStatus> decodeCriteria(std::string_view text) {
   std::vector<TerminalStatus> criteria;
   if (text.empty()) return criteria;
-  for (std::string_view name : split(text, ',')) {
+  for (std::string_view name : splitStored(text, ',')) {
     const std::optional<TerminalStatus> s = parseStatus(name);
     if (!s) throw DecodeError{"criteria holds an unknown status '" + std::string(name) + "'"};
     criteria.push_back(*s);
@@ -45,9 +35,9 @@ std::vector<WatchedAddress> decodeAddresses(std::string_view text) {
   std::vector<WatchedAddress> addresses;
   if (text.empty()) return addresses;
   size_t line = 0;
-  for (std::string_view entry : split(text, '\n')) {
+  for (std::string_view entry : splitStored(text, '\n')) {
     ++line;
-    const std::vector<std::string_view> fields = split(entry, '\t');
+    const std::vector<std::string_view> fields = splitStored(entry, '\t');
     if (fields.size() != 3) {
       throw DecodeError{"addresses line " + std::to_string(line) + " has " +
                         std::to_string(fields.size()) + " fields instead of 3"};
@@ -138,6 +128,16 @@ NotificationState decodeRow(sqlite3_stmt* stmt) {
   state.progress.nextSequence = static_cast<uint64_t>(intColumn(stmt, 13));
   spec.addresses = decodeAddresses(textColumn(stmt, 14));
   return state;
+}
+
+std::vector<std::string_view> splitStored(std::string_view text, char separator) {
+  std::vector<std::string_view> parts;
+  for (;;) {
+    const size_t at = text.find(separator);
+    parts.push_back(text.substr(0, at));
+    if (at == std::string_view::npos) return parts;
+    text.remove_prefix(at + 1);
+  }
 }
 
 }  // namespace px::store

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <limits>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "notify/NotificationEngine.h"
@@ -26,6 +27,8 @@ std::string encodeCriteria(const std::vector<TerminalStatus>& criteria);
 std::string encodeAddresses(const std::vector<WatchedAddress>& addresses);
 // True when text holds a tab or line break, which the addresses encoding cannot hold.
 bool holdsSeparator(const std::string& text);
+// The parts of a stored list between separators (one empty part for empty text); views into it.
+std::vector<std::string_view> splitStored(std::string_view text, char separator);
 
 // A row that does not decode: the message names the field; the caller adds file and key.
 struct DecodeError {
