@@ -119,8 +119,7 @@ class Gateway {
 
   /**
    * Call Notification / Call Direction: the core's call batches go to the delivery scheduler
-   * (notify*) and to the decision client (handle*). A core without the calls API (calls not
-   * built in) leaves the call endpoints answering SVC0001 through the services.
+   * (notify*) and to the decision client (handle*).
    */
   startCalls() {
     this.callDeliveries = new CallDeliveries({ delivery: this.delivery, usage: this.usage, log: this.log });
@@ -128,7 +127,6 @@ class Gateway {
       core: this.core, calls: this.config.calls, usage: this.usage, log: this.log,
       destinations: this.destinations, budget: this.delivery.budget,
     });
-    if (typeof this.core.setCallListener !== 'function') return;
     this.core.setCallListener((batch) => this.handleCallBatch(batch));
   }
 
