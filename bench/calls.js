@@ -44,6 +44,31 @@ function cpuSeconds(pid) {
   return (Number(stat[11]) + Number(stat[12])) / CLK_TCK;
 }
 
+/** CPU seconds per thread of a process, by name ('js' for the main thread), from /proc. */
+function threadCpuSeconds(pid) {
+  const byName = {};
+  for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const stat = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8').split(') ')[1].split(' ');
+      const name = Number(tid) === pid ? 'js' : fs.readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
+      byName[name] = (byName[name] || 0) + (Number(stat[11]) + Number(stat[12])) / CLK_TCK;
+    } catch {
+      // the thread ended between the listing and the read
+    }
+  }
+  return byName;
+}
+
+/** µs per call of each thread that used any CPU between two threadCpuSeconds() readings. */
+function threadCpuPerCall(before, after, calls) {
+  return Object.entries(after)
+    .map(([name, seconds]) => [name, ((seconds - (before[name] || 0)) * 1e6) / Math.max(1, calls)])
+    .filter(([, us]) => us >= 1)
+    .sort((a, b) => b[1] - a[1])
+    .map(([name, us]) => `${name} ${us.toFixed(0)}`)
+    .join(', ');
+}
+
 /** Call-ID -> { invite, ring, answer } times (ms) from a SIPp -trace_msg file. */
 function callTimes(text) {
   const calls = new Map();
@@ -215,10 +240,11 @@ async function main() {
     const pid = gateway.proc.pid;
     const best = ramp('gateway', viaGateway.sipPort, {
       onStep: {
-        before: () => cpuSeconds(pid),
-        after: (cpu0, run) => {
-          run.gatewayCpuUsPerCall = ((cpuSeconds(pid) - cpu0) * 1e6) / Math.max(1, run.successful);
-          return `, gateway CPU ${run.gatewayCpuUsPerCall.toFixed(0)} µs/call`;
+        before: () => ({ cpu: cpuSeconds(pid), threads: threadCpuSeconds(pid) }),
+        after: (before, run) => {
+          run.gatewayCpuUsPerCall = ((cpuSeconds(pid) - before.cpu) * 1e6) / Math.max(1, run.successful);
+          run.gatewayThreads = threadCpuPerCall(before.threads, threadCpuSeconds(pid), run.successful);
+          return `, gateway CPU ${run.gatewayCpuUsPerCall.toFixed(0)} µs/call (${run.gatewayThreads})`;
         },
       },
     });

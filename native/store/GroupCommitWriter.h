@@ -16,6 +16,7 @@
 //   void clear();          back to empty, keeping capacity
 #pragma once
 
+#include <pthread.h>
 #include <sqlite3.h>
 
 #include <atomic>
@@ -93,6 +94,8 @@ class GroupCommitWriter {
     // lingerLimit first (fewer, larger transactions; the loss window of a batched store).
     std::chrono::milliseconds linger{0};
     size_t lingerLimit = 1;
+    // The writer thread's name (top -H, perf, gdb); at most 15 characters are kept.
+    std::string threadName = "px-store";
   };
   struct Hooks {
     // Writes the batch inside the writer's open transaction; an error status rolls it back and
@@ -190,6 +193,7 @@ class GroupCommitWriter {
 
  private:
   void run() {
+    pthread_setname_np(pthread_self(), options_.threadName.substr(0, 15).c_str());
     Batch batch;
     for (;;) {
       uint64_t through;

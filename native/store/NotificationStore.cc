@@ -165,7 +165,9 @@ NotificationStore::NotificationStore(const std::string& path)
   hooks.finished = [this](Batch& batch, const sqlite::WriteStatus& outcome) {
     finishBatch(batch, outcome);
   };
-  writer_ = std::make_unique<Writer>(db_.get(), Writer::Options{}, std::move(hooks));
+  Writer::Options options;
+  options.threadName = "px-notify-store";
+  writer_ = std::make_unique<Writer>(db_.get(), options, std::move(hooks));
 }
 
 NotificationStore::~NotificationStore() {

@@ -131,6 +131,7 @@ UsageStore::UsageStore(UsageStoreOptions options)
     throw std::runtime_error("usage store '" + options_.path + "': " + e.what());
   }
   Writer::Options writer;
+  writer.threadName = "px-usage";
   writer.retry = sqlite::RetryPolicy{options_.writeRetries, options_.retryBackoffMs};
   if (options_.durability == Durability::kBatched) {
     // Rows wait at most flushIntervalMs, or until a quarter of the queue is waiting.
