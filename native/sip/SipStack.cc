@@ -219,6 +219,7 @@ void SipStack::run(Setup setup) {
   } else {
     su_root_set_magic(root_.get(), reinterpret_cast<su_root_magic_t*>(this));
     timers_ = std::make_unique<TimerQueue>(root_.get());
+    spinGuard_ = std::make_unique<LoopSpinGuard>(root_.get());
     try {
       error = timers_->ok() ? setup(*this) : "cannot create the SIP timer";
     } catch (const std::exception& e) {
@@ -257,6 +258,7 @@ void SipStack::teardown() {
   roles_.clear();
   agents_.clear();
   timers_.reset();
+  spinGuard_.reset();
   root_.reset();
 }
 

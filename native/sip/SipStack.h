@@ -21,6 +21,7 @@
 
 #include "common/IpCidr.h"
 #include "config/GatewayConfig.h"
+#include "sip/LoopSpinGuard.h"
 #include "sip/SipRole.h"
 #include "sip/Sofia.h"
 #include "sip/StatelessAnswers.h"
@@ -170,6 +171,7 @@ class SipStack : private TimerClient {
   // SIP thread only. Destroyed in reverse: roles, agents, timers, root (see teardown()).
   SuRoot root_;
   std::unique_ptr<TimerQueue> timers_;
+  std::unique_ptr<LoopSpinGuard> spinGuard_;  // SIP thread; before the root goes
   std::vector<std::unique_ptr<SipAgent>> agents_;
   std::vector<std::unique_ptr<SipRole>> roles_;
   size_t drainedRoles_ = 0;
