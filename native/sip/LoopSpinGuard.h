@@ -6,9 +6,9 @@
 // less than 1 ms away (every transaction's timers are on it), so the SIP thread spun through
 // tens of thousands of empty epoll_wait calls a second, each one a system call.
 //
-// The guard is Sofia's prepoll hook: when the loop comes round again within 1 ms of its last
-// turn (it spun, or it is busy), it first waits on the port's own epoll set with poll() for up
-// to 1 ms. Ready I/O (a packet, a message from another thread: the port's mailbox is in that
+// The guard is Sofia's prepoll hook: when the loop comes round again within 50 us of its last
+// turn (it found nothing to do: it spun), it first waits on the port's own epoll set with poll()
+// for up to 1 ms. Ready I/O (a packet, a message from another thread: the port's mailbox is in that
 // set) ends the wait at once; otherwise a timer fires at most 1 ms late, which SIP's timers
 // (T1 = 500 ms) and ours do not notice. A loop that blocked in epoll_wait is not touched.
 //
