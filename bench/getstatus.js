@@ -109,7 +109,9 @@ async function startGatewayProcess(uasPort) {
       ? `requesters:\n  bench:\n    passwordHash: "${await hashPassword(BENCH_PASSWORD)}"\n`
       : 'authentication:\n  required: false\n')
     + `usage:\n  database: ${path.join(dir, 'usage.db')}\n  durability: ${values.durability}\n`);
-  const child = spawn(process.execPath, [path.join(__dirname, '..', 'js', 'cli.js'), 'serve', '--config', config], {
+  // PX_GATEWAY_NODE_ARGS: Node options for the gateway only (a profiler, --trace-gc), as in calls.js.
+  const nodeArgs = (process.env.PX_GATEWAY_NODE_ARGS || '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, path.join(__dirname, '..', 'js', 'cli.js'), 'serve', '--config', config], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   await new Promise((resolve, reject) => {
