@@ -135,13 +135,37 @@ function callerRun(scscfPort, rate, seconds, { traceMessages = false } = {}) {
   return { rate, calls, successful, failed, seconds: elapsed, achieved: successful / Math.max(seconds, elapsed - 0.6), pdd };
 }
 
-/** Steps up the rate until calls fail or the achieved rate falls below 90 % of the offered. */
-function ramp(label, scscfPort, { onStep } = {}) {
+/** user+system CPU seconds of every process in the process group of `pid` (Kamailio's workers). */
+function groupCpuSeconds(pid) {
+  const statOf = (p) => fs.readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1].split(' ');
+  const group = statOf(pid)[2];
+  let seconds = 0;
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = statOf(entry);
+      if (stat[2] === group) seconds += (Number(stat[11]) + Number(stat[12])) / CLK_TCK;
+    } catch {
+      // the process ended between the listing and the read
+    }
+  }
+  return seconds;
+}
+
+/**
+ * Steps up the rate until calls fail or the achieved rate falls below 90 % of the offered.
+ * Each step also prints the S-CSCF's own CPU per call (all its processes): the gateway's figure
+ * is read beside what Kamailio spends on the same calls in the same run.
+ */
+function ramp(label, scscf, { onStep } = {}) {
   let best = null;
   for (const rate of RATES) {
     const before = onStep ? onStep.before() : null;
-    const run = callerRun(scscfPort, rate, SECONDS);
-    const extra = onStep ? onStep.after(before, run) : '';
+    const kamailioCpu0 = groupCpuSeconds(scscf.pid);
+    const run = callerRun(scscf.sipPort, rate, SECONDS);
+    run.kamailioCpuUsPerCall = ((groupCpuSeconds(scscf.pid) - kamailioCpu0) * 1e6) / Math.max(1, run.successful);
+    const extra = `, Kamailio CPU ${run.kamailioCpuUsPerCall.toFixed(0)} µs/call`
+      + (onStep ? onStep.after(before, run) : '');
     console.log(`  ${label} at ${rate}/s: ${run.achieved.toFixed(0)}/s achieved, ${run.successful} ok, `
       + `${run.failed} failed${extra}`);
     if (run.failed > 0 || run.achieved < 0.9 * rate) break;
@@ -201,7 +225,7 @@ async function main() {
     // Kept running: the post-dial delays are compared at the same rates at the end.
     const alone = await startScscf({ users, as: null, children: CHILDREN, debug: 0, memoryMb: 512 });
     started.push(alone);
-    const limit = ramp('kamailio', alone.sipPort);
+    const limit = ramp('kamailio', alone);
     if (!limit) throw new Error('Kamailio alone failed at the lowest rate');
     report.kamailio = { rate: limit.achieved };
     report.halfRate = Math.max(1, Math.round(limit.achieved / 2));
@@ -238,7 +262,7 @@ async function main() {
       memoryMb: 512 });
     started.push(viaGateway);
     const pid = gateway.proc.pid;
-    const best = ramp('gateway', viaGateway.sipPort, {
+    const best = ramp('gateway', viaGateway, {
       onStep: {
         before: () => ({ cpu: cpuSeconds(pid), threads: threadCpuSeconds(pid) }),
         after: (before, run) => {
