@@ -10,7 +10,7 @@
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
-const { fork, spawnSync } = require('node:child_process');
+const { fork, spawn } = require('node:child_process');
 const { parseArgs } = require('node:util');
 const { startScscf } = require('../scripts/kamailio/scscf');
 const { freePort } = require('../scripts/kamailio/kamailio');
@@ -96,7 +96,13 @@ function quantile(sorted, q) {
 }
 
 /** One SIPp UAC run of answer+BYE calls at a fixed rate. */
-function callerRun(scscfPort, rate, seconds, { traceMessages = false } = {}) {
+/**
+ * One SIPp caller run. Asynchronous on purpose: Kamailio's, the gateway's and the sink's output
+ * are pipes read by this process's event loop; while a spawnSync() held the loop, a full pipe
+ * (64 KiB of Kamailio warnings once calls slowed down) blocked Kamailio's workers in write(2),
+ * and the S-CSCF, not the gateway, stopped routing: a 60 s step at 1,000/s "failed" 47,785 calls.
+ */
+async function callerRun(scscfPort, rate, seconds, { traceMessages = false } = {}) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'px-bench-calls-'));
   const calls = Math.round(rate * seconds);
   const started = process.hrtime.bigint();
@@ -112,7 +118,12 @@ function callerRun(scscfPort, rate, seconds, { traceMessages = false } = {}) {
     '-trace_screen', '-screen_file', path.join(dir, 'screen.log'),
   ];
   if (traceMessages) sippArgs.push('-trace_msg', '-message_file', path.join(dir, 'messages.log'));
-  spawnSync(findSipp(), sippArgs, { cwd: dir, encoding: 'utf8', timeout: (seconds * 3 + 60) * 1000 });
+  await new Promise((resolve) => {
+    const sipp = spawn(findSipp(), sippArgs, { cwd: dir, stdio: 'ignore' });
+    const timer = setTimeout(() => sipp.kill('SIGKILL'), (seconds * 3 + 60) * 1000);
+    sipp.once('error', () => { clearTimeout(timer); resolve(); });
+    sipp.once('exit', () => { clearTimeout(timer); resolve(); });
+  });
   const elapsed = Number(process.hrtime.bigint() - started) / 1e9;
   const read = (f) => (fs.existsSync(path.join(dir, f)) ? fs.readFileSync(path.join(dir, f), 'utf8') : '');
   const screen = read('screen.log');
@@ -157,12 +168,12 @@ function groupCpuSeconds(pid) {
  * Each step also prints the S-CSCF's own CPU per call (all its processes): the gateway's figure
  * is read beside what Kamailio spends on the same calls in the same run.
  */
-function ramp(label, scscf, { onStep } = {}) {
+async function ramp(label, scscf, { onStep } = {}) {
   let best = null;
   for (const rate of RATES) {
     const before = onStep ? onStep.before() : null;
     const kamailioCpu0 = groupCpuSeconds(scscf.pid);
-    const run = callerRun(scscf.sipPort, rate, SECONDS);
+    const run = await callerRun(scscf.sipPort, rate, SECONDS);
     run.kamailioCpuUsPerCall = ((groupCpuSeconds(scscf.pid) - kamailioCpu0) * 1e6) / Math.max(1, run.successful);
     const extra = `, Kamailio CPU ${run.kamailioCpuUsPerCall.toFixed(0)} µs/call`
       + (onStep ? onStep.after(before, run) : '');
@@ -201,9 +212,9 @@ const delay = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const SETTLE_MS = 6000;
 
 /** Post-dial delay of `rate` calls/s through one S-CSCF (and the gateway's CPU when given). */
-function pddRun(label, scscfPort, rate, gatewayPid) {
+async function pddRun(label, scscfPort, rate, gatewayPid) {
   const cpu0 = gatewayPid ? cpuSeconds(gatewayPid) : 0;
-  const run = callerRun(scscfPort, rate, PDD_SECONDS, { traceMessages: true });
+  const run = await callerRun(scscfPort, rate, PDD_SECONDS, { traceMessages: true });
   const result = { rate, successful: run.successful, failed: run.failed, ...run.pdd };
   if (gatewayPid) result.gatewayCpuUsPerCall = ((cpuSeconds(gatewayPid) - cpu0) * 1e6) / Math.max(1, run.successful);
   printPdd(`${label} at ${rate}/s (${run.successful} ok, ${run.failed} failed)`, result);
@@ -225,7 +236,7 @@ async function main() {
     // Kept running: the post-dial delays are compared at the same rates at the end.
     const alone = await startScscf({ users, as: null, children: CHILDREN, debug: 0, memoryMb: 512 });
     started.push(alone);
-    const limit = ramp('kamailio', alone);
+    const limit = await ramp('kamailio', alone);
     if (!limit) throw new Error('Kamailio alone failed at the lowest rate');
     report.kamailio = { rate: limit.achieved };
     report.halfRate = Math.max(1, Math.round(limit.achieved / 2));
@@ -233,7 +244,7 @@ async function main() {
     await delay(SETTLE_MS);
 
     if (args['skip-gateway']) {
-      report.kamailio.pdd = pddRun('  post-dial delay', alone.sipPort, report.halfRate);
+      report.kamailio.pdd = await pddRun('  post-dial delay', alone.sipPort, report.halfRate);
       return;
     }
     console.log('Kamailio S-CSCF + gateway (callee watched, notifications to a local sink):');
@@ -262,7 +273,7 @@ async function main() {
       memoryMb: 512 });
     started.push(viaGateway);
     const pid = gateway.proc.pid;
-    const best = ramp('gateway', viaGateway, {
+    const best = await ramp('gateway', viaGateway, {
       onStep: {
         before: () => ({ cpu: cpuSeconds(pid), threads: threadCpuSeconds(pid) }),
         after: (before, run) => {
@@ -283,9 +294,9 @@ async function main() {
     report.pdd = [];
     console.log('Post-dial delay (INVITE sent -> 180 / 200 received at the caller):');
     for (const rate of rates) {
-      const kamailioOnly = pddRun('  Kamailio alone', alone.sipPort, rate);
+      const kamailioOnly = await pddRun('  Kamailio alone', alone.sipPort, rate);
       await delay(SETTLE_MS);
-      const withGateway = pddRun('  with gateway  ', viaGateway.sipPort, rate, pid);
+      const withGateway = await pddRun('  with gateway  ', viaGateway.sipPort, rate, pid);
       await delay(SETTLE_MS);
       report.pdd.push({ rate, kamailio: kamailioOnly, gateway: withGateway });
       console.log(`  added at p99 at ${rate}/s: INVITE->180 ${fmt(withGateway.ringP99 - kamailioOnly.ringP99)}, `
