@@ -8,6 +8,9 @@
 // 3. The gateway runs in its own process (js/cli.js serve); wrk drives SOAP getStatus over
 //    keep-alive HTTP at increasing concurrency; then a paced client holds half the peak rate (a
 //    fixed request rate, which wrk cannot do) for the latency at that load.
+// 4. The limits in the same run: a bare node:http server answering a canned getStatusResponse
+//    (same wrk, body and connections) and the SIPp UAC's CPU per fetch; the gateway's CPU per
+//    getStatus is printed as a multiple of their sum.
 // Prints getStatus/s, p50/p99 latency, and the ratio to the direct rate.
 const fs = require('node:fs');
 const os = require('node:os');
@@ -46,18 +49,51 @@ function sippUacRun(uasPort, uacPort, rate, seconds) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'px-bench-uac-'));
   const calls = rate * seconds;
   const started = process.hrtime.bigint();
-  spawnSync('sipp', [
+  // Under bash so that its `times` reports the UAC's own CPU: the SIP client side's limit.
+  const result = spawnSync('bash', ['-c', 'sipp "$@" >/dev/null 2>&1; times', 'bash',
     '-sf', path.join(__dirname, 'sipp', 'fetch-uac.xml'), `127.0.0.1:${uasPort}`,
     '-i', '127.0.0.1', '-p', String(uacPort), '-t', 'u1', '-m', String(calls), '-r', String(rate),
     '-l', String(Math.max(200, rate)), '-buff_size', String(SOCKET_BUFFER), '-nostdin',
     '-trace_screen', '-screen_file', path.join(dir, 'screen.log'),
   ], { cwd: dir, encoding: 'utf8', timeout: 120000 });
   const elapsed = Number(process.hrtime.bigint() - started) / 1e9;
+  // `times`: the shell's user/system line, then its children's ("0m1.234s 0m0.567s").
+  const childTimes = (result.stdout || '').trim().split('\n').pop().match(/(\d+)m([\d.]+)s/g) || [];
+  const uacCpu = childTimes.reduce((sum, t) => {
+    const [, m, sec] = /(\d+)m([\d.]+)s/.exec(t);
+    return sum + Number(m) * 60 + Number(sec);
+  }, 0);
   const screen = fs.existsSync(path.join(dir, 'screen.log')) ? fs.readFileSync(path.join(dir, 'screen.log'), 'utf8') : '';
   fs.rmSync(dir, { recursive: true, force: true });
   const successful = Number((/Successful call\s+\|\s+\d+\s+\|\s+(\d+)/.exec(screen) || [])[1] || 0);
   const failed = Number((/Failed call\s+\|\s+\d+\s+\|\s+(\d+)/.exec(screen) || [])[1] || 0);
-  return { rate, calls, successful, failed, seconds: elapsed, achieved: successful / elapsed };
+  return { rate, calls, successful, failed, seconds: elapsed, achieved: successful / elapsed,
+    uacCpuUsPerFetch: (uacCpu * 1e6) / Math.max(1, successful) };
+}
+
+// The HTTP limit: node:http answering every POST with a canned getStatusResponse of the
+// gateway's size, in its own process, driven by the same wrk, body and connections.
+const BARE_SERVER = `
+const http = require('node:http');
+const body = Buffer.from('<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body><ns2:getStatusResponse xmlns:ns2="http://www.csapi.org/schema/parlayx/terminal_status/v2_3/local"><ns2:result>Reachable</ns2:result></ns2:getStatusResponse></soapenv:Body></soapenv:Envelope>');
+const server = http.createServer((req, res) => {
+  req.resume();
+  req.on('end', () => res.end(body));
+});
+server.keepAliveTimeout = 60000;
+server.listen(0, '127.0.0.1', () => console.log('ready ' + server.address().port));
+`;
+
+async function startBareHttp() {
+  const child = spawn(process.execPath, ['-e', BARE_SERVER], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`bare HTTP server exited with ${code}`)));
+    child.stdout.on('data', (chunk) => {
+      const m = /ready (\d+)/.exec(String(chunk));
+      if (m) resolve(Number(m[1]));
+    });
+  });
+  return { pid: child.pid, url: `http://127.0.0.1:${port}/`, stop: () => child.kill('SIGKILL') };
 }
 
 // The direct limit: the highest rate SIPp UAC -> UAS sustains with no failed fetch.
@@ -169,6 +205,25 @@ async function main() {
     const r = await pacedLoad(gateway.endpoint, BODY, half, DURATION, AUTHORIZATION ? { authorization: AUTHORIZATION } : {});
     report.halfPeak = { targetRate: half, rps: r.rps, p50: r.p50, p99: r.p99, failures: r.failures };
     console.log(`at half the peak (${half}/s, paced): ${r.rps.toFixed(0)} getStatus/s, p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms, failures ${r.failures}`);
+    // The limits beside the gateway, in the same run: the bare HTTP server at the peak's
+    // connections and the SIPp UAC's CPU per fetch at the direct limit.
+    const bare = await startBareHttp();
+    let bareRun;
+    try {
+      runWrk(bare.url, peak.connections, bodyFile, 2); // warm-up
+      const cpu0 = cpuSeconds(bare.pid);
+      bareRun = runWrk(bare.url, peak.connections, bodyFile);
+      bareRun.cpuUsPerRequest = ((cpuSeconds(bare.pid) - cpu0) * 1e6) / Math.max(1, bareRun.rps * DURATION);
+    } finally {
+      bare.stop();
+    }
+    const gatewayUs = (peak.gatewayCpu * 1e6) / Math.max(1, peak.rps);
+    const limitUs = bareRun.cpuUsPerRequest + direct.uacCpuUsPerFetch;
+    report.limits = { bareHttp: bareRun, sipClientCpuUsPerFetch: direct.uacCpuUsPerFetch, gatewayCpuUsPerRequest: gatewayUs };
+    console.log(`bare node:http, same wrk and body at c=${peak.connections}: ${bareRun.rps.toFixed(0)}/s, `
+      + `${bareRun.cpuUsPerRequest.toFixed(0)} µs CPU/request; SIPp UAC ${direct.uacCpuUsPerFetch.toFixed(0)} µs CPU/fetch`);
+    console.log(`gateway CPU per getStatus ${gatewayUs.toFixed(0)} µs = ${(gatewayUs / limitUs).toFixed(1)} x (HTTP + SIP client `
+      + `limits ${limitUs.toFixed(0)} µs; target <= 2 x)`);
     report.peak = { rps: peak.rps, connections: peak.connections, ratioToDirect: peak.rps / direct.rate };
     console.log(`\npeak ${peak.rps.toFixed(0)} getStatus/s at c=${peak.connections}; ${(100 * peak.rps / direct.rate).toFixed(0)} % of the direct SIP fetch rate`);
     console.log(`targets: >= 5000/s ${peak.rps >= 5000 ? 'met' : 'NOT met'}; >= 50 % of direct ${peak.rps / direct.rate >= 0.5 ? 'met' : 'NOT met'}; p99 <= 10 ms at half peak ${r.p99 <= 10 ? 'met' : 'NOT met'}`);
