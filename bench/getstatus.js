@@ -147,12 +147,26 @@ async function startGatewayProcess(uasPort) {
     + `usage:\n  database: ${path.join(dir, 'usage.db')}\n  durability: ${values.durability}\n`);
   // PX_GATEWAY_NODE_ARGS: Node options for the gateway only (a profiler, --trace-gc), as in calls.js.
   const nodeArgs = (process.env.PX_GATEWAY_NODE_ARGS || '').split(' ').filter(Boolean);
+  // stdout goes to a file, not a pipe: wrk runs under spawnSync, and a pipe nobody reads for a
+  // whole step blocks the gateway in write(2) once it fills (the calls bench had that with
+  // Kamailio's stderr).
+  const logFile = path.join(dir, 'gateway.log');
+  const logFd = fs.openSync(logFile, 'w');
   const child = spawn(process.execPath, [...nodeArgs, path.join(__dirname, '..', 'js', 'cli.js'), 'serve', '--config', config], {
-    stdio: ['ignore', 'pipe', 'inherit'],
+    stdio: ['ignore', logFd, 'inherit'],
   });
+  fs.closeSync(logFd);
   await new Promise((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`gateway exited with ${code}`)));
-    child.stdout.on('data', (chunk) => { if (String(chunk).includes('parlayx-gateway started')) resolve(); });
+    const poll = setInterval(() => {
+      if (fs.readFileSync(logFile, 'utf8').includes('parlayx-gateway started')) {
+        clearInterval(poll);
+        resolve();
+      }
+    }, 20);
+    child.once('exit', (code) => {
+      clearInterval(poll);
+      reject(new Error(`gateway exited with ${code}: ${fs.readFileSync(logFile, 'utf8').slice(-2000)}`));
+    });
   });
   return {
     endpoint: `http://127.0.0.1:${httpPort}/parlayx/TerminalStatusService/services/TerminalStatus`,
