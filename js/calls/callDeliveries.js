@@ -23,7 +23,9 @@ class CallDeliveries {
   constructor({ delivery, usage, log = () => {} }) {
     this.delivery = delivery;
     this.log = log;
-    this.records = new DeliveryRecords(usage, log);
+    // The delivery engine's records, shared: a call's Sending record and its delivery's attempt and
+    // result records are gathered into the same record() call and durable commit.
+    this.records = delivery.records || new DeliveryRecords(usage, log);
     this.counters = { handed: 0, failed: 0, skipped: 0 };
   }
 
