@@ -38,10 +38,19 @@ const DOMAIN = 'example.test';
 const CN_PATH = '/CallNotificationManagerService/services/CallNotificationManager';
 const CLK_TCK = 100; // sysconf(_SC_CLK_TCK) on Linux
 
+/** The fields of a /proc/.../stat line after the command name (state is [0], pgrp [2]). */
+function statFields(file) {
+  return fs.readFileSync(file, 'utf8').split(') ')[1].split(' ');
+}
+
+/** user+system CPU seconds from statFields(). */
+function statCpuSeconds(fields) {
+  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
+}
+
 /** user+system CPU seconds of a process, from /proc/<pid>/stat. */
 function cpuSeconds(pid) {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(stat[11]) + Number(stat[12])) / CLK_TCK;
+  return statCpuSeconds(statFields(`/proc/${pid}/stat`));
 }
 
 /** CPU seconds per thread of a process, by name ('js' for the main thread), from /proc. */
@@ -49,9 +58,9 @@ function threadCpuSeconds(pid) {
   const byName = {};
   for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
     try {
-      const stat = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8').split(') ')[1].split(' ');
+      const seconds = statCpuSeconds(statFields(`/proc/${pid}/task/${tid}/stat`));
       const name = Number(tid) === pid ? 'js' : fs.readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
-      byName[name] = (byName[name] || 0) + (Number(stat[11]) + Number(stat[12])) / CLK_TCK;
+      byName[name] = (byName[name] || 0) + seconds;
     } catch {
       // the thread ended between the listing and the read
     }
@@ -95,9 +104,8 @@ function quantile(sorted, q) {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
 }
 
-/** One SIPp UAC run of answer+BYE calls at a fixed rate. */
 /**
- * One SIPp caller run. Asynchronous on purpose: Kamailio's, the gateway's and the sink's output
+ * One SIPp UAC run of answer+BYE calls at a fixed rate. Asynchronous on purpose: Kamailio's, the gateway's and the sink's output
  * are pipes read by this process's event loop; while a spawnSync() held the loop, a full pipe
  * (64 KiB of Kamailio warnings once calls slowed down) blocked Kamailio's workers in write(2),
  * and the S-CSCF, not the gateway, stopped routing: a 60 s step at 1,000/s "failed" 47,785 calls.
@@ -148,14 +156,13 @@ async function callerRun(scscfPort, rate, seconds, { traceMessages = false } = {
 
 /** user+system CPU seconds of every process in the process group of `pid` (Kamailio's workers). */
 function groupCpuSeconds(pid) {
-  const statOf = (p) => fs.readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1].split(' ');
-  const group = statOf(pid)[2];
+  const group = statFields(`/proc/${pid}/stat`)[2];
   let seconds = 0;
   for (const entry of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
-      const stat = statOf(entry);
-      if (stat[2] === group) seconds += (Number(stat[11]) + Number(stat[12])) / CLK_TCK;
+      const fields = statFields(`/proc/${entry}/stat`);
+      if (fields[2] === group) seconds += statCpuSeconds(fields);
     } catch {
       // the process ended between the listing and the read
     }

@@ -122,7 +122,7 @@ class Gateway {
    * (notify*) and to the decision client (handle*).
    */
   startCalls() {
-    this.callDeliveries = new CallDeliveries({ delivery: this.delivery, usage: this.usage, log: this.log });
+    this.callDeliveries = new CallDeliveries({ delivery: this.delivery, log: this.log });
     this.decisions = new DecisionClient({
       core: this.core, calls: this.config.calls, usage: this.usage, log: this.log,
       destinations: this.destinations, budget: this.delivery.budget,

@@ -6,7 +6,6 @@
 // be delivered. Answer and Disconnected go as notifyCallEvent (3.x registrations only: the core
 // never matches a 2.x registration for them, and one that slipped through is dropped here).
 const { randomUUID } = require('node:crypto');
-const { DeliveryRecords } = require('../delivery/records');
 const { notifyOperation, isParlayX2 } = require('../soap/builder');
 const { UsageStatus } = require('../usage');
 
@@ -17,15 +16,15 @@ function networkEvent(operation) {
 
 class CallDeliveries {
   /**
-   * @param {{ delivery: import('../delivery').NotificationDelivery, usage: import('../usage').UsageLog,
+   * @param {{ delivery: import('../delivery').NotificationDelivery,
    *           log?: Function }} options
    */
-  constructor({ delivery, usage, log = () => {} }) {
+  constructor({ delivery, log = () => {} }) {
     this.delivery = delivery;
     this.log = log;
     // The delivery engine's records, shared: a call's Sending record and its delivery's attempt and
     // result records are gathered into the same record() call and durable commit.
-    this.records = delivery.records || new DeliveryRecords(usage, log);
+    this.records = delivery.records;
     this.counters = { handed: 0, failed: 0, skipped: 0 };
   }
 
