@@ -12,6 +12,9 @@ const os = require('node:os');
 const path = require('node:path');
 const { fork, spawn } = require('node:child_process');
 const { parseArgs } = require('node:util');
+const {
+  statFields, statCpuSeconds, cpuSeconds, threadCpuSeconds, threadCpuPerOperation,
+} = require('./procstat');
 const { startScscf } = require('../scripts/kamailio/scscf');
 const { freePort } = require('../scripts/kamailio/kamailio');
 const { startSippUas, findSipp } = require('../tests/support/sipp');
@@ -36,48 +39,6 @@ const CALLER_SCENARIO = path.join(__dirname, '..', 'tests', 'support', 'sipp', '
 const CALLEE = 'bench';
 const DOMAIN = 'example.test';
 const CN_PATH = '/CallNotificationManagerService/services/CallNotificationManager';
-const CLK_TCK = 100; // sysconf(_SC_CLK_TCK) on Linux
-
-/** The fields of a /proc/.../stat line after the command name (state is [0], pgrp [2]). */
-function statFields(file) {
-  return fs.readFileSync(file, 'utf8').split(') ')[1].split(' ');
-}
-
-/** user+system CPU seconds from statFields(). */
-function statCpuSeconds(fields) {
-  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
-}
-
-/** user+system CPU seconds of a process, from /proc/<pid>/stat. */
-function cpuSeconds(pid) {
-  return statCpuSeconds(statFields(`/proc/${pid}/stat`));
-}
-
-/** CPU seconds per thread of a process, by name ('js' for the main thread), from /proc. */
-function threadCpuSeconds(pid) {
-  const byName = {};
-  for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
-    try {
-      const seconds = statCpuSeconds(statFields(`/proc/${pid}/task/${tid}/stat`));
-      const name = Number(tid) === pid ? 'js' : fs.readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
-      byName[name] = (byName[name] || 0) + seconds;
-    } catch {
-      // the thread ended between the listing and the read
-    }
-  }
-  return byName;
-}
-
-/** µs per call of each thread that used any CPU between two threadCpuSeconds() readings. */
-function threadCpuPerCall(before, after, calls) {
-  return Object.entries(after)
-    .map(([name, seconds]) => [name, ((seconds - (before[name] || 0)) * 1e6) / Math.max(1, calls)])
-    .filter(([, us]) => us >= 1)
-    .sort((a, b) => b[1] - a[1])
-    .map(([name, us]) => `${name} ${us.toFixed(0)}`)
-    .join(', ');
-}
-
 /** Call-ID -> { invite, ring, answer } times (ms) from a SIPp -trace_msg file. */
 function callTimes(text) {
   const calls = new Map();
@@ -285,7 +246,7 @@ async function main() {
         before: () => ({ cpu: cpuSeconds(pid), threads: threadCpuSeconds(pid) }),
         after: (before, run) => {
           run.gatewayCpuUsPerCall = ((cpuSeconds(pid) - before.cpu) * 1e6) / Math.max(1, run.successful);
-          run.gatewayThreads = threadCpuPerCall(before.threads, threadCpuSeconds(pid), run.successful);
+          run.gatewayThreads = threadCpuPerOperation(before.threads, threadCpuSeconds(pid), run.successful);
           return `, gateway CPU ${run.gatewayCpuUsPerCall.toFixed(0)} µs/call (${run.gatewayThreads})`;
         },
       },
