@@ -63,7 +63,7 @@ export interface GatewayConfig {
   presence: {
     fetchTimeoutMs: number; busyActivities: string[]; subscriptionExpiresSec: number; subscribeTimeoutMs: number;
     resubscribeBackoffMs: number; resubscribeBackoffMaxMs: number; maxSubscribeFailures: number;
-    maxSubscribesInFlight: number;
+    maxSubscribesInFlight: number; answerFromSubscriptions: boolean;
   };
   groups: { schemes: string[]; members: Record<string, string[]> };
   notifications: {

@@ -11,6 +11,8 @@
 // 4. The limits in the same run: a bare node:http server answering a canned getStatusResponse
 //    (same wrk, body and connections) and the SIPp UAC's CPU per fetch; the gateway's CPU per
 //    getStatus is printed as a multiple of their sum.
+// 5. The same load on a terminal a running notification watches, answered from its last NOTIFY
+//    without SIP (presence.answerFromSubscriptions), beside the bare HTTP limit.
 // Prints getStatus/s, p50/p99 latency, and the ratio to the direct rate.
 const fs = require('node:fs');
 const os = require('node:os');
@@ -20,6 +22,7 @@ const { parseArgs } = require('node:util');
 const { startSippUas } = require('../tests/support/sipp');
 const { freePort } = require('../scripts/kamailio/kamailio');
 const { pacedLoad } = require('./paced');
+const { cpuSeconds, threadCpuSeconds, threadCpuPerOperation } = require('./procstat');
 const { hashPassword } = require('../js/auth/passwordHash');
 const { basicAuthorization } = require('../js/auth/basic');
 
@@ -144,7 +147,9 @@ async function startGatewayProcess(uasPort) {
     + (values.auth === 'basic'
       ? `requesters:\n  bench:\n    passwordHash: "${await hashPassword(BENCH_PASSWORD)}"\n`
       : 'authentication:\n  required: false\n')
-    + `usage:\n  database: ${path.join(dir, 'usage.db')}\n  durability: ${values.durability}\n`);
+    + `usage:\n  database: ${path.join(dir, 'usage.db')}\n  durability: ${values.durability}\n`
+    // The watched phase's notification endpoint is on loopback (never called).
+    + `outbound:\n  allow: ["127.0.0.0/8"]\nnotifications:\n  database: ${path.join(dir, 'notifications.db')}\n`);
   // PX_GATEWAY_NODE_ARGS: Node options for the gateway only (a profiler, --trace-gc), as in calls.js.
   const nodeArgs = (process.env.PX_GATEWAY_NODE_ARGS || '').split(' ').filter(Boolean);
   // stdout goes to a file, not a pipe: wrk runs under spawnSync, and a pipe nobody reads for a
@@ -176,9 +181,25 @@ async function startGatewayProcess(uasPort) {
   };
 }
 
-function cpuSeconds(pid) {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(stat[11]) + Number(stat[12])) / 100; // utime + stime, in USER_HZ (100 on Linux)
+// startNotification on the bench's terminal: while it runs, getStatus is answered from the
+// subscription's last NOTIFY (presence.answerFromSubscriptions). The endpoint is never called:
+// the UAS never changes the status.
+const START_NOTIFICATION = `<?xml version="1.0" encoding="UTF-8"?>
+<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:loc="http://www.csapi.org/schema/parlayx/terminal_status/notification_manager/v2_3/local">
+<soapenv:Body><loc:startNotification><loc:reference><endpoint>http://127.0.0.1:9/app</endpoint><interfaceName>TerminalStatusNotification</interfaceName><correlator>bench-watch</correlator></loc:reference>
+<loc:addresses>sip:alice@example.test</loc:addresses><loc:checkImmediate>false</loc:checkImmediate></loc:startNotification></soapenv:Body>
+</soapenv:Envelope>`;
+
+async function startWatching(endpoint) {
+  const url = endpoint.replace('/TerminalStatusService/services/TerminalStatus',
+    '/TerminalStatusNotificationManagerService/services/TerminalStatusNotificationManager');
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'text/xml; charset=utf-8', soapaction: '""', ...(AUTHORIZATION ? { authorization: AUTHORIZATION } : {}) },
+    body: START_NOTIFICATION,
+  });
+  const text = await response.text();
+  if (response.status !== 200) throw new Error(`startNotification answered ${response.status}: ${text}`);
 }
 
 async function main() {
@@ -238,6 +259,19 @@ async function main() {
       + `${bareRun.cpuUsPerRequest.toFixed(0)} µs CPU/request; SIPp UAC ${direct.uacCpuUsPerFetch.toFixed(0)} µs CPU/fetch`);
     console.log(`gateway CPU per getStatus ${gatewayUs.toFixed(0)} µs = ${(gatewayUs / limitUs).toFixed(1)} x (HTTP + SIP client `
       + `limits ${limitUs.toFixed(0)} µs; target <= 2 x)`);
+    // The same load on a terminal a running notification watches: answered without SIP.
+    await startWatching(gateway.endpoint);
+    await new Promise((resolve) => setTimeout(resolve, 500)); // its SUBSCRIBE and first NOTIFY
+    runWrk(gateway.endpoint, peak.connections, bodyFile, 2); // warm-up
+    const watchedCpu0 = cpuSeconds(gateway.pid);
+    const watchedThreads0 = threadCpuSeconds(gateway.pid);
+    const watched = runWrk(gateway.endpoint, peak.connections, bodyFile);
+    const watchedUs = ((cpuSeconds(gateway.pid) - watchedCpu0) * 1e6) / Math.max(1, watched.rps * DURATION);
+    const watchedThreads = threadCpuPerOperation(watchedThreads0, threadCpuSeconds(gateway.pid), watched.rps * DURATION);
+    report.answeredFromSubscription = { rps: watched.rps, p50: watched.p50, p99: watched.p99, non2xx: watched.non2xx, gatewayCpuUsPerRequest: watchedUs, threads: watchedThreads };
+    console.log(`answered from a running subscription (presence.answerFromSubscriptions), c=${peak.connections}: `
+      + `${watched.rps.toFixed(0)} getStatus/s, p50 ${watched.p50} ms, p99 ${watched.p99} ms, non-2xx ${watched.non2xx}, `
+      + `gateway CPU ${watchedUs.toFixed(0)} µs/getStatus = ${(watchedUs / bareRun.cpuUsPerRequest).toFixed(1)} x bare HTTP (µs per thread: ${watchedThreads})`);
     report.peak = { rps: peak.rps, connections: peak.connections, ratioToDirect: peak.rps / direct.rate };
     console.log(`\npeak ${peak.rps.toFixed(0)} getStatus/s at c=${peak.connections}; ${(100 * peak.rps / direct.rate).toFixed(0)} % of the direct SIP fetch rate`);
     console.log(`targets: >= 5000/s ${peak.rps >= 5000 ? 'met' : 'NOT met'}; >= 50 % of direct ${peak.rps / direct.rate >= 0.5 ? 'met' : 'NOT met'}; p99 <= 10 ms at half peak ${r.p99 <= 10 ? 'met' : 'NOT met'}`);

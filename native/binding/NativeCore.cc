@@ -102,6 +102,8 @@ Napi::Object statsToJs(Napi::Env env, const gateway::GatewayStats& stats, size_t
   o.Set("notifications", static_cast<double>(stats.notifications));
   o.Set("watchedTerminals", static_cast<double>(stats.watchedTerminals));
   o.Set("policyInFlight", static_cast<double>(stats.policyInFlight));
+  o.Set("fetchesAnsweredFromSubscriptions",
+        static_cast<double>(stats.fetchesAnsweredFromSubscriptions));
   o.Set("calls", callCountersToJs(env, stats.calls, stats.callRegistrations));
   return o;
 }
@@ -310,7 +312,8 @@ class NativeCore : public Napi::ObjectWrap<NativeCore> {
     return Napi::Number::New(info.Env(), core_->sipPort());
   }
 
-  // fetchStatus(address, deferWake?) -> Promise<{kind, status?, sipStatus, detail, elapsedMs}>.
+  // fetchStatus(address, deferWake?) -> Promise<{kind, status?, sipStatus, detail, elapsedMs}>,
+  // settled at once when the terminal's running subscription answers it.
   // With deferWake the fetch waits for flush() (one SIP-thread wake-up for a burst). The address
   // must be a valid tel/sip/sips URI (the handlers validate first; this throws TypeError).
   Napi::Value FetchStatus(const Napi::CallbackInfo& info) {
@@ -319,16 +322,21 @@ class NativeCore : public Napi::ObjectWrap<NativeCore> {
     RequireOpen(env);
     const std::string address = info[0].As<Napi::String>().Utf8Value();
     const bool deferWake = info.Length() > 1 && info[1].ToBoolean().Value();
-    uint64_t id = 0;
+    GatewayCore::FetchStart start;
     try {
-      id = core_->fetch(address, !deferWake);
+      start = core_->fetch(address, !deferWake);
     } catch (const std::invalid_argument& e) {
       throw Napi::TypeError::New(env, e.what());
+    }
+    if (start.answered) {
+      auto deferred = Napi::Promise::Deferred::New(env);
+      deferred.Resolve(fetchOutcomeToJs(env, *start.answered));
+      return deferred.Promise();
     }
     // Outcomes are drained on this thread, so the Deferred is registered before its outcome can
     // be looked up.
     if (fetches_.empty()) queue_->keepAlive(env, true);
-    return fetches_.add(env, id);
+    return fetches_.add(env, start.id);
   }
 
   // flush(): sends fetches queued with fetchStatus(address, true) to the SIP thread.

@@ -329,6 +329,9 @@ std::vector<ConfigField> buildFields() {
   f.push_back(integer("presence.maxSubscribesInFlight",
                       PX_CONFIG_MEMBER(presence.maxSubscribesInFlight), 1, 100000,
                       "Most SUBSCRIBE transactions in progress at once."));
+  f.push_back(boolean(
+      "presence.answerFromSubscriptions", PX_CONFIG_MEMBER(presence.answerFromSubscriptions),
+      "Answer a fetch of a terminal whose subscription runs from its last NOTIFY."));
 
   // groups
   f.push_back(list(

@@ -70,6 +70,8 @@ struct PresenceConfig {
   uint32_t resubscribeBackoffMaxMs = 60000;  // resubscribeBackoffMs .. 3600000
   uint32_t maxSubscribeFailures = 5;         // 1 .. 1000 consecutive failures, then statusError
   uint32_t maxSubscribesInFlight = 200;      // 1 .. 100000 SUBSCRIBE transactions at once (pacing)
+  // getStatus of a terminal a running subscription watches: answered from its last NOTIFY.
+  bool answerFromSubscriptions = true;
 };
 
 struct GroupsConfig {

@@ -64,10 +64,24 @@ GatewayCore::~GatewayCore() {
   closeBlocking();
 }
 
-uint64_t GatewayCore::fetch(const std::string& address, bool wakeNow) {
+GatewayCore::FetchStart GatewayCore::fetch(const std::string& address, bool wakeNow) {
   const AddressParseResult parsed = parseAddress(address);
   if (!parsed.ok()) throw std::invalid_argument("invalid address: " + parsed.reason);
-  return presence_->fetch(toSipRequestUri(parsed.address, config_.sip.telDomain), wakeNow);
+  std::string requestUri = toSipRequestUri(parsed.address, config_.sip.telDomain);
+  FetchStart start;
+  if (config_.presence.answerFromSubscriptions && !closing()) {
+    if (const std::optional<TerminalStatus> live = engine_.liveStatus(requestUri)) {
+      FetchOutcome outcome;
+      outcome.kind = FetchOutcome::Kind::kStatus;
+      outcome.status = *live;
+      outcome.detail = "from the running subscription";
+      start.answered = std::move(outcome);
+      answeredFromSubscriptions_++;
+      return start;
+    }
+  }
+  start.id = presence_->fetch(requestUri, wakeNow);
+  return start;
 }
 
 void GatewayCore::flush() {
@@ -120,6 +134,8 @@ bool GatewayCore::drainSubscriptionEvents() {
   for (const SubscriptionEvent& event : events) {
     if (event.kind == SubscriptionEvent::Kind::kStatus) {
       engine_.onStatus(event.requestUri, event.status, now, effects);
+    } else if (event.kind == SubscriptionEvent::Kind::kInterrupted) {
+      engine_.onSubscriptionInterrupted(event.requestUri);
     } else {
       engine_.onSubscriptionFailed(event.requestUri, subscriptionFailureText(event), now, effects);
     }
@@ -270,6 +286,7 @@ GatewayStats GatewayCore::stats() const {
   s.policyInFlight = policy_->inFlight();
   s.calls = calls_->stats();
   s.callRegistrations = registry_.size();
+  s.fetchesAnsweredFromSubscriptions = answeredFromSubscriptions_;
   return s;
 }
 

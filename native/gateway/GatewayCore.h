@@ -43,6 +43,7 @@ struct GatewayStats {
   uint64_t policyInFlight = 0;     // requests admitted by the policy and not yet released
   CallProxyCounters calls;         // the AS role's counters
   uint64_t callRegistrations = 0;  // live call registrations (both kinds)
+  uint64_t fetchesAnsweredFromSubscriptions = 0;  // fetches no SUBSCRIBE was sent for
 };
 
 class GatewayCore {
@@ -73,10 +74,16 @@ class GatewayCore {
   uint16_t sipPort() const { return presence_->sipPort(); }
 
   // --- getStatus -------------------------------------------------------------------------------
+  struct FetchStart {
+    uint64_t id = 0;  // the fetch's id in takeFetchOutcomes(); 0 when `answered`
+    // Answered at once from the terminal's running subscription (presence.answerFromSubscriptions)
+    std::optional<FetchOutcome> answered;
+  };
   // Starts a presence fetch of a tel/sip/sips address; its outcome comes from takeFetchOutcomes()
-  // under the returned id. Throws std::invalid_argument ("invalid address: ...") for an address
-  // that does not parse. With wakeNow false the SIP thread waits for flush().
-  uint64_t fetch(const std::string& address, bool wakeNow);
+  // under the returned id, unless a running subscription answered it. Throws
+  // std::invalid_argument ("invalid address: ...") for an address that does not parse. With
+  // wakeNow false the SIP thread waits for flush().
+  FetchStart fetch(const std::string& address, bool wakeNow);
   void flush();
   std::vector<FetchOutcome> takeFetchOutcomes();
 
@@ -183,6 +190,7 @@ class GatewayCore {
   std::vector<Delivery> undelivered_;  // held until the listener takes them
   CallBatch callBatch_;                // held until the call listener takes it
   PendingDecisions pendingDecisions_;
+  uint64_t answeredFromSubscriptions_ = 0;
   bool closing_ = false;
   bool closed_ = false;
 };

@@ -98,6 +98,7 @@ void NotificationEngine::onStatus(const std::string& key, TerminalStatus status,
   auto t = terminals_.find(key);
   if (t == terminals_.end()) return;  // late NOTIFY of a terminal nobody watches any more
   t->second.status = status;
+  t->second.live = true;
   // Two passes: flush() may end a notification, which edits this watcher list.
   std::vector<Entry*> touched;
   for (const Watcher& w : t->second.watchers) {
@@ -110,6 +111,17 @@ void NotificationEngine::onStatus(const std::string& key, TerminalStatus status,
     e->touched = false;
     flush(*e, now, out);
   }
+}
+
+void NotificationEngine::onSubscriptionInterrupted(const std::string& key) {
+  auto t = terminals_.find(key);
+  if (t != terminals_.end()) t->second.live = false;
+}
+
+std::optional<TerminalStatus> NotificationEngine::liveStatus(const std::string& key) const {
+  auto t = terminals_.find(key);
+  if (t == terminals_.end() || !t->second.live) return std::nullopt;
+  return t->second.status;
 }
 
 void NotificationEngine::onSubscriptionFailed(const std::string& key, const std::string& reason,

@@ -139,6 +139,15 @@ class NotificationEngine {
   // A NOTIFY mapped to a status for terminal `key`.
   void onStatus(const std::string& key, TerminalStatus status, TimeMs now, EngineEffects& out);
 
+  // Terminal `key`'s subscription lost its dialog and is being set up again: its last status is
+  // no longer known to be current (liveStatus() says nothing until the next onStatus).
+  void onSubscriptionInterrupted(const std::string& key);
+
+  // The status of terminal `key` as its running subscription last reported it; nullopt when no
+  // notification watches it, no NOTIFY arrived yet, or the dialog was lost since. The presence
+  // server NOTIFYs every change while the dialog lives, so this is the terminal's current status.
+  std::optional<TerminalStatus> liveStatus(const std::string& key) const;
+
   // The SIP side gave up on terminal `key` (after its configured number of failures).
   void onSubscriptionFailed(const std::string& key, const std::string& reason, TimeMs now,
                             EngineEffects& out);
@@ -175,6 +184,7 @@ class NotificationEngine {
   // One per watched key: its last status and who watches it.
   struct Terminal {
     std::optional<TerminalStatus> status;
+    bool live = false;              // status came from the dialog that still runs (see liveStatus)
     std::vector<Watcher> watchers;  // in arrival order (delivery order of a NOTIFY)
   };
   struct Deadline {

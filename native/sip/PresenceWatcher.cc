@@ -35,6 +35,8 @@ const char* toString(SubscriptionEvent::Kind kind) {
       return "status";
     case SubscriptionEvent::Kind::kFailed:
       return "failed";
+    case SubscriptionEvent::Kind::kInterrupted:
+      return "interrupted";
   }
   return "failed";
 }

@@ -63,6 +63,9 @@ struct SubscriptionEvent {
   enum class Kind {
     kStatus,  // a NOTIFY was mapped: `status` (sent for every NOTIFY; the consumer dedups)
     kFailed,  // presence.maxSubscribeFailures consecutive failures: the terminal is forgotten
+    // The dialog was lost (refresh failed, terminated, no answer) and a new one will be tried:
+    // the last status may be stale until the next kStatus.
+    kInterrupted,
   };
   Kind kind = Kind::kStatus;
   std::string requestUri;                                // the key given to watch()

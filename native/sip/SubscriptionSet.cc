@@ -365,6 +365,15 @@ void SubscriptionSet::fail(Subscription& sub, int sipStatus, std::string detail,
     port_.report(std::move(event));
     return;
   }
+  {
+    // Until a new dialog's first NOTIFY, nothing tells the watcher of a change.
+    SubscriptionEvent event;
+    event.kind = SubscriptionEvent::Kind::kInterrupted;
+    event.requestUri = sub.uri;
+    event.sipStatus = sipStatus;
+    event.detail = detail;
+    port_.report(std::move(event));
+  }
   const uint64_t maxMs =
       std::max<uint64_t>(config_.resubscribeBackoffMaxMs, config_.resubscribeBackoffMs);
   uint64_t delayMs = config_.resubscribeBackoffMs;

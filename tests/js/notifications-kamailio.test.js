@@ -360,6 +360,42 @@ describe('end of a notification', () => {
   });
 });
 
+describe('getStatus of a terminal a notification watches (presence.answerFromSubscriptions)', () => {
+  test('is answered from the subscription\'s last NOTIFY, without a SUBSCRIBE; others are fetched', async () => {
+    const app = await newApp();
+    const watched = newPresentity('answered');
+    const other = newPresentity('fetched');
+    await watched.set('Busy');
+    await other.set('Reachable');
+    await start(app, 'answer-1', [watched.uri]);
+    await baseline('answer-1', watched.uri, 'Busy');
+    await waitUntil(() => gateway.core.stats().subscriptionsActive === 1, 'the subscription to be established');
+    const fetchesBefore = gateway.core.stats().started;
+    const kamailioBefore = await kamailioCounters();
+
+    expect(await gateway.getStatus(watched.uri)).toBe('Busy');
+    expect(gateway.core.stats()).toMatchObject({ started: fetchesBefore, fetchesAnsweredFromSubscriptions: 1 });
+    expect((await kamailioCounters()).subscribesReceived).toBe(kamailioBefore.subscribesReceived);
+
+    // A change arrives by NOTIFY and is the next answer.
+    await watched.set('Unreachable');
+    await baseline('answer-1', watched.uri, 'Unreachable');
+    const group = await gateway.getStatusForGroup([watched.uri, other.uri]);
+    expect(group).toEqual([
+      { address: watched.uri, reportStatus: 'Retrieved', currentStatus: 'Unreachable' },
+      { address: other.uri, reportStatus: 'Retrieved', currentStatus: 'Reachable' },
+    ]);
+    // Only the unwatched terminal was fetched.
+    expect(gateway.core.stats()).toMatchObject({ started: fetchesBefore + 1, fetchesAnsweredFromSubscriptions: 2 });
+    expect((await kamailioCounters()).subscribesReceived).toBe(kamailioBefore.subscribesReceived + 1);
+
+    // Once nobody watches it, it is fetched again.
+    await gateway.endNotification('answer-1');
+    expect(await gateway.getStatus(watched.uri)).toBe('Unreachable');
+    expect(gateway.core.stats()).toMatchObject({ started: fetchesBefore + 2, fetchesAnsweredFromSubscriptions: 2 });
+  });
+});
+
 describe('sharing and delivery', () => {
   test('two applications watching one terminal share one SIP subscription and are both notified', async () => {
     const appA = await newApp();

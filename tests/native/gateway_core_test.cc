@@ -98,13 +98,13 @@ SubscriptionEvent statusEvent(int n, S status) {
 class GatewayCoreTest : public ::testing::Test {
  protected:
   // Builds the core over fakes with `stored` as the store's content at start.
-  void makeCore(StoredAtStart stored = {}) {
+  void makeCore(StoredAtStart stored = {}, GatewayConfig config = {}) {
     auto presence = std::make_unique<FakePresence>(&log);
     auto store = std::make_unique<FakeStore>(&log);
     sip = presence.get();
     db = store.get();
     Clock clock{[this] { return now; }, [this] { return steady; }};
-    core = std::make_unique<GatewayCore>(GatewayConfig{}, std::move(store), std::move(stored),
+    core = std::make_unique<GatewayCore>(std::move(config), std::move(store), std::move(stored),
                                          std::move(presence), std::move(clock));
   }
 
@@ -341,8 +341,8 @@ TEST_F(GatewayCoreTest, EventsAfterCloseBeganAreNotApplied) {
 
 TEST_F(GatewayCoreTest, FetchMapsTheAddressToItsRequestUri) {
   makeCore();
-  EXPECT_EQ(core->fetch("tel:+4930123", true), 1u);
-  EXPECT_EQ(core->fetch("sip:alice@example.org", false), 2u);
+  EXPECT_EQ(core->fetch("tel:+4930123", true).id, 1u);
+  EXPECT_EQ(core->fetch("sip:alice@example.org", false).id, 2u);
   EXPECT_THROW(core->fetch("mailto:x@example.org", true), std::invalid_argument);
   EXPECT_EQ(log, (std::vector<std::string>{"fetch sip:+4930123@example.test;user=phone",
                                            "fetch sip:alice@example.org deferred"}));
@@ -351,6 +351,79 @@ TEST_F(GatewayCoreTest, FetchMapsTheAddressToItsRequestUri) {
   core->flush();  // closing: not sent any more
   EXPECT_EQ(log.back(), "flush");
   EXPECT_EQ(log.size(), 3u);
+}
+
+SubscriptionEvent interruptedEvent(int n) {
+  SubscriptionEvent e;
+  e.kind = SubscriptionEvent::Kind::kInterrupted;
+  e.requestUri = keyOf(n);
+  e.sipStatus = 481;
+  return e;
+}
+
+TEST_F(GatewayCoreTest, FetchOfAWatchedTerminalIsAnsweredFromItsLastNotify) {
+  makeCore();
+  core->startNotification(spec("c1", {1}), {});
+  // Watched but no NOTIFY yet: nothing is known, so the fetch goes to the presence server.
+  GatewayCore::FetchStart before = core->fetch(keyOf(1), true);
+  EXPECT_FALSE(before.answered);
+  EXPECT_EQ(before.id, 1u);
+
+  sip->events.push_back(statusEvent(1, S::kBusy));
+  core->drainSubscriptionEvents();
+  log.clear();
+  GatewayCore::FetchStart answered = core->fetch(keyOf(1), true);
+  ASSERT_TRUE(answered.answered);
+  EXPECT_EQ(answered.answered->kind, FetchOutcome::Kind::kStatus);
+  EXPECT_EQ(answered.answered->status, S::kBusy);
+  EXPECT_TRUE(log.empty()) << "no SUBSCRIBE for it";
+  // An unwatched terminal still goes to the presence server.
+  EXPECT_FALSE(core->fetch(keyOf(2), true).answered);
+  EXPECT_EQ(core->stats().fetchesAnsweredFromSubscriptions, 1u);
+
+  // The next NOTIFY is the new answer.
+  sip->events.push_back(statusEvent(1, S::kReachable));
+  core->drainSubscriptionEvents();
+  ASSERT_TRUE(core->fetch(keyOf(1), true).answered);
+  EXPECT_EQ(core->fetch(keyOf(1), true).answered->status, S::kReachable);
+}
+
+TEST_F(GatewayCoreTest, FetchGoesToThePresenceServerWhileTheSubscriptionIsDown) {
+  makeCore();
+  core->startNotification(spec("c1", {1}), {});
+  sip->events.push_back(statusEvent(1, S::kReachable));
+  core->drainSubscriptionEvents();
+  ASSERT_TRUE(core->fetch(keyOf(1), true).answered);
+
+  // The dialog was lost: until the new one's first NOTIFY the status may be stale.
+  sip->events.push_back(interruptedEvent(1));
+  core->drainSubscriptionEvents();
+  log.clear();
+  EXPECT_FALSE(core->fetch(keyOf(1), true).answered);
+  EXPECT_EQ(log, (std::vector<std::string>{"fetch " + keyOf(1)}));
+  sip->events.push_back(statusEvent(1, S::kUnreachable));
+  core->drainSubscriptionEvents();
+  ASSERT_TRUE(core->fetch(keyOf(1), true).answered);
+
+  // Once no notification watches it, nothing holds its status.
+  core->endNotification(NotificationKey{"", "c1"}, {});
+  EXPECT_FALSE(core->fetch(keyOf(1), true).answered);
+  // Watched again: the old status is not taken for the new subscription's.
+  core->startNotification(spec("c2", {1}), {});
+  EXPECT_FALSE(core->fetch(keyOf(1), true).answered);
+}
+
+TEST_F(GatewayCoreTest, AnswerFromSubscriptionsCanBeTurnedOff) {
+  GatewayConfig config;
+  config.presence.answerFromSubscriptions = false;
+  makeCore({}, std::move(config));
+  core->startNotification(spec("c1", {1}), {});
+  sip->events.push_back(statusEvent(1, S::kBusy));
+  core->drainSubscriptionEvents();
+  log.clear();
+  EXPECT_FALSE(core->fetch(keyOf(1), true).answered);
+  EXPECT_EQ(log, (std::vector<std::string>{"fetch " + keyOf(1)}));
+  EXPECT_EQ(core->stats().fetchesAnsweredFromSubscriptions, 0u);
 }
 
 TEST_F(GatewayCoreTest, StatsCombineSipEngineAndPolicy) {

@@ -156,6 +156,15 @@ class SubscriptionSetTest : public ::testing::Test {
     return set().onNotify(facts, now_);
   }
 
+  // The events of one kind reported so far.
+  std::vector<SubscriptionEvent> reported(SubscriptionEvent::Kind kind) const {
+    std::vector<SubscriptionEvent> out;
+    for (const SubscriptionEvent& e : port_.events) {
+      if (e.kind == kind) out.push_back(e);
+    }
+    return out;
+  }
+
   // watch → SUBSCRIBE → 2xx → NOTIFY: an established dialog.
   SentRequest establish(const std::string& uri = test::kTarget) {
     set().watch(uri, now_);
@@ -291,10 +300,12 @@ TEST_F(SubscriptionSetTest, GivesUpAfterMaxFailuresInARow) {
     answer(port_.last(), 404);
     if (i < 2) advanceTo(*nextTimer());
   }
-  ASSERT_EQ(port_.events.size(), 1u);
-  EXPECT_EQ(port_.events[0].kind, SubscriptionEvent::Kind::kFailed);
-  EXPECT_EQ(port_.events[0].sipStatus, 404);
-  EXPECT_EQ(port_.events[0].detail, "SUBSCRIBE answered 404 Failed");
+  // Each failure but the last is an interruption (the status may be stale), the last gives up.
+  ASSERT_EQ(port_.events.size(), 3u);
+  EXPECT_EQ(reported(SubscriptionEvent::Kind::kInterrupted).size(), 2u);
+  EXPECT_EQ(port_.events[2].kind, SubscriptionEvent::Kind::kFailed);
+  EXPECT_EQ(port_.events[2].sipStatus, 404);
+  EXPECT_EQ(port_.events[2].detail, "SUBSCRIBE answered 404 Failed");
   EXPECT_EQ(port_.counters.subscriptionFailures, 1u);
   EXPECT_EQ(port_.counters.subscriptions, 0u);
   EXPECT_EQ(set().size(), 0u);
@@ -314,8 +325,42 @@ TEST_F(SubscriptionSetTest, AnEstablishedDialogResetsTheFailureCount) {
   // One failure after a healthy dialog is the first again, not the last.
   advanceTo(*nextTimer());
   answer(port_.last(), 481);
-  EXPECT_TRUE(port_.events.size() == 1 && port_.events[0].kind == SubscriptionEvent::Kind::kStatus);
+  EXPECT_EQ(reported(SubscriptionEvent::Kind::kStatus).size(), 1u);
+  EXPECT_TRUE(reported(SubscriptionEvent::Kind::kFailed).empty());
   EXPECT_EQ(set().size(), 1u);
+}
+
+TEST_F(SubscriptionSetTest, ALostDialogIsReportedInterruptedUntilTheNextNotify) {
+  const SentRequest initial = establish();
+  ASSERT_EQ(port_.events.size(), 1u);
+  advanceTo(*nextTimer());
+  answer(port_.last(), 481);  // the refresh: the notifier forgot the dialog
+  ASSERT_EQ(port_.events.size(), 2u);
+  EXPECT_EQ(port_.events[1].kind, SubscriptionEvent::Kind::kInterrupted);
+  EXPECT_EQ(port_.events[1].requestUri, test::kTarget);
+  EXPECT_EQ(port_.events[1].sipStatus, 481);
+  // The new dialog's first NOTIFY is the status again.
+  advanceTo(*nextTimer());
+  const SentRequest again = port_.last();
+  EXPECT_FALSE(again.inDialog);
+  answer(again, 200, 3600);
+  EXPECT_EQ(notify(again, "active", test::kOnThePhone), 200);
+  ASSERT_EQ(port_.events.size(), 3u);
+  EXPECT_EQ(port_.events[2].kind, SubscriptionEvent::Kind::kStatus);
+  EXPECT_EQ(port_.events[2].status, TerminalStatus::kBusy);
+  // A terminating NOTIFY with a body reports its status, then the interruption.
+  EXPECT_EQ(notify(again, "terminated", test::kOpen), 200);
+  ASSERT_EQ(port_.events.size(), 5u);
+  EXPECT_EQ(port_.events[3].kind, SubscriptionEvent::Kind::kStatus);
+  EXPECT_EQ(port_.events[4].kind, SubscriptionEvent::Kind::kInterrupted);
+  (void)initial;
+}
+
+TEST_F(SubscriptionSetTest, AnUnwatchedDialogIsNotReportedInterrupted) {
+  establish();
+  set().unwatch(test::kTarget, now_);
+  answer(port_.last(), 481);  // the unsubscribe's answer
+  EXPECT_TRUE(reported(SubscriptionEvent::Kind::kInterrupted).empty());
 }
 
 TEST_F(SubscriptionSetTest, RefreshAnswered481StartsANewDialog) {

@@ -135,6 +135,10 @@ class EventCollector {
     std::lock_guard<std::mutex> lock(mutex_);
     return outcomes_;
   }
+  size_t interruptions() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return interruptions_;
+  }
 
  private:
   void drainLocked() {
@@ -142,6 +146,11 @@ class EventCollector {
     const auto now = Clock::now();
     outcomes_ += watcher_->takeOutcomes().size();
     for (SubscriptionEvent& event : watcher_->takeSubscriptionEvents()) {
+      // Interruptions are counted apart: the tests below look at statuses and failures.
+      if (event.kind == SubscriptionEvent::Kind::kInterrupted) {
+        interruptions_++;
+        continue;
+      }
       arrivals_.push_back(Arrival{std::move(event), now});
     }
     cv_.notify_all();
@@ -152,6 +161,7 @@ class EventCollector {
   PresenceWatcher* watcher_ = nullptr;
   std::vector<Arrival> arrivals_;
   size_t outcomes_ = 0;
+  size_t interruptions_ = 0;
 };
 
 class SubscriptionTest : public ::testing::Test {
@@ -548,6 +558,7 @@ TEST_P(TerminatedTest, TerminatedNotifyStartsANewDialog) {
   const auto arrivals = collector_.arrivals();
   EXPECT_EQ(arrivals[1].event.status, TerminalStatus::kUnreachable);
   EXPECT_EQ(arrivals[2].event.status, TerminalStatus::kReachable);
+  EXPECT_EQ(collector_.interruptions(), 1u) << "between the terminated dialog and the new one";
   ASSERT_TRUE(eventually([&] { return watcher().stats().subscriptionsActive == 1; }));
   EXPECT_EQ(watcher().stats().resubscribes, 1u);
   EXPECT_EQ(watcher().stats().subscriptionFailures, 0u);
@@ -644,6 +655,7 @@ TEST_F(SubscriptionTest, NoAnswerIsATimeoutFailure) {
   EXPECT_LE(msBetween(before, arrival.at), 1000);
   EXPECT_EQ(peer.subscribes().size(), 2u);
   EXPECT_EQ(watcher().stats().subscriptionFailures, 1u);
+  EXPECT_EQ(collector_.interruptions(), 1u) << "the first of the two failures";
 }
 
 TEST_F(SubscriptionTest, OkWithoutNotifyIsATimeoutFailure) {
