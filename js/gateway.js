@@ -7,15 +7,10 @@ const { TerminalStatusService } = require('./terminalStatus');
 const { TerminalStatusNotificationService } = require('./notifications');
 const { NotificationDelivery } = require('./delivery');
 const { isCallDelivery } = require('./delivery/queue');
-const { CallNotificationService } = require('./calls/callNotifications');
-const { CallDirectionService } = require('./calls/callDirection');
 const { CallDeliveries } = require('./calls/callDeliveries');
 const { DecisionClient } = require('./calls/decisionClient');
 const { UsageLog } = require('./usage');
 const { ServicePolicy, PolicyCounters } = require('./policy');
-const { createAuthenticator } = require('./auth/authenticator');
-const { createApp } = require('./app');
-const { createHttpServer } = require('./server');
 const { DestinationPolicy } = require('./outbound/destinationPolicy');
 const { parseEndpointUrl } = require('./outbound/endpointUrl');
 const { CATALOGUE } = require('./parlayx/faults');
@@ -29,6 +24,14 @@ function defaultLog(level, message, extra) {
 }
 
 class Gateway {
+  /** Made at their first use: see their getters. */
+  #app = null;
+  #authenticator = null;
+  #callNotificationService = null;
+  #callDirectionService = null;
+  /** What every service is made with. */
+  #services;
+
   /** @param {{ configPath?: string, configText?: string, configName?: string, log?: Function }} options */
   constructor(options = {}) {
     this.log = options.log || defaultLog;
@@ -51,11 +54,10 @@ class Gateway {
     const services = {
       core: this.core, config: this.config, usage: this.usage, policy, counters: this.counters, destinations: this.destinations,
     };
+    this.#services = services;
     this.terminalStatus = new TerminalStatusService(services);
     const notifications = new TerminalStatusNotificationService({ ...services, log: this.log });
     this.notificationService = notifications;
-    this.callNotificationService = new CallNotificationService({ ...services, log: this.log });
-    this.callDirectionService = new CallDirectionService({ ...services, log: this.log });
     this.callDeliveries = null;
     this.decisions = null;
     try {
@@ -100,21 +102,66 @@ class Gateway {
       list: (filter) => notifications.list(filter),
       terminate: (correlator, options) => notifications.terminate(correlator, options),
     });
-    const authenticator = createAuthenticator(
-      { authentication: this.config.authentication, requesters: this.config.requesters }, { log: this.log },
-    );
-    this.authenticator = authenticator;
-    const onAuthFailure = ({ requester, operation, service = 'terminalStatus' }) => {
-      this.counters.add({ requester, service, operation, outcome: 'UNAUTHENTICATED' });
-    };
-    this.app = createApp({
-      config: this.config, terminalStatus: this.terminalStatus, notifications, log: this.log, authenticator, onAuthFailure,
-      callNotifications: this.callNotificationService, callDirection: this.callDirectionService,
-      boundAddress: () => (this.server && this.server.listening ? this.server.address() : null),
-    });
     this.closed = false;
     /** Set by `parlayx-gateway serve` (js/processGuard.js); its counters are in securityStats(). */
     this.processGuard = null;
+  }
+
+  /**
+   * The HTTP app: every endpoint as one function `(event) => response` (js/app.js). Made at its
+   * first use (listen(), or an embedder calling it): the handlers, the SOAP parser and the WSDL
+   * files are then loaded, so that start-up and the JS API do not wait for them (issue 15).
+   */
+  get app() {
+    if (this.#app === null) {
+      const onAuthFailure = ({ requester, operation, service = 'terminalStatus' }) => {
+        this.counters.add({ requester, service, operation, outcome: 'UNAUTHENTICATED' });
+      };
+      const { createApp } = require('./app');
+      this.#app = createApp({
+        config: this.config, terminalStatus: this.terminalStatus, notifications: this.notificationService, log: this.log,
+        authenticator: this.authenticator, onAuthFailure,
+        callNotifications: this.callNotificationService, callDirection: this.callDirectionService,
+        boundAddress: () => (this.server && this.server.listening ? this.server.address() : null),
+      });
+    }
+    return this.#app;
+  }
+
+  /**
+   * The requester authenticator of the HTTP app (js/auth/authenticator.js), made at its first use
+   * like `app`: the JS API authenticates nobody. Its settings and password hashes were checked
+   * when the core loaded the configuration.
+   */
+  get authenticator() {
+    if (this.#authenticator === null) {
+      const { createAuthenticator } = require('./auth/authenticator');
+      this.#authenticator = createAuthenticator(
+        { authentication: this.config.authentication, requesters: this.config.requesters }, { log: this.log },
+      );
+    }
+    return this.#authenticator;
+  }
+
+  /**
+   * The Call Notification and Call Direction services (start/stop of registrations), made at
+   * their first use like `app`: start-up and getStatus do not wait for their modules (issue 15).
+   * They keep no state of their own (the registrations are in the core).
+   */
+  get callNotificationService() {
+    if (this.#callNotificationService === null) {
+      const { CallNotificationService } = require('./calls/callNotifications');
+      this.#callNotificationService = new CallNotificationService({ ...this.#services, log: this.log });
+    }
+    return this.#callNotificationService;
+  }
+
+  get callDirectionService() {
+    if (this.#callDirectionService === null) {
+      const { CallDirectionService } = require('./calls/callDirection');
+      this.#callDirectionService = new CallDirectionService({ ...this.#services, log: this.log });
+    }
+    return this.#callDirectionService;
   }
 
   /**
@@ -321,6 +368,8 @@ class Gateway {
   async listen() {
     if (this.server) return this.address();
     this.fdBudget = checkFdBudget(this.config, this.log);
+    // js/server.js (and node:http) is required here, not at load: the JS API needs no HTTP server.
+    const { createHttpServer } = require('./server');
     this.server = createHttpServer({ app: this.app, http: this.config.http, log: this.log });
     await new Promise((resolve, reject) => {
       this.server.once('error', reject);

@@ -10,8 +10,9 @@
 // Content-Length, or the end of the connection; 1xx interim answers are skipped; 204 and 304
 // have no body. "Connection: close" and HTTP/1.0 without keep-alive close the connection after
 // the answer. Anything malformed is an error (code HPE_INVALID) and closes the connection.
-const net = require('node:net');
-const tls = require('node:tls');
+//
+// node:net and node:tls are required when the first connection opens, so that start-up and the
+// first getStatus do not wait for them (issue 15, bench/coldstart.js).
 
 const CONNECTION = Symbol('connection');
 const MAX_HEAD_BYTES = 64 * 1024;
@@ -64,8 +65,9 @@ class Connection {
     this.bodyBytes = 0;
     const options = { host: pool.hostname, port: pool.port };
     if (pool.lookup !== undefined) options.lookup = pool.lookup;
+    const net = require('node:net');
     const socket = pool.secure
-      ? tls.connect({ ...options, servername: net.isIP(pool.hostname) ? undefined : pool.hostname })
+      ? require('node:tls').connect({ ...options, servername: net.isIP(pool.hostname) ? undefined : pool.hostname })
       : net.connect(options);
     socket.setNoDelay(true);
     socket[CONNECTION] = this;

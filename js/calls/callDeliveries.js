@@ -6,8 +6,10 @@
 // be delivered. Answer and Disconnected go as notifyCallEvent (3.x registrations only: the core
 // never matches a 2.x registration for them, and one that slipped through is dropped here).
 const { randomUUID } = require('node:crypto');
-const { notifyOperation, isParlayX2 } = require('../soap/builder');
 const { UsageStatus } = require('../usage');
+
+/** The SOAP builder, required at the first call notification, not at load (start-up, issue 15). */
+let soapBuilder = null;
 
 /** 'notifyBusy' -> 'NotifyBusy' (NETWORK_EVENT). */
 function networkEvent(operation) {
@@ -33,6 +35,8 @@ class CallDeliveries {
    * @param {Array<import('../../index').CallNotificationDue>} notifications
    */
   enqueue(notifications) {
+    soapBuilder ??= require('../soap/builder');
+    const { notifyOperation, isParlayX2 } = soapBuilder;
     const deliveries = [];
     for (const due of notifications) {
       const operation = due && typeof due === 'object' ? notifyOperation(due.event) : undefined;

@@ -22,10 +22,12 @@ const { randomUUID } = require('node:crypto');
 const native = require('../native');
 const { KeepAlivePool } = require('../http1Client');
 const { parseEndpointUrl } = require('../outbound/endpointUrl');
-const { handleEnvelope, handleOperation } = require('../soap/builder');
-const { readActionResponse } = require('../soap/requests');
 const { DeliveryRecords } = require('../delivery/records');
 const { UsageStatus } = require('../usage');
+
+// The SOAP builder and parser, required at the first decision, not at load (start-up, issue 15).
+let soapBuilder = null;
+let soapRequests = null;
 
 const ACTIONS = new Set(['Continue', 'Route', 'EndCall']);
 const IDLE_SWEEP_MS = 1000;
@@ -80,6 +82,8 @@ class DecisionAttempt {
       this.finish(null, `HTTP ${status}`);
       return;
     }
+    soapRequests ??= require('../soap/requests');
+    const { readActionResponse } = soapRequests;
     let answer;
     try {
       answer = readActionResponse(body || '', this.operation);
@@ -155,6 +159,8 @@ class DecisionClient {
    *   accepted: boolean, reason: string }>}
    */
   decide(due) {
+    soapBuilder ??= require('../soap/builder');
+    const { handleEnvelope, handleOperation } = soapBuilder;
     const operation = handleOperation(due.event);
     const parsed = typeof due.endpoint === 'string' ? parseEndpointUrl(due.endpoint) : null;
     if (this.closed || operation === undefined || parsed === null) {

@@ -34,7 +34,6 @@ const { statusName } = require('../policy');
 const { failure } = require('../recordedOperation');
 const { parseEndpointUrl } = require('../outbound/endpointUrl');
 const { checkSimpleReference, CONTROL, MAX_ENDPOINT_CHARS } = require('../parlayx/simpleReference');
-const { isParlayX2 } = require('../soap/builder');
 
 /** Parlay X CallEvents (3.x order) and their names in CALL_EVENTS (seeds/001 table 1). */
 const EVENT_RECORD_NAMES = Object.freeze({
@@ -108,7 +107,8 @@ function parseWatchedAddress(address) {
  */
 function checkCriteria(criteria, namespace, kind = 'notification') {
   // Call Direction decides only where a handle* operation exists (the four 2.x events).
-  const allowed = kind === 'direction' || isParlayX2(namespace) ? EVENTS_V2 : EVENTS_V3;
+  // The SOAP builder is required at the first call registration, not at load (start-up, issue 15).
+  const allowed = kind === 'direction' || require('../soap/builder').isParlayX2(namespace) ? EVENTS_V2 : EVENTS_V3;
   const given = criteria === undefined || criteria === null ? [] : criteria;
   if (!Array.isArray(given) || !given.every((c) => typeof c === 'string' && allowed.includes(c))) {
     throw invalid('criteria');

@@ -35,14 +35,15 @@
 //   throw out of enqueue(): a malformed one is logged, counted (stats().malformed) and skipped.
 // - A kept-alive connection the server closed just as it was reused (ECONNRESET/EPIPE on a
 //   reused connection) is retried at once, without backoff.
-const { STATUS_CODES } = require('node:http');
 const { randomUUID } = require('node:crypto');
 const { ConnectionBudget } = require('../http1Client');
 const { Job, Channel, Origin, deliveryChannelKey, isDelivery, safeJson } = require('./queue');
 const { DeliveryRecords } = require('./records');
-const { deliveryEnvelope } = require('../soap/builder');
 const { parseEndpointUrl } = require('../outbound/endpointUrl');
 const { UsageStatus } = require('../usage');
+
+/** The SOAP builder, required at the first delivery, not at load (start-up, issue 15). */
+let soapBuilder = null;
 
 const DEFAULT_CLOSE_GRACE_MS = 1000;
 const IDLE_SWEEP_MS = 1000;
@@ -79,7 +80,8 @@ class Attempt {
       this.owner.finish(this, null);
       return;
     }
-    const message = STATUS_CODES[status];
+    // node:http is required here, at the first failed attempt, not at load (start-up, issue 15).
+    const message = require('node:http').STATUS_CODES[status];
     this.owner.finish(this, {
       reason: `HTTP ${status}`,
       detail: message ? `HTTP ${status} ${message}` : `HTTP ${status}`,
@@ -286,6 +288,8 @@ class NotificationDelivery {
   prepare(job) {
     if (job.request !== null) return true;
     const d = job.delivery;
+    soapBuilder ??= require('../soap/builder');
+    const { deliveryEnvelope } = soapBuilder;
     let target;
     let body;
     try {

@@ -13,9 +13,11 @@
 // that resolves to a public address at startNotification and to 127.0.0.1 later (DNS rebinding)
 // is still refused. Addresses are compared as bytes, so every spelling the URL parser accepts
 // (decimal "2130706433", hex "0x7f.1", "[::ffff:7f00:1]") ends up as the same address.
-const dns = require('node:dns');
-const net = require('node:net');
-const os = require('node:os');
+//
+// Start-up (issue 15, bench/coldstart.js): node:dns, node:net and node:os are required, the ranges
+// below parsed and the local addresses read at the first check, not at load or construction, so
+// that start-up and the first getStatus do not wait for them, nor for the IPv6 pattern of
+// net.isIP, which V8 compiles at its first IPv6 address (~10 ms on the 2-core machine).
 const { BoundedPool } = require('../boundedPool');
 
 // Name lookups run on libuv's thread pool (getaddrinfo): at most this many at once, so that names
@@ -23,7 +25,7 @@ const { BoundedPool } = require('../boundedPool');
 const LOOKUP_CONCURRENCY = 2;
 const LOOKUP_QUEUE = 256;
 
-const REFUSED = [
+const REFUSED_CIDRS = [
   ['0.0.0.0/8', 'unspecified'],
   ['10.0.0.0/8', 'private'],
   ['100.64.0.0/10', 'private (shared address space)'],
@@ -50,13 +52,24 @@ const REFUSED = [
   ['fe80::/10', 'link-local'],
   ['fec0::/10', 'reserved (site-local)'],
   ['ff00::/8', 'multicast'],
-].map(([cidr, reason]) => ({ ...parseCidr(cidr), reason }));
+];
 
 // IPv6 prefixes that carry an IPv4 address in their last 32 bits, which is what is reached.
-const EMBEDDING_V4 = ['::ffff:0:0/96', '64:ff9b::/96'].map(parseCidr);
+const EMBEDDING_V4_CIDRS = ['::ffff:0:0/96', '64:ff9b::/96'];
 
-const LOOPBACK_V4 = parseCidr('127.0.0.0/8');
-const LOOPBACK_V6 = parseCidr('::1/128');
+/** The ranges above, parsed at the first use (start-up: see the top). */
+let parsedRanges = null;
+function ranges() {
+  if (parsedRanges === null) {
+    parsedRanges = {
+      refused: REFUSED_CIDRS.map(([cidr, reason]) => ({ ...parseCidr(cidr), reason })),
+      embeddingV4: EMBEDDING_V4_CIDRS.map(parseCidr),
+      loopbackV4: parseCidr('127.0.0.0/8'),
+      loopbackV6: parseCidr('::1/128'),
+    };
+  }
+  return parsedRanges;
+}
 
 /** An error of a refused destination; `reason` says which rule refused it. */
 class DestinationRefused extends Error {
@@ -67,9 +80,16 @@ class DestinationRefused extends Error {
   }
 }
 
+/** net.isIP; node:net is required at the first call (start-up: see the top). */
+let net = null;
+function isIP(text) {
+  net ??= require('node:net');
+  return net.isIP(text);
+}
+
 /** 16 bytes of an IPv6 address, or 4 of an IPv4 address; null when `text` is neither. */
 function addressBytes(text) {
-  const family = net.isIP(text);
+  const family = isIP(text);
   if (family === 4) return Uint8Array.from(text.split('.'), Number);
   if (family !== 6) return null;
   let head = text;
@@ -111,7 +131,7 @@ function inRange(bytes, range) {
 
 /** The IPv4 address an IPv6 address reaches through mapping or NAT64, or the address itself. */
 function effectiveBytes(bytes) {
-  if (bytes.length === 16 && EMBEDDING_V4.some((range) => inRange(bytes, range))) return bytes.slice(12);
+  if (bytes.length === 16 && ranges().embeddingV4.some((range) => inRange(bytes, range))) return bytes.slice(12);
   return bytes;
 }
 
@@ -122,14 +142,14 @@ class DestinationPolicy {
    * @param {{ ownPorts?: () => number[], lookup?: Function }} [options]
    *   ownPorts: the ports the gateway listens on right now (HTTP, SIP); lookup: dns.lookup's shape
    */
-  constructor(config, { ownPorts = () => [], lookup = dns.lookup } = {}) {
+  constructor(config, { ownPorts = () => [], lookup = (...args) => require('node:dns').lookup(...args) } = {}) {
     this.allowRanges = config.allowCidrs.map(parseCidr);
     this.allowHosts = new Set(config.allowHosts.map((h) => h.toLowerCase()));
     this.allowOwnListeners = config.allowOwnListeners;
     this.ownPorts = ownPorts;
     this.dnsLookup = lookup;
     this.lookups = new BoundedPool({ concurrency: LOOKUP_CONCURRENCY, queueLength: LOOKUP_QUEUE });
-    this.localAddresses = localAddresses();
+    this.localAddresses = null; // read at the first isLocal() (start-up: see the top)
     this.counters = { refused: 0 };
   }
 
@@ -146,7 +166,7 @@ class DestinationPolicy {
     const bytes = effectiveBytes(raw);
     const allowedHost = hostname !== undefined && this.allowHosts.has(hostname.toLowerCase());
     if (!allowedHost && !this.allowRanges.some((range) => inRange(bytes, range))) {
-      const refused = REFUSED.find((range) => inRange(bytes, range));
+      const refused = ranges().refused.find((range) => inRange(bytes, range));
       if (refused !== undefined) return `${refused.reason} address ${address}`;
     }
     if (!this.allowOwnListeners && this.ownPorts().includes(port) && this.isLocal(bytes)) {
@@ -157,7 +177,9 @@ class DestinationPolicy {
 
   isLocal(bytes) {
     if (bytes.every((b) => b === 0)) return true;
-    if (inRange(bytes, LOOPBACK_V4) || inRange(bytes, LOOPBACK_V6)) return true;
+    const { loopbackV4, loopbackV6 } = ranges();
+    if (inRange(bytes, loopbackV4) || inRange(bytes, loopbackV6)) return true;
+    if (this.localAddresses === null) this.localAddresses = localAddresses();
     return this.localAddresses.some((local) => local.length === bytes.length && local.every((b, i) => b === bytes[i]));
   }
 
@@ -170,7 +192,7 @@ class DestinationPolicy {
   async check(url) {
     const hostname = bareHost(url.hostname);
     const port = portOf(url);
-    const addresses = net.isIP(hostname) ? [hostname] : await this.resolve(hostname);
+    const addresses = isIP(hostname) ? [hostname] : await this.resolve(hostname);
     for (const address of addresses) {
       const reason = this.refusal(address, port, hostname);
       if (reason !== null) {
@@ -200,7 +222,7 @@ class DestinationPolicy {
    * @returns {DestinationRefused|null}
    */
   checkConnect(hostname, port) {
-    if (!net.isIP(hostname)) return null;
+    if (!isIP(hostname)) return null;
     const reason = this.refusal(hostname, port, hostname);
     if (reason === null) return null;
     this.counters.refused++;
@@ -236,7 +258,7 @@ class DestinationPolicy {
 
 function localAddresses() {
   const list = [];
-  for (const entries of Object.values(os.networkInterfaces())) {
+  for (const entries of Object.values(require('node:os').networkInterfaces())) {
     for (const entry of entries || []) {
       const bytes = addressBytes(entry.address.split('%')[0]);
       if (bytes !== null) list.push(effectiveBytes(bytes));

@@ -25,8 +25,10 @@
  * inside an attribute value and `]]>` in text are not rejected.
  */
 
-const sax = require('sax');
 const { isUtf8 } = require('node:buffer');
+
+/** sax, required by the first parse, not at load: start-up does not wait for it (issue 15). */
+let sax = null;
 
 const SOAP11_NS = 'http://schemas.xmlsoap.org/soap/envelope/';
 const SOAP12_NS = 'http://www.w3.org/2003/05/soap-envelope';
@@ -251,6 +253,7 @@ function parseEnvelope(input, limits, understoodHeaders = EMPTY_SET) {
   const bomOffset = str.charCodeAt(0) === 0xfeff ? 1 : 0;
   let declPending = scanProlog(str, bomOffset);
 
+  sax ??= require('sax');
   const parser = sax.parser(true, { strictEntities: true, position: false });
 
   // Parallel stacks (index = depth - 1): elements, the UTF-8 byte count of
