@@ -54,6 +54,8 @@ export interface GatewayConfig {
     keepAliveTimeoutMs: number; requestTimeoutMs: number; headersTimeoutMs: number; idleTimeoutMs: number;
     maxConnections: number; maxConnectionsPerSource: number;
   };
+  /** The operations listener (/metrics, /healthz, /readyz), apart from the SOAP port. */
+  admin: { enabled: boolean; host: string; port: number; shutdownDeadlineMs: number };
   sip: {
     bindHost: string; port: number; transports: Array<'udp' | 'tcp'>; watcherUri: string;
     presenceServerUri: string; telDomain: string; userAgent: string;
@@ -363,6 +365,20 @@ export interface NotificationInfo {
 }
 
 /** Counters of the gateway's defences; what each counts is listed in docs/security.md. */
+/** The answer of GET /readyz. */
+export interface Readiness {
+  ready: boolean;
+  /** Why not ready (empty when ready). */
+  reasons: string[];
+  checks: {
+    shuttingDown: boolean;
+    usageStoreWritable: boolean;
+    presenceServerReachable: boolean;
+  };
+  /** When the presence check last ran (ISO-8601); it runs at most once per presence.fetchTimeoutMs. */
+  checkedAt: string;
+}
+
 export interface SecurityStats {
   /** SOAP endpoint connections, refusals and timeouts; null before listen(). */
   http: Record<string, number> | null;
@@ -422,8 +438,22 @@ export declare class Gateway {
   policyCounters(filter?: { requester?: string }): PolicyCounter[];
   /** Counters of the defences against hostile input and floods (docs/security.md). */
   securityStats(): SecurityStats;
-  /** Starts the SOAP endpoint (node:http) on the configured address. */
+  /** Starts the SOAP endpoint (node:http) on the configured address, and the admin listener when admin.enabled. */
   listen(): Promise<{ host: string; port: number; url: string }>;
+  /** Where the SOAP endpoint listens (after listen()). */
+  address(): { host: string; port: number; url: string };
+  /** Where the admin listener listens; null when it is not running. */
+  adminAddress(): { host: string; port: number; url: string } | null;
+  /** Prometheus text of this gateway's metrics (what GET /metrics on the admin listener serves). */
+  metricsText(): Promise<string>;
+  /** Readiness (what GET /readyz serves): not shutting down, usage store writable, presence server reachable. */
+  readiness(): Promise<Readiness>;
+  /**
+   * Graceful stop (SIGTERM): readiness turns false at once, the SOAP listener stops accepting,
+   * in-flight requests may finish for up to deadlineMs (default admin.shutdownDeadlineMs), then
+   * what is left is force-closed and close() runs.
+   */
+  shutdown(deadlineMs?: number): Promise<void>;
   /**
    * Stops HTTP, then notification delivery (attempts in flight get a short grace, then are
    * aborted), ends in-flight fetches, shuts the SIP stack down, then commits queued usage records.

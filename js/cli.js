@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 'use strict';
 // parlayx-gateway command line:
-//   serve [--config FILE]          run the gateway (HTTP + SIP) until SIGINT/SIGTERM
+//   serve [--config FILE]          run the gateway (HTTP + SIP, the admin listener when
+//                                  admin.enabled) until SIGINT/SIGTERM, then drain and stop
 //   check-config [FILE]            validate a configuration file and print it as JSON
 //   config-schema [--format json|markdown]
 //                                  print every configuration key (type, range, default, doc)
@@ -90,6 +91,7 @@ async function serve(argv) {
     wsdl: `${url}/TerminalStatusService/services/TerminalStatus?wsdl`,
     sip: `${sip.bindHost}:${gateway.core.sipPort}`,
     presenceServer: sip.presenceServerUri,
+    admin: gateway.adminAddress() ? gateway.adminAddress().url : null,
   });
   // PARLAYX_LOOP_DELAY_REPORT=1: measure event-loop delay and report it at exit (bench/usage.js).
   const loopDelay = process.env.PARLAYX_LOOP_DELAY_REPORT ? require('node:perf_hooks').monitorEventLoopDelay({ resolution: 1 }) : null;
@@ -106,8 +108,9 @@ async function serve(argv) {
         p50Ms: delayMs(loopDelay.percentile(50)), p99Ms: delayMs(loopDelay.percentile(99)), maxMs: delayMs(loopDelay.max),
       });
     }
-    gateway.log('info', 'stopping', { signal });
-    gateway.close().then(() => process.exit(0), (error) => {
+    // Readiness turns 503 at once, then the SOAP listener drains for up to admin.shutdownDeadlineMs.
+    gateway.log('info', 'stopping', { signal, deadlineMs: gateway.config.admin.shutdownDeadlineMs });
+    gateway.shutdown().then(() => process.exit(0), (error) => {
       gateway.log('error', 'close failed', { error: String(error) });
       process.exit(1);
     });

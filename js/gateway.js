@@ -29,6 +29,11 @@ class Gateway {
   #authenticator = null;
   #callNotificationService = null;
   #callDirectionService = null;
+  /** The admin listener's parts (js/admin/), made at their first use or by listen(). */
+  #metrics = null;
+  #readiness = null;
+  /** The SOAP listener's drain, once begun (shutdown() or close()). */
+  #httpStop = null;
   /** What every service is made with. */
   #services;
 
@@ -50,9 +55,15 @@ class Gateway {
     this.counters = new PolicyCounters();
     const policy = new ServicePolicy(this.core);
     this.server = null;
+    this.adminServer = null;
+    // Operations are counted only once the metrics exist (admin.enabled: from the start).
+    const onOperation = (o) => {
+      if (this.#metrics !== null) this.#metrics.observeOperation(o);
+    };
     this.destinations = new DestinationPolicy(this.config.outbound, { ownPorts: () => this.ownPorts() });
     const services = {
       core: this.core, config: this.config, usage: this.usage, policy, counters: this.counters, destinations: this.destinations,
+      onOperation,
     };
     this.#services = services;
     this.terminalStatus = new TerminalStatusService(services);
@@ -89,6 +100,7 @@ class Gateway {
       });
       this.quarantineStored();
       this.startCalls();
+      if (this.config.admin.enabled) this.#ensureMetrics();
     } catch (error) {
       const closeUsage = () => this.usage.close();
       Promise.resolve(this.core.close()).then(closeUsage, closeUsage).catch(() => {});
@@ -364,7 +376,46 @@ class Gateway {
     };
   }
 
-  /** Starts the HTTP server on the configured address. */
+  /**
+   * The Prometheus metrics (js/admin/metrics.js), made at their first use: prom-client is loaded
+   * only by gateways that serve or ask for metrics (start-up, issue 15).
+   * @returns {import('./admin/metrics').GatewayMetrics}
+   */
+  #ensureMetrics() {
+    if (this.#metrics === null) {
+      const { GatewayMetrics } = require('./admin/metrics');
+      this.#metrics = new GatewayMetrics({ core: this.core, usage: this.usage, delivery: this.delivery, counters: this.counters });
+    }
+    return this.#metrics;
+  }
+
+  /** @returns {import('./admin/readiness').Readiness} */
+  #ensureReadiness() {
+    if (this.#readiness === null) {
+      const { Readiness } = require('./admin/readiness');
+      this.#readiness = new Readiness({ core: this.core, usage: this.usage, config: this.config });
+    }
+    return this.#readiness;
+  }
+
+  /**
+   * The Prometheus text exposition of this gateway's metrics (GET /metrics on the admin listener).
+   * @returns {Promise<string>}
+   */
+  metricsText() {
+    return this.#ensureMetrics().text();
+  }
+
+  /**
+   * Whether the gateway can serve now (GET /readyz): not shutting down, the usage store writable,
+   * the presence server reachable (a probe at most once per presence.fetchTimeoutMs).
+   * @returns {Promise<import('./admin/readiness').ReadinessReport>}
+   */
+  readiness() {
+    return this.#ensureReadiness().check();
+  }
+
+  /** Starts the HTTP server on the configured address, and the admin listener when admin.enabled. */
   async listen() {
     if (this.server) return this.address();
     this.fdBudget = checkFdBudget(this.config, this.log);
@@ -378,7 +429,29 @@ class Gateway {
         resolve();
       });
     });
+    if (this.config.admin.enabled) {
+      const { startAdminServer } = require('./admin/server');
+      try {
+        this.adminServer = await startAdminServer(this.config.admin, {
+          metrics: this.#ensureMetrics(), readiness: this.#ensureReadiness(),
+        }, this.log);
+      } catch (error) {
+        // Half a start is no start: the SOAP port is released again.
+        const server = this.server;
+        this.server = null;
+        await new Promise((resolve) => server.close(resolve));
+        throw error;
+      }
+    }
     return this.address();
+  }
+
+  /** Where the admin listener listens; null when it is not running. */
+  adminAddress() {
+    if (this.adminServer === null) return null;
+    const { address, port } = this.adminServer.address();
+    const host = address.includes(':') ? `[${address}]` : address;
+    return { host: address, port, url: `http://${host}:${port}` };
   }
 
   address() {
@@ -389,16 +462,64 @@ class Gateway {
   }
 
   /**
-   * Stops HTTP (in-flight requests finish), then notification delivery (attempts in flight get a
-   * short grace), then the SIP stack and the notification store, then flushes usage records.
+   * Stops the SOAP listener: no new connection from now on; requests in flight finish, for up to
+   * deadlineMs, after which the connections left are closed. Kept-alive connections are closed as
+   * soon as they are idle (a client would otherwise hold the drain for keepAliveTimeoutMs).
+   * @param {number} deadlineMs Infinity: no deadline
+   */
+  #stopHttp(deadlineMs) {
+    if (this.#httpStop === null) {
+      this.#httpStop = (async () => {
+        const server = this.server;
+        if (server === null || !server.listening) return;
+        const stopped = new Promise((resolve) => server.close(() => resolve('stopped')));
+        server.closeIdleConnections();
+        const sweep = setInterval(() => server.closeIdleConnections(), 50);
+        let timer = null;
+        const deadline = Number.isFinite(deadlineMs)
+          ? new Promise((resolve) => { timer = setTimeout(resolve, deadlineMs, 'deadline'); })
+          : null;
+        try {
+          if ((await (deadline ? Promise.race([stopped, deadline]) : stopped)) === 'deadline') {
+            this.log('warn', 'shutdown deadline reached: closing the connections left', { deadlineMs });
+            server.closeAllConnections();
+            await stopped;
+          }
+        } finally {
+          clearInterval(sweep);
+          if (timer !== null) clearTimeout(timer);
+        }
+      })();
+    }
+    return this.#httpStop;
+  }
+
+  /**
+   * Graceful stop (SIGTERM): readiness turns false at once, the SOAP listener stops accepting,
+   * requests in flight may finish for up to deadlineMs (default admin.shutdownDeadlineMs), then
+   * the connections left are closed and close() runs.
+   * @param {number} [deadlineMs]
+   */
+  async shutdown(deadlineMs = this.config.admin.shutdownDeadlineMs) {
+    this.#ensureReadiness().beginShutdown();
+    await this.#stopHttp(deadlineMs);
+    await this.close();
+  }
+
+  /**
+   * Stops HTTP (in-flight requests finish), then the admin listener, then notification delivery
+   * (attempts in flight get a short grace), then the SIP stack and the notification store, then
+   * flushes usage records.
    */
   async close() {
     if (this.closed) return;
     this.closed = true;
-    if (this.server) {
-      const server = this.server;
-      const stopped = new Promise((resolve) => server.close(resolve));
-      server.closeIdleConnections();
+    if (this.#readiness !== null) this.#readiness.beginShutdown();
+    await this.#stopHttp(Infinity);
+    if (this.adminServer) {
+      const admin = this.adminServer;
+      const stopped = new Promise((resolve) => admin.close(resolve));
+      admin.closeAllConnections();
       await stopped;
     }
     if (this.decisions) await this.decisions.close();

@@ -94,18 +94,22 @@ class TerminalStatusNotificationService {
    * @param {{ core: any, config: any, usage: import('./usage').UsageLog,
    *           policy: import('./policy').ServicePolicy,
    *           destinations: import('./outbound/destinationPolicy').DestinationPolicy,
-   *           counters?: import('./policy').PolicyCounters, log?: Function }} deps
+   *           counters?: import('./policy').PolicyCounters, log?: Function,
+   *           onOperation?: import('./recordedOperation').OperationObserver }} deps
    *   the NativeCore, its config, the usage record log, the service policy, the SSRF guard of
-   *   the endpoints, the outcome counters, a structured log sink
+   *   the endpoints, the outcome counters, a structured log sink, the metrics' observer
    */
-  constructor({ core, config, usage, policy, destinations, counters, log = () => {} }) {
+  constructor({ core, config, usage, policy, destinations, counters, log = () => {}, onOperation }) {
     this.core = core;
     this.destinations = destinations;
     this.config = config;
     this.limits = config.notifications;
     this.policy = policy;
     this.log = log;
-    this.sink = { usage, serviceName: config.service.name, policyService: 'terminalStatus', counters };
+    this.sink = {
+      usage, serviceName: config.service.name, policyService: 'terminalStatus', counters,
+      api: 'parlayx-terminal-status-notification', onOperation,
+    };
   }
 
   /**

@@ -21,6 +21,12 @@ function failure(messageId, variables, statusCode) {
 }
 
 /**
+ * Told of every finished operation (the metrics): its API, its event type, the name of its
+ * record's STATUSCODE, and its time until the record was written, in seconds.
+ * @typedef {(o: { api: string, operation: string, outcome: string, seconds: number }) => void} OperationObserver
+ */
+
+/**
  * What an operation may add to its record while it runs: a status other than VALID without a
  * fault (a partial result), and the targets of a group request that were refused on their own
  * (each gets its own record under the same GLOBALID, with its status and fault).
@@ -34,10 +40,12 @@ function failure(messageId, variables, statusCode) {
  * record is committed first. A record that cannot be queued fails the request with SVC0001
  * (STATUSCODE FAILED_JMS_ENQUEUE) instead of being lost silently. Errors that are not
  * ParlayxFaults are rethrown without a record (programming errors). Every outcome is counted in
- * sink.counters (when given) under the requester, sink.policyService and the event type.
+ * sink.counters (when given) under the requester, sink.policyService and the event type, and told
+ * to sink.onOperation (when given) under sink.api once its record is written.
  * @template T
  * @param {{ usage: import('./usage').UsageLog, serviceName: string, policyService?: string,
- *   counters?: import('./policy').PolicyCounters }} sink where records and counts go
+ *   counters?: import('./policy').PolicyCounters, api?: string, onOperation?: OperationObserver }} sink
+ *   where records and counts go
  * @param {string} eventType e.g. 'getStatus'
  * @param {{ requester?: string, globalId?: string }} context GLOBALID generated when absent
  * @param {() => Record<string, string|undefined>} details the operation's own attributes, read
@@ -47,6 +55,7 @@ function failure(messageId, variables, statusCode) {
  */
 async function recordOperation(sink, eventType, context, details, operation) {
   const started = Date.now();
+  const startedPrecise = performance.now();
   const globalId = context.globalId || randomUUID();
   const requester = context.requester || '';
   /** @type {RecordNotes} */
@@ -83,6 +92,14 @@ async function recordOperation(sink, eventType, context, details, operation) {
     }
   }
   count(sink, requester, eventType, statusCode, fault ? [] : notes.targetFailures);
+  const observe = (code) => {
+    if (sink.onOperation) {
+      sink.onOperation({
+        api: sink.api || sink.serviceName, operation: eventType, outcome: statusName(code),
+        seconds: (performance.now() - startedPrecise) / 1000,
+      });
+    }
+  };
   try {
     await sink.usage.record(entries);
   } catch (error) {
@@ -91,8 +108,10 @@ async function recordOperation(sink, eventType, context, details, operation) {
     sink.usage.record([{ globalId, eventType, statusCode: UsageStatus.FAILED_JMS_ENQUEUE, recordTimeMs: started, attributes: {
       ...attributes, FAILURE_REASON: 'SVC0001', FAILURE_DETAIL: 'usage record queue full', ERROR_TYPE: 'ServiceException',
     } }]).catch(() => {});
+    observe(UsageStatus.FAILED_JMS_ENQUEUE);
     throw failure('SVC0001', ['usage records cannot be written (queue full)'], UsageStatus.FAILED_JMS_ENQUEUE);
   }
+  observe(statusCode);
   if (fault) throw fault;
   return result;
 }

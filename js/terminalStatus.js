@@ -42,15 +42,20 @@ function outcomeFault(outcome) {
 class TerminalStatusService {
   /**
    * @param {{ core: any, config: any, usage: import('./usage').UsageLog,
-   *           policy: import('./policy').ServicePolicy, counters?: import('./policy').PolicyCounters }} deps
-   *   the NativeCore, its config, the usage record log, the service policy, the outcome counters
+   *           policy: import('./policy').ServicePolicy, counters?: import('./policy').PolicyCounters,
+   *           onOperation?: import('./recordedOperation').OperationObserver }} deps
+   *   the NativeCore, its config, the usage record log, the service policy, the outcome counters,
+   *   the metrics' observer of finished operations
    */
-  constructor({ core, config, usage, policy, counters }) {
+  constructor({ core, config, usage, policy, counters, onOperation }) {
     this.core = core;
     this.config = config;
     this.usage = usage;
     this.policy = policy;
-    this.sink = { usage, serviceName: config.service.name, policyService: 'terminalStatus', counters };
+    this.sink = {
+      usage, serviceName: config.service.name, policyService: 'terminalStatus', counters,
+      api: 'parlayx-terminal-status', onOperation,
+    };
     this.flushScheduled = false;
     this.flushNow = () => {
       this.flushScheduled = false;

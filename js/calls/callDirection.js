@@ -10,16 +10,18 @@ class CallDirectionService {
    * @param {{ core: any, config: any, usage: import('../usage').UsageLog,
    *           policy: import('../policy').ServicePolicy,
    *           destinations: import('../outbound/destinationPolicy').DestinationPolicy,
-   *           counters?: import('../policy').PolicyCounters, log?: Function }} deps
+   *           counters?: import('../policy').PolicyCounters, log?: Function,
+   *           onOperation?: import('../recordedOperation').OperationObserver }} deps
    */
-  constructor({ core, config, usage, policy, destinations, counters, log }) {
+  constructor({ core, config, usage, policy, destinations, counters, log, onOperation }) {
     const calls = config.calls || {};
     this.operations = new CallRegistrationOperations({
       kind: 'direction',
       operations: { start: 'startCallDirectionNotification', stop: 'stopCallDirectionNotification' },
       policyService: 'callDirection',
       serviceName: calls.directionServiceName || 'PX_CD_SIP',
-      core, usage, policy, destinations, counters, log,
+      api: 'parlayx-call-direction',
+      core, usage, policy, destinations, counters, log, onOperation,
     });
   }
 

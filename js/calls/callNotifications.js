@@ -22,16 +22,18 @@ class CallNotificationService {
    * @param {{ core: any, config: any, usage: import('../usage').UsageLog,
    *           policy: import('../policy').ServicePolicy,
    *           destinations: import('../outbound/destinationPolicy').DestinationPolicy,
-   *           counters?: import('../policy').PolicyCounters, log?: Function }} deps
+   *           counters?: import('../policy').PolicyCounters, log?: Function,
+   *           onOperation?: import('../recordedOperation').OperationObserver }} deps
    */
-  constructor({ core, config, usage, policy, destinations, counters, log }) {
+  constructor({ core, config, usage, policy, destinations, counters, log, onOperation }) {
     const calls = config.calls || {};
     this.operations = new CallRegistrationOperations({
       kind: 'notification',
       operations: { start: 'startCallNotification', stop: 'stopCallNotification' },
       policyService: 'callNotification',
       serviceName: calls.notificationServiceName || 'PX_CN_SIP',
-      core, usage, policy, destinations, counters, log,
+      api: 'parlayx-call-notification',
+      core, usage, policy, destinations, counters, log, onOperation,
     });
   }
 

@@ -151,12 +151,19 @@ class CallRegistrationOperations {
    *           policyService: string, serviceName: string, core: any,
    *           usage: import('../usage').UsageLog, policy: import('../policy').ServicePolicy,
    *           destinations: import('../outbound/destinationPolicy').DestinationPolicy,
-   *           counters?: import('../policy').PolicyCounters, log?: Function }} options
+   *           counters?: import('../policy').PolicyCounters, log?: Function, api?: string,
+   *           onOperation?: import('../recordedOperation').OperationObserver }} options
    *   operations: the Parlay X operation names (also the record's event types and the policy's
-   *   operation names); serviceName: the record's SERVICE (config calls.*ServiceName)
+   *   operation names); serviceName: the record's SERVICE (config calls.*ServiceName); api and
+   *   onOperation: the metrics' label and observer of finished operations
    */
-  constructor({ kind, operations, policyService, serviceName, core, usage, policy, destinations, counters, log = () => {} }) {
+  constructor({
+    kind, operations, policyService, serviceName, core, usage, policy, destinations, counters, log = () => {},
+    api = '', onOperation,
+  }) {
     this.kind = kind;
+    this.api = api;
+    this.onOperation = onOperation;
     this.operations = operations;
     this.policyService = policyService;
     this.serviceName = serviceName;
@@ -285,6 +292,7 @@ class CallRegistrationOperations {
    * leaves. A record that cannot be queued fails the request with SVC0001, as for Terminal Status.
    */
   async recorded(operation, requester, globalId, shown, work) {
+    const started = performance.now();
     let fault;
     try {
       await work();
@@ -306,12 +314,19 @@ class CallRegistrationOperations {
     if (this.counters) this.counters.add({ requester, service: this.policyService, operation, outcome: statusName(statusCode) });
     // `service`: the record's SERVICE column for a store that takes it per entry (calls.*ServiceName).
     const entry = { globalId: globalId || randomUUID(), eventType: operation, statusCode, attributes, service: this.serviceName };
+    const observe = (code) => {
+      if (this.onOperation) {
+        this.onOperation({ api: this.api, operation, outcome: statusName(code), seconds: (performance.now() - started) / 1000 });
+      }
+    };
     try {
       await this.usage.record([entry]);
     } catch (error) {
       if (error.code !== 'ERR_PX_USAGE_QUEUE_FULL' && error.code !== 'ERR_PX_USAGE_WRITE') throw error;
+      observe(UsageStatus.FAILED_JMS_ENQUEUE);
       throw failure('SVC0001', ['usage records cannot be written (queue full)'], UsageStatus.FAILED_JMS_ENQUEUE);
     }
+    observe(statusCode);
     if (fault) throw fault;
   }
 }

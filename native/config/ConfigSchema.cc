@@ -233,6 +233,18 @@ std::vector<ConfigField> buildFields() {
     f.push_back(perSource);
   }
 
+  // admin
+  f.push_back(boolean("admin.enabled", PX_CONFIG_MEMBER(admin.enabled),
+                      "Start the admin listener (/metrics, /healthz, /readyz) with listen()."));
+  f.push_back(text("admin.host", PX_CONFIG_MEMBER(admin.host), &readHost,
+                   "Address the admin listener listens on: host name, IPv4 or IPv6 without "
+                   "brackets."));
+  f.push_back(port("admin.port", PX_CONFIG_MEMBER(admin.port),
+                   "TCP port of the admin listener; 0 = any free port."));
+  f.push_back(integer("admin.shutdownDeadlineMs", PX_CONFIG_MEMBER(admin.shutdownDeadlineMs), 100,
+                      600000,
+                      "On SIGTERM, longest wait for in-flight requests before closing, in ms."));
+
   // sip
   f.push_back(text("sip.bindHost", PX_CONFIG_MEMBER(sip.bindHost), &readHost,
                    "Local address of the SIP stack: host name, IPv4 or IPv6 without brackets."));

@@ -35,6 +35,14 @@ struct HttpConfig {
   uint32_t maxConnectionsPerSource = 128;
 };
 
+// The operations listener (/metrics, /healthz, /readyz), apart from the public SOAP port.
+struct AdminConfig {
+  bool enabled = false;  // off for library users and tests, which opt in
+  std::string host = "127.0.0.1";
+  uint16_t port = 9464;                 // 0 = any free port (tests)
+  uint32_t shutdownDeadlineMs = 10000;  // 100 .. 600000: SIGTERM drain, then force-close
+};
+
 enum class SipTransport { kUdp, kTcp };
 
 struct SipConfig {
@@ -128,6 +136,7 @@ struct GatewayConfig {
   std::string sourcePath;                 // file it was read from ("" when built in code)
   std::string serviceName = "PX_TS_SIP";  // service implementation name, 1..127 chars
   HttpConfig http;
+  AdminConfig admin;
   SipConfig sip;
   PresenceConfig presence;
   GroupsConfig groups;

@@ -51,6 +51,10 @@ void expectDefaults(const GatewayConfig& c) {
   EXPECT_EQ(c.http.idleTimeoutMs, d.http.idleTimeoutMs);
   EXPECT_EQ(c.http.maxConnections, d.http.maxConnections);
   EXPECT_EQ(c.http.maxConnectionsPerSource, d.http.maxConnectionsPerSource);
+  // admin.enabled is left out: the shipped file turns it on (the run configuration).
+  EXPECT_EQ(c.admin.host, d.admin.host);
+  EXPECT_EQ(c.admin.port, d.admin.port);
+  EXPECT_EQ(c.admin.shutdownDeadlineMs, d.admin.shutdownDeadlineMs);
   EXPECT_EQ(c.sip.bindHost, d.sip.bindHost);
   EXPECT_EQ(c.sip.port, d.sip.port);
   EXPECT_EQ(c.sip.transports, d.sip.transports);
@@ -91,6 +95,10 @@ TEST(ConfigDefaults, EmptyCommentOnlyAndNullSectionsGiveDefaults) {
 TEST(ConfigDefaults, StructDefaultsAreTheDocumentedOnes) {
   const GatewayConfig d;
   EXPECT_EQ(d.http.port, 8080);
+  EXPECT_FALSE(d.admin.enabled);  // library users and tests opt in
+  EXPECT_EQ(d.admin.host, "127.0.0.1");
+  EXPECT_EQ(d.admin.port, 9464);
+  EXPECT_EQ(d.admin.shutdownDeadlineMs, 10000u);
   EXPECT_EQ(d.sip.port, 5070);
   EXPECT_EQ(d.sip.presenceServerUri, "sip:127.0.0.1:5060");
   EXPECT_EQ(d.sip.telDomain, "example.test");
@@ -116,7 +124,8 @@ TEST(ConfigShipped, DefaultFileLoadsWithTheIntendedValues) {
   const std::string path = std::string(PX_SOURCE_DIR) + "/config/gateway.yaml";
   const GatewayConfig c = loadConfigFile(path);
   EXPECT_EQ(c.sourcePath, path);
-  expectDefaults(c);  // the shipped file documents the defaults, so it must equal them
+  expectDefaults(c);             // the shipped file documents the defaults, so it must equal them
+  EXPECT_TRUE(c.admin.enabled);  // except this one: the README's run serves /metrics
   EXPECT_EQ(c.serviceName, "PX_TS_SIP");
   EXPECT_EQ(c.http.host, "127.0.0.1");
   EXPECT_EQ(c.http.port, 8080);
@@ -465,8 +474,8 @@ TEST(ConfigErrors, UnknownKeysNameLineAndPathAndSuggest) {
       {"http:\n  basepath: /x\n", 2, "http.basepath", "did you mean 'basePath'?"},
       {"policy:\n  maxTarget: 5\n", 2, "policy.maxTarget", "did you mean 'maxTargets'?"},
       {"# c\nfoo: 1\n", 2, "foo",
-       "unknown key 'foo' (known keys: service, http, sip, presence, groups, authentication, "
-       "requesters, policy, notifications, outbound, calls, usage)"},
+       "unknown key 'foo' (known keys: service, http, admin, sip, presence, groups, "
+       "authentication, requesters, policy, notifications, outbound, calls, usage)"},
       // Moved to policy.maxTargets (and its per service/operation/requester overrides).
       {"terminalStatus:\n  maxTargets: 5\n", 1, "terminalStatus", "unknown key 'terminalStatus'"},
       {"presence:\n  fetchTimeout:\n    1000\n", 2, "presence.fetchTimeout",

@@ -28,6 +28,20 @@ async function readme(): Promise<void> {
   const { host, port, url } = await gateway.listen();
   const listening: [string, number, string] = [host, port, url];
   void listening;
+  // README "Operations": the admin listener, metrics, readiness and the graceful stop.
+  const admin = gateway.adminAddress();
+  if (admin !== null) {
+    const adminUrl: string = admin.url;
+    void adminUrl;
+  }
+  const exposition: string = await gateway.metricsText();
+  void exposition;
+  const readiness = await gateway.readiness();
+  const ready: boolean = readiness.ready && readiness.checks.presenceServerReachable;
+  const reasons: string[] = readiness.reasons;
+  void ready; void reasons;
+  const adminConfig: { enabled: boolean; port: number; shutdownDeadlineMs: number } = gateway.config.admin;
+  void adminConfig;
 
   // Faults reject with ParlayxFault.
   try {
@@ -129,6 +143,7 @@ async function readme(): Promise<void> {
   // @ts-expect-error no such status
   void UsageStatus.NOT_A_STATUS;
 
+  await gateway.shutdown(5000);
   await gateway.close();
 }
 
