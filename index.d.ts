@@ -4,6 +4,32 @@
 /** Parlay X Terminal Status values (ES 202 391-8 §7.1). */
 export type Status = 'Reachable' | 'Unreachable' | 'Busy';
 export type RetrievalStatus = 'Retrieved' | 'NotRetrieved' | 'Error';
+/** pino's level names, least severe first (config logging.level). */
+export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
+/**
+ * The one entry point every part of the gateway logs through. The gateway's own is an adapter
+ * onto its pino logger and has isLevelEnabled (the per-request line is only built when info is
+ * on); a function without it is given every line.
+ */
+export type LogFunction = ((level: LogLevel, message: string, extra?: Record<string, unknown>) => void) & {
+  isLevelEnabled?: (level: LogLevel) => boolean;
+};
+/** Where the gateway's pino logger writes: a pino destination, or anything taking whole lines. */
+export interface LogDestination {
+  write(line: string): unknown;
+}
+/** The part of the gateway's pino logger (a pino `Logger`) an operator or embedder uses. */
+export interface GatewayLogger {
+  /** The least severe level written; may be set at run time ('silent': nothing). */
+  level: LogLevel | 'silent';
+  isLevelEnabled(level: LogLevel): boolean;
+  trace(extra: Record<string, unknown> | string, message?: string): void;
+  debug(extra: Record<string, unknown> | string, message?: string): void;
+  info(extra: Record<string, unknown> | string, message?: string): void;
+  warn(extra: Record<string, unknown> | string, message?: string): void;
+  error(extra: Record<string, unknown> | string, message?: string): void;
+  fatal(extra: Record<string, unknown> | string, message?: string): void;
+}
 
 /**
  * The messageIds of the Parlay X common fault catalogue (ES 202 391-1), as the native core
@@ -41,8 +67,17 @@ export interface GatewayOptions {
   configText?: string;
   /** Name used for configText in configuration errors. */
   configName?: string;
-  /** Structured log sink; default: JSON lines on stdout/stderr. */
-  log?: (level: 'info' | 'warn' | 'error', message: string, extra?: Record<string, unknown>) => void;
+  /**
+   * Where the gateway logs, instead of its pino logger: every line (including the per-request
+   * info lines, unless the function has isLevelEnabled) goes to this function, unredacted and
+   * unfiltered by logging.level.
+   */
+  log?: LogFunction;
+  /**
+   * Destination of the gateway's pino logger (logging.level, credentials and tokens redacted,
+   * one JSON object a line); default: stdout. Ignored when `log` is given.
+   */
+  logDestination?: LogDestination;
 }
 
 /** The configuration as validated by the native core (see config/gateway.yaml). */
@@ -56,6 +91,7 @@ export interface GatewayConfig {
   };
   /** The operations listener (/metrics, /healthz, /readyz), apart from the SOAP port. */
   admin: { enabled: boolean; host: string; port: number; shutdownDeadlineMs: number };
+  logging: { level: LogLevel; sofiaLevel: number };
   sip: {
     bindHost: string; port: number; transports: Array<'udp' | 'tcp'>; watcherUri: string;
     presenceServerUri: string; telDomain: string; userAgent: string;
@@ -249,6 +285,8 @@ export declare class UsageLog {
   /** All matching records at once. */
   query(filter?: UsageFilter): Promise<UsageRecord[]>;
   stats(): { queued: number; written: number; commits: number; rejectedFull: number; writeErrors: number };
+  /** Tells listener of the writer's failed commits (JS thread); the gateway logs them at error. */
+  onError(listener: (message: string, failedAppends: number) => void): void;
 }
 
 /** A configuration problem; message is "<file>:<line>: <key>: <what is wrong>". */
@@ -408,6 +446,10 @@ export declare class Gateway {
   readonly core: NativeCore;
   /** The usage records this gateway writes. */
   readonly usage: UsageLog;
+  /** The log entry point (options.log, or the adapter onto `logger`). */
+  readonly log: LogFunction;
+  /** The gateway's pino logger (null when options.log was given); its level may be changed at run time. */
+  readonly logger: GatewayLogger | null;
   /** Status of one terminal (tel:, sip: or sips: URI), by a SIP presence fetch. Rejects with ParlayxFault. */
   getStatus(address: string, context?: RequestContext): Promise<Status>;
   /** Status of several terminals and groups, fetched in parallel; partial results within the fetch timeout. */

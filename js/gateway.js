@@ -15,13 +15,11 @@ const { DestinationPolicy } = require('./outbound/destinationPolicy');
 const { parseEndpointUrl } = require('./outbound/endpointUrl');
 const { CATALOGUE } = require('./parlayx/faults');
 const { checkFdBudget } = require('./fdBudget');
+const { createLogger, logFunction } = require('./logging/logger');
+const { requestLog } = require('./logging/requestLog');
+const { startSofiaLog } = require('./logging/sofia');
 
 const DEFAULT_CONFIG = path.join(__dirname, '..', 'config', 'gateway.yaml');
-
-function defaultLog(level, message, extra) {
-  const line = JSON.stringify({ time: new Date().toISOString(), level, message, ...extra });
-  (level === 'error' ? process.stderr : process.stdout).write(`${line}\n`);
-}
 
 class Gateway {
   /** Made at their first use: see their getters. */
@@ -37,9 +35,11 @@ class Gateway {
   /** What every service is made with. */
   #services;
 
-  /** @param {{ configPath?: string, configText?: string, configName?: string, log?: Function }} options */
+  /**
+   * @param {{ configPath?: string, configText?: string, configName?: string,
+   *   log?: import('./logging/logger').LogFunction, logDestination?: import('pino').DestinationStream }} options
+   */
   constructor(options = {}) {
-    this.log = options.log || defaultLog;
     const source = options.configText !== undefined
       ? { text: options.configText, name: options.configName || '<config>' }
       : { path: options.configPath || DEFAULT_CONFIG };
@@ -52,13 +52,24 @@ class Gateway {
       throw error;
     }
     this.config = this.core.config;
+    // The one log: the caller's function, or a pino logger at logging.level (js/logging/).
+    /** @type {import('pino').Logger | null} */
+    this.logger = options.log ? null : createLogger(this.config.logging, options.logDestination);
+    this.log = options.log || logFunction(this.logger);
+    // Write failures of the usage store's writer thread (batched ones reject no Promise).
+    this.usage.onError((message, failedAppends) => this.log('error', message, { failedAppends }));
+    /** Sofia-SIP's own log, when logging.sofiaLevel asks for it (one per process: js/logging/sofia.js). */
+    this.sofiaLog = this.config.logging.sofiaLevel > 0 ? startSofiaLog(this.config.logging.sofiaLevel, this.log) : null;
     this.counters = new PolicyCounters();
     const policy = new ServicePolicy(this.core);
     this.server = null;
     this.adminServer = null;
-    // Operations are counted only once the metrics exist (admin.enabled: from the start).
+    // Operations are counted only once the metrics exist (admin.enabled: from the start), and
+    // logged one line each at info.
+    const logRequest = requestLog(this.log);
     const onOperation = (o) => {
       if (this.#metrics !== null) this.#metrics.observeOperation(o);
+      logRequest(o);
     };
     this.destinations = new DestinationPolicy(this.config.outbound, { ownPorts: () => this.ownPorts() });
     const services = {
@@ -102,7 +113,10 @@ class Gateway {
       this.startCalls();
       if (this.config.admin.enabled) this.#ensureMetrics();
     } catch (error) {
-      const closeUsage = () => this.usage.close();
+      const closeUsage = () => {
+        if (this.sofiaLog) this.sofiaLog.close();
+        return this.usage.close();
+      };
       Promise.resolve(this.core.close()).then(closeUsage, closeUsage).catch(() => {});
       throw error;
     }
@@ -526,13 +540,15 @@ class Gateway {
     await this.delivery.close();
     if (this.callDeliveries) await this.callDeliveries.written();
     await this.core.close();
+    if (this.sofiaLog) this.sofiaLog.close();
     await this.usage.close();
   }
 }
 
 /**
  * Creates a gateway (the SIP stack starts at once; call listen() for HTTP).
- * @param {{ configPath?: string, configText?: string, configName?: string, log?: Function }} [options]
+ * @param {{ configPath?: string, configText?: string, configName?: string,
+ *   log?: import('./logging/logger').LogFunction, logDestination?: import('pino').DestinationStream }} [options]
  */
 async function createGateway(options) {
   return new Gateway(options);

@@ -21,9 +21,12 @@ function failure(messageId, variables, statusCode) {
 }
 
 /**
- * Told of every finished operation (the metrics): its API, its event type, the name of its
- * record's STATUSCODE, and its time until the record was written, in seconds.
- * @typedef {(o: { api: string, operation: string, outcome: string, seconds: number }) => void} OperationObserver
+ * Told of every finished operation (the metrics, the request log): its API, its event type, the
+ * name of its record's STATUSCODE, its time until the record was written, in seconds, its
+ * requester and its GLOBALID (the request id).
+ * @typedef {{ api: string, operation: string, outcome: string, seconds: number, requester: string,
+ *   requestId: string }} OperationEvent
+ * @typedef {(o: OperationEvent) => void} OperationObserver
  */
 
 /**
@@ -96,7 +99,7 @@ async function recordOperation(sink, eventType, context, details, operation) {
     if (sink.onOperation) {
       sink.onOperation({
         api: sink.api || sink.serviceName, operation: eventType, outcome: statusName(code),
-        seconds: (performance.now() - startedPrecise) / 1000,
+        seconds: (performance.now() - startedPrecise) / 1000, requester, requestId: globalId,
       });
     }
   };

@@ -99,6 +99,15 @@ class UsageLog {
     return this.database.stats();
   }
 
+  /**
+   * Tells `listener` of the writer's failed commits, on the JS thread: (message, failedAppends).
+   * Durable appends also reject their Promise; batched ones have nothing else to tell.
+   * @param {(message: string, failedAppends: number) => void} listener
+   */
+  onError(listener) {
+    this.database.setErrorListener(listener);
+  }
+
   close() {
     return this.database.close();
   }

@@ -316,7 +316,10 @@ class CallRegistrationOperations {
     const entry = { globalId: globalId || randomUUID(), eventType: operation, statusCode, attributes, service: this.serviceName };
     const observe = (code) => {
       if (this.onOperation) {
-        this.onOperation({ api: this.api, operation, outcome: statusName(code), seconds: (performance.now() - started) / 1000 });
+        this.onOperation({
+          api: this.api, operation, outcome: statusName(code), seconds: (performance.now() - started) / 1000,
+          requester, requestId: entry.globalId,
+        });
       }
     };
     try {

@@ -7,6 +7,7 @@
 #include "binding/Config.h"
 #include "binding/NativeCore.h"
 #include "binding/SchemaJs.h"
+#include "binding/SofiaLogJs.h"
 #include "binding/UsageDatabase.h"
 
 namespace px {
@@ -19,6 +20,7 @@ Napi::Value LoadConfig(const Napi::CallbackInfo& info) {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("NativeCore", defineNativeCore(env));
   exports.Set("UsageDatabase", defineUsageDatabase(env));
+  exports.Set("SofiaLog", defineSofiaLog(env));
   exports.Set("loadConfig", Napi::Function::New(env, LoadConfig, "loadConfig"));
   exports.Set("configSchema", Napi::Function::New(env, ConfigSchema, "configSchema"));
   exports.Set("parseAddress", Napi::Function::New(env, parseAddressJs, "parseAddress"));

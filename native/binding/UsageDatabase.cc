@@ -125,6 +125,7 @@ class UsageDatabase : public Napi::ObjectWrap<UsageDatabase> {
                         InstanceMethod<&UsageDatabase::Query>("query"),
                         InstanceMethod<&UsageDatabase::Stats>("stats"),
                         InstanceMethod<&UsageDatabase::Close>("close"),
+                        InstanceMethod<&UsageDatabase::SetErrorListener>("setErrorListener"),
                         InstanceAccessor<&UsageDatabase::Durable>("durable")});
   }
 
@@ -156,9 +157,12 @@ class UsageDatabase : public Napi::ObjectWrap<UsageDatabase> {
     bool committed;
   };
 
-  // Settles the Promise of every append whose commit finished. JS thread.
+  // Settles the Promise of every append whose commit finished, and tells the error listener of
+  // the appends that failed (batched ones have no Promise left to reject). JS thread.
   void Settle(Napi::Env env, std::vector<Commit>& done) {
+    uint32_t failed = 0;
     for (const Commit& c : done) {
+      if (!c.committed) ++failed;
       auto entry = pending_.take(c.id);
       if (!entry) continue;
       if (c.committed) {
@@ -169,6 +173,28 @@ class UsageDatabase : public Napi::ObjectWrap<UsageDatabase> {
       }
     }
     if (pending_.empty() && !closed_) commits_->keepAlive(env, false);
+    if (failed > 0) ReportError(env, "usage records could not be written", failed);
+  }
+
+  // fn(message, failedAppends) on the JS thread for every batch of write failures, so that they
+  // reach the log whatever the durability (the counts are in stats().writeErrors too).
+  Napi::Value SetErrorListener(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!info[0].IsFunction()) throw Napi::TypeError::New(env, "listener must be a function");
+    errorListener_ = Napi::Persistent(info[0].As<Napi::Function>());
+    return env.Undefined();
+  }
+
+  void ReportError(Napi::Env env, const char* message, uint32_t failedAppends) {
+    if (errorListener_.IsEmpty()) return;
+    Napi::HandleScope scope(env);
+    try {
+      errorListener_.MakeCallback(
+          env.Global(), {Napi::String::New(env, message), Napi::Number::New(env, failedAppends)});
+    } catch (const Napi::Error& e) {
+      // The listener threw: report it like any uncaught exception, never lose it silently.
+      napi_fatal_exception(env, e.Value());
+    }
   }
 
   // record(entries) -> Promise<void>: resolved once committed (durable) or queued (batched).
@@ -248,6 +274,7 @@ class UsageDatabase : public Napi::ObjectWrap<UsageDatabase> {
     commits_->drain(env);
     closed_ = true;
     commits_->release();
+    errorListener_.Reset();
     cleanupHook_.reset();
     selfRef_.Reset();
   }
@@ -255,6 +282,7 @@ class UsageDatabase : public Napi::ObjectWrap<UsageDatabase> {
   std::unique_ptr<UsageRecorder> recorder_;
   std::optional<LoopQueue<Commit>> commits_;  // commit results of durable appends
   PendingPromises<> pending_;                 // durable appends waiting for their commit
+  Napi::FunctionReference errorListener_;     // setErrorListener(); empty: failures not told
   uint64_t nextId_ = 1;
   Napi::ObjectReference selfRef_;
   AsyncClose closer_;

@@ -4,7 +4,9 @@
 #include "config/ConfigSchema.h"
 
 #include <algorithm>
+#include <iterator>
 #include <stdexcept>
+#include <string_view>
 #include <utility>
 
 #include "config/ConfigValues.h"
@@ -244,6 +246,29 @@ std::vector<ConfigField> buildFields() {
   f.push_back(integer("admin.shutdownDeadlineMs", PX_CONFIG_MEMBER(admin.shutdownDeadlineMs), 100,
                       600000,
                       "On SIGTERM, longest wait for in-flight requests before closing, in ms."));
+
+  // logging
+  {
+    ConfigField level{"logging.level", FieldType::kEnum,
+                      "Least severe log level written: trace, debug, info, warn, error or fatal.",
+                      std::monostate{}};
+    level.values = {"trace", "debug", "info", "warn", "error", "fatal"};
+    level.read = [](const FieldInput& in, GatewayConfig& c) {
+      const std::string name = in.at.node.IsScalar() ? in.at.node.Scalar() : "";
+      static constexpr std::string_view kLevels[] = {"trace", "debug", "info",
+                                                     "warn",  "error", "fatal"};
+      if (std::find(std::begin(kLevels), std::end(kLevels), name) == std::end(kLevels)) {
+        in.yaml.fail(in.at,
+                     "expected one of trace, debug, info, warn, error, fatal, got '" + name + "'");
+      }
+      c.logging.level = name;
+    };
+    level.value = [](const GatewayConfig& c) -> FieldValue { return c.logging.level; };
+    f.push_back(level);
+  }
+  f.push_back(integer("logging.sofiaLevel", PX_CONFIG_MEMBER(logging.sofiaLevel), 0, 9,
+                      "Sofia-SIP's own log level (su_log, 0..9) sent to the gateway's log; "
+                      "0 = off."));
 
   // sip
   f.push_back(text("sip.bindHost", PX_CONFIG_MEMBER(sip.bindHost), &readHost,

@@ -43,6 +43,12 @@ struct AdminConfig {
   uint32_t shutdownDeadlineMs = 10000;  // 100 .. 600000: SIGTERM drain, then force-close
 };
 
+// The gateway's log (js/logging/): pino's level, and how much of Sofia-SIP's own log reaches it.
+struct LoggingConfig {
+  std::string level = "info";  // trace, debug, info, warn, error or fatal
+  uint32_t sofiaLevel = 0;     // 0 .. 9, Sofia's su_log level; 0 = Sofia's log is dropped
+};
+
 enum class SipTransport { kUdp, kTcp };
 
 struct SipConfig {
@@ -137,6 +143,7 @@ struct GatewayConfig {
   std::string serviceName = "PX_TS_SIP";  // service implementation name, 1..127 chars
   HttpConfig http;
   AdminConfig admin;
+  LoggingConfig logging;
   SipConfig sip;
   PresenceConfig presence;
   GroupsConfig groups;

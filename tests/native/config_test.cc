@@ -474,7 +474,7 @@ TEST(ConfigErrors, UnknownKeysNameLineAndPathAndSuggest) {
       {"http:\n  basepath: /x\n", 2, "http.basepath", "did you mean 'basePath'?"},
       {"policy:\n  maxTarget: 5\n", 2, "policy.maxTarget", "did you mean 'maxTargets'?"},
       {"# c\nfoo: 1\n", 2, "foo",
-       "unknown key 'foo' (known keys: service, http, admin, sip, presence, groups, "
+       "unknown key 'foo' (known keys: service, http, admin, logging, sip, presence, groups, "
        "authentication, requesters, policy, notifications, outbound, calls, usage)"},
       // Moved to policy.maxTargets (and its per service/operation/requester overrides).
       {"terminalStatus:\n  maxTargets: 5\n", 1, "terminalStatus", "unknown key 'terminalStatus'"},
