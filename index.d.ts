@@ -164,6 +164,66 @@ export interface HttpResponse {
 export type HttpHandler = (event: HttpEvent) => Promise<HttpResponse>;
 
 /**
+ * An AWS API Gateway Lambda proxy event: REST API (payload format 1.0: httpMethod, path,
+ * multiValueHeaders, ...) or HTTP API (payload format 2.0: version '2.0', rawPath,
+ * rawQueryString, cookies, requestContext.http). Fields the adapter does not read are allowed.
+ */
+export interface ApiGatewayProxyEvent {
+  version?: string;
+  /** 1.0 */
+  httpMethod?: string;
+  /** 1.0 */
+  path?: string;
+  headers?: Record<string, string | undefined> | null;
+  /** 1.0; takes precedence over headers. */
+  multiValueHeaders?: Record<string, string[] | undefined> | null;
+  queryStringParameters?: Record<string, string | undefined> | null;
+  /** 1.0; a repeated parameter keeps its last value (as over node:http). */
+  multiValueQueryStringParameters?: Record<string, string[] | undefined> | null;
+  /** 2.0; a named stage's prefix is removed (createLambdaHandler's stripStage). */
+  rawPath?: string;
+  /** 2.0 */
+  rawQueryString?: string;
+  /** 2.0 */
+  cookies?: string[];
+  body?: string | null;
+  isBase64Encoded?: boolean;
+  requestContext?: {
+    stage?: string;
+    /** 1.0 */
+    identity?: { sourceIp?: string };
+    /** 2.0 */
+    http?: { method: string; path?: string; sourceIp?: string };
+    [key: string]: unknown;
+  };
+  [key: string]: unknown;
+}
+
+/** The proxy response of createLambdaHandler. */
+export interface ApiGatewayProxyResult {
+  statusCode: number;
+  /** Lower-case names. */
+  headers: Record<string, string>;
+  /** 1.0 only, for a header with several values. */
+  multiValueHeaders?: Record<string, string[]>;
+  /** 2.0 only: the Set-Cookie values. */
+  cookies?: string[];
+  /** Text for text/*, XML and JSON answers; base64 otherwise (then isBase64Encoded). */
+  body: string;
+  isBase64Encoded: boolean;
+}
+
+/**
+ * An AWS Lambda handler (js/adapters/apiGateway.js): every endpoint of one gateway behind API
+ * Gateway. `gateway()` is the gateway it serves, made at the first invocation when
+ * createLambdaHandler was given options.
+ */
+export interface LambdaHandler {
+  (event: ApiGatewayProxyEvent, context?: object): Promise<ApiGatewayProxyResult>;
+  gateway(): Promise<Gateway>;
+}
+
+/**
  * The native half of a gateway (`gateway.core`): low-level, for benchmarks and diagnostics;
  * applications use the Gateway methods.
  */
@@ -508,3 +568,14 @@ export declare function createGateway(options?: GatewayOptions): Promise<Gateway
 
 /** Reads and validates a configuration file. Throws ConfigError. */
 export declare function loadConfig(path: string): GatewayConfig;
+
+/**
+ * An AWS Lambda handler for API Gateway proxy events (REST API and HTTP API payloads), answering
+ * as the HTTP server does (the same body cap and faults). Given options (default: configPath
+ * $PARLAYX_CONFIG), the gateway is made at the first invocation and kept for the container's life;
+ * a gateway that failed to start is tried again at the next invocation.
+ */
+export declare function createLambdaHandler(
+  gatewayOrOptions?: Gateway | Promise<Gateway> | GatewayOptions,
+  adapterOptions?: { /** 2.0: remove a named stage from rawPath (default true). */ stripStage?: boolean },
+): LambdaHandler;

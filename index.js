@@ -12,4 +12,7 @@ module.exports = {
   UsageLog,
   UsageStatus,
   loadConfig: (path) => native.loadConfig({ path }),
+  // AWS Lambda behind API Gateway (js/adapters/apiGateway.js), loaded only when asked for.
+  createLambdaHandler: (gatewayOrOptions, adapterOptions) =>
+    require('./js/adapters/apiGateway').createLambdaHandler(gatewayOrOptions, adapterOptions),
 };

@@ -2,9 +2,18 @@
 # Installs what parlayx-gateway needs on Debian 12 (as root): the build toolchain and libraries of
 # the native core, and the tools of the test suite (Kamailio presence server, SIPp). Idempotent:
 # installs only what is missing, so a warm machine pays nothing.
+#
+#   install-deps.sh [--runtime] [--with-test-tools | --with-fuzz-tools | --with-bench-tools | --with-presence-server]
+#
+# Without options: the build packages. --runtime: only the shared libraries a built addon loads,
+# instead of the build packages (the Docker image's final stage, Dockerfile); it combines with
+# the --with-* options, e.g. --runtime --with-presence-server.
 set -euo pipefail
 
 BUILD_PACKAGES=(g++ make cmake pkg-config python3 libsofia-sip-ua-dev libyaml-cpp-dev libexpat1-dev libsqlite3-dev)
+# What build/Release/parlayx_gateway.node links (ldd) beyond libc: the runtime halves of the -dev
+# packages above, and libstdc++.
+RUNTIME_PACKAGES=(libsofia-sip-ua0 libyaml-cpp0.7 libexpat1 libsqlite3-0 libstdc++6)
 TEST_PACKAGES=(googletest libgtest-dev kamailio kamailio-presence-modules kamailio-sqlite-modules sqlite3 sip-tester)
 # libFuzzer targets (fuzz/, scripts/fuzz.sh; the test suite smoke-runs them): clang 14 with the
 # compiler-rt runtimes (libFuzzer, ASan, UBSan), which are only a recommendation of clang-14;
@@ -12,6 +21,10 @@ TEST_PACKAGES=(googletest libgtest-dev kamailio kamailio-presence-modules kamail
 FUZZ_PACKAGES=(clang libclang-rt-14-dev iproute2)
 
 want=("${BUILD_PACKAGES[@]}")
+if [ "${1:-}" = "--runtime" ]; then
+  want=("${RUNTIME_PACKAGES[@]}")
+  shift
+fi
 if [ "${1:-}" = "--with-test-tools" ]; then want+=("${TEST_PACKAGES[@]}" "${FUZZ_PACKAGES[@]}"); fi
 if [ "${1:-}" = "--with-fuzz-tools" ]; then want+=("${FUZZ_PACKAGES[@]}"); fi
 if [ "${1:-}" = "--with-bench-tools" ]; then want+=(sip-tester wrk); fi

@@ -20,15 +20,8 @@ if [ -z "$config" ]; then
   # The default config has no requesters (it ships no credentials), so every request would get
   # 401. Run it with one requester, "demo", whose random password is made on the first run and
   # kept in var/ (the file is the secret; the config holds only its scrypt hash).
-  mkdir -p var
-  if [ ! -s var/demo-requester.password ]; then
-    (umask 077 && head -c 18 /dev/urandom | base64 | tr -d '/+=\n' > var/demo-requester.password)
-  fi
-  hash=$(node js/cli.js hash-password --password-file var/demo-requester.password)
   config=config/gateway.start.yaml
-  sed "s|^requesters: {}\$|requesters:\n  demo:\n    passwordHash: \"$hash\"|" config/gateway.yaml > "$config"
-  grep -q '^  demo:' "$config" || { echo "start.sh: could not add the demo requester to $config" >&2; exit 1; }
-  echo "requester: demo, password: $(cat var/demo-requester.password) (curl -u demo:<password> ...)"
+  bash scripts/demo-config.sh config/gateway.yaml "$config"
 fi
 exec_status=0
 node js/cli.js serve --config "$config" || exec_status=$?

@@ -2,9 +2,9 @@
 // write it, and marks misuse with @ts-expect-error (which fails when the misuse type-checks).
 // Checked by `tsc --noEmit -p tests/types` in scripts/test.sh; never run.
 import {
-  createGateway, Gateway, loadConfig, ParlayxFault, UsageStatus,
-  type GatewayConfig, type HttpEvent, type HttpHandler, type HttpResponse, type NotificationInfo,
-  type PolicyCounter, type SecurityStats, type Status, type StatusData, type UsageRecord,
+  createGateway, createLambdaHandler, Gateway, loadConfig, ParlayxFault, UsageStatus,
+  type ApiGatewayProxyEvent, type ApiGatewayProxyResult, type LambdaHandler, type GatewayConfig, type HttpEvent, type HttpHandler, type HttpResponse, type NotificationInfo,
+  type PolicyCounter, type SecurityStats, type Status, type StatusData, type UsageRecord, type LogFunction, type LogLevel,
 } from 'parlayx-gateway';
 
 // An exact type equality, so that a widened or narrowed declaration is caught too.
@@ -168,8 +168,66 @@ async function serverless(): Promise<HttpHandler> {
   return gateway.app;
 }
 
+// README "Packaging": the Lambda handler, one gateway per container.
+export const handler: LambdaHandler = createLambdaHandler({ configPath: process.env.PARLAYX_CONFIG });
+async function lambda(): Promise<void> {
+  const v1: ApiGatewayProxyEvent = {
+    httpMethod: 'POST', path: '/parlayx/TerminalStatusService/services/TerminalStatus',
+    headers: { 'Content-Type': 'text/xml' }, multiValueHeaders: { 'Content-Type': ['text/xml'] },
+    queryStringParameters: null, body: 'PHgvPg==', isBase64Encoded: true,
+    requestContext: { stage: 'prod', identity: { sourceIp: '192.0.2.1' }, requestId: 'r1' },
+    resource: '/{proxy+}',
+  };
+  const v2: ApiGatewayProxyEvent = {
+    version: '2.0', rawPath: '/parlayx/TerminalStatusService/services/TerminalStatus', rawQueryString: 'wsdl',
+    headers: { host: 'example.com' }, cookies: ['a=1'], requestContext: { http: { method: 'GET', sourceIp: '192.0.2.1' } },
+  };
+  const result: ApiGatewayProxyResult = await handler(v1, {});
+  const code: number = result.statusCode;
+  const text: string = result.body;
+  const binary: boolean = result.isBase64Encoded;
+  const repeated: string[] | undefined = result.multiValueHeaders && result.multiValueHeaders['set-cookie'];
+  void code; void text; void binary; void repeated;
+  await handler(v2);
+  const served: Gateway = await handler.gateway();
+  await served.close();
+  // A gateway made elsewhere, and the stage option.
+  const own = createLambdaHandler(await createGateway(), { stripStage: false });
+  void own;
+  // @ts-expect-error the body of a proxy event is a string (base64 when isBase64Encoded)
+  await handler({ httpMethod: 'POST', path: '/', body: Buffer.from('x') });
+  // @ts-expect-error no such option
+  createLambdaHandler({ configFile: 'x.yaml' });
+  // @ts-expect-error statusCode is a number
+  const wrong: string = result.statusCode;
+  void wrong;
+}
+
 // The class is exported as well; its options are createGateway's.
 const direct = new Gateway({ configText: 'http: {port: 0}\n', configName: 'inline', log: (level, message) => { void level; void message; } });
 // @ts-expect-error no such option
 void new Gateway({ configFile: 'x.yaml' });
-void direct; void readme; void serverless;
+void direct; void readme; void serverless; void lambda;
+
+// The log: a LogFunction (with or without isLevelEnabled), or a destination for the gateway's
+// own pino logger, whose level can be changed at run time.
+async function logging(): Promise<void> {
+  const lines: string[] = [];
+  const gateway = await createGateway({ logDestination: { write: (line: string) => lines.push(line) } });
+  const level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' = gateway.config.logging.level;
+  const sofia: number = gateway.config.logging.sofiaLevel;
+  if (gateway.logger) {
+    gateway.logger.level = 'debug';
+    if (gateway.logger.isLevelEnabled('info')) gateway.logger.info({ requester: 'acme' }, 'hello');
+  }
+  gateway.log('warn', 'disk almost full', { freeBytes: 1 });
+  const own: LogFunction = Object.assign((l: LogLevel, m: string) => { void l; void m; }, { isLevelEnabled: () => false });
+  void new Gateway({ log: own });
+  // @ts-expect-error 'verbose' is not a level
+  gateway.log('verbose', 'x');
+  // @ts-expect-error a destination takes lines
+  void new Gateway({ logDestination: 'stdout' });
+  gateway.usage.onError((message: string, failedAppends: number) => { void message; void failedAppends; });
+  void level; void sofia;
+}
+void logging;
