@@ -17,6 +17,7 @@
 #include <fstream>
 #include <future>
 #include <limits>
+#include <memory>
 #include <mutex>
 #include <stdexcept>
 #include <string>
@@ -141,13 +142,16 @@ void execRaw(const std::string& path, const char* sql) {
 // meanwhile are taken as one batch.
 class WriterGate {
  public:
-  explicit WriterGate(NotificationStore& store) {
+  // The writer thread's callback holds the promises through a shared_ptr: it may still be
+  // inside set_value()/wait() when the test releases and destroys the gate.
+  explicit WriterGate(NotificationStore& store) : state_(std::make_shared<State>()) {
     NotificationState s = sparseState("", "gate");
-    store.save(s, [this](bool, const std::string&) {
-      entered_.set_value();
-      released_.get_future().wait();
+    std::shared_future<void> released = state_->released.get_future().share();
+    store.save(s, [state = state_, released](bool, const std::string&) {
+      state->entered.set_value();
+      released.wait();
     });
-    entered_.get_future().wait();
+    state_->entered.get_future().wait();
   }
   ~WriterGate() { release(); }
   WriterGate(const WriterGate&) = delete;
@@ -155,13 +159,16 @@ class WriterGate {
   void release() {
     if (!open_) {
       open_ = true;
-      released_.set_value();
+      state_->released.set_value();
     }
   }
 
  private:
-  std::promise<void> entered_;
-  std::promise<void> released_;
+  struct State {
+    std::promise<void> entered;
+    std::promise<void> released;
+  };
+  std::shared_ptr<State> state_;
   bool open_ = false;
 };
 
