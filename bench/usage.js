@@ -3,7 +3,8 @@
 // Usage-record benchmarks, on demand (not part of CI):
 //   node bench/usage.js [--seconds 5]
 // 1. Store throughput: bench/usage_store_bench.cc (C++, built with CMake) appends getStatus
-//    records from 4 producer threads, one record per append and 100 per append, batched mode.
+//    records from 4 producer threads, one record per append and 100 per append, batched mode;
+//    in the same run raw SQLite inserts the same rows (the limit), then the store's queries run.
 // 2. Event-loop delay while the gateway serves getStatus with records on (durable mode): the
 //    gateway runs in its own process against a SIPp presence server, wrk drives it, and the
 //    gateway reports its event-loop delay (perf_hooks.monitorEventLoopDelay) at exit.
@@ -83,7 +84,7 @@ async function main() {
     console.log(`getStatus ${rate ? `paced at ${rate}/s` : 'saturated (wrk -c32)'} with durable records: ${load.rps.toFixed(0)}/s, `
       + `${load.records} records; event-loop delay p50 ${load.p50Ms.toFixed(2)} ms, p99 ${load.p99Ms.toFixed(2)} ms, max ${load.maxMs.toFixed(2)} ms`);
   }
-  console.log('targets: >= 200000 records/s (store lines above); event-loop p99 <= 2 ms');
+  console.log('targets: >= 200000 records/s and store/raw >= 90 % (store lines above); event-loop p99 <= 2 ms');
 }
 
 main().catch((error) => {

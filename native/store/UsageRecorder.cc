@@ -56,7 +56,9 @@ AppendResult UsageRecorder::record(const std::vector<UsageEntry>& entries,
     record.recordTimeMs = entry.recordTimeMs;
     record.status = *status;
     record.serviceData = builder.build(*status);
-    for (UsageRow& row : segment(record, maxServiceDataBytes_)) rows.push_back(std::move(row));
+    for (UsageRow& row : segment(std::move(record), maxServiceDataBytes_)) {
+      rows.push_back(std::move(row));
+    }
   }
   return store_.append(std::move(rows), std::move(onCommitted));
 }

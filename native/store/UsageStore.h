@@ -64,6 +64,25 @@ enum class Durability { kDurable, kBatched };
 inline constexpr const char* kUsageColumns =
     "RECORDID, SEGMENT, GLOBALID, SERVICE, HOST, EVENTTYPE, RECORDTIME, STATUSCODE, SERVICEDATA";
 
+// The table and its indexes as the store creates them (exposed for the raw-SQLite bench).
+inline constexpr const char* kUsageCreateTable =
+    "CREATE TABLE USAGE_RECORD ("
+    " RECORDID TEXT NOT NULL,"
+    " SEGMENT INTEGER NOT NULL,"
+    " GLOBALID TEXT NOT NULL,"
+    " SERVICE TEXT NOT NULL,"
+    " HOST TEXT NOT NULL,"
+    " EVENTTYPE TEXT NOT NULL,"
+    " RECORDTIME TEXT NOT NULL,"
+    " STATUSCODE INTEGER NOT NULL,"
+    " SERVICEDATA TEXT NOT NULL,"
+    " PRIMARY KEY (RECORDID, SEGMENT))";
+// The time index carries the whole ordering key so that paging with a cursor is one index range.
+inline constexpr const char* kUsageCreateIndexes =
+    "CREATE INDEX IF NOT EXISTS USAGE_RECORD_TIME ON USAGE_RECORD (RECORDTIME, RECORDID, SEGMENT);"
+    "CREATE INDEX IF NOT EXISTS USAGE_RECORD_GLOBALID ON USAGE_RECORD (GLOBALID);"
+    "CREATE INDEX IF NOT EXISTS USAGE_RECORD_EVENT_TIME ON USAGE_RECORD (EVENTTYPE, RECORDTIME);";
+
 struct UsageStoreOptions {
   std::string path;  // database file; its parent directory must exist (":memory:" refused)
   Durability durability = Durability::kDurable;
@@ -185,28 +204,43 @@ class UsageStore {
   void setWriterPausedForTest(bool paused);
 
  private:
+  // One accepted append: its rows, packed one after another (layout in UsageStore.cc) in its
+  // batch's chunks. The queue holds no object per row.
   struct Pending {
     UsageTicket ticket = 0;
-    std::vector<UsageRow> rows;
+    const char* data = nullptr;
+    size_t rows = 0;
     std::function<void(bool)> onCommitted;
     bool ok = false;
-    std::string error;  // why this append alone failed
   };
-  // The writer's queue: appends in ticket order.
+  // The writer's queue: appends in ticket order and the chunks holding their packed rows. Chunks
+  // never move (no copy as the queue grows) and are reused: the writer swaps its cleared batch
+  // in for the queued one, so a steady load allocates nothing per append.
   struct Batch {
+    struct Chunk {
+      std::unique_ptr<char[]> bytes;
+      size_t size = 0;
+      size_t used = 0;
+    };
     std::vector<Pending> appends;
+    std::vector<std::string> errors;  // why single appends failed (last attempt), in order
+    std::vector<Chunk> chunks;
+    size_t current = 0;  // the chunk being filled
     size_t rows = 0;
     bool empty() const { return appends.empty(); }
     size_t weight() const { return rows; }
-    void clear() {
-      appends.clear();
-      rows = 0;
-    }
+    // Room for `size` contiguous bytes, valid until clear().
+    char* allocate(size_t size);
+    // Empty again. Keeps the chunks for the next batch, unless this one used less than a quarter
+    // of them (a burst is over): then it frees the unused half.
+    void clear();
   };
   using Writer = sqlite::GroupCommitWriter<Batch>;
 
   AppendResult enqueue(std::vector<UsageRow>&& rows, std::function<void(bool)>&& onCommitted,
                        std::optional<std::chrono::steady_clock::time_point> deadline);
+  sqlite::WriteStatus writeAppends(Batch& batch, bool savepoints, bool& undo);
+  sqlite::WriteStatus writeAppend(Batch& batch, Pending& p, bool savepoints, bool& undo);
   void prepareStatements();
   void openReader();
   sqlite::WriteStatus writeBatch(Batch& batch);
@@ -220,7 +254,7 @@ class UsageStore {
   // Writer connection and its statements: prepared by the constructor, then used only by the
   // writer thread (Writer::Hooks::write), then released in close().
   sqlite::SqliteDatabase db_;
-  sqlite::Stmt insert_, savepoint_, release_, rollbackTo_;
+  sqlite::Stmt insert_, savepoint_, release_, rollbackTo_, rollbackAll_, beginAgain_;
 
   // Reader connection and its statement cache (keyed by SQL text), guarded by readMutex_.
   std::mutex readMutex_;

@@ -198,29 +198,29 @@ std::optional<std::string> checkAttribute(const EventSpec& spec, const Attribute
   if (presence == Presence::kRequired && spec.kind == EventKind::kOperation && !valid) {
     presence = Presence::kRequiredMayBeEmpty;
   }
-  const std::string where = quoted(spec.name) + " attribute " + quoted(a.name);
+  // Built only for an error: build() checks every attribute of every record.
+  auto where = [&] { return "event type " + quoted(spec.name) + " attribute " + quoted(a.name); };
   if (value == nullptr) {
     if (presence == Presence::kRequired || presence == Presence::kRequiredMayBeEmpty) {
-      return "event type " + where + " is required but missing";
+      return where() + " is required but missing";
     }
     return std::nullopt;
   }
   if (presence == Presence::kFailureOnly && valid) {
-    return "event type " + where + " is only allowed when the status is not VALID";
+    return where() + " is only allowed when the status is not VALID";
   }
   if (presence == Presence::kRequired && value->empty()) {
-    return "event type " + where + " must not be empty";
+    return where() + " must not be empty";
   }
   if (a.emptyWhenValid && valid && !value->empty()) {
-    return "event type " + where + " must be empty when the status is VALID";
+    return where() + " must be empty when the status is VALID";
   }
   if (!a.allowedValues.empty() &&
       std::find(a.allowedValues.begin(), a.allowedValues.end(), *value) == a.allowedValues.end()) {
-    return "event type " + where + " has the value " + quoted(*value) + ", not an allowed one";
+    return where() + " has the value " + quoted(*value) + ", not an allowed one";
   }
   if (a.name == attr::kCode && (*value == "0") != valid) {
-    return "event type " + where + " is " + quoted(*value) + " but the status is " +
-           toString(status);
+    return where() + " is " + quoted(*value) + " but the status is " + toString(status);
   }
   return std::nullopt;
 }
@@ -320,8 +320,13 @@ std::string ServiceDataBuilder::build(UsageStatus status) const {
     }
   }
   // Keys are unique and non-empty by construction, so encode's checks cannot fire; writing
-  // directly avoids copying every value into a Pairs.
+  // directly avoids copying every value into a Pairs. Sized for the case without escapes.
+  size_t size = 0;
+  for (size_t i = 0; i < values_.size(); ++i) {
+    if (values_[i]) size += spec_->attributes[i].name.size() + values_[i]->size() + 2;
+  }
   std::string out;
+  out.reserve(size);
   for (size_t i = 0; i < values_.size(); ++i) {
     if (!values_[i]) continue;
     if (!out.empty()) out.push_back(';');

@@ -61,15 +61,24 @@ bool sameColumns(const UsageRow& a, const UsageRow& b) {
          a.statusCode == b.statusCode;
 }
 
-}  // namespace
-
-std::vector<UsageRow> segment(const UsageRecord& record, size_t maxBytes) {
+void checkSegmentSize(size_t maxBytes) {
   if (maxBytes < kMinSegmentBytes) {
     throw std::invalid_argument("segment size " + std::to_string(maxBytes) + " below " +
                                 std::to_string(kMinSegmentBytes));
   }
+}
+
+}  // namespace
+
+std::vector<UsageRow> segment(const UsageRecord& record, size_t maxBytes) {
+  checkSegmentSize(maxBytes);
   const std::string_view data = record.serviceData;
   std::vector<UsageRow> rows;
+  // Nothing to cut when the whole text fits (the common case): no need to walk it.
+  if (data.size() <= maxBytes) {
+    rows.push_back(rowOf(record, 0, record.serviceData));
+    return rows;
+  }
   size_t start = 0;
   do {
     size_t end = start;
@@ -82,6 +91,25 @@ std::vector<UsageRow> segment(const UsageRecord& record, size_t maxBytes) {
         rowOf(record, static_cast<int>(rows.size()), std::string(data.substr(start, end - start))));
     start = end;
   } while (start < data.size());
+  return rows;
+}
+
+std::vector<UsageRow> segment(UsageRecord&& record, size_t maxBytes) {
+  checkSegmentSize(maxBytes);
+  if (record.serviceData.size() > maxBytes) {
+    return segment(static_cast<const UsageRecord&>(record), maxBytes);
+  }
+  std::vector<UsageRow> rows(1);
+  UsageRow& row = rows.front();
+  row.recordId = std::move(record.recordId);
+  row.segment = 0;
+  row.globalId = std::move(record.globalId);
+  row.service = std::move(record.service);
+  row.host = std::move(record.host);
+  row.eventType = std::move(record.eventType);
+  row.recordTimeMs = record.recordTimeMs;
+  row.statusCode = static_cast<int>(record.status);
+  row.serviceData = std::move(record.serviceData);
   return rows;
 }
 

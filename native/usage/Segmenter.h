@@ -17,6 +17,9 @@ inline constexpr size_t kMinSegmentBytes = 16;  // room for the largest unit we 
 // the character it escapes, so a segment may be a few bytes shorter than maxBytes. Empty
 // SERVICEDATA gives one row. Throws std::invalid_argument when maxBytes < kMinSegmentBytes.
 std::vector<UsageRow> segment(const UsageRecord& record, size_t maxBytes = kDefaultSegmentBytes);
+// The same rows, moving the record's text into its row when it has one segment (copied as above
+// otherwise). The record is left valid but unspecified.
+std::vector<UsageRow> segment(UsageRecord&& record, size_t maxBytes = kDefaultSegmentBytes);
 
 // The record whose rows these are, given in any order. nullopt when the rows are empty, a
 // segment number is missing or repeated (they must be exactly 0..n-1), the columns other than

@@ -6,10 +6,17 @@
 namespace px::servicedata {
 
 void appendEscaped(std::string& out, std::string_view text) {
-  for (char c : text) {
-    if (c == '\\' || c == ';' || c == '=') out.push_back('\\');
-    out.push_back(c);
+  // Runs without a special character are appended whole (most text has none).
+  size_t start = 0;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (c == '\\' || c == ';' || c == '=') {
+      out.append(text.data() + start, i - start);
+      out.push_back('\\');
+      start = i;  // the character itself starts the next run
+    }
   }
+  out.append(text.data() + start, text.size() - start);
 }
 
 std::string encode(const Pairs& pairs) {

@@ -7,14 +7,17 @@ namespace {
 
 constexpr int64_t kMsPerDay = 86400000;
 
-// Civil date <-> days since 1970-01-01 (H. Hinnant's algorithms, proleptic Gregorian): no
-// gmtime/timegm, which depend on the C library and the process time zone.
-void appendDigits(std::string& out, int64_t value, int width) {
-  std::string digits = std::to_string(value);
-  if (static_cast<int>(digits.size()) < width) out.append(width - digits.size(), '0');
-  out += digits;
+// Writes the `width` low decimal digits of value (>= 0), zero-padded; returns the end.
+char* putDigits(char* out, int64_t value, int width) {
+  for (int i = width - 1; i >= 0; --i) {
+    out[i] = static_cast<char>('0' + value % 10);
+    value /= 10;
+  }
+  return out + width;
 }
 
+// Civil date <-> days since 1970-01-01 (H. Hinnant's algorithms, proleptic Gregorian): no
+// gmtime/timegm, which depend on the C library and the process time zone.
 // Howard Hinnant's days_from_civil / civil_from_days (proleptic Gregorian).
 int64_t daysFromCivil(int64_t y, int64_t m, int64_t d) {
   y -= m <= 2 ? 1 : 0;
@@ -45,7 +48,7 @@ int64_t daysInMonth(int64_t y, int64_t m) {
 
 }  // namespace
 
-std::string formatUtcTime(int64_t msSinceEpoch) {
+void formatUtcTime(int64_t msSinceEpoch, char* out) {
   // Floor division so that times before 1970 format correctly too.
   int64_t days = msSinceEpoch / kMsPerDay;
   int64_t msOfDay = msSinceEpoch % kMsPerDay;
@@ -56,23 +59,26 @@ std::string formatUtcTime(int64_t msSinceEpoch) {
   int64_t y = 0, m = 0, d = 0;
   civilFromDays(days, y, m, d);
   if (y < 0 || y > 9999) throw std::out_of_range("time outside the years 0000..9999");
-  std::string out;
-  out.reserve(24);
-  appendDigits(out, y, 4);
-  out.push_back('-');
-  appendDigits(out, m, 2);
-  out.push_back('-');
-  appendDigits(out, d, 2);
-  out.push_back('T');
-  appendDigits(out, msOfDay / 3600000, 2);
-  out.push_back(':');
-  appendDigits(out, msOfDay / 60000 % 60, 2);
-  out.push_back(':');
-  appendDigits(out, msOfDay / 1000 % 60, 2);
-  out.push_back('.');
-  appendDigits(out, msOfDay % 1000, 3);
-  out.push_back('Z');
-  return out;
+  out = putDigits(out, y, 4);
+  *out++ = '-';
+  out = putDigits(out, m, 2);
+  *out++ = '-';
+  out = putDigits(out, d, 2);
+  *out++ = 'T';
+  out = putDigits(out, msOfDay / 3600000, 2);
+  *out++ = ':';
+  out = putDigits(out, msOfDay / 60000 % 60, 2);
+  *out++ = ':';
+  out = putDigits(out, msOfDay / 1000 % 60, 2);
+  *out++ = '.';
+  out = putDigits(out, msOfDay % 1000, 3);
+  *out = 'Z';
+}
+
+std::string formatUtcTime(int64_t msSinceEpoch) {
+  char text[kUtcTimeLength];
+  formatUtcTime(msSinceEpoch, text);
+  return std::string(text, kUtcTimeLength);
 }
 
 std::optional<int64_t> parseUtcTime(std::string_view text) {

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include "support/TempDir.h"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <filesystem>
@@ -21,6 +22,8 @@
 
 #include "store/RecordTime.h"
 #include "store/Sqlite.h"
+#include "store/UsageRecorder.h"
+#include "usage/ServiceData.h"
 
 namespace px {
 namespace {
@@ -512,16 +515,31 @@ TEST(UsageStoreWrite, InvalidRowsAreRejectedUpFront) {
   EXPECT_EQ(store.wait(999, milliseconds(0)), CommitState::kFailed);  // never issued
 }
 
+// The store's error reports, as its writer thread gives them.
+class ReportedErrors {
+ public:
+  void attachTo(UsageStoreOptions& o) {
+    o.onError = [this](const std::string& m) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      errors_.push_back(m);
+    };
+  }
+  std::vector<std::string> list() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return errors_;
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::vector<std::string> errors_;
+};
+
 TEST(UsageStoreWrite, DuplicateKeyFailsOnlyItsOwnAppendAtomically) {
   TempDir dir;
   const std::string path = dir.file("usage.db");
   UsageStoreOptions o = durableOptions(path);
-  std::vector<std::string> errors;
-  std::mutex errorsMutex;
-  o.onError = [&](const std::string& m) {
-    std::lock_guard<std::mutex> lock(errorsMutex);
-    errors.push_back(m);
-  };
+  ReportedErrors reported;
+  reported.attachTo(o);
   UsageStore store(o);
   ASSERT_TRUE(store.waitCommitted(store.append({makeRow("A")}).ticket, milliseconds(10000)));
 
@@ -540,10 +558,116 @@ TEST(UsageStoreWrite, DuplicateKeyFailsOnlyItsOwnAppendAtomically) {
   EXPECT_EQ(countRows(path, "WHERE RECORDID = 'C'"), 0);
   EXPECT_EQ(store.stats().writeErrors, 2u);
   EXPECT_EQ(store.stats().written, 4u);
-  std::lock_guard<std::mutex> lock(errorsMutex);
+  const std::vector<std::string> errors = reported.list();
   ASSERT_EQ(errors.size(), 2u);
   EXPECT_NE(errors[0].find("record 'A' segment 0"), std::string::npos) << errors[0];
   EXPECT_NE(errors[0].find("UNIQUE constraint failed"), std::string::npos) << errors[0];
+}
+
+// The writer writes appends without savepoints and starts the transaction again only when a later
+// row of a multi-row append is refused: either way each append is all or nothing, the others of
+// the batch commit, nothing counts as a retry and each refusal is reported once.
+TEST(UsageStoreWrite, RefusedRowsUndoOnlyTheirOwnAppend) {
+  TempDir dir;
+  const std::string path = dir.file("usage.db");
+  UsageStoreOptions o = durableOptions(path);
+  ReportedErrors reported;
+  reported.attachTo(o);
+  UsageStore store(o);
+  ASSERT_TRUE(store.waitCommitted(store.append({makeRow("A")}).ticket, milliseconds(10000)));
+
+  for (const bool refusedFirst : {true, false}) {
+    const std::string round = refusedFirst ? "1" : "2";
+    store.setWriterPausedForTest(true);  // one batch
+    const AppendResult x = store.append({makeRow("X" + round, 0), makeRow("X" + round, 1)});
+    const AppendResult bad = refusedFirst
+                                 ? store.append({makeRow("A", 0), makeRow("E" + round, 0)})
+                                 : store.append({makeRow("F" + round, 0), makeRow("F" + round, 1),
+                                                 makeRow("A", 0), makeRow("F" + round, 2)});
+    const AppendResult y = store.append({makeRow("Y" + round)});
+    const AppendResult z = store.append({makeRow("Z" + round, 0), makeRow("Z" + round, 1)});
+    store.setWriterPausedForTest(false);
+    EXPECT_TRUE(store.waitCommitted(x.ticket, milliseconds(10000))) << round;
+    EXPECT_EQ(store.wait(bad.ticket, milliseconds(10000)), CommitState::kFailed) << round;
+    EXPECT_TRUE(store.waitCommitted(y.ticket, milliseconds(10000))) << round;
+    EXPECT_TRUE(store.waitCommitted(z.ticket, milliseconds(10000))) << round;
+  }
+  EXPECT_EQ(countRows(path), 11);  // A, and X/0, X/1, Y, Z/0, Z/1 of each round
+  EXPECT_EQ(countRows(path, "WHERE RECORDID IN ('E1', 'F2')"), 0);
+  const UsageStoreStats s = store.stats();
+  EXPECT_EQ(s.writeErrors, 2u);
+  EXPECT_EQ(s.retries, 0u);
+  EXPECT_EQ(s.written, 11u);
+  EXPECT_EQ(s.queued, 0u);
+  const std::vector<std::string> errors = reported.list();
+  ASSERT_EQ(errors.size(), 2u);
+  for (const std::string& e : errors) {
+    EXPECT_NE(e.find("record 'A' segment 0"), std::string::npos) << e;
+    EXPECT_NE(e.find("UNIQUE constraint failed"), std::string::npos) << e;
+  }
+}
+
+// Rows wait in the queue packed into shared chunks: every column must come back exactly, for
+// appends of one and of many rows, an append larger than a chunk, empty and binary text, and
+// across batches that reuse the chunks of earlier ones.
+TEST(UsageStoreWrite, QueuedRowsKeepEveryColumnExactly) {
+  TempDir dir;
+  const std::string path = dir.file("usage.db");
+  UsageStore store(durableOptions(path));
+  std::vector<UsageRow> expected;
+  auto row = [&](const std::string& id, int segment, size_t dataBytes, char fill) {
+    UsageRow r = makeRow(id, segment, kT0 + static_cast<int64_t>(expected.size()) * 997,
+                         std::string(dataBytes, fill));
+    r.globalId = dataBytes % 2 ? "" : "g-" + id;
+    r.service = std::string(1 + dataBytes % 7, 'S');
+    r.host = std::string("h\0st", 4) + std::to_string(segment);
+    r.eventType = segment % 2 ? "statusNotification_DeliveryResult" : "getStatus";
+    r.statusCode = static_cast<int>(dataBytes % 17);
+    return r;
+  };
+  for (int round = 0; round < 3; ++round) {
+    store.setWriterPausedForTest(true);  // one batch per round
+    UsageTicket last = 0;
+    for (int a = 0; a < 300; ++a) {
+      const std::string id = "q" + std::to_string(round) + "-" + std::to_string(a);
+      std::vector<UsageRow> rows;
+      const int segments = a % 5 == 0 ? 3 : 1;
+      for (int s = 0; s < segments; ++s) {
+        rows.push_back(row(id, s, static_cast<size_t>((a * 131 + s * 17) % 1500),
+                           static_cast<char>('a' + a % 26)));
+      }
+      if (a == 150) rows.push_back(row(id, segments, 300000, '\x01'));  // more than a chunk
+      for (const UsageRow& r : rows) expected.push_back(r);
+      const AppendResult result = store.append(std::move(rows));
+      ASSERT_TRUE(result.accepted);
+      last = result.ticket;
+    }
+    store.setWriterPausedForTest(false);
+    ASSERT_TRUE(store.waitCommitted(last, milliseconds(30000)));
+  }
+  UsageQuery all;
+  all.limit = 0;
+  std::vector<UsageRow> stored = store.query(all);
+  auto key = [](const UsageRow& r) {
+    return std::make_tuple(r.recordTimeMs, r.recordId, r.segment);
+  };
+  std::sort(expected.begin(), expected.end(),
+            [&](const UsageRow& a, const UsageRow& b) { return key(a) < key(b); });
+  ASSERT_EQ(stored.size(), expected.size());
+  for (size_t i = 0; i < stored.size(); ++i) {
+    const UsageRow& s = stored[i];
+    const UsageRow& e = expected[i];
+    ASSERT_EQ(s.recordId, e.recordId) << i;
+    EXPECT_EQ(s.segment, e.segment) << e.recordId;
+    EXPECT_EQ(s.globalId, e.globalId) << e.recordId;
+    EXPECT_EQ(s.service, e.service) << e.recordId;
+    EXPECT_EQ(s.host, e.host) << e.recordId;
+    EXPECT_EQ(s.eventType, e.eventType) << e.recordId;
+    EXPECT_EQ(s.recordTimeMs, e.recordTimeMs) << e.recordId;
+    EXPECT_EQ(s.statusCode, e.statusCode) << e.recordId;
+    EXPECT_EQ(s.serviceData, e.serviceData) << e.recordId;
+  }
+  EXPECT_EQ(store.stats().written, expected.size());
 }
 
 TEST(UsageStoreWrite, BusyDatabaseFailsTheBatchAfterRetries) {
@@ -859,6 +983,57 @@ TEST(UsageStoreConcurrency, QueriesRunWhileWriting) {
   for (std::thread& r : readers) r.join();
   EXPECT_LE(maxSeen.load(), 3000u);
   store.close();
+}
+
+// ---------------------------------------------------------------- the recorder
+
+// UsageRecorder: entries are checked, encoded, cut into segments and come back reassembled.
+TEST(UsageRecorder, RecordsComeBackReassembled) {
+  TempDir dir;
+  GatewayConfig config;
+  config.usage.database = dir.file("usage.db");
+  config.usage.host = "gw-test";
+  config.usage.maxServiceDataBytes = 64;
+  UsageRecorder recorder(config);
+  auto entry = [](const std::string& globalId, int64_t timeMs, const std::string& target) {
+    UsageEntry e;
+    e.globalId = globalId;
+    e.eventType = "getStatus";
+    e.recordTimeMs = timeMs;
+    e.attributes = {{"REQUESTER", "app=1"},
+                    {"RESPONSE_TIME", "3"},
+                    {"START_TIME", formatUtcTime(timeMs)},
+                    {"SERVICE", "PX_TS_SIP"},
+                    {"TARGET", target}};
+    return e;
+  };
+  const std::string longTarget = "sip:" + std::string(150, 'x') + "\\;=\xC3\xA9@example.test";
+  std::promise<bool> committed;
+  const AppendResult result =
+      recorder.record({entry("g-1", kT0, "tel:+15551234567"), entry("g-2", kT0 + 1, longTarget)},
+                      [&](bool ok) { committed.set_value(ok); });
+  ASSERT_TRUE(result.accepted);
+  ASSERT_TRUE(committed.get_future().get());
+  EXPECT_GT(countRows(config.usage.database), 3);  // the long record takes several segments
+
+  const UsagePage page = recorder.query(UsageQuery{});
+  ASSERT_EQ(page.records.size(), 2u);
+  EXPECT_FALSE(page.next);
+  const std::vector<std::string> targets = {"tel:+15551234567", longTarget};
+  for (size_t i = 0; i < 2; ++i) {
+    const UsageRecord& r = page.records[i];
+    EXPECT_EQ(r.globalId, "g-" + std::to_string(i + 1));
+    EXPECT_EQ(r.service, "PX_TS_SIP");
+    EXPECT_EQ(r.host, "gw-test");
+    EXPECT_EQ(r.eventType, "getStatus");
+    EXPECT_EQ(r.recordTimeMs, kT0 + static_cast<int64_t>(i));
+    EXPECT_EQ(r.status, UsageStatus::kValid);
+    const auto pairs = servicedata::decode(r.serviceData);
+    ASSERT_TRUE(pairs) << r.serviceData;
+    EXPECT_EQ(pairs->at(0), (std::pair<std::string, std::string>{"REQUESTER", "app=1"}));
+    EXPECT_EQ(pairs->back(), (std::pair<std::string, std::string>{"TARGET", targets[i]}));
+  }
+  recorder.close();
 }
 
 }  // namespace

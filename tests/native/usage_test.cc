@@ -498,6 +498,18 @@ TEST(TimeFormatTest, ParseRefusesOtherShapes) {
   }
 }
 
+TEST(TimeFormatTest, BufferFormIsTheSameText) {
+  std::mt19937_64 rng(5);
+  std::uniform_int_distribution<int64_t> ms(-62167219200000, 253402300799999);
+  char text[kUtcTimeLength];
+  for (int i = 0; i < 20000; ++i) {
+    const int64_t t = ms(rng);
+    formatUtcTime(t, text);
+    ASSERT_EQ(std::string(text, kUtcTimeLength), formatUtcTime(t)) << t;
+  }
+  EXPECT_THROW(formatUtcTime(253402300800000, text), std::out_of_range);
+}
+
 TEST(TimeFormatTest, DurationsInMilliseconds) {
   EXPECT_EQ(formatDurationMs(0), "0");
   EXPECT_EQ(formatDurationMs(1500), "1500");
@@ -624,6 +636,30 @@ TEST(SegmenterTest, EscapePairStraddlingTheBoundaryMovesOn) {
 TEST(SegmenterTest, RefusesTooSmallSegments) {
   EXPECT_THROW(segment(recordWith("x"), 15), std::invalid_argument);
   EXPECT_NO_THROW(segment(recordWith("x"), 16));
+  const UsageRecord r = recordWith("x");
+  EXPECT_THROW(segment(r, 15), std::invalid_argument);
+}
+
+// segment(record&&) moves a one-segment record's text instead of copying it: the same rows.
+TEST(SegmenterTest, MovingTheRecordGivesTheSameRows) {
+  for (size_t size : {size_t{0}, size_t{15}, size_t{16}, size_t{17}, size_t{100}}) {
+    const UsageRecord r = recordWith(std::string(size, 'm') + "\\;");
+    UsageRecord moved = r;
+    const std::vector<UsageRow> copied = segment(r, 16);
+    const std::vector<UsageRow> taken = segment(std::move(moved), 16);
+    ASSERT_EQ(taken.size(), copied.size()) << size;
+    for (size_t i = 0; i < taken.size(); ++i) {
+      EXPECT_EQ(taken[i].segment, copied[i].segment);
+      EXPECT_EQ(taken[i].serviceData, copied[i].serviceData);
+      EXPECT_EQ(taken[i].recordId, r.recordId);
+      EXPECT_EQ(taken[i].globalId, r.globalId);
+      EXPECT_EQ(taken[i].service, r.service);
+      EXPECT_EQ(taken[i].host, r.host);
+      EXPECT_EQ(taken[i].eventType, r.eventType);
+      EXPECT_EQ(taken[i].recordTimeMs, r.recordTimeMs);
+      EXPECT_EQ(taken[i].statusCode, 6);
+    }
+  }
 }
 
 // Positions a cut must never fall on: UTF-8 continuation bytes and the character after an
