@@ -15,7 +15,7 @@ const { DestinationPolicy } = require('./outbound/destinationPolicy');
 const { parseEndpointUrl } = require('./outbound/endpointUrl');
 const { CATALOGUE } = require('./parlayx/faults');
 const { checkFdBudget } = require('./fdBudget');
-const { createLogger, logFunction } = require('./logging/logger');
+const { createLogger, logFunction, unredactedLogFunction } = require('./logging/logger');
 const { requestLog } = require('./logging/requestLog');
 const { startSofiaLog } = require('./logging/sofia');
 
@@ -65,8 +65,8 @@ class Gateway {
     this.server = null;
     this.adminServer = null;
     // Operations are counted only once the metrics exist (admin.enabled: from the start), and
-    // logged one line each at info.
-    const logRequest = requestLog(this.log);
+    // logged one line each at info (fixed fields, no credential: no redaction pass).
+    const logRequest = requestLog(this.logger ? unredactedLogFunction(this.logger) : this.log);
     const onOperation = (o) => {
       if (this.#metrics !== null) this.#metrics.observeOperation(o);
       logRequest(o);

@@ -61,6 +61,27 @@ function logFunction(logger) {
 }
 
 /**
+ * The log function for lines whose fields are fixed by the gateway and never hold a credential
+ * (the per-request line of requestLog.js): the same logger without redaction. Pino's wildcard
+ * redaction paths cost about 30 µs per line (measured: 35 vs 5 µs per line), which was about
+ * a tenth of the CPU of a whole getStatus.
+ * @param {import('pino').Logger} logger
+ * @returns {LogFunction}
+ */
+function unredactedLogFunction(logger) {
+  const child = logger.child({}, { redact: { paths: [] } });
+  const write = logFunction(child);
+  /** @type {LogFunction} */
+  const log = (level, message, extra) => {
+    // A child copies its parent's level once: follow an operator's later `logger.level = ...`.
+    if (child.level !== logger.level) child.level = logger.level;
+    write(level, message, extra);
+  };
+  log.isLevelEnabled = (level) => logger.isLevelEnabled(level);
+  return log;
+}
+
+/**
  * Whether `log` writes lines of `level`: asked of the sink when it can tell, else yes.
  * @param {LogFunction} log
  * @param {LogLevel} level
@@ -69,4 +90,4 @@ function logs(log, level) {
   return typeof log.isLevelEnabled !== 'function' || log.isLevelEnabled(level);
 }
 
-module.exports = { createLogger, logFunction, logs, REDACT_PATHS };
+module.exports = { createLogger, logFunction, unredactedLogFunction, logs, REDACT_PATHS };
