@@ -68,6 +68,7 @@ COPY package.json index.js index.d.ts ./
 COPY js/ js/
 COPY handlers/ handlers/
 COPY wsdl/ wsdl/
+COPY openapi/ openapi/
 COPY config/ config/
 COPY scripts/ scripts/
 # The only writable place: usage and notification stores, the demo password and configuration,

@@ -17,6 +17,12 @@ module.exports = [
     },
   },
   {
+    // The admin page's browser script (an ES module served as is, js/admin/page.js).
+    files: ['js/admin/static/**/*.js'],
+    languageOptions: { sourceType: 'module', globals: { ...globals.browser } },
+    rules: { strict: 'off' },
+  },
+  {
     files: ['tests/**/*.js', 'bench/**/*.js'],
     languageOptions: { globals: { ...globals.node, ...globals.jest } },
   },

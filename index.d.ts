@@ -81,6 +81,24 @@ export interface GatewayOptions {
 }
 
 /** The configuration as validated by the native core (see config/gateway.yaml). */
+/** CAMARA ConnectivityType (device-reachability-status.yaml). */
+export type CamaraConnectivity = 'DATA' | 'SMS';
+
+/** CAMARA ReachabilityStatusResponse: the answer of POST .../device-reachability-status/v1/retrieve. */
+export interface CamaraReachabilityStatus {
+  reachable: boolean;
+  connectivity?: CamaraConnectivity[];
+  /** RFC 3339 date-time: when the gateway learnt the status (docs/camara.md). */
+  lastStatusTime: string;
+}
+
+/** CAMARA ErrorInfo: the body of every CAMARA error answer. */
+export interface CamaraErrorInfo {
+  status: number;
+  code: string;
+  message: string;
+}
+
 export interface GatewayConfig {
   sourcePath: string;
   service: { name: string };
@@ -90,7 +108,12 @@ export interface GatewayConfig {
     maxConnections: number; maxConnectionsPerSource: number;
   };
   /** The operations listener (/metrics, /healthz, /readyz), apart from the SOAP port. */
-  admin: { enabled: boolean; host: string; port: number; shutdownDeadlineMs: number };
+  admin: {
+    enabled: boolean; host: string; port: number; shutdownDeadlineMs: number;
+    /** Admin page user name -> scrypt password hash; empty: no admin page. */
+    users: Record<string, { passwordHash: string }>;
+    authenticateMetrics: boolean;
+  };
   logging: { level: LogLevel; sofiaLevel: number };
   sip: {
     bindHost: string; port: number; transports: Array<'udp' | 'tcp'>; watcherUri: string;
@@ -125,6 +148,28 @@ export interface GatewayConfig {
   usage: {
     database: string; durability: 'durable' | 'batched'; flushIntervalMs: number;
     queueCapacity: number; maxServiceDataBytes: number; host: string;
+  };
+  /** The CAMARA front: Device Reachability Status with OAuth2 bearer tokens (docs/camara.md). */
+  camara: {
+    enabled: boolean; basePath: string; serviceName: string;
+    auth: {
+      issuer: string; audience: string; jwksFile: string; jwksUrl: string;
+      clockToleranceSec: number; phoneNumberClaim: string;
+    };
+    /** Scopes a token needs, per operationId of the contract. */
+    scopes: {
+      getReachabilityStatus: string[];
+      /** A scope naming an event type (":<type>:") is needed only for a subscription to that type. */
+      createDeviceReachabilityStatusSubscription: string[];
+      retrieveDeviceReachabilityStatusSubscriptionList: string[];
+      retrieveDeviceReachabilityStatusSubscription: string[];
+      deleteDeviceReachabilityStatusSubscription: string[];
+    };
+    /** Device Reachability Status Subscriptions v0.7 (docs/camara.md "Subscriptions"). */
+    subscriptions: { maxPerRequester: number; defaultExpirySec: number; maxExpirySec: number };
+    /** Token client (client_id, else azp, else sub) -> requester. */
+    clients: Record<string, string>;
+    connectivity: { reachable: CamaraConnectivity[]; busy: CamaraConnectivity[] };
   };
   authentication: {
     required: boolean; realm: string; tokenMaxAgeSec: number; verifiedCacheSec: number;
@@ -239,6 +284,8 @@ export interface NativeCore {
    * a `Record<string, number>`).
    */
   stats(): Record<string, number>;
+  /** One active notification (Parlay X or CAMARA subscription), or null. */
+  getNotification(requester: string, correlator: string): NotificationInfo | null;
   /**
    * Resolves once stored. Rejects with .code ERR_PX_DUPLICATE_CORRELATOR, ERR_PX_OVERLAPPING_CRITERIA
    * (.address), ERR_PX_CALLS_DISABLED, ERR_PX_CLOSED or ERR_PX_NOTIFICATION_STORE (docs/calls.md).
@@ -460,6 +507,10 @@ export interface NotificationInfo {
   sent: number;
   /** When the last one was sent (0: none yet). */
   lastSentAtMs: number;
+  /** The API that made it: "" = Parlay X; "camara-device-reachability-status-subscriptions-v0.7". */
+  api: string;
+  /** The API's own fields (JSON text for CAMARA subscriptions, sink credential included). */
+  extension: string;
 }
 
 /** Counters of the gateway's defences; what each counts is listed in docs/security.md. */

@@ -31,4 +31,9 @@ function xmlResponse(statusCode, body, headers = {}) {
   return { statusCode, headers: { 'content-type': 'text/xml; charset=utf-8', ...headers }, body };
 }
 
-module.exports = { eventBody, xmlResponse };
+/** @returns {HttpResponse} a JSON body (the CAMARA APIs) */
+function jsonResponse(statusCode, value, headers = {}) {
+  return { statusCode, headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(value) };
+}
+
+module.exports = { eventBody, xmlResponse, jsonResponse };

@@ -27,7 +27,13 @@ function createApp({
     const host = bound ? bound.address : config.http.host;
     return `${host.includes(':') ? `[${host}]` : host}:${bound ? bound.port : config.http.port}`;
   };
+  // The CAMARA front (js/camara/): made here, with the app, so that its contracts, Ajv and jose
+  // are loaded only by gateways that serve it.
+  const camara = config.camara && config.camara.enabled
+    ? require('./camara').createCamaraFront({ config, terminalStatus, notifications })
+    : null;
   return createRouter({
+    camara,
     basePath: config.http.basePath,
     defaultHost,
     maxBodyBytes: config.http.maxBodyBytes,

@@ -18,6 +18,8 @@ const { checkFdBudget } = require('./fdBudget');
 const { createLogger, logFunction, unredactedLogFunction } = require('./logging/logger');
 const { requestLog } = require('./logging/requestLog');
 const { startSofiaLog } = require('./logging/sofia');
+const { createEventRenderer } = require('./camara/events');
+const { SUBSCRIPTIONS_API, SUBSCRIPTIONS_BASE } = require('./camara/subscriptions');
 
 const DEFAULT_CONFIG = path.join(__dirname, '..', 'config', 'gateway.yaml');
 
@@ -72,9 +74,13 @@ class Gateway {
       logRequest(o);
     };
     this.destinations = new DestinationPolicy(this.config.outbound, { ownPorts: () => this.ownPorts() });
+    // Each terminal status answered, for the metrics' status mix (and the admin page's plot).
+    const onStatus = (status) => {
+      if (this.#metrics !== null) this.#metrics.observeStatus(status);
+    };
     const services = {
       core: this.core, config: this.config, usage: this.usage, policy, counters: this.counters, destinations: this.destinations,
-      onOperation,
+      onOperation, onStatus,
     };
     this.#services = services;
     this.terminalStatus = new TerminalStatusService(services);
@@ -91,7 +97,7 @@ class Gateway {
         // Its failed attempt is already recorded: end it without a further statusError. A call
         // registration's endpoint was checked at its start: nothing to end.
         onUndeliverable: (d) => {
-          if (!isCallDelivery(d)) this.quarantine(d.requester || '', d.correlator, false);
+          if (!isCallDelivery(d)) this.quarantine(d.requester || '', d.correlator, false, d.api || '');
         },
         onGivenUp: (d) => {
           if (isCallDelivery(d)) this.callDeliveries.failed(d);
@@ -99,6 +105,12 @@ class Gateway {
         // Out of the core's durable outbox; deliveries made up here (sequence -1) were never in it.
         onSettled: (d) => {
           if (d.sequence >= 0) this.core.deliveryDone(d.requester || '', d.correlator, d.sequence);
+        },
+        // CAMARA subscriptions' events (also when camara.enabled is off now: stored ones run on).
+        renderers: {
+          [SUBSCRIPTIONS_API]: createEventRenderer({
+            source: `${this.config.camara.basePath === '/' ? '' : this.config.camara.basePath}${SUBSCRIPTIONS_BASE}`,
+          }),
         },
       });
       this.core.setDeliveryListener((deliveries) => {
@@ -280,11 +292,11 @@ class Gateway {
    * Ends a notification that can never be delivered; with `tell`, through a statusError (whose
    * failed attempt records the reason), else silently.
    */
-  quarantine(requester, correlator, tell) {
+  quarantine(requester, correlator, tell, api = '') {
     Promise.resolve()
       .then(() => (tell
         ? this.core.terminateNotification(requester, correlator, 'notification quarantined: its endpoint is not usable')
-        : this.core.endNotification(requester, correlator)))
+        : this.core.endNotification(requester, correlator, api)))
       .catch((error) => {
         if (error && error.code === 'ERR_PX_CLOSED') return;
         this.log('error', 'quarantine of a notification failed', { requester, correlator, error: String(error) });
@@ -429,6 +441,30 @@ class Gateway {
     return this.#ensureReadiness().check();
   }
 
+  /**
+   * The admin page's routes (js/admin/page.js) when admin.users names someone, else null: its
+   * users, the notification registry (terminate = the operator's termination, statusError to the
+   * application), the call registrations (listed only), the usage store.
+   */
+  #adminPage() {
+    if (Object.keys(this.config.admin.users).length === 0) {
+      if (this.config.admin.authenticateMetrics) {
+        this.log('warn', 'admin.authenticateMetrics is true but admin.users names nobody: /metrics refuses every scrape');
+      }
+      return null;
+    }
+    const { createAdminPage } = require('./admin/page');
+    return createAdminPage({
+      users: this.config.admin.users,
+      authentication: this.config.authentication,
+      metrics: this.#ensureMetrics(),
+      notifications: this.notifications,
+      callRegistrations: () => this.core.listCallRegistrations(),
+      usage: this.usage,
+      log: this.log,
+    });
+  }
+
   /** Starts the HTTP server on the configured address, and the admin listener when admin.enabled. */
   async listen() {
     if (this.server) return this.address();
@@ -445,11 +481,14 @@ class Gateway {
     });
     if (this.config.admin.enabled) {
       const { startAdminServer } = require('./admin/server');
+      const page = this.#adminPage();
       try {
         this.adminServer = await startAdminServer(this.config.admin, {
           metrics: this.#ensureMetrics(), readiness: this.#ensureReadiness(),
+          page, authenticateMetrics: this.config.admin.authenticateMetrics,
         }, this.log);
       } catch (error) {
+        if (page !== null) page.stop();
         // Half a start is no start: the SOAP port is released again.
         const server = this.server;
         this.server = null;

@@ -23,8 +23,18 @@ const { policyFault } = require('./policy');
  * @property {string} [globalId]
  */
 
-/** How a fetch outcome that is not a status becomes a fault (README "Presence to status"). */
+/**
+ * How a fetch outcome that is not a status becomes a fault (README "Presence to status"). The
+ * fault keeps the outcome's kind and SIP status as `presenceOutcome`, for APIs whose errors say
+ * more than SVC0001 (js/camara/errors.js).
+ */
 function outcomeFault(outcome) {
+  const fault = faultOfOutcome(outcome);
+  fault.presenceOutcome = { kind: outcome.kind, sipStatus: outcome.sipStatus };
+  return fault;
+}
+
+function faultOfOutcome(outcome) {
   switch (outcome.kind) {
     case 'sipError':
       return failure('SVC0001', [`presence server answered ${outcome.sipStatus} ${outcome.detail}`.trim()],
@@ -43,12 +53,14 @@ class TerminalStatusService {
   /**
    * @param {{ core: any, config: any, usage: import('./usage').UsageLog,
    *           policy: import('./policy').ServicePolicy, counters?: import('./policy').PolicyCounters,
-   *           onOperation?: import('./recordedOperation').OperationObserver }} deps
+   *           onOperation?: import('./recordedOperation').OperationObserver,
+   *           onStatus?: (status: Status) => void }} deps
    *   the NativeCore, its config, the usage record log, the service policy, the outcome counters,
-   *   the metrics' observer of finished operations
+   *   the metrics' observers of finished operations and of each terminal status answered
    */
-  constructor({ core, config, usage, policy, counters, onOperation }) {
+  constructor({ core, config, usage, policy, counters, onOperation, onStatus }) {
     this.core = core;
+    this.onStatus = onStatus || null;
     this.config = config;
     this.usage = usage;
     this.policy = policy;
@@ -56,6 +68,8 @@ class TerminalStatusService {
       usage, serviceName: config.service.name, policyService: 'terminalStatus', counters,
       api: 'parlayx-terminal-status', onOperation,
     };
+    /** The record sinks of the other APIs served by getStatusFor, by api. */
+    this.fronts = new Map();
     this.flushScheduled = false;
     this.flushNow = () => {
       this.flushScheduled = false;
@@ -84,11 +98,34 @@ class TerminalStatusService {
    * @returns {Promise<Status>}
    */
   getStatus(address, context = {}) {
+    return this.#getStatus(this.sink, address, context, (status) => status);
+  }
+
+  /**
+   * getStatus on behalf of another API (the CAMARA front): the same policy operation (getStatus),
+   * fetch or live-subscription answer, faults and usage record, whose SERVICE and metrics api are
+   * that API's. Also tells when the status was learnt (the NOTIFY's arrival, or the answer from
+   * the running subscription, which is current while its dialog lives).
+   * @param {{ serviceName: string, api: string }} front
+   * @param {string} address
+   * @param {RequestContext} [context]
+   * @returns {Promise<{ status: Status, observedAtMs: number }>}
+   */
+  getStatusFor(front, address, context = {}) {
+    let sink = this.fronts.get(front.api);
+    if (sink === undefined || sink.serviceName !== front.serviceName) {
+      sink = { ...this.sink, serviceName: front.serviceName, api: front.api };
+      this.fronts.set(front.api, sink);
+    }
+    return this.#getStatus(sink, address, context, (status) => ({ status, observedAtMs: Date.now() }));
+  }
+
+  #getStatus(sink, address, context, result) {
     const target = typeof address === 'string' ? address : '';
-    return this.recorded('getStatus', context, () => target, () =>
+    return recordOperation(sink, 'getStatus', context, () => ({ TARGET: target }), () =>
       this.policy.run(context.requester || '', 'getStatus', [target], async (decision) => {
         const outcome = await this.fetch(decision.targets[0].canonical);
-        if (outcome.kind === 'status') return outcome.status;
+        if (outcome.kind === 'status') return result(this.answered(outcome.status));
         throw outcomeFault(outcome);
       }));
   }
@@ -126,12 +163,18 @@ class TerminalStatusService {
   async statusData({ address, canonical }) {
     const outcome = await this.fetch(canonical);
     if (outcome.kind === 'status') {
-      return { address, reportStatus: 'Retrieved', currentStatus: outcome.status };
+      return { address, reportStatus: 'Retrieved', currentStatus: this.answered(outcome.status) };
     }
     if (outcome.kind === 'timeout' || outcome.kind === 'shutdown') {
       return { address, reportStatus: 'NotRetrieved' };
     }
     return { address, reportStatus: 'Error', errorInformation: outcomeFault(outcome) };
+  }
+
+  /** Tells the status observer (the metrics' status mix) of a status answered; returns it. */
+  answered(status) {
+    if (this.onStatus !== null) this.onStatus(status);
+    return status;
   }
 
   /** Runs an operation and writes its usage record (js/recordedOperation.js). */

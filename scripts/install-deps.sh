@@ -14,7 +14,9 @@ BUILD_PACKAGES=(g++ make cmake pkg-config python3 libsofia-sip-ua-dev libyaml-cp
 # What build/Release/parlayx_gateway.node links (ldd) beyond libc: the runtime halves of the -dev
 # packages above, and libstdc++.
 RUNTIME_PACKAGES=(libsofia-sip-ua0 libyaml-cpp0.7 libexpat1 libsqlite3-0 libstdc++6)
-TEST_PACKAGES=(googletest libgtest-dev kamailio kamailio-presence-modules kamailio-sqlite-modules sqlite3 sip-tester)
+# chromium: the headless browser of the admin page test (tests/js/admin-page.test.js, driven by
+# playwright-core with /usr/bin/chromium; no browser is downloaded).
+TEST_PACKAGES=(googletest libgtest-dev kamailio kamailio-presence-modules kamailio-sqlite-modules sqlite3 sip-tester chromium)
 # libFuzzer targets (fuzz/, scripts/fuzz.sh; the test suite smoke-runs them): clang 14 with the
 # compiler-rt runtimes (libFuzzer, ASan, UBSan), which are only a recommendation of clang-14;
 # iproute2 brings up loopback in the network namespace of the SIP watcher target.

@@ -90,6 +90,12 @@ class GatewayMetrics {
       buckets: LATENCY_BUCKETS,
       registers: [register],
     });
+    this.statuses = new client.Counter({
+      name: 'parlayx_terminal_statuses_total',
+      help: 'Terminal statuses answered by getStatus and getStatusForGroup (Reachable, Unreachable, Busy).',
+      labelNames: ['status'],
+      registers: [register],
+    });
 
     // One core.stats() per scrape, shared by every SIP series.
     let sip = null;
@@ -154,6 +160,14 @@ class GatewayMetrics {
     const labels = { api, operation, outcome };
     this.requests.inc(labels);
     this.latency.observe(labels, seconds);
+  }
+
+  /**
+   * One terminal status answered (js/terminalStatus.js), for the status mix.
+   * @param {'Reachable'|'Unreachable'|'Busy'} status
+   */
+  observeStatus(status) {
+    this.statuses.inc({ status });
   }
 
   /** The Content-Type of text(). */

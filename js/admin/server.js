@@ -1,7 +1,10 @@
 'use strict';
-// The admin listener: GET /metrics, /healthz and /readyz as one `(event) => response` app, run
+// The admin listener: GET /metrics, /healthz and /readyz, and the admin page under /admin/
+// (js/admin/page.js, when admin.users names someone), as one `(event) => response` app, run
 // under js/server.js (the same connection caps and timeouts as the SOAP endpoint) on its own
 // address (admin.host/admin.port), so that operations data is never on the public API port.
+// /healthz and /readyz need no credentials (kubelets probe them); /metrics needs an admin user's
+// only with admin.authenticateMetrics (Prometheus scrapes it, basic_auth in its scrape config).
 const { createHttpServer } = require('../server');
 
 /** The admin endpoints are small GETs: tight limits, few connections. */
@@ -22,11 +25,17 @@ function json(statusCode, value) {
 }
 
 /**
- * @param {{ metrics: import('./metrics').GatewayMetrics, readiness: import('./readiness').Readiness }} parts
+ * @param {{ metrics: import('./metrics').GatewayMetrics, readiness: import('./readiness').Readiness,
+ *   page?: ReturnType<typeof import('./page').createAdminPage> | null, authenticateMetrics?: boolean }} parts
+ *   page: the admin page's routes (null: no admin page, /admin is 404); authenticateMetrics:
+ *   /metrics needs an admin user's credentials (without admin users, it is always refused)
  * @returns {(event: { method: string, path: string }) => Promise<{ statusCode: number, headers: object, body: string }>}
  */
-function createAdminApp({ metrics, readiness }) {
+function createAdminApp({ metrics, readiness, page = null, authenticateMetrics = false }) {
   return async (event) => {
+    if (event.path === '/admin' || event.path.startsWith('/admin/')) {
+      return page !== null ? page.handle(event) : json(404, { error: 'not found: no admin.users configured' });
+    }
     const known = event.path === '/metrics' || event.path === '/healthz' || event.path === '/readyz';
     if (!known) return json(404, { error: 'not found' });
     if (event.method !== 'GET' && event.method !== 'HEAD') {
@@ -38,6 +47,12 @@ function createAdminApp({ metrics, readiness }) {
     if (event.path === '/readyz') {
       const report = await readiness.check();
       return json(report.ready ? 200 : 503, report);
+    }
+    if (authenticateMetrics) {
+      // Without admin users nobody can pass: closed, not open (gateway.listen() logs it).
+      if (page === null) return json(401, { error: 'admin credentials required, and admin.users names nobody' });
+      const refusal = await page.authenticate(event);
+      if (refusal !== null) return refusal;
     }
     return {
       statusCode: 200,
@@ -56,6 +71,8 @@ function createAdminApp({ metrics, readiness }) {
  */
 async function startAdminServer({ host, port }, parts, log) {
   const server = createHttpServer({ app: createAdminApp(parts), http: ADMIN_HTTP, log });
+  // The page's sampler stops with the listener.
+  if (parts.page) server.once('close', () => parts.page.stop());
   await new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {

@@ -1,7 +1,9 @@
 'use strict';
 // Sends the deliveries the native notification engine decides (statusNotification, statusError,
 // statusEnd) to the applications' TerminalStatusNotification endpoints as SOAP 1.1 POSTs, and
-// writes the usage records of every attempt (seeds/004 tables 7-12).
+// writes the usage records of every attempt (seeds/004 tables 7-12). A delivery of another API
+// (delivery.api, e.g. CAMARA subscriptions) is written by that API's renderer (the `renderers`
+// option: its body and headers, e.g. a CloudEvent with a bearer token) and sent the same way.
 //
 // - Order: the deliveries of one notification (requester, correlator) go strictly in the order
 //   received, one at a time; a delivery waiting for a retry holds the later ones back. Different
@@ -114,18 +116,21 @@ class NotificationDelivery {
    *           usage: import('../usage').UsageLog, log?: Function, closeGraceMs?: number,
    *           destinations?: import('../outbound/destinationPolicy').DestinationPolicy,
    *           onUndeliverable?: (delivery: Delivery, reason: string) => void,
-   *           onSettled?: (delivery: Delivery) => void, onGivenUp?: (delivery: Delivery) => void }} options
+   *           onSettled?: (delivery: Delivery) => void, onGivenUp?: (delivery: Delivery) => void,
+   *           renderers?: Record<string, (delivery: Delivery) => { body: string, headers: Record<string, string> }> }} options
    *   config: the `notifications.delivery` section; closeGraceMs: how long close() lets attempts
    *   in flight finish before aborting them (default 1000); destinations: the SSRF guard checked
    *   on every new connection; onUndeliverable: told of a delivery whose endpoint can never be
    *   used (its notification should end); onSettled: told of each delivery done for good;
    *   onGivenUp: told of each delivery that will never be delivered (failed for good, not aborted
-   *   by close(): the call notifications' 'Error' record)
+   *   by close(): the call notifications' 'Error' record); renderers: by delivery.api, the
+   *   body and headers of the deliveries of APIs other than Parlay X
    */
   constructor({
     config, usage, log = () => {}, closeGraceMs = DEFAULT_CLOSE_GRACE_MS, destinations, onUndeliverable = () => {},
-    onSettled = () => {}, onGivenUp = () => {},
+    onSettled = () => {}, onGivenUp = () => {}, renderers = {},
   }) {
+    this.renderers = renderers;
     this.onSettled = onSettled;
     this.onGivenUp = onGivenUp;
     this.settings = config;
@@ -288,13 +293,21 @@ class NotificationDelivery {
   prepare(job) {
     if (job.request !== null) return true;
     const d = job.delivery;
-    soapBuilder ??= require('../soap/builder');
-    const { deliveryEnvelope } = soapBuilder;
     let target;
     let body;
+    let extraHead = '';
     try {
-      target = this.targetOf(d.endpoint);
-      body = deliveryEnvelope(d);
+      if (d.api) {
+        if (!Object.hasOwn(this.renderers, d.api)) throw new Error(`no renderer for the API ${d.api}`);
+        const rendered = this.renderers[d.api](d);
+        body = rendered.body;
+        for (const [name, value] of Object.entries(rendered.headers)) extraHead += `${name}: ${value}\r\n`;
+        target = this.targetOf(d.endpoint, false);
+      } else {
+        soapBuilder ??= require('../soap/builder');
+        body = soapBuilder.deliveryEnvelope(d);
+        target = this.targetOf(d.endpoint, true);
+      }
       job.attemptedAttributes('');
     } catch (error) {
       this.log('error', 'malformed delivery dropped', { kind: d.kind, correlator: d.correlator, error: error.message });
@@ -321,7 +334,7 @@ class NotificationDelivery {
       return false;
     }
     job.target = target;
-    job.request = `${target.head}Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+    job.request = `${target.head}${extraHead}Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
     return true;
   }
 
@@ -329,9 +342,12 @@ class NotificationDelivery {
    * Where an endpoint URL is sent: its origin and the request head up to Content-Length; null
    * when it is not a usable endpoint (js/outbound/endpointUrl.js, the rule startNotification
    * applies). Cached: the URL of every delivery of a notification is the same.
+   * @param {string} endpoint
+   * @param {boolean} soap true: the SOAP content type and action; false: the renderer's headers
    */
-  targetOf(endpoint) {
-    let target = this.targets.get(endpoint);
+  targetOf(endpoint, soap) {
+    const key = soap ? endpoint : `\n${endpoint}`;
+    let target = this.targets.get(key);
     if (target !== undefined) return target;
     const parsed = parseEndpointUrl(endpoint);
     if (parsed === null) {
@@ -348,12 +364,12 @@ class NotificationDelivery {
         }
       }
       let head = `POST ${url.pathname}${url.search} HTTP/1.1\r\nHost: ${origin.pool.host}\r\n`
-        + 'Content-Type: text/xml; charset=utf-8\r\nSOAPAction: ""\r\nUser-Agent: parlayx-gateway\r\n';
+        + (soap ? 'Content-Type: text/xml; charset=utf-8\r\nSOAPAction: ""\r\n' : '') + 'User-Agent: parlayx-gateway\r\n';
       if (authorization !== null) head += `Authorization: ${authorization}\r\n`;
       target = { origin, head };
     }
     if (this.targets.size >= TARGET_CACHE_SIZE) this.targets.clear();
-    this.targets.set(endpoint, target);
+    this.targets.set(key, target);
     return target;
   }
 

@@ -75,6 +75,14 @@ void structuredToJs(Napi::Env env, Napi::Object parent, const std::string& leaf,
       requesters.Set(name, requester);
     }
     parent.Set(leaf, requesters);
+  } else if (key == "admin.users") {
+    Napi::Object users = bareObject(env);
+    for (const auto& [name, hash] : c.admin.users) {
+      Napi::Object user = Napi::Object::New(env);
+      user.Set("passwordHash", hash);
+      users.Set(name, user);
+    }
+    parent.Set(leaf, users);
   } else if (key == "calls.busyCodes" || key == "calls.noAnswerCodes" ||
              key == "calls.notReachableCodes") {
     const std::vector<int>& codes = key == "calls.busyCodes"       ? c.calls.busyCodes
@@ -83,6 +91,10 @@ void structuredToJs(Napi::Env env, Napi::Object parent, const std::string& leaf,
     Napi::Array list = Napi::Array::New(env, codes.size());
     for (uint32_t i = 0; i < codes.size(); ++i) list.Set(i, codes[i]);
     parent.Set(leaf, list);
+  } else if (key == "camara.clients") {
+    Napi::Object clients = bareObject(env);
+    for (const auto& [client, requester] : c.camara.clients) clients.Set(client, requester);
+    parent.Set(leaf, clients);
   } else if (key == "outbound.allow") {
     parent.Set("allowCidrs", toJs(env, c.outbound.allowCidrs));
     parent.Set("allowHosts", toJs(env, c.outbound.allowHosts));

@@ -144,6 +144,7 @@ class NativeCore : public Napi::ObjectWrap<NativeCore> {
          InstanceMethod<&NativeCore::EndNotification>("endNotification"),
          InstanceMethod<&NativeCore::TerminateNotification>("terminateNotification"),
          InstanceMethod<&NativeCore::ListNotifications>("listNotifications"),
+         InstanceMethod<&NativeCore::GetNotification>("getNotification"),
          InstanceMethod<&NativeCore::SetDeliveryListener>("setDeliveryListener"),
          InstanceMethod<&NativeCore::DeliveryDone>("deliveryDone"),
          InstanceMethod<&NativeCore::CheckServicePolicy>("checkServicePolicy"),
@@ -362,11 +363,12 @@ class NativeCore : public Napi::ObjectWrap<NativeCore> {
     return promise;
   }
 
-  // endNotification(requester, correlator) -> Promise<boolean>: false when unknown, else true
-  // once the removal is committed.
+  // endNotification(requester, correlator, api?) -> Promise<boolean>: false when unknown (or of
+  // another API than `api`, default "" = Parlay X), else true once the removal is committed.
   Napi::Value EndNotification(const Napi::CallbackInfo& info) {
-    return EndWith(info, [this](const NotificationKey& id, GatewayCore::Committed removed) {
-      return core_->endNotification(id, std::move(removed));
+    const std::string api = info[2].IsString() ? info[2].As<Napi::String>().Utf8Value() : "";
+    return EndWith(info, [this, &api](const NotificationKey& id, GatewayCore::Committed removed) {
+      return core_->endNotification(id, std::move(removed), api);
     });
   }
 
@@ -422,6 +424,15 @@ class NativeCore : public Napi::ObjectWrap<NativeCore> {
       list.Set(i, notificationStateToJs(env, *states[i]));
     }
     return list;
+  }
+
+  // getNotification(requester, correlator) -> the notification as listNotifications() shows
+  // it, or null when there is none.
+  Napi::Value GetNotification(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    const NotificationState* state = core_->notification(keyFromJs(info));
+    if (state == nullptr) return env.Null();
+    return notificationStateToJs(env, *state);
   }
 
   // setDeliveryListener(fn): fn(deliveries) receives every delivery, in order, on the JS thread.

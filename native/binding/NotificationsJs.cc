@@ -4,6 +4,7 @@
 #include <set>
 
 #include "address/Address.h"
+#include "store/DeliveryRows.h"
 
 namespace px {
 
@@ -64,6 +65,8 @@ NotificationSpec notificationSpecFromJs(const Napi::Env& env, const Napi::Value&
   spec.endpoint = stringField(env, o, "endpoint");
   spec.interfaceName = stringField(env, o, "interfaceName", false);
   spec.globalId = stringField(env, o, "globalId");
+  spec.api = stringField(env, o, "api", false);
+  spec.extension = stringField(env, o, "extension", false);
   spec.checkImmediate = o.Get("checkImmediate").ToBoolean().Value();
   spec.frequencyMs = timeField(env, o, "frequencyMs");
   spec.createdAtMs = timeField(env, o, "createdAtMs");
@@ -113,6 +116,8 @@ Napi::Object notificationStateToJs(Napi::Env env, const NotificationState& state
   o.Set("endpoint", spec.endpoint);
   o.Set("interfaceName", spec.interfaceName);
   o.Set("globalId", spec.globalId);
+  o.Set("api", spec.api);
+  o.Set("extension", spec.extension);
   Napi::Array addresses = Napi::Array::New(env, spec.addresses.size());
   for (uint32_t i = 0; i < spec.addresses.size(); ++i) {
     Napi::Object a = Napi::Object::New(env);
@@ -147,6 +152,15 @@ Napi::Array deliveriesToJs(Napi::Env env, const std::vector<Delivery>& deliverie
     o.Set("endpoint", d.endpoint);
     o.Set("globalId", d.globalId);
     o.Set("sequence", static_cast<double>(d.sequence));
+    o.Set("atMs", static_cast<double>(d.atMs));
+    if (!d.api.empty()) {
+      o.Set("api", d.api);
+      o.Set("extension", d.extension);
+    }
+    if (d.kind == Delivery::Kind::kStatusEnd) {
+      o.Set("endReason", store::endReasonName(d.endReason));
+      if (!d.text.empty()) o.Set("text", d.text);
+    }
     if (d.kind == Delivery::Kind::kStatusNotification) {
       Napi::Array statuses = Napi::Array::New(env, d.statuses.size());
       for (uint32_t j = 0; j < d.statuses.size(); ++j) {

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "config/CallsConfig.h"
+#include "config/CamaraConfig.h"
 #include "config/ConfigError.h"
 #include "config/OutboundConfig.h"
 #include "config/PolicyConfig.h"
@@ -41,6 +42,10 @@ struct AdminConfig {
   std::string host = "127.0.0.1";
   uint16_t port = 9464;                 // 0 = any free port (tests)
   uint32_t shutdownDeadlineMs = 10000;  // 100 .. 600000: SIGTERM drain, then force-close
+  // Who may open the admin page (/admin/): user name -> scrypt password hash (the requesters'
+  // format, js/auth/passwordHash.js). Empty: no admin page.
+  std::map<std::string, std::string> users;
+  bool authenticateMetrics = false;  // /metrics needs an admin user's credentials too
 };
 
 // The gateway's log (js/logging/): pino's level, and how much of Sofia-SIP's own log reaches it.
@@ -154,6 +159,7 @@ struct GatewayConfig {
   OutboundConfig outbound;
   UsageConfig usage;
   CallsConfig calls;
+  CamaraConfig camara;
 };
 
 // Reads and validates a YAML file. Missing keys keep the defaults above (usage.database and

@@ -132,6 +132,25 @@ std::map<std::string, RequesterConfig> RequesterConfigReader::readRequesters(
   return requesters;
 }
 
+std::map<std::string, std::string> RequesterConfigReader::readAdminUsers(
+    const Item& section) const {
+  std::map<std::string, std::string> users;
+  for (const auto& [name, keyLine, item] : yaml_.entries(section)) {
+    const Item at{item.node, item.path, keyLine};
+    if (!isRequesterName(name)) {
+      yaml_.fail(
+          at, "expected a user name of 1..64 characters A-Z a-z 0-9 . _ @ -, got " + quote(name));
+    }
+    const auto f = yaml_.fields(item, {"passwordHash"});
+    const auto hash = f.find("passwordHash");
+    if (hash == f.end()) {
+      yaml_.fail(at, "missing key 'passwordHash' (npx parlayx-gateway hash-password prints one)");
+    }
+    users.emplace(name, passwordHash(hash->second));
+  }
+  return users;
+}
+
 RequesterConfig RequesterConfigReader::readRequester(const std::string& name, const Item& at,
                                                      const Item& section, LevelSites& sites) const {
   const auto f = yaml_.fields(section, {"passwordHash", "digestSecretFile", "policy"});

@@ -22,6 +22,10 @@ class RequesterConfigReader {
   std::map<std::string, RequesterConfig> readRequesters(const Item& section,
                                                         RequesterSites& sites) const;
 
+  // admin.users: user name (the requester name syntax) -> scrypt password hash, checked like a
+  // requester's passwordHash.
+  std::map<std::string, std::string> readAdminUsers(const Item& section) const;
+
  private:
   RequesterConfig readRequester(const std::string& name, const Item& at, const Item& section,
                                 LevelSites& sites) const;

@@ -111,15 +111,18 @@ bool GatewayCore::endWith(const NotificationKey& id, Committed removed, End end)
   return true;
 }
 
-bool GatewayCore::endNotification(const NotificationKey& id, Committed removed) {
-  return endWith(id, std::move(removed),
-                 [&](EngineEffects& effects) { return engine_.end(id, effects); });
+bool GatewayCore::endNotification(const NotificationKey& id, Committed removed,
+                                  const std::string& api) {
+  return endWith(id, std::move(removed), [&](EngineEffects& effects) {
+    return engine_.end(id, effects, api, clock_.wallMs());
+  });
 }
 
 bool GatewayCore::terminateNotification(const NotificationKey& id, const std::string& reason,
                                         Committed removed) {
-  return endWith(id, std::move(removed),
-                 [&](EngineEffects& effects) { return engine_.terminate(id, reason, effects); });
+  return endWith(id, std::move(removed), [&](EngineEffects& effects) {
+    return engine_.terminate(id, reason, effects, clock_.wallMs());
+  });
 }
 
 void GatewayCore::deliveryDone(const NotificationKey& id, uint64_t sequence) {

@@ -93,7 +93,8 @@ class GatewayCore {
   // kDuplicate: nothing happens and `stored` is dropped.
   StartResult startNotification(NotificationSpec spec, Committed stored);
   // false when unknown (`removed` is dropped); else `removed` runs once the removal committed.
-  bool endNotification(const NotificationKey& id, Committed removed);
+  // api: the API the caller serves ("" = Parlay X); a notification of another API is unknown.
+  bool endNotification(const NotificationKey& id, Committed removed, const std::string& api = "");
   // The operator ends a notification: statusError for the whole of it, then it ends.
   bool terminateNotification(const NotificationKey& id, const std::string& reason,
                              Committed removed);
@@ -108,6 +109,10 @@ class GatewayCore {
   std::optional<uint64_t> timerDelayMs() const;
   // The active notifications, sorted by key; valid until the next call that changes them.
   std::vector<const NotificationState*> notifications() const;
+  // One active notification; nullptr when unknown. Valid as notifications()'s.
+  const NotificationState* notification(const NotificationKey& id) const {
+    return engine_.find(id);
+  }
 
   // Deliveries decided and not yet handed to the application's listener, in order.
   bool hasDeliveries() const { return !undelivered_.empty(); }

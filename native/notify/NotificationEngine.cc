@@ -21,8 +21,13 @@ namespace {
 constexpr const char* kServiceErrorId = "SVC0001";
 constexpr const char* kServiceErrorText = "A service error occurred. Error code is %1";
 
+bool isEventApi(const NotificationSpec& spec) {
+  return !spec.api.empty();
+}
+
+// Parlay X: empty criteria is every status. Event APIs: empty is none (see the header).
 bool inCriteria(const NotificationSpec& spec, TerminalStatus s) {
-  return spec.criteria.empty() ||
+  return (spec.criteria.empty() && !isEventApi(spec)) ||
          std::find(spec.criteria.begin(), spec.criteria.end(), s) != spec.criteria.end();
 }
 
@@ -56,9 +61,13 @@ void NotificationEngine::restore(NotificationState state, TimeMs now, EngineEffe
   if (state.spec.expiresAtMs <= now) {
     Delivery& d = out.deliveries.emplace_back();
     d.kind = Delivery::Kind::kStatusEnd;
+    d.endReason = Delivery::EndReason::kExpired;
+    d.atMs = now;
     d.id = state.spec.id;
     d.endpoint = state.spec.endpoint;
     d.globalId = state.spec.globalId;
+    d.api = state.spec.api;
+    d.extension = state.spec.extension;
     d.sequence = state.progress.nextSequence;
     out.ended.push_back(state.spec.id);
     return;
@@ -74,18 +83,27 @@ void NotificationEngine::restore(NotificationState state, TimeMs now, EngineEffe
   flush(e, now, out);
 }
 
-bool NotificationEngine::end(const NotificationKey& id, EngineEffects& out) {
+bool NotificationEngine::end(const NotificationKey& id, EngineEffects& out, const std::string& api,
+                             TimeMs now) {
   auto it = notifications_.find(id);
-  if (it == notifications_.end()) return false;
+  if (it == notifications_.end() || it->second.state.spec.api != api) return false;
+  if (isEventApi(it->second.state.spec)) {
+    endWith(it->second, Delivery::EndReason::kDeleted, "", now, out);
+  }
   finish(it->second, out);
   return true;
 }
 
 bool NotificationEngine::terminate(const NotificationKey& id, const std::string& reason,
-                                   EngineEffects& out) {
+                                   EngineEffects& out, TimeMs now) {
   auto it = notifications_.find(id);
   if (it == notifications_.end()) return false;
-  Delivery& d = newDelivery(it->second, Delivery::Kind::kStatusError, out);
+  if (isEventApi(it->second.state.spec)) {
+    endWith(it->second, Delivery::EndReason::kTerminated, reason, now, out);
+    finish(it->second, out);
+    return true;
+  }
+  Delivery& d = newDelivery(it->second, Delivery::Kind::kStatusError, now, out);
   d.messageId = kServiceErrorId;
   d.text = kServiceErrorText;
   d.variables = {reason};
@@ -126,7 +144,6 @@ std::optional<TerminalStatus> NotificationEngine::liveStatus(const std::string& 
 
 void NotificationEngine::onSubscriptionFailed(const std::string& key, const std::string& reason,
                                               TimeMs now, EngineEffects& out) {
-  (void)now;
   auto t = terminals_.find(key);
   if (t == terminals_.end()) return;
   // The SIP side already dropped the subscription: forget the key without an unwatch effect.
@@ -144,8 +161,10 @@ void NotificationEngine::onSubscriptionFailed(const std::string& key, const std:
   for (Entry* e : order) {
     std::vector<uint32_t>& idx = indices[e];
     std::sort(idx.begin(), idx.end());
+    const bool eventApi = isEventApi(e->state.spec);
     for (uint32_t i : idx) {
-      Delivery& d = newDelivery(*e, Delivery::Kind::kStatusError, out);
+      if (eventApi) continue;  // told by the statusEnd below, if the notification ends
+      Delivery& d = newDelivery(*e, Delivery::Kind::kStatusError, now, out);
       d.address = e->state.spec.addresses[i].address;
       d.messageId = kServiceErrorId;
       d.text = kServiceErrorText;
@@ -154,7 +173,10 @@ void NotificationEngine::onSubscriptionFailed(const std::string& key, const std:
     // Highest index first: removing one shifts only the indices after it.
     for (auto i = idx.rbegin(); i != idx.rend(); ++i) removeAddress(*e, *i);
     out.changed.push_back(e->state.spec.id);
-    if (e->state.spec.addresses.empty()) finish(*e, out);  // statusError told the application
+    if (e->state.spec.addresses.empty()) {
+      if (eventApi) endWith(*e, Delivery::EndReason::kTerminated, reason, now, out);
+      finish(*e, out);  // Parlay X: statusError told the application
+    }
   }
 }
 
@@ -162,7 +184,7 @@ void NotificationEngine::advance(TimeMs now, EngineEffects& out) {
   // Expiries first: a notification that expires drops its pending entries.
   while (!expiries_.empty() && expiries_.begin()->at <= now) {
     Entry& e = *expiries_.begin()->entry;
-    newDelivery(e, Delivery::Kind::kStatusEnd, out);
+    endWith(e, Delivery::EndReason::kExpired, "", now, out);
     finish(e, out);  // erases it from expiries_
   }
   while (!windows_.empty() && windows_.begin()->at <= now) {
@@ -226,6 +248,8 @@ bool NotificationEngine::applyStatus(Entry& e, uint32_t index, TerminalStatus st
   const bool matches = inCriteria(e.state.spec, status);
   if (!previous) {  // baseline: reported only when checkImmediate waits for it
     if (awaitingFirst && matches) setPending(e, index, status);
+  } else if (matches && isEventApi(e.state.spec) && inCriteria(e.state.spec, *previous)) {
+    // An event API's device stayed in the subscribed state: no event (a pending one stays).
   } else if (matches) {
     setPending(e, index, status);
   } else {
@@ -270,7 +294,7 @@ bool NotificationEngine::flush(Entry& e, TimeMs now, EngineEffects& out) {
   }
   unscheduleWindow(e);
   std::sort(e.pendingOrder.begin(), e.pendingOrder.end());
-  Delivery& d = newDelivery(e, Delivery::Kind::kStatusNotification, out);
+  Delivery& d = newDelivery(e, Delivery::Kind::kStatusNotification, now, out);
   d.statuses.reserve(e.pendingOrder.size());
   for (uint32_t i : e.pendingOrder) {
     d.statuses.emplace_back(e.state.spec.addresses[i].address, *e.runtime[i].pending);
@@ -281,7 +305,7 @@ bool NotificationEngine::flush(Entry& e, TimeMs now, EngineEffects& out) {
   progress.lastSentAtMs = now;
   out.changed.push_back(e.state.spec.id);
   if (e.state.spec.countLimit && progress.sent >= *e.state.spec.countLimit) {
-    newDelivery(e, Delivery::Kind::kStatusEnd, out);
+    endWith(e, Delivery::EndReason::kCountReached, "", now, out);
     finish(e, out);
     return true;
   }
@@ -330,12 +354,23 @@ void NotificationEngine::finish(Entry& e, EngineEffects& out) {
   out.ended.push_back(std::move(id));
 }
 
-Delivery& NotificationEngine::newDelivery(Entry& e, Delivery::Kind kind, EngineEffects& out) {
+void NotificationEngine::endWith(Entry& e, Delivery::EndReason reason, const std::string& text,
+                                 TimeMs now, EngineEffects& out) {
+  Delivery& d = newDelivery(e, Delivery::Kind::kStatusEnd, now, out);
+  d.endReason = reason;
+  d.text = text;
+}
+
+Delivery& NotificationEngine::newDelivery(Entry& e, Delivery::Kind kind, TimeMs now,
+                                          EngineEffects& out) {
   Delivery& d = out.deliveries.emplace_back();
   d.kind = kind;
+  d.atMs = now;
   d.id = e.state.spec.id;
   d.endpoint = e.state.spec.endpoint;
   d.globalId = e.state.spec.globalId;
+  d.api = e.state.spec.api;
+  d.extension = e.state.spec.extension;
   d.sequence = e.state.progress.nextSequence++;
   return d;
 }

@@ -23,6 +23,17 @@
 // - A failed subscription sends statusError (SVC0001) for that address to each notification
 //   watching it and removes the address; a notification left without addresses ends (no
 //   statusEnd: statusError already told the application).
+// - Event APIs (spec.api not empty: CAMARA Device Reachability Status Subscriptions, whose
+//   registrations share the terminals, SIP subscriptions, store and deliveries of the Parlay X
+//   ones) differ in three points, so that every event the API defines is decided here:
+//   * criteria are the statuses that enter the subscribed state; empty means none (not every
+//     status), and a change between two statuses of the criteria is not reported (the device
+//     stayed in the state: Reachable -> Busy when both are "reachable for data");
+//   * every end is told with a kStatusEnd carrying its EndReason: expiry, count reached, end()
+//     (deleted by its owner), terminate() and a failed subscription (kTerminated, with the
+//     reason in text) -- no statusError;
+//   * end() only ends a notification of the API it is asked for (a Parlay X endNotification
+//     cannot end a CAMARA subscription, nor the reverse).
 #pragma once
 
 #include <cstdint>
@@ -69,6 +80,12 @@ struct NotificationSpec {
   TimeMs createdAtMs = 0;
   TimeMs expiresAtMs = 0;              // statusEnd when reached
   std::optional<uint32_t> countLimit;  // statusEnd after this many statusNotifications
+  // The API that made it: "" = Parlay X Terminal Status; else an event API (see above), e.g.
+  // "camara-drs-subscriptions-v0.7". Deliveries carry it, so that they are sent in its format.
+  std::string api;
+  // The API's own fields (JSON text for CAMARA: types, sink credential ...); opaque here, kept by
+  // the store and carried by every delivery (a subscription-ends is sent after the end).
+  std::string extension;
 };
 
 // What changes as notifications are sent; stored with the spec so a restart continues.
@@ -80,7 +97,13 @@ struct NotificationProgress {
 
 struct Delivery {
   enum class Kind { kStatusNotification, kStatusError, kStatusEnd };
+  // Why a notification ended (kStatusEnd; event APIs report it, Parlay X's statusEnd has none).
+  enum class EndReason { kNone, kExpired, kCountReached, kDeleted, kTerminated };
   Kind kind = Kind::kStatusNotification;
+  EndReason endReason = EndReason::kNone;
+  TimeMs atMs = 0;        // when the engine decided it (the event's time)
+  std::string api;        // NotificationSpec::api of its notification
+  std::string extension;  // NotificationSpec::extension of its notification
   NotificationKey id;
   std::string endpoint;
   std::string globalId;
@@ -90,7 +113,7 @@ struct Delivery {
   // kStatusError: the address ("" = the whole notification) and a ServiceError.
   std::string address;
   std::string messageId;  // e.g. SVC0001
-  std::string text;       // e.g. "A service error occurred. Error code is %1"
+  std::string text;       // e.g. "A service error occurred. Error code is %1"; kStatusEnd: detail
   std::vector<std::string> variables;
 };
 
@@ -129,12 +152,16 @@ class NotificationEngine {
   // the gateway was down is reported on the first NOTIFY). checkImmediate is not repeated.
   void restore(NotificationState state, TimeMs now, EngineEffects& out);
 
-  // endNotification / admin terminate: false when unknown. No statusEnd.
-  bool end(const NotificationKey& id, EngineEffects& out);
+  // endNotification: false when unknown or made by another API than `api`. No statusEnd (event
+  // APIs: statusEnd kDeleted).
+  bool end(const NotificationKey& id, EngineEffects& out, const std::string& api = "",
+           TimeMs now = 0);
 
   // The operator ends a notification (admin API): statusError for the whole notification
-  // (address "", SVC0001 with `reason`), then it ends without statusEnd. false when unknown.
-  bool terminate(const NotificationKey& id, const std::string& reason, EngineEffects& out);
+  // (address "", SVC0001 with `reason`), then it ends without statusEnd (event APIs: statusEnd
+  // kTerminated with `reason`). false when unknown.
+  bool terminate(const NotificationKey& id, const std::string& reason, EngineEffects& out,
+                 TimeMs now = 0);
 
   // A NOTIFY mapped to a status for terminal `key`.
   void onStatus(const std::string& key, TerminalStatus status, TimeMs now, EngineEffects& out);
@@ -203,7 +230,9 @@ class NotificationEngine {
   bool flush(Entry& e, TimeMs now, EngineEffects& out);  // true: e ended (and is gone)
   void removeAddress(Entry& e, uint32_t index);
   void finish(Entry& e, EngineEffects& out);  // ends e (ended, unwatch); e is gone after
-  static Delivery& newDelivery(Entry& e, Delivery::Kind kind, EngineEffects& out);
+  static Delivery& newDelivery(Entry& e, Delivery::Kind kind, TimeMs now, EngineEffects& out);
+  static void endWith(Entry& e, Delivery::EndReason reason, const std::string& text, TimeMs now,
+                      EngineEffects& out);  // kStatusEnd with its reason (not finish())
 
   std::map<NotificationKey, Entry> notifications_;  // nodes are stable: Entry* stays valid
   std::unordered_map<std::string, Terminal> terminals_;

@@ -41,7 +41,32 @@ std::optional<std::vector<std::string>> strings(std::string_view text) {
   return list;
 }
 
+constexpr std::array<std::pair<Delivery::EndReason, const char*>, 5> kEndReasons = {{
+    {Delivery::EndReason::kNone, ""},
+    {Delivery::EndReason::kExpired, "expired"},
+    {Delivery::EndReason::kCountReached, "countReached"},
+    {Delivery::EndReason::kDeleted, "deleted"},
+    {Delivery::EndReason::kTerminated, "terminated"},
+}};
+
 }  // namespace
+
+const char* endReasonName(Delivery::EndReason reason) {
+  for (const auto& [r, name] : kEndReasons) {
+    if (r == reason) return name;
+  }
+  return "";
+}
+
+bool parseEndReason(std::string_view name, Delivery::EndReason* reason) {
+  for (const auto& [r, n] : kEndReasons) {
+    if (name == n) {
+      *reason = r;
+      return true;
+    }
+  }
+  return false;
+}
 
 const char* deliveryKindName(Delivery::Kind kind) {
   for (const auto& [k, name] : kKinds) {
@@ -76,6 +101,11 @@ std::string encodeDeliveryPayload(const Delivery& d) {
       for (const std::string& v : d.variables) put(out, v);
       break;
     case Delivery::Kind::kStatusEnd:
+      // Nothing for a reasonless one (as version 3 stored it); else the reason and its detail.
+      if (d.endReason != Delivery::EndReason::kNone) {
+        put(out, endReasonName(d.endReason));
+        put(out, d.text);
+      }
       break;
   }
   return out;
@@ -117,10 +147,13 @@ bool decodeDeliveryPayload(std::string_view text, Delivery& d, std::string* prob
       d.variables.assign(list->begin() + 3, list->end());
       return true;
     case Delivery::Kind::kStatusEnd:
-      if (!list->empty()) {
-        *problem = "statusEnd payload must be empty";
+      if (list->empty()) return true;
+      if (list->size() != 2 || !parseEndReason((*list)[0], &d.endReason) ||
+          d.endReason == Delivery::EndReason::kNone) {
+        *problem = "statusEnd payload must be empty or a known end reason and its detail";
         return false;
       }
+      d.text = (*list)[1];
       return true;
   }
   return false;

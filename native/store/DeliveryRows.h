@@ -14,8 +14,12 @@ namespace px::store {
 // kind name as stored: statusNotification, statusError, statusEnd.
 const char* deliveryKindName(Delivery::Kind kind);
 bool parseDeliveryKind(std::string_view name, Delivery::Kind* kind);
+// end reason name as stored and told to JS: "" (none), expired, countReached, deleted, terminated.
+const char* endReasonName(Delivery::EndReason reason);
+bool parseEndReason(std::string_view name, Delivery::EndReason* reason);
 
-// The kind-specific fields (statuses; or address, messageId, text, variables) as one text of
+// The kind-specific fields (statuses; or address, messageId, text, variables; or a statusEnd's
+// end reason and text, nothing for a reasonless one) as one text of
 // length-prefixed strings ("<bytes>:<string>" each), so any character round-trips.
 std::string encodeDeliveryPayload(const Delivery& d);
 // Fills the kind-specific fields of d (d.kind set); false with *problem when the text is not

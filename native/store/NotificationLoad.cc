@@ -68,8 +68,8 @@ void NotificationStore::loadOutbox(sqlite3* db) {
   pending_.clear();
   sqlite::Stmt select = sqlite::prepare(
       db,
-      "SELECT requester, correlator, sequence, kind, endpoint, global_id, payload FROM "
-      "pending_deliveries ORDER BY requester, correlator, sequence",
+      "SELECT requester, correlator, sequence, kind, endpoint, global_id, payload, api, "
+      "extension, decided_at_ms FROM pending_deliveries ORDER BY requester, correlator, sequence",
       false);
   int rc;
   while ((rc = sqlite3_step(select.get())) == SQLITE_ROW) {
@@ -82,6 +82,9 @@ void NotificationStore::loadOutbox(sqlite3* db) {
       if (!store::parseDeliveryKind(textColumn(row, 3), &d.kind)) problem = "unknown kind";
       d.endpoint = textColumn(row, 4);
       d.globalId = textColumn(row, 5);
+      d.api = textColumn(row, 7);
+      d.extension = textColumn(row, 8);
+      d.atMs = intColumn(row, 9);
       if (problem.empty()) store::decodeDeliveryPayload(textColumn(row, 6), d, &problem);
     } catch (const DecodeError& e) {
       problem = e.what;
@@ -118,10 +121,11 @@ void NotificationStore::quarantine(
                  "CREATE TABLE IF NOT EXISTS quarantined_notifications (requester, correlator, "
                  "endpoint, interface_name, global_id, criteria, check_immediate, frequency_ms, "
                  "created_at_ms, expires_at_ms, count_limit, sent, last_sent_at_ms, next_sequence, "
-                 "addresses, reason, quarantined_at_ms)");
+                 "addresses, reason, quarantined_at_ms, api, extension)");
     sqlite::Stmt copy = sqlite::prepare(
         db,
-        std::string("INSERT INTO quarantined_notifications SELECT ") + store::kNotificationColumns +
+        std::string("INSERT INTO quarantined_notifications (") + store::kNotificationColumns +
+            ", reason, quarantined_at_ms) SELECT " + store::kNotificationColumns +
             ", ?3, CAST(strftime('%s','now') AS INTEGER) * 1000 FROM notifications "
             "WHERE requester = ?1 AND correlator = ?2",
         false);

@@ -127,6 +127,8 @@ NotificationState decodeRow(sqlite3_stmt* stmt) {
   // Stored as the int64 with the same bits: round-trips the whole uint64 range.
   state.progress.nextSequence = static_cast<uint64_t>(intColumn(stmt, 13));
   spec.addresses = decodeAddresses(textColumn(stmt, 14));
+  spec.api = textColumn(stmt, 15);
+  spec.extension = textColumn(stmt, 16);
   return state;
 }
 

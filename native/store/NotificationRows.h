@@ -3,6 +3,7 @@
 // (DecodeError naming the field, so that a bad row can be quarantined and told about).
 //   addresses: one line per address, "address\tkey\tlastSeen" (lastSeen: a status name or "").
 //   criteria: status names joined by ','.
+//   api, extension: NotificationSpec's, as they are ('' = Parlay X).
 #pragma once
 
 #include <sqlite3.h>
@@ -21,7 +22,7 @@ namespace px::store {
 inline constexpr const char* kNotificationColumns =
     "requester, correlator, endpoint, interface_name, global_id, criteria, check_immediate, "
     "frequency_ms, created_at_ms, expires_at_ms, count_limit, sent, last_sent_at_ms, "
-    "next_sequence, addresses";
+    "next_sequence, addresses, api, extension";
 
 std::string encodeCriteria(const std::vector<TerminalStatus>& criteria);
 std::string encodeAddresses(const std::vector<WatchedAddress>& addresses);

@@ -15,10 +15,11 @@
 namespace px {
 namespace {
 
-// Schema version 3 (PRAGMA user_version): version 1 plus pending_deliveries (2) plus
-// call_registrations (3). application_id marks
+// Schema version 4 (PRAGMA user_version): version 1 plus pending_deliveries (2) plus
+// call_registrations (3) plus the API marker and extension of notifications and deliveries and
+// the decision time of deliveries (4: CAMARA subscriptions). application_id marks
 // the file as ours, so that a foreign SQLite file with a matching user_version is still refused.
-constexpr int64_t kSchemaVersion = 3;
+constexpr int64_t kSchemaVersion = 4;
 constexpr int64_t kApplicationId = 0x50584e53;  // "PXNS"
 constexpr uint32_t kBusyTimeoutMs = 5000;
 
@@ -41,6 +42,8 @@ constexpr const char* kCreateTable =
     " last_sent_at_ms INTEGER NOT NULL,"
     " next_sequence INTEGER NOT NULL,"
     " addresses TEXT NOT NULL,"
+    " api TEXT NOT NULL DEFAULT '',"
+    " extension TEXT NOT NULL DEFAULT '',"
     " PRIMARY KEY (requester, correlator)) WITHOUT ROWID";
 
 // The outbox: one row per delivery decided and not yet settled. payload: DeliveryRows.h.
@@ -53,9 +56,22 @@ constexpr const char* kCreateOutbox =
     " endpoint TEXT NOT NULL,"
     " global_id TEXT NOT NULL,"
     " payload TEXT NOT NULL,"
+    " api TEXT NOT NULL DEFAULT '',"
+    " extension TEXT NOT NULL DEFAULT '',"
+    " decided_at_ms INTEGER NOT NULL DEFAULT 0,"
     " PRIMARY KEY (requester, correlator, sequence)) WITHOUT ROWID";
 
-constexpr std::array<sqlite::ColumnSpec, 7> kExpectedOutboxColumns = {{
+// Version 3 -> 4: the columns every row of an older version gets ('' = Parlay X, 0 = unknown):
+// table, column, its declaration.
+constexpr std::array<std::array<const char*, 3>, 5> kColumnsOf4 = {{
+    {"notifications", "api", "TEXT NOT NULL DEFAULT ''"},
+    {"notifications", "extension", "TEXT NOT NULL DEFAULT ''"},
+    {"pending_deliveries", "api", "TEXT NOT NULL DEFAULT ''"},
+    {"pending_deliveries", "extension", "TEXT NOT NULL DEFAULT ''"},
+    {"pending_deliveries", "decided_at_ms", "INTEGER NOT NULL DEFAULT 0"},
+}};
+
+constexpr std::array<sqlite::ColumnSpec, 10> kExpectedOutboxColumns = {{
     {"requester", "TEXT", true, 1},
     {"correlator", "TEXT", true, 2},
     {"sequence", "INTEGER", true, 3},
@@ -63,9 +79,12 @@ constexpr std::array<sqlite::ColumnSpec, 7> kExpectedOutboxColumns = {{
     {"endpoint", "TEXT", true, 0},
     {"global_id", "TEXT", true, 0},
     {"payload", "TEXT", true, 0},
+    {"api", "TEXT", true, 0},
+    {"extension", "TEXT", true, 0},
+    {"decided_at_ms", "INTEGER", true, 0},
 }};
 
-constexpr std::array<sqlite::ColumnSpec, 15> kExpectedColumns = {{
+constexpr std::array<sqlite::ColumnSpec, 17> kExpectedColumns = {{
     {"requester", "TEXT", true, 1},
     {"correlator", "TEXT", true, 2},
     {"endpoint", "TEXT", true, 0},
@@ -81,41 +100,87 @@ constexpr std::array<sqlite::ColumnSpec, 15> kExpectedColumns = {{
     {"last_sent_at_ms", "INTEGER", true, 0},
     {"next_sequence", "INTEGER", true, 0},
     {"addresses", "TEXT", true, 0},
+    {"api", "TEXT", true, 0},
+    {"extension", "TEXT", true, 0},
 }};
 
-// A new file gets both tables; version 1 (no outbox) is migrated; identity and newer versions
-// were checked by the base. Migrations from older versions go here, one step per version.
+bool hasTable(sqlite3* db, const std::string& table) {
+  sqlite::Stmt stmt =
+      sqlite::prepare(db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1", false);
+  sqlite::bindText(stmt.get(), 1, table);
+  return sqlite3_step(stmt.get()) == SQLITE_ROW;
+}
+
+bool hasColumn(sqlite3* db, const std::string& table, const std::string& column) {
+  sqlite::Stmt stmt =
+      sqlite::prepare(db, "SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2", false);
+  sqlite::bindText(stmt.get(), 1, table);
+  sqlite::bindText(stmt.get(), 2, column);
+  return sqlite3_step(stmt.get()) == SQLITE_ROW;
+}
+
+// The columns version 4 added (those still missing: a step may be run on a file that already has
+// some), also to the quarantine table when there is one (its columns have no types).
+void addColumnsOf4(sqlite3* db) {
+  for (const auto& [table, column, declaration] : kColumnsOf4) {
+    if (!hasColumn(db, table, column)) {
+      sqlite::exec(
+          db, (std::string("ALTER TABLE ") + table + " ADD COLUMN " + column + " " + declaration)
+                  .c_str());
+    }
+  }
+  if (hasTable(db, "quarantined_notifications")) {
+    for (const char* column : {"api", "extension"}) {
+      if (!hasColumn(db, "quarantined_notifications", column)) {
+        sqlite::exec(
+            db,
+            (std::string("ALTER TABLE quarantined_notifications ADD COLUMN ") + column).c_str());
+      }
+    }
+  }
+}
+
+// A new file gets every table; older versions are migrated one step per version (the base has
+// checked identity and refused newer versions), then checked like a current file.
 void prepareNotificationSchema(sqlite3* db, const sqlite::FileState& found) {
   if (found.fresh()) {
     sqlite::exec(db, kCreateTable);
     sqlite::exec(db, kCreateOutbox);
     sqlite::exec(db, store::kCreateCallRegistrations);
-  } else if (found.version == 1) {
-    // Version 1 had no outbox and no call registrations; its notifications are read as they are.
-    sqlite::exec(db, kCreateOutbox);
-    sqlite::exec(db, store::kCreateCallRegistrations);
-  } else if (found.version == 2) {
-    // Version 2 predates Call Notification: its tables stay as they are.
-    sqlite::exec(db, store::kCreateCallRegistrations);
-    if (const auto calls =
-            sqlite::columnMismatch(db, "call_registrations", store::kExpectedCallColumns.data(),
-                                   store::kExpectedCallColumns.size())) {
-      throw sqlite::SchemaError("table call_registrations has unexpected columns (" + *calls + ")");
-    }
-  } else if (found.version != kSchemaVersion) {
+    return;
+  }
+  if (found.version < 1 || found.version > kSchemaVersion) {
     throw sqlite::SchemaError("unknown notification schema version " +
                               std::to_string(found.version) + " (this build reads version " +
                               std::to_string(kSchemaVersion) + ")");
-  } else if (const auto columns = sqlite::columnMismatch(
-                 db, "notifications", kExpectedColumns.data(), kExpectedColumns.size())) {
+  }
+  if (found.version == 1) {
+    // Version 1 had no outbox and no call registrations; its notifications are read as they are
+    // (with the columns of version 4 added below). The outbox of version 2 is created so that
+    // the step to 4 can add to it.
+    sqlite::exec(db,
+                 "CREATE TABLE IF NOT EXISTS pending_deliveries (requester TEXT NOT NULL, "
+                 "correlator TEXT NOT "
+                 "NULL, sequence INTEGER NOT NULL, kind TEXT NOT NULL, endpoint TEXT NOT NULL, "
+                 "global_id TEXT NOT NULL, payload TEXT NOT NULL, PRIMARY KEY (requester, "
+                 "correlator, sequence)) WITHOUT ROWID");
+  }
+  if (found.version <= 2) {
+    // Versions 1 and 2 predate Call Notification.
+    sqlite::exec(db, store::kCreateCallRegistrations);
+  }
+  if (found.version <= 3) addColumnsOf4(db);
+  if (const auto columns = sqlite::columnMismatch(db, "notifications", kExpectedColumns.data(),
+                                                  kExpectedColumns.size())) {
     throw sqlite::SchemaError("table notifications has unexpected columns (" + *columns + ")");
-  } else if (const auto outbox =
-                 sqlite::columnMismatch(db, "pending_deliveries", kExpectedOutboxColumns.data(),
-                                        kExpectedOutboxColumns.size())) {
+  }
+  if (const auto outbox = sqlite::columnMismatch(
+          db, "pending_deliveries", kExpectedOutboxColumns.data(), kExpectedOutboxColumns.size())) {
     throw sqlite::SchemaError("table pending_deliveries has unexpected columns (" + *outbox + ")");
-  } else if (const auto calls = sqlite::columnMismatch(db, "call_registrations",
-                                                       store::kExpectedCallColumns.data(),
-                                                       store::kExpectedCallColumns.size())) {
+  }
+  if (const auto calls =
+          sqlite::columnMismatch(db, "call_registrations", store::kExpectedCallColumns.data(),
+                                 store::kExpectedCallColumns.size())) {
     throw sqlite::SchemaError("table call_registrations has unexpected columns (" + *calls + ")");
   }
 }
@@ -182,13 +247,14 @@ void NotificationStore::prepareStatements() {
   upsert_ = sqlite::prepare(db, std::string("INSERT OR REPLACE INTO notifications (") +
                                     store::kNotificationColumns +
                                     ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, "
-                                    "?12, ?13, ?14, ?15)");
+                                    "?12, ?13, ?14, ?15, ?16, ?17)");
   delete_ =
       sqlite::prepare(db, "DELETE FROM notifications WHERE requester = ?1 AND correlator = ?2");
   keepDelivery_ = sqlite::prepare(
       db,
       "INSERT OR REPLACE INTO pending_deliveries (requester, correlator, sequence, kind, endpoint, "
-      "global_id, payload) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+      "global_id, payload, api, extension, decided_at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, "
+      "?9, ?10)");
   settleDelivery_ = sqlite::prepare(
       db,
       "DELETE FROM pending_deliveries WHERE requester = ?1 AND correlator = ?2 AND sequence = ?3");
@@ -349,6 +415,8 @@ sqlite::WriteStatus NotificationStore::writeBatch(const Batch& batch) {
         rc = sqlite3_bind_int64(stmt, 14, static_cast<int64_t>(progress.nextSequence));
       }
       if (rc == SQLITE_OK) rc = sqlite::bindText(stmt, 15, addresses);
+      if (rc == SQLITE_OK) rc = sqlite::bindText(stmt, 16, spec.api);
+      if (rc == SQLITE_OK) rc = sqlite::bindText(stmt, 17, spec.extension);
       if (rc == SQLITE_OK) rc = sqlite3_step(stmt);
       if (rc != SQLITE_DONE) return fail(rc, "saving", stmt);
     } else {
@@ -374,6 +442,9 @@ sqlite::WriteStatus NotificationStore::writeBatch(const Batch& batch) {
       if (rc == SQLITE_OK) rc = sqlite::bindText(stmt, 5, change.keep->endpoint);
       if (rc == SQLITE_OK) rc = sqlite::bindText(stmt, 6, change.keep->globalId);
       if (rc == SQLITE_OK) rc = sqlite::bindText(stmt, 7, payload);
+      if (rc == SQLITE_OK) rc = sqlite::bindText(stmt, 8, change.keep->api);
+      if (rc == SQLITE_OK) rc = sqlite::bindText(stmt, 9, change.keep->extension);
+      if (rc == SQLITE_OK) rc = sqlite3_bind_int64(stmt, 10, change.keep->atMs);
     }
     if (rc == SQLITE_OK) rc = sqlite3_step(stmt);
     if (rc != SQLITE_DONE) {

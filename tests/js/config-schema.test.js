@@ -18,11 +18,13 @@ const structured = schema.filter((field) => field.type === 'structured').map((fi
 const STRUCTURED_JS = {
   'groups.members': ['groups.members'],
   requesters: ['requesters'],
+  'admin.users': ['admin.users'],
   policy: [],
   'outbound.allow': ['outbound.allowCidrs', 'outbound.allowHosts'],
   'calls.busyCodes': ['calls.busyCodes'],
   'calls.noAnswerCodes': ['calls.noAnswerCodes'],
   'calls.notReachableCodes': ['calls.notReachableCodes'],
+  'camara.clients': ['camara.clients'],
 };
 
 /** The JS leaf paths the schema promises: its fields, structured ones in their JS shape. */
@@ -114,7 +116,7 @@ describe('configuration schema', () => {
 
   test('the addon builds exactly those keys, with the defaults the table reports', () => {
     const config = native.loadConfig({ text: '', name: 'empty.yaml' });
-    expect(leafPaths(config, ['groups.members', 'requesters']).sort()).toEqual(jsPathsOfSchema());
+    expect(leafPaths(config, ['groups.members', 'requesters', 'admin.users', 'camara.clients']).sort()).toEqual(jsPathsOfSchema());
     // Resolved at load time: the paths against the current directory, the host name.
     const resolved = ['notifications.database', 'usage.database', 'usage.host'];
     for (const field of schema) {

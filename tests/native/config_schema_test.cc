@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <map>
 #include <set>
 #include <string>
 #include <variant>
@@ -79,6 +80,17 @@ TEST(ConfigSchema, LoaderEnforcesEveryIntegerRange) {
   }
 }
 
+// Keys that a rule ties to others: the section lines a flipped value needs beside it (appended
+// under the key's own section, one level deep).
+const std::map<std::string_view, std::string>& companions() {
+  static const std::map<std::string_view, std::string> kCompanions = {
+      {"camara.enabled",
+       "  auth:\n    issuer: https://issuer.test\n    audience: gateway\n"
+       "    jwksUrl: https://issuer.test/jwks\n"},
+  };
+  return kCompanions;
+}
+
 // A value set in the file is the value the table reports for the field (the binding and
 // configSchema() read it through the same row).
 TEST(ConfigSchema, ReadValueIsReportedValue) {
@@ -114,7 +126,10 @@ TEST(ConfigSchema, ReadValueIsReportedValue) {
     } else {
       continue;  // formats are covered by the section tests
     }
-    const GatewayConfig loaded = loadConfigText(yamlAt(field.key, text), "test.yaml");
+    const auto companion = companions().find(field.key);
+    const GatewayConfig loaded = loadConfigText(
+        yamlAt(field.key, text) + (companion == companions().end() ? "" : companion->second),
+        "test.yaml");
     EXPECT_EQ(config::fieldValue(field, loaded), expected);
   }
 }

@@ -475,7 +475,7 @@ TEST(ConfigErrors, UnknownKeysNameLineAndPathAndSuggest) {
       {"policy:\n  maxTarget: 5\n", 2, "policy.maxTarget", "did you mean 'maxTargets'?"},
       {"# c\nfoo: 1\n", 2, "foo",
        "unknown key 'foo' (known keys: service, http, admin, logging, sip, presence, groups, "
-       "authentication, requesters, policy, notifications, outbound, calls, usage)"},
+       "authentication, requesters, policy, notifications, outbound, calls, usage, camara)"},
       // Moved to policy.maxTargets (and its per service/operation/requester overrides).
       {"terminalStatus:\n  maxTargets: 5\n", 1, "terminalStatus", "unknown key 'terminalStatus'"},
       {"presence:\n  fetchTimeout:\n    1000\n", 2, "presence.fetchTimeout",
@@ -857,6 +857,45 @@ TEST(CallsConfig, ReadsEveryKeyAndRefusesBadValues) {
       EXPECT_EQ(e.key(), b.key) << e.what();
       EXPECT_EQ(e.line(), b.line) << e.what();
       EXPECT_NE(std::string(e.what()).find("calls.yaml"), std::string::npos) << e.what();
+    }
+  }
+}
+
+TEST(CamaraConfig, EnabledNeedsIssuerAudienceAndOneJwksSource) {
+  const GatewayConfig defaults = loadConfigText("", "camara.yaml");
+  EXPECT_FALSE(defaults.camara.enabled);
+  EXPECT_EQ(defaults.camara.scopes.getReachabilityStatus,
+            std::vector<std::string>{"device-reachability-status:read"});
+  EXPECT_EQ(defaults.camara.connectivity.busy, (std::vector<std::string>{"DATA", "SMS"}));
+
+  const GatewayConfig c = loadConfigText(
+      "camara:\n  enabled: true\n  auth:\n    issuer: https://i.test\n    audience: gw\n"
+      "    jwksUrl: https://i.test/jwks\n  connectivity:\n    busy: [SMS]\n",
+      "camara.yaml");
+  EXPECT_TRUE(c.camara.enabled);
+  EXPECT_EQ(c.camara.auth.jwksUrl, "https://i.test/jwks");
+  EXPECT_EQ(c.camara.connectivity.busy, std::vector<std::string>{"SMS"});
+
+  const struct {
+    const char* yaml;
+    const char* key;
+    int line;
+  } bad[] = {
+      {"camara:\n  enabled: true\n", "camara.auth.issuer", 2},
+      {"camara:\n  enabled: true\n  auth:\n    issuer: https://i.test\n    audience: gw\n",
+       "camara.auth.jwksFile", 4},
+      {"camara:\n  clients:\n    app: nobody\n", "camara.clients.app", 3},
+      {"camara:\n  connectivity:\n    reachable: [VOICE]\n", "camara.connectivity.reachable", 3},
+      {"camara:\n  auth:\n    jwksUrl: ftp://x\n", "camara.auth.jwksUrl", 3},
+  };
+  for (const auto& b : bad) {
+    SCOPED_TRACE(b.yaml);
+    try {
+      loadConfigText(b.yaml, "camara.yaml");
+      ADD_FAILURE() << "accepted";
+    } catch (const ConfigError& e) {
+      EXPECT_EQ(e.key(), b.key) << e.what();
+      EXPECT_EQ(e.line(), b.line) << e.what();
     }
   }
 }

@@ -774,5 +774,111 @@ TEST(EngineScaleTest, HundredThousandNotificationsStayFastAndSmall) {
 #endif
 }
 
+// --- Event APIs (spec.api set: CAMARA Device Reachability Status Subscriptions) ---------------
+
+constexpr const char* kCamara = "camara-device-reachability-status-subscriptions-v0.7";
+
+NotificationSpec eventSpec(const std::string& correlator, int terminal,
+                           std::vector<TerminalStatus> criteria) {
+  NotificationSpec s = spec(correlator, {terminal});
+  s.api = kCamara;
+  s.extension = "{\"types\":[\"reachability-data\"]}";
+  s.criteria = std::move(criteria);
+  return s;
+}
+
+TEST_F(EngineTest, EventApiReportsOnlyEnteringTheSubscribedState) {
+  start(eventSpec("data", 1, {S::kReachable, S::kBusy}));
+  EXPECT_TRUE(status(1, S::kUnreachable, kT0 + 1).deliveries.empty());  // baseline
+  EngineEffects in = status(1, S::kReachable, kT0 + 2);
+  ASSERT_EQ(in.deliveries.size(), 1u);
+  EXPECT_EQ(in.deliveries[0].kind, Kind::kStatusNotification);
+  EXPECT_EQ(in.deliveries[0].api, kCamara);
+  EXPECT_EQ(in.deliveries[0].extension, "{\"types\":[\"reachability-data\"]}");
+  EXPECT_EQ(in.deliveries[0].atMs, kT0 + 2);
+  // Reachable -> Busy stays in the state: Parlay X would report it, an event API does not.
+  EXPECT_TRUE(status(1, S::kBusy, kT0 + 3).deliveries.empty());
+  EXPECT_TRUE(status(1, S::kUnreachable, kT0 + 4).deliveries.empty());
+  EXPECT_EQ(status(1, S::kBusy, kT0 + 5).deliveries.size(), 1u);
+}
+
+TEST_F(EngineTest, EventApiEmptyCriteriaReportsNothing) {
+  NotificationSpec s = eventSpec("sms", 1, {});
+  s.checkImmediate = true;
+  start(s);
+  for (TimeMs t = 1; t <= 3; ++t) {
+    EXPECT_TRUE(status(1, t % 2 ? S::kReachable : S::kUnreachable, kT0 + t).deliveries.empty());
+  }
+}
+
+TEST_F(EngineTest, EventApiEndIsToldWithItsReason) {
+  start(eventSpec("deleted", 1, {S::kUnreachable}));
+  EngineEffects out;
+  EXPECT_FALSE(engine_.end(idOf("deleted"), out));  // a Parlay X end does not end it
+  EXPECT_TRUE(out.deliveries.empty());
+  EXPECT_TRUE(engine_.end(idOf("deleted"), out, kCamara, kT0 + 9));
+  ASSERT_EQ(out.deliveries.size(), 1u);
+  EXPECT_EQ(out.deliveries[0].kind, Kind::kStatusEnd);
+  EXPECT_EQ(out.deliveries[0].endReason, Delivery::EndReason::kDeleted);
+  EXPECT_EQ(out.deliveries[0].atMs, kT0 + 9);
+  EXPECT_TRUE(contains(out.ended, idOf("deleted")));
+  EXPECT_EQ(out.unwatch, std::vector<std::string>{keyOf(1)});
+  // A Parlay X notification is not ended by an event API's end.
+  start(spec("px", {2}));
+  EngineEffects other;
+  EXPECT_FALSE(engine_.end(idOf("px"), other, kCamara));
+}
+
+TEST_F(EngineTest, EventApiExpiryCountAndTerminateReasons) {
+  start(eventSpec("expires", 1, {S::kReachable}));
+  NotificationSpec counted = eventSpec("counted", 2, {S::kReachable});
+  counted.countLimit = 1;
+  counted.checkImmediate = true;
+  start(counted);
+  EngineEffects first = status(2, S::kReachable, kT0 + 1);  // the initial event is the last one
+  ASSERT_EQ(first.deliveries.size(), 2u);
+  EXPECT_EQ(first.deliveries[0].kind, Kind::kStatusNotification);
+  EXPECT_EQ(first.deliveries[1].endReason, Delivery::EndReason::kCountReached);
+  EngineEffects expired = advance(kT0 + kHour);
+  ASSERT_EQ(expired.deliveries.size(), 1u);
+  EXPECT_EQ(expired.deliveries[0].endReason, Delivery::EndReason::kExpired);
+  start(eventSpec("terminated", 3, {S::kReachable}), kT0 + kHour);
+  EngineEffects out;
+  EXPECT_TRUE(engine_.terminate(idOf("terminated"), "maintenance", out, kT0 + kHour));
+  ASSERT_EQ(out.deliveries.size(), 1u);
+  EXPECT_EQ(out.deliveries[0].kind, Kind::kStatusEnd);
+  EXPECT_EQ(out.deliveries[0].endReason, Delivery::EndReason::kTerminated);
+  EXPECT_EQ(out.deliveries[0].text, "maintenance");
+}
+
+TEST_F(EngineTest, EventApiFailedSubscriptionEndsWithoutStatusError) {
+  start(eventSpec("camara", 1, {S::kReachable}));
+  start(spec("px", {1}));
+  EngineEffects out;
+  engine_.onSubscriptionFailed(keyOf(1), "403 Forbidden", kT0 + 1, out);
+  ASSERT_EQ(out.deliveries.size(), 2u);
+  // In watcher order: the CAMARA subscription first, then the Parlay X statusError.
+  EXPECT_EQ(out.deliveries[0].id, idOf("camara"));
+  EXPECT_EQ(out.deliveries[0].kind, Kind::kStatusEnd);
+  EXPECT_EQ(out.deliveries[0].endReason, Delivery::EndReason::kTerminated);
+  EXPECT_EQ(out.deliveries[0].text, "403 Forbidden");
+  EXPECT_EQ(out.deliveries[1].id, idOf("px"));
+  EXPECT_EQ(out.deliveries[1].kind, Kind::kStatusError);
+  EXPECT_EQ(engine_.size(), 0u);
+}
+
+TEST_F(EngineTest, ParlayXAndEventApiShareOneWatchOfATerminal) {
+  EngineEffects a = start(spec("px", {1}));
+  EngineEffects b = start(eventSpec("camara", 1, {S::kReachable}));
+  EXPECT_EQ(a.watch, std::vector<std::string>{keyOf(1)});
+  EXPECT_TRUE(b.watch.empty());
+  EXPECT_EQ(engine_.watchedTerminals(), 1u);
+  status(1, S::kUnreachable, kT0 + 1);
+  EngineEffects change = status(1, S::kReachable, kT0 + 2);
+  ASSERT_EQ(change.deliveries.size(), 2u);
+  EXPECT_TRUE(change.deliveries[0].api.empty());
+  EXPECT_EQ(change.deliveries[1].api, kCamara);
+}
+
 }  // namespace
 }  // namespace px

@@ -138,7 +138,7 @@ TEST(NotificationStoreCalls, MigratesAVersion2File) {
     store.saveCallRegistration(registration(call::RegistrationKind::kNotification, "c", 1));
   }
   sqlite::Db db = sqlite::open(path, SQLITE_OPEN_READONLY);
-  EXPECT_EQ(sqlite::queryInt(db.get(), "PRAGMA user_version"), 3);
+  EXPECT_EQ(sqlite::queryInt(db.get(), "PRAGMA user_version"), 4);  // and on to the current version
   EXPECT_EQ(sqlite::queryInt(db.get(), "SELECT count(*) FROM call_registrations"), 1);
 }
 

@@ -56,6 +56,8 @@ NotificationState fullState(const std::string& requester, const std::string& cor
   s.progress.sent = 7;
   s.progress.lastSentAtMs = 1795536099999;
   s.progress.nextSequence = std::numeric_limits<uint64_t>::max() - 1;  // above INT64_MAX
+  s.spec.api = "camara-device-reachability-status-subscriptions-v0.7";
+  s.spec.extension = "{\"types\":[\"t\"],\"note\":\"tab\there\\nline\"}";
   return s;
 }
 
@@ -67,6 +69,9 @@ NotificationState sparseState(const std::string& requester, const std::string& c
   s.spec.addresses = {{"sip:dave@example.com", "sip:dave@example.com", std::nullopt}};
   return s;
 }
+
+// An outbox entry of `kind` (defined with the outbox tests below).
+Delivery pendingDelivery(Delivery::Kind kind, const std::string& correlator, uint64_t sequence);
 
 void expectSame(const NotificationState& want, const NotificationState& got) {
   const NotificationSpec& w = want.spec;
@@ -88,6 +93,8 @@ void expectSame(const NotificationState& want, const NotificationState& got) {
   EXPECT_EQ(w.createdAtMs, g.createdAtMs);
   EXPECT_EQ(w.expiresAtMs, g.expiresAtMs);
   EXPECT_EQ(w.countLimit, g.countLimit);
+  EXPECT_EQ(w.api, g.api);
+  EXPECT_EQ(w.extension, g.extension);
   EXPECT_EQ(want.progress.sent, got.progress.sent);
   EXPECT_EQ(want.progress.lastSentAtMs, got.progress.lastSentAtMs);
   EXPECT_EQ(want.progress.nextSequence, got.progress.nextSequence);
@@ -334,7 +341,7 @@ TEST(NotificationStoreTest, FlushMakesWritesVisibleToAnotherConnection) {
   sqlite::Db reader = sqlite::open(path, SQLITE_OPEN_READONLY);
   EXPECT_EQ(sqlite::queryInt(reader.get(), "SELECT count(*) FROM notifications"), 2);
   // 3 since call_registrations (Call Notification / Call Direction).
-  EXPECT_EQ(sqlite::queryInt(reader.get(), "PRAGMA user_version"), 3);
+  EXPECT_EQ(sqlite::queryInt(reader.get(), "PRAGMA user_version"), 4);
   // The documented column layout.
   EXPECT_EQ(sqlite::queryText(reader.get(),
                               "SELECT addresses FROM notifications WHERE correlator = 'c-1'"),
@@ -502,10 +509,78 @@ TEST(NotificationStoreTest, MigratesAVersion1File) {
     store.write(std::move(writes));
   }
   sqlite::Db db = sqlite::open(path, SQLITE_OPEN_READONLY);
-  // Migrated to the current version (3: call_registrations too).
-  EXPECT_EQ(sqlite::queryInt(db.get(), "PRAGMA user_version"), 3);
+  // Migrated to the current version (4: call_registrations, the API columns too).
+  EXPECT_EQ(sqlite::queryInt(db.get(), "PRAGMA user_version"), 4);
   EXPECT_EQ(sqlite::queryInt(db.get(), "SELECT count(*) FROM pending_deliveries"), 1);
   EXPECT_EQ(sqlite::queryInt(db.get(), "SELECT count(*) FROM call_registrations"), 0);
+}
+
+// A version 3 file (before CAMARA subscriptions: no api / extension columns) is migrated in
+// place: its notifications are Parlay X ones, its outbox rows are kept and read, reasonless.
+TEST(NotificationStoreTest, MigratesAVersion3File) {
+  TempDir dir;
+  const std::string path = dir.file("n.db");
+  {
+    NotificationStore store(path);
+    NotificationState old = fullState("app1", "c-1");
+    old.spec.api.clear();
+    old.spec.extension.clear();
+    NotificationWrites writes;
+    writes.saves.push_back(old);
+    writes.deliveries.push_back(pendingDelivery(Delivery::Kind::kStatusEnd, "c-1", 5));
+    store.write(std::move(writes));
+  }
+  execRaw(path,
+          "ALTER TABLE notifications DROP COLUMN api; ALTER TABLE notifications DROP COLUMN "
+          "extension; ALTER TABLE pending_deliveries DROP COLUMN api; ALTER TABLE "
+          "pending_deliveries DROP COLUMN extension; ALTER TABLE pending_deliveries DROP COLUMN "
+          "decided_at_ms; PRAGMA user_version = 3");
+  {
+    NotificationStore store(path);
+    const std::vector<NotificationState> loaded = store.loadAll();
+    ASSERT_EQ(loaded.size(), 1u);
+    EXPECT_EQ(loaded[0].spec.api, "");
+    EXPECT_EQ(loaded[0].spec.extension, "");
+    EXPECT_EQ(loaded[0].spec.countLimit, std::numeric_limits<uint32_t>::max());
+    ASSERT_EQ(store.pendingDeliveries().size(), 1u);
+    EXPECT_EQ(store.pendingDeliveries()[0].endReason, Delivery::EndReason::kNone);
+    EXPECT_EQ(store.pendingDeliveries()[0].atMs, 0);
+    store.save(fullState("app1", "c-2"));  // the new columns are written
+  }
+  NotificationStore store(path);
+  const std::vector<NotificationState> loaded = store.loadAll();
+  ASSERT_EQ(loaded.size(), 2u);
+  expectSame(fullState("app1", "c-2"), loaded[1]);
+  sqlite::Db db = sqlite::open(path, SQLITE_OPEN_READONLY);
+  EXPECT_EQ(sqlite::queryInt(db.get(), "PRAGMA user_version"), 4);
+}
+
+// A subscription-ends waiting in the outbox keeps its reason, detail, API fields and time.
+TEST(NotificationStoreOutbox, AnEventApiStatusEndRoundTrips) {
+  TempDir dir;
+  const std::string path = dir.file("n.db");
+  Delivery d = pendingDelivery(Delivery::Kind::kStatusEnd, "c-9", 4);
+  d.endReason = Delivery::EndReason::kTerminated;
+  d.text = "presence server answered 403";
+  d.api = "camara-device-reachability-status-subscriptions-v0.7";
+  d.extension = "{\"sinkCredential\":{\"accessToken\":\"x\"}}";
+  d.atMs = 1795536062345;
+  {
+    NotificationStore store(path);
+    NotificationWrites writes;
+    writes.deliveries.push_back(d);
+    store.write(std::move(writes));
+  }
+  NotificationStore store(path);
+  store.loadAll();
+  ASSERT_EQ(store.pendingDeliveries().size(), 1u);
+  const Delivery& got = store.pendingDeliveries()[0];
+  EXPECT_EQ(got.kind, Delivery::Kind::kStatusEnd);
+  EXPECT_EQ(got.endReason, Delivery::EndReason::kTerminated);
+  EXPECT_EQ(got.text, d.text);
+  EXPECT_EQ(got.api, d.api);
+  EXPECT_EQ(got.extension, d.extension);
+  EXPECT_EQ(got.atMs, d.atMs);
 }
 
 TEST(NotificationStoreTest, RefusesOurFileWithAlteredColumns) {

@@ -5,6 +5,7 @@ import {
   createGateway, createLambdaHandler, Gateway, loadConfig, ParlayxFault, UsageStatus,
   type ApiGatewayProxyEvent, type ApiGatewayProxyResult, type LambdaHandler, type GatewayConfig, type HttpEvent, type HttpHandler, type HttpResponse, type NotificationInfo,
   type PolicyCounter, type SecurityStats, type Status, type StatusData, type UsageRecord, type LogFunction, type LogLevel,
+  type CamaraConnectivity, type CamaraErrorInfo, type CamaraReachabilityStatus,
 } from 'parlayx-gateway';
 
 // An exact type equality, so that a widened or narrowed declaration is caught too.
@@ -42,6 +43,10 @@ async function readme(): Promise<void> {
   void ready; void reasons;
   const adminConfig: { enabled: boolean; port: number; shutdownDeadlineMs: number } = gateway.config.admin;
   void adminConfig;
+  // README "Admin page": its users and whether /metrics needs them.
+  const adminUsers: string[] = Object.keys(gateway.config.admin.users);
+  const metricsBehindAuth: boolean = gateway.config.admin.authenticateMetrics;
+  void adminUsers; void metricsBehindAuth;
 
   // Faults reject with ParlayxFault.
   try {
@@ -231,3 +236,28 @@ async function logging(): Promise<void> {
   void level; void sofia;
 }
 void logging;
+
+// README "CAMARA Device Reachability Status": the camara section, the answer and error bodies.
+async function camara(): Promise<void> {
+  const gateway = await createGateway();
+  const c = gateway.config.camara;
+  const enabled: boolean = c.enabled;
+  const scopes: string[] = c.scopes.getReachabilityStatus;
+  const requester: string | undefined = c.clients['app-1'];
+  const busy: CamaraConnectivity[] = c.connectivity.busy;
+  // @ts-expect-error VOICE is no CAMARA connectivity type
+  const voice: CamaraConnectivity = 'VOICE';
+  const answer = (await (await fetch('http://127.0.0.1:8080/device-reachability-status/v1/retrieve')).json()) as
+    CamaraReachabilityStatus | CamaraErrorInfo;
+  if ('reachable' in answer) {
+    const types: CamaraConnectivity[] | undefined = answer.connectivity;
+    const at: string = answer.lastStatusTime;
+    void types; void at;
+  } else {
+    const code: string = answer.code;
+    const status: number = answer.status;
+    void code; void status;
+  }
+  void enabled; void scopes; void requester; void busy; void voice;
+}
+void camara;
