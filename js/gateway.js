@@ -112,6 +112,8 @@ class Gateway {
             source: `${this.config.camara.basePath === '/' ? '' : this.config.camara.basePath}${SUBSCRIPTIONS_BASE}`,
           }),
         },
+        // Their delivery records name the CAMARA service, as the create record does.
+        services: { [SUBSCRIPTIONS_API]: this.config.camara.serviceName },
       });
       this.core.setDeliveryListener((deliveries) => {
         // Called from the native core's callback: nothing may throw back into it.

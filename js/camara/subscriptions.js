@@ -9,7 +9,8 @@
 // What is decided here is only the request: the device, the sink (the SSRF guard of
 // startNotification), the sink credential, the expiry (camara.subscriptions), the statuses that
 // enter the subscribed state (camara.connectivity), the quota per requester, then the service
-// policy of startNotification and the usage records (SERVICE camara.serviceName).
+// policy of startNotification and the usage records (SERVICE camara.serviceName): create
+// startNotification, delete endNotification, read getNotification, list listNotifications.
 const { randomUUID } = require('node:crypto');
 const { ParlayxFault } = require('../parlayx/faults');
 const { UsageStatus } = require('../usage');
@@ -66,6 +67,11 @@ function createScopesFor(configured, type) {
 /** The 404 of a subscription that is not the requester's (or not at all). */
 function notFound() {
   return new CamaraError('NOT_FOUND', 'The specified resource is not found.', { reason: 'unknownSubscription' });
+}
+
+/** The SVC0002 of an unknown id (not the SVC0001 of a record that could not be written). */
+function isUnknownFault(error) {
+  return error instanceof ParlayxFault && error.messageId === 'SVC0002';
 }
 
 function asCamara(error) {
@@ -176,28 +182,55 @@ class ReachabilitySubscriptionService {
   }
 
   /**
-   * GET /subscriptions/{id}: the requester's own subscription only.
+   * GET /subscriptions/{id}: the requester's own subscription only. Recorded as getNotification
+   * (CORRELATOR the id, TARGET the device's address when found); an unknown id is STATUSCODE
+   * INVALID with SVC0002, as DELETE's.
    * @param {string} id
-   * @param {{ requester: string }} context
-   * @returns {object} the contract's Subscription
+   * @param {{ requester: string, globalId: string }} context
+   * @returns {Promise<object>} the contract's Subscription
    * @throws {CamaraError} 404 NOT_FOUND
    */
-  get(id, context) {
-    const state = this.core.getNotification(context.requester, id);
-    if (state === null || state.api !== SUBSCRIPTIONS_API) throw notFound();
-    return this.view(state);
+  async get(id, context) {
+    let found = null;
+    let unknown = false;
+    const details = () => ({
+      CORRELATOR: id, TARGET: found === null ? undefined : found.addresses.map((a) => a.address).join(','),
+    });
+    try {
+      await recordOperation(this.sink, 'getNotification', context, details, async () => {
+        const state = this.core.getNotification(context.requester, id);
+        if (state === null || state.api !== SUBSCRIPTIONS_API) {
+          unknown = true;
+          throw failure('SVC0002', ['subscriptionId'], UsageStatus.INVALID);
+        }
+        found = state;
+      });
+    } catch (error) {
+      if (unknown && isUnknownFault(error)) throw notFound();
+      throw asCamara(error);
+    }
+    return this.view(found);
   }
 
   /**
-   * GET /subscriptions: the requester's active subscriptions, oldest first.
-   * @param {{ requester: string }} context
-   * @returns {object[]}
+   * GET /subscriptions: the requester's active subscriptions, oldest first. Recorded as
+   * listNotifications (NOTIFICATION_COUNT the number answered).
+   * @param {{ requester: string, globalId: string }} context
+   * @returns {Promise<object[]>}
    */
-  list(context) {
-    return this.core.listNotifications()
-      .filter((n) => n.api === SUBSCRIPTIONS_API && n.requester === context.requester)
-      .sort((a, b) => a.createdAtMs - b.createdAtMs)
-      .map((n) => this.view(n));
+  async list(context) {
+    let subscriptions;
+    const details = () => ({ NOTIFICATION_COUNT: subscriptions === undefined ? '' : String(subscriptions.length) });
+    try {
+      await recordOperation(this.sink, 'listNotifications', context, details, async () => {
+        subscriptions = this.core.listNotifications()
+          .filter((n) => n.api === SUBSCRIPTIONS_API && n.requester === context.requester)
+          .sort((a, b) => a.createdAtMs - b.createdAtMs);
+      });
+    } catch (error) {
+      throw asCamara(error);
+    }
+    return subscriptions.map((n) => this.view(n));
   }
 
   /**
@@ -229,7 +262,7 @@ class ReachabilitySubscriptionService {
           }
         }));
     } catch (error) {
-      if (unknown) throw notFound();
+      if (unknown && isUnknownFault(error)) throw notFound();
       throw asCamara(error);
     }
   }

@@ -17,7 +17,8 @@
 //   5xx are retried after retryBackoffMs, doubled per further attempt up to retryBackoffMaxMs,
 //   until maxAttempts; any other answer fails at once.
 // - Records: <kind>_DeliveryAttempted when an attempt starts and <kind>_DeliveryResult when it
-//   ends, paired by a fresh APP_CORRELATION_ID, with the GLOBALID of the startNotification.
+//   ends, paired by a fresh APP_CORRELATION_ID, with the GLOBALID of the startNotification; a
+//   delivery of another API (delivery.api) carries that API's service as SERVICE (`services`).
 //   Result STATUSCODE: VALID when delivered, FAILED_OPERATION when the attempt failed,
 //   FAILED_SERVICE_NOT_RUNNING when close() aborted it. FAILURE_REASON is 'HTTP <status>',
 //   'TIMEOUT', the socket error code (e.g. ECONNREFUSED, ECONNRESET), 'HPE_INVALID' (a malformed
@@ -117,20 +118,23 @@ class NotificationDelivery {
    *           destinations?: import('../outbound/destinationPolicy').DestinationPolicy,
    *           onUndeliverable?: (delivery: Delivery, reason: string) => void,
    *           onSettled?: (delivery: Delivery) => void, onGivenUp?: (delivery: Delivery) => void,
-   *           renderers?: Record<string, (delivery: Delivery) => { body: string, headers: Record<string, string> }> }} options
+   *           renderers?: Record<string, (delivery: Delivery) => { body: string, headers: Record<string, string> }>,
+   *           services?: Record<string, string> }} options
    *   config: the `notifications.delivery` section; closeGraceMs: how long close() lets attempts
    *   in flight finish before aborting them (default 1000); destinations: the SSRF guard checked
    *   on every new connection; onUndeliverable: told of a delivery whose endpoint can never be
    *   used (its notification should end); onSettled: told of each delivery done for good;
    *   onGivenUp: told of each delivery that will never be delivered (failed for good, not aborted
    *   by close(): the call notifications' 'Error' record); renderers: by delivery.api, the
-   *   body and headers of the deliveries of APIs other than Parlay X
+   *   body and headers of the deliveries of APIs other than Parlay X; services: by delivery.api,
+   *   the SERVICE attribute of its delivery records (a Parlay X delivery, without api, has none)
    */
   constructor({
     config, usage, log = () => {}, closeGraceMs = DEFAULT_CLOSE_GRACE_MS, destinations, onUndeliverable = () => {},
-    onSettled = () => {}, onGivenUp = () => {}, renderers = {},
+    onSettled = () => {}, onGivenUp = () => {}, renderers = {}, services = {},
   }) {
     this.renderers = renderers;
+    this.services = services;
     this.onSettled = onSettled;
     this.onGivenUp = onGivenUp;
     this.settings = config;
@@ -177,7 +181,8 @@ class NotificationDelivery {
         channel = new Channel(key);
         this.channels.set(key, channel);
       }
-      channel.jobs.push(new Job(delivery));
+      const service = delivery.api && Object.hasOwn(this.services, delivery.api) ? this.services[delivery.api] : undefined;
+      channel.jobs.push(new Job(delivery, service));
       this.counters.queued++;
       if (!channel.busy) this.schedule(channel);
     }
@@ -318,11 +323,9 @@ class NotificationDelivery {
       const appCorrelationId = randomUUID();
       job.attempts++;
       this.records.add(d.globalId, job.attemptedType, UsageStatus.VALID, job.attemptedAttributes(appCorrelationId));
-      this.records.add(d.globalId, job.resultType, UsageStatus.FAILED_OPERATION, {
-        FAILURE_REASON: 'INVALID_ENDPOINT',
-        FAILURE_DETAIL: 'the endpoint is not a usable http: or https: URL; notification quarantined',
-        APP_CORRELATION_ID: appCorrelationId,
-      });
+      this.records.add(d.globalId, job.resultType, UsageStatus.FAILED_OPERATION, job.resultAttributes(
+        'INVALID_ENDPOINT', 'the endpoint is not a usable http: or https: URL; notification quarantined', appCorrelationId,
+      ));
       this.log('error', `${d.kind} not delivered: invalid endpoint, notification quarantined`, {
         requester: d.requester, correlator: d.correlator, endpoint: d.endpoint,
       });
@@ -403,8 +406,7 @@ class NotificationDelivery {
     let retryIn = -1;
     if (failure === null) {
       this.counters.delivered++;
-      this.records.add(d.globalId, job.resultType, UsageStatus.VALID,
-        { FAILURE_REASON: '', FAILURE_DETAIL: '', APP_CORRELATION_ID: attempt.appCorrelationId });
+      this.records.add(d.globalId, job.resultType, UsageStatus.VALID, job.resultAttributes('', '', attempt.appCorrelationId));
     } else {
       let detail = `${failure.detail}; attempt ${job.attempts} of ${settings.maxAttempts}`;
       if (failure.retry && job.attempts < settings.maxAttempts && !this.closing) {
@@ -416,7 +418,7 @@ class NotificationDelivery {
       }
       this.records.add(d.globalId, job.resultType,
         failure.aborted ? UsageStatus.FAILED_SERVICE_NOT_RUNNING : UsageStatus.FAILED_OPERATION,
-        { FAILURE_REASON: failure.reason, FAILURE_DETAIL: detail, APP_CORRELATION_ID: attempt.appCorrelationId });
+        job.resultAttributes(failure.reason, detail, attempt.appCorrelationId));
     }
     if (retryIn >= 0) {
       this.counters.retries++;

@@ -8,8 +8,14 @@ const { fillTemplate } = require('../parlayx/faults');
 
 /** A delivery with what every attempt needs, computed once. */
 class Job {
-  constructor(delivery) {
+  /**
+   * @param {import('./index').Delivery} delivery
+   * @param {string} [service] the SERVICE attribute of its records: the service of the
+   *   notification's API (a CAMARA subscription's camara.serviceName); absent for Parlay X
+   */
+  constructor(delivery, service) {
     this.delivery = delivery;
+    this.service = service;
     this.attempts = 0;
     this.request = null; // the whole HTTP request, built when first scheduled (NotificationDelivery.prepare)
     this.target = null; // see NotificationDelivery.targetOf
@@ -17,8 +23,25 @@ class Job {
     this.resultType = `${delivery.kind}_DeliveryResult`;
   }
 
-  /** Attributes of the DeliveryAttempted record, without APP_CORRELATION_ID. */
+  /** Attributes of the DeliveryAttempted record, with SERVICE when the job has one. */
   attemptedAttributes(appCorrelationId) {
+    const attributes = this.ownAttemptedAttributes(appCorrelationId);
+    if (this.service !== undefined) attributes.SERVICE = this.service;
+    return attributes;
+  }
+
+  /**
+   * Attributes of a DeliveryResult record (FAILURE_REASON and FAILURE_DETAIL empty when
+   * delivered), with SERVICE when the job has one.
+   */
+  resultAttributes(failureReason, failureDetail, appCorrelationId) {
+    const attributes = { FAILURE_REASON: failureReason, FAILURE_DETAIL: failureDetail, APP_CORRELATION_ID: appCorrelationId };
+    if (this.service !== undefined) attributes.SERVICE = this.service;
+    return attributes;
+  }
+
+  /** The DeliveryAttempted attributes of the delivery's kind (seeds/004 tables 7, 9, 11). */
+  ownAttemptedAttributes(appCorrelationId) {
     const d = this.delivery;
     switch (d.kind) {
       case 'statusNotification': {

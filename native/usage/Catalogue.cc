@@ -45,9 +45,16 @@ std::vector<AttributeSpec> getStatusAttributes() {
                          req(attr::kTarget)});
 }
 
+// A Terminal Status delivery event's attributes: the table's, then the optional SERVICE of the
+// notification's API (see the header).
+std::vector<AttributeSpec> withService(std::vector<AttributeSpec> attributes) {
+  attributes.push_back(opt(attr::kService));
+  return attributes;
+}
+
 std::vector<AttributeSpec> statusNotificationAttempted() {  // table 7
-  return {req(attr::kCorrelator), req(attr::kTargets), req(attr::kDeliveryStatus),
-          req(attr::kAppCorrelationId)};
+  return withService({req(attr::kCorrelator), req(attr::kTargets), req(attr::kDeliveryStatus),
+                      req(attr::kAppCorrelationId)});
 }
 
 // A call notification's attempt: one called party per notification (seeds/001 has no delivery
@@ -59,6 +66,10 @@ std::vector<AttributeSpec> callNotificationAttempted() {
 std::vector<AttributeSpec> deliveryResult() {  // tables 8, 10, 12
   return {emptyOnSuccess(attr::kFailureReason), emptyOnSuccess(attr::kFailureDetail),
           req(attr::kAppCorrelationId)};
+}
+
+std::vector<AttributeSpec> statusDeliveryResult() {  // tables 8, 10, 12 with SERVICE
+  return withService(deliveryResult());
 }
 
 // seeds/001 table 2; NETWORK_EVENT is fixed by the event type.
@@ -107,28 +118,33 @@ std::vector<EventSpec> makeCatalogue() {
                withExceptions({opt(attr::kAssignmentId), reqMayBeEmpty(attr::kRequester),
                                req(attr::kResponseTime), req(attr::kStartTime),
                                req(attr::kCorrelator), req(attr::kService)})});
+  c.push_back({EventType::kGetNotification, event::kGetNotification, K::kOperation,
+               withExceptions({reqMayBeEmpty(attr::kRequester), req(attr::kResponseTime),
+                               req(attr::kStartTime), req(attr::kCorrelator), req(attr::kService),
+                               opt(attr::kTarget)})});
+  c.push_back({EventType::kListNotifications, event::kListNotifications, K::kOperation,
+               withExceptions({reqMayBeEmpty(attr::kRequester), req(attr::kResponseTime),
+                               req(attr::kStartTime), req(attr::kService),
+                               req(attr::kNotificationCount)})});
   c.push_back({EventType::kStatusNotificationDeliveryAttempted,
                event::kStatusNotificationDeliveryAttempted, K::kDelivery,
                statusNotificationAttempted()});
   c.push_back({EventType::kStatusNotificationDeliveryResult,
-               event::kStatusNotificationDeliveryResult, K::kDelivery, deliveryResult()});
+               event::kStatusNotificationDeliveryResult, K::kDelivery, statusDeliveryResult()});
   c.push_back({EventType::kStatusChangedDeliveryAttempted, event::kStatusChangedDeliveryAttempted,
                K::kDelivery, statusNotificationAttempted()});
   c.push_back({EventType::kStatusChangedDeliveryResult, event::kStatusChangedDeliveryResult,
-               K::kDelivery, deliveryResult()});
-  c.push_back({EventType::kStatusErrorDeliveryAttempted,
-               event::kStatusErrorDeliveryAttempted,
-               K::kDelivery,
-               {req(attr::kCorrelator), reqMayBeEmpty(attr::kTarget), req(attr::kMessageId),
-                req(attr::kReason), req(attr::kAppCorrelationId)}});
+               K::kDelivery, statusDeliveryResult()});
+  c.push_back(
+      {EventType::kStatusErrorDeliveryAttempted, event::kStatusErrorDeliveryAttempted, K::kDelivery,
+       withService({req(attr::kCorrelator), reqMayBeEmpty(attr::kTarget), req(attr::kMessageId),
+                    req(attr::kReason), req(attr::kAppCorrelationId)})});
   c.push_back({EventType::kStatusErrorDeliveryResult, event::kStatusErrorDeliveryResult,
-               K::kDelivery, deliveryResult()});
-  c.push_back({EventType::kStatusEndDeliveryAttempted,
-               event::kStatusEndDeliveryAttempted,
-               K::kDelivery,
-               {req(attr::kCorrelator), req(attr::kAppCorrelationId)}});
+               K::kDelivery, statusDeliveryResult()});
+  c.push_back({EventType::kStatusEndDeliveryAttempted, event::kStatusEndDeliveryAttempted,
+               K::kDelivery, withService({req(attr::kCorrelator), req(attr::kAppCorrelationId)})});
   c.push_back({EventType::kStatusEndDeliveryResult, event::kStatusEndDeliveryResult, K::kDelivery,
-               deliveryResult()});
+               statusDeliveryResult()});
   c.push_back({EventType::kStartCallNotification, event::kStartCallNotification, K::kOperation,
                startCallAttributes()});
   c.push_back({EventType::kStopCallNotification, event::kStopCallNotification, K::kOperation,

@@ -34,6 +34,18 @@
 //   statusNotification_* (TARGETS: the called party).
 // - statusChanged_DeliveryAttempted/_DeliveryResult (seeds/000) are the TWSS names of the same
 //   deliveries as statusNotification_*; they carry the statusNotification_* attributes.
+// - getNotification / listNotifications (not in the seeds): reading the notification registry, one
+//   notification or the requester's list (CAMARA GET .../subscriptions/{id} and GET
+//   .../subscriptions; the SOAP interface has no read). Named like the operations they read
+//   (startNotification / endNotification) and the core calls; they carry endNotification's
+//   common attributes (REQUESTER, RESPONSE_TIME, START_TIME, SERVICE) and table 6 on failures.
+//   getNotification: CORRELATOR (the id asked for) and TARGET (optional: the notification's
+//   addresses, comma-separated, written when it was found); an unknown id is status INVALID with
+//   SVC0002. listNotifications: NOTIFICATION_COUNT, the number of notifications answered.
+// - The Terminal Status delivery events (statusNotification_*, statusChanged_*, statusError_*,
+//   statusEnd_*) may carry SERVICE (optional, after the table's attributes): the service of the
+//   notification's API when it is not Parlay X (a CAMARA subscription: camara.serviceName), so a
+//   delivery names its service without the start record. Parlay X deliveries leave it out.
 // - Values are strings; use formatUtcTime for START_TIME / NOTIFICATION_EXPIRES_AT and
 //   formatDurationMs for RESPONSE_TIME / DURATION / FREQUENCY so every record reads alike.
 #pragma once
@@ -56,6 +68,9 @@ enum class EventType {
   kGetStatusForGroup,
   kStartNotification,
   kEndNotification,
+  // Reading the notification registry (CAMARA subscriptions' GET).
+  kGetNotification,
+  kListNotifications,
   kStatusNotificationDeliveryAttempted,
   kStatusNotificationDeliveryResult,
   kStatusChangedDeliveryAttempted,
@@ -100,6 +115,8 @@ inline constexpr std::string_view kGetStatus = "getStatus";
 inline constexpr std::string_view kGetStatusForGroup = "getStatusForGroup";
 inline constexpr std::string_view kStartNotification = "startNotification";
 inline constexpr std::string_view kEndNotification = "endNotification";
+inline constexpr std::string_view kGetNotification = "getNotification";
+inline constexpr std::string_view kListNotifications = "listNotifications";
 inline constexpr std::string_view kStatusNotificationDeliveryAttempted =
     "statusNotification_DeliveryAttempted";
 inline constexpr std::string_view kStatusNotificationDeliveryResult =
@@ -160,6 +177,7 @@ inline constexpr std::string_view kCorrelator = "CORRELATOR";
 inline constexpr std::string_view kNotificationEndpoint = "NOTIFICATION_ENDPOINT";
 inline constexpr std::string_view kFrequency = "FREQUENCY";
 inline constexpr std::string_view kNotificationLimit = "NOTIFICATION LIMIT";  // sic: a space
+inline constexpr std::string_view kNotificationCount = "NOTIFICATION_COUNT";  // not in the seeds
 inline constexpr std::string_view kFailureReason = "FAILURE_REASON";
 inline constexpr std::string_view kFailureDetail = "FAILURE_DETAIL";
 inline constexpr std::string_view kErrorType = "ERROR_TYPE";

@@ -208,11 +208,13 @@ describe('the lifecycle', () => {
       data: { subscriptionId: id, terminationReason: 'SUBSCRIPTION_DELETED', device: { phoneNumber: device.phoneNumber } },
     });
     expect(ends.headers.authorization).toBe('Bearer sink-token-123');
-    expect((await call('GET', `${BASE}/${id}`)).status).toBe(404);
+    const gone = await call('GET', `${BASE}/${id}`);
+    expect(gone.status).toBe(404);
     expect((await call('DELETE', `${BASE}/${id}`)).status).toBe(404);
     await waitUntil(() => fixture.gateway.core.stats().watchedTerminals === 0, 'the terminal to be unwatched');
 
     // Usage records: create and delete, SERVICE the CAMARA one; the deliveries under the GLOBALID.
+    await fixture.gateway.delivery.settled();
     const records = await fixture.gateway.usage.query({ globalId: created.headers.get('x-parlayx-global-id') });
     const types = records.map((r) => r.eventType);
     expect(types).toContain('startNotification');
@@ -223,6 +225,26 @@ describe('the lifecycle', () => {
     const end = await fixture.gateway.usage.query({ globalId: deleted.headers.get('x-parlayx-global-id') });
     expect(end[0]).toMatchObject({ eventType: 'endNotification', statusCode: 0 });
     expect(end[0].attributes).toMatchObject({ SERVICE: 'CAMARA_DRS_SIP', CORRELATOR: id });
+    // Every delivery record (two events and subscription-ends, attempted and result) names the
+    // CAMARA service itself, not only through the create's GLOBALID.
+    const deliveries = records.filter((r) => /_Delivery(Attempted|Result)$/.test(r.eventType));
+    expect(deliveries).toHaveLength(6);
+    for (const r of deliveries) expect(r.attributes.SERVICE).toBe('CAMARA_DRS_SIP');
+
+    // GET: one getNotification record each, the 404 one INVALID with SVC0002.
+    const [read] = await fixture.gateway.usage.query({ globalId: got.headers.get('x-parlayx-global-id') });
+    expect(read).toMatchObject({ eventType: 'getNotification', statusCode: 0 });
+    expect(read.attributes).toEqual({
+      REQUESTER: 'acme', RESPONSE_TIME: expect.stringMatching(/^\d+$/), START_TIME: expect.any(String),
+      CORRELATOR: id, SERVICE: 'CAMARA_DRS_SIP', TARGET: `tel:${device.phoneNumber}`,
+    });
+    const goneRecords = await fixture.gateway.usage.query({ globalId: gone.headers.get('x-parlayx-global-id') });
+    expect(goneRecords).toHaveLength(1);
+    expect(goneRecords[0]).toMatchObject({ eventType: 'getNotification', statusCode: 13, status: 'INVALID' });
+    expect(goneRecords[0].attributes).toMatchObject({
+      REQUESTER: 'acme', CORRELATOR: id, SERVICE: 'CAMARA_DRS_SIP', FAILURE_REASON: 'SVC0002', ERROR_TYPE: 'ServiceException',
+    });
+    expect(goneRecords[0].attributes.TARGET).toBeUndefined();
   });
 
   test('initialEvent: the current state is reported at once; subscriptionMaxEvents reached: subscription-ends and gone', async () => {
@@ -286,7 +308,17 @@ describe('ownership and listing', () => {
     expect(list.status).toBe(200);
     expect(list.body.map((s) => s.id)).toContain(mine.body.id);
     expect(list.body.map((s) => s.id)).not.toContain(theirs.body.id);
-    expect((await call('GET', `${BASE}/${theirs.body.id}`)).status).toBe(404);
+    const [listed] = await fixture.gateway.usage.query({ globalId: list.headers.get('x-parlayx-global-id') });
+    expect(listed).toMatchObject({ eventType: 'listNotifications', statusCode: 0 });
+    expect(listed.attributes).toMatchObject({
+      REQUESTER: 'acme', SERVICE: 'CAMARA_DRS_SIP', NOTIFICATION_COUNT: String(list.body.length),
+    });
+    const theirsRead = await call('GET', `${BASE}/${theirs.body.id}`);
+    expect(theirsRead.status).toBe(404);
+    // Another requester's subscription is unknown to this one, in its record too.
+    const [refusedRead] = await fixture.gateway.usage.query({ globalId: theirsRead.headers.get('x-parlayx-global-id') });
+    expect(refusedRead).toMatchObject({ eventType: 'getNotification', statusCode: 13 });
+    expect(refusedRead.attributes).toMatchObject({ REQUESTER: 'acme', CORRELATOR: theirs.body.id, FAILURE_REASON: 'SVC0002' });
     const refused = await call('DELETE', `${BASE}/${theirs.body.id}`);
     expect(refused.status).toBe(404);
     expect(refused.body).toEqual({ status: 404, code: 'NOT_FOUND', message: expect.any(String) });
@@ -333,6 +365,19 @@ describe('one SIP subscription per terminal, whatever API asked', () => {
     expectEvent(event, { type: DATA, id: created.body.id, phoneNumber: device.phoneNumber });
     const [parlayx] = await app.waitFor('px-shared', 1);
     expect(parlayx).toMatchObject({ kind: 'statusNotification', statuses: [{ address: `tel:${device.phoneNumber}`, status: 'Reachable' }] });
+    // The delivery records of the same change: the CAMARA one names its service, the Parlay X
+    // one is as before (its service is the record's SERVICE column; no SERVICE attribute).
+    await fixture.gateway.delivery.settled();
+    const attempts = await fixture.gateway.usage.query({ eventType: 'statusNotification_DeliveryAttempted' });
+    const camaraAttempt = attempts.find((r) => r.attributes.CORRELATOR === created.body.id);
+    expect(camaraAttempt.attributes.SERVICE).toBe('CAMARA_DRS_SIP');
+    const parlayxAttempts = attempts.filter((r) => r.attributes.CORRELATOR === 'px-shared');
+    expect(parlayxAttempts).toHaveLength(1);
+    expect(Object.keys(parlayxAttempts[0].attributes)).toEqual(['CORRELATOR', 'TARGETS', 'DELIVERY_STATUS', 'APP_CORRELATION_ID']);
+    const parlayxResults = (await fixture.gateway.usage.query({ globalId: parlayxAttempts[0].globalId }))
+      .filter((r) => r.eventType === 'statusNotification_DeliveryResult');
+    expect(parlayxResults).toHaveLength(1);
+    expect(Object.keys(parlayxResults[0].attributes)).toEqual(['FAILURE_REASON', 'FAILURE_DETAIL', 'APP_CORRELATION_ID']);
     expect(fixture.gateway.core.stats().subscribeRequests).toBe(before.subscribeRequests + 1);
 
     expect((await call('DELETE', `${BASE}/${created.body.id}`)).status).toBe(204);

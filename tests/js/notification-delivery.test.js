@@ -126,6 +126,8 @@ function delivery(options = {}) {
     usage: options.usage || usage,
     log: (level, message, extra) => logs.push({ level, message, extra }),
     closeGraceMs: options.closeGraceMs,
+    renderers: options.renderers,
+    services: options.services,
   });
   instance.logs = logs;
   cleanups.push(() => instance.close());
@@ -252,6 +254,52 @@ describe('the SOAP requests', () => {
     expect(ends).toHaveLength(1);
     expect(Object.keys(ends[0].attempted.attributes)).toEqual(['CORRELATOR', 'APP_CORRELATION_ID']);
     expect(ends[0].result.statusCode).toBe(0);
+  });
+});
+
+describe('deliveries of another API (delivery.api)', () => {
+  test('its renderer writes the request; its records carry the API\'s SERVICE (services), a Parlay X delivery\'s none', async () => {
+    const answers = ['HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n', 'HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n'];
+    const app = await startRawApp((index) => ({ pieces: [answers[Math.min(index, 1)]] }));
+    const d = delivery({
+      renderers: {
+        'event-api': (x) => ({ body: JSON.stringify({ kind: x.kind }), headers: { 'Content-Type': 'application/json' } }),
+        'other-api': () => ({ body: '{}', headers: {} }),
+      },
+      services: { 'event-api': 'EVENT_SERVICE' },
+    });
+    const globalId = randomUUID();
+    const base = { requester: 'r', endpoint: app.url, globalId, extension: '{}' };
+    d.enqueue([
+      { ...base, kind: 'statusNotification', correlator: 'ev-1', sequence: 1, api: 'event-api',
+        statuses: [{ address: 'tel:+15550001', status: 'Reachable' }] },
+    ]);
+    await d.settled();
+    d.enqueue([{ ...base, kind: 'statusEnd', correlator: 'ev-1', sequence: 2, api: 'event-api', endReason: 'deleted' }]);
+    await d.settled();
+    d.enqueue([{ ...base, kind: 'statusEnd', correlator: 'other-1', sequence: 1, api: 'other-api', endReason: 'deleted' }]);
+    await d.settled();
+    expect(app.requests[0]).toMatch(/\r\nContent-Type: application\/json\r\n/);
+    expect(app.requests[0]).not.toMatch(/SOAPAction/);
+
+    const [notified] = await attemptsOf(globalId);
+    expect(notified.attempted.attributes).toEqual({
+      CORRELATOR: 'ev-1', TARGETS: 'tel:+15550001', DELIVERY_STATUS: 'Reachable',
+      APP_CORRELATION_ID: notified.attempted.attributes.APP_CORRELATION_ID, SERVICE: 'EVENT_SERVICE',
+    });
+    expect(notified.result).toMatchObject({ statusCode: 0 });
+    expect(notified.result.attributes).toEqual({
+      FAILURE_REASON: '', FAILURE_DETAIL: '', APP_CORRELATION_ID: notified.attempted.attributes.APP_CORRELATION_ID, SERVICE: 'EVENT_SERVICE',
+    });
+    // A failed attempt's result names the service too; an API without a service gets none.
+    const ends = await attemptsOf(globalId, 'statusEnd');
+    expect(ends).toHaveLength(2);
+    const ended = ends.find((a) => a.attempted.attributes.CORRELATOR === 'ev-1');
+    expect(ended.attempted.attributes.SERVICE).toBe('EVENT_SERVICE');
+    expect(ended.result).toMatchObject({ statusCode: 11, attributes: { FAILURE_REASON: 'HTTP 400', SERVICE: 'EVENT_SERVICE' } });
+    const other = ends.find((a) => a.attempted.attributes.CORRELATOR === 'other-1');
+    expect(Object.keys(other.attempted.attributes)).toEqual(['CORRELATOR', 'APP_CORRELATION_ID']);
+    expect(Object.keys(other.result.attributes)).toEqual(['FAILURE_REASON', 'FAILURE_DETAIL', 'APP_CORRELATION_ID']);
   });
 });
 

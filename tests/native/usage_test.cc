@@ -200,9 +200,11 @@ TEST(CatalogueTest, EveryEventTypeWithTheSourceAttributeNames) {
   const V getStatus =
       plusEx({"ASSIGNMENT_ID", "REQUESTER", "RESPONSE_TIME", "START_TIME", "SERVICE", "TARGET"});
   const V callAttempted = {"CORRELATOR", "CALLED_PARTY", "APP_CORRELATION_ID"};
-  const V notificationAttempted = {"CORRELATOR", "TARGETS", "DELIVERY_STATUS",
-                                   "APP_CORRELATION_ID"};
+  // Terminal Status deliveries: the table's attributes, then the optional SERVICE of the API.
+  const V notificationAttempted = {"CORRELATOR", "TARGETS", "DELIVERY_STATUS", "APP_CORRELATION_ID",
+                                   "SERVICE"};
   const V result = {"FAILURE_REASON", "FAILURE_DETAIL", "APP_CORRELATION_ID"};
+  const V statusResult = {"FAILURE_REASON", "FAILURE_DETAIL", "APP_CORRELATION_ID", "SERVICE"};
   const V callEvent = {"CODE",   "CALL_NOTIFICATION", "CORRELATOR",
                        "CALLER", "CALLED_PARTY",      "NETWORK_EVENT"};
   const V directionEvent = {"CODE",         "CALL_DIRECTION", "CORRELATOR", "CALLER",
@@ -216,15 +218,19 @@ TEST(CatalogueTest, EveryEventTypeWithTheSourceAttributeNames) {
                "NOTIFICATION_ENDPOINT", "FREQUENCY", "NOTIFICATION LIMIT"})},
       {"endNotification", plusEx({"ASSIGNMENT_ID", "REQUESTER", "RESPONSE_TIME", "START_TIME",
                                   "CORRELATOR", "SERVICE"})},
+      {"getNotification",
+       plusEx({"REQUESTER", "RESPONSE_TIME", "START_TIME", "CORRELATOR", "SERVICE", "TARGET"})},
+      {"listNotifications",
+       plusEx({"REQUESTER", "RESPONSE_TIME", "START_TIME", "SERVICE", "NOTIFICATION_COUNT"})},
       {"statusNotification_DeliveryAttempted", notificationAttempted},
-      {"statusNotification_DeliveryResult", result},
+      {"statusNotification_DeliveryResult", statusResult},
       {"statusChanged_DeliveryAttempted", notificationAttempted},
-      {"statusChanged_DeliveryResult", result},
+      {"statusChanged_DeliveryResult", statusResult},
       {"statusError_DeliveryAttempted",
-       {"CORRELATOR", "TARGET", "MESSAGE_ID", "REASON", "APP_CORRELATION_ID"}},
-      {"statusError_DeliveryResult", result},
-      {"statusEnd_DeliveryAttempted", {"CORRELATOR", "APP_CORRELATION_ID"}},
-      {"statusEnd_DeliveryResult", result},
+       {"CORRELATOR", "TARGET", "MESSAGE_ID", "REASON", "APP_CORRELATION_ID", "SERVICE"}},
+      {"statusError_DeliveryResult", statusResult},
+      {"statusEnd_DeliveryAttempted", {"CORRELATOR", "APP_CORRELATION_ID", "SERVICE"}},
+      {"statusEnd_DeliveryResult", statusResult},
       {"startCallNotification",
        {"CODE", "REQUESTER", "METHOD", "CORRELATOR", "CALLED_PARTY", "CALL_EVENTS"}},
       {"stopCallNotification", {"CODE", "REQUESTER", "METHOD", "CORRELATOR", "CALL_EVENTS"}},
@@ -276,6 +282,9 @@ TEST(CatalogueTest, ConstantsMatchTheTable) {
   EXPECT_EQ(eventTypeName(EventType::kStatusChangedDeliveryResult),
             event::kStatusChangedDeliveryResult);
   EXPECT_EQ(eventTypeName(EventType::kNotifyNoAnswer), event::kNotifyNoAnswer);
+  EXPECT_EQ(eventTypeName(EventType::kGetNotification), "getNotification");
+  EXPECT_EQ(eventTypeName(EventType::kListNotifications), "listNotifications");
+  EXPECT_EQ(attr::kNotificationCount, "NOTIFICATION_COUNT");
 }
 
 TEST(CatalogueTest, ExceptionAttributesOnlyOnTerminalStatusOperations) {
@@ -285,7 +294,8 @@ TEST(CatalogueTest, ExceptionAttributesOnlyOnTerminalStatusOperations) {
                     [](const AttributeSpec& a) { return a.presence == Presence::kFailureOnly; });
     const bool tsOperation =
         spec.type == EventType::kGetStatus || spec.type == EventType::kGetStatusForGroup ||
-        spec.type == EventType::kStartNotification || spec.type == EventType::kEndNotification;
+        spec.type == EventType::kStartNotification || spec.type == EventType::kEndNotification ||
+        spec.type == EventType::kGetNotification || spec.type == EventType::kListNotifications;
     EXPECT_EQ(hasFailureOnly, tsOperation) << spec.name;
   }
 }
@@ -406,6 +416,54 @@ TEST(CatalogueTest, DeliveryResultFailureFieldsEmptyOnSuccess) {
   // A delivery does not relax required attributes on failure.
   b.set(attr::kAppCorrelationId, "");
   EXPECT_THROW(b.build(UsageStatus::kFailedOperation), std::invalid_argument);
+}
+
+TEST(CatalogueTest, ReadingNotifications) {
+  ServiceDataBuilder get(EventType::kGetNotification);
+  get.set(attr::kRequester, "acme").setDurationMs(attr::kResponseTime, 1);
+  get.setTime(attr::kStartTime, 0).set(attr::kCorrelator, "s-1").set(attr::kService, "CAMARA");
+  // TARGET is written only when the notification was found.
+  EXPECT_EQ(get.build(UsageStatus::kValid),
+            "REQUESTER=acme;RESPONSE_TIME=1;START_TIME=1970-01-01T00:00:00.000Z;CORRELATOR=s-1;"
+            "SERVICE=CAMARA");
+  get.set(attr::kTarget, "tel:+1555");
+  EXPECT_NE(get.build(UsageStatus::kValid).find(";TARGET=tel:+1555"), std::string::npos);
+  // An unknown id: INVALID with the table-6 attributes.
+  ServiceDataBuilder unknown(EventType::kGetNotification);
+  unknown.set(attr::kRequester, "acme").setDurationMs(attr::kResponseTime, 1);
+  unknown.setTime(attr::kStartTime, 0).set(attr::kCorrelator, "nope").set(attr::kService, "C");
+  unknown.set(attr::kFailureReason, "SVC0002").set(attr::kFailureDetail, "x");
+  unknown.set(attr::kErrorType, "ServiceException");
+  EXPECT_NO_THROW(unknown.build(UsageStatus::kInvalid));
+  EXPECT_THROW(unknown.build(UsageStatus::kValid), std::invalid_argument);
+
+  ServiceDataBuilder list(EventType::kListNotifications);
+  list.set(attr::kRequester, "acme").setDurationMs(attr::kResponseTime, 0);
+  list.setTime(attr::kStartTime, 0).set(attr::kService, "CAMARA");
+  EXPECT_THROW(list.build(UsageStatus::kValid), std::invalid_argument);  // no count
+  list.set(attr::kNotificationCount, "0");
+  EXPECT_NE(list.build(UsageStatus::kValid).find(";NOTIFICATION_COUNT=0"), std::string::npos);
+  EXPECT_THROW(list.set(attr::kCorrelator, "c"), std::invalid_argument);
+}
+
+TEST(CatalogueTest, TerminalStatusDeliveriesMayNameTheirService) {
+  ServiceDataBuilder attempted(EventType::kStatusNotificationDeliveryAttempted);
+  attempted.set(attr::kCorrelator, "c").set(attr::kTargets, "tel:+1");
+  attempted.set(attr::kDeliveryStatus, "Reachable").set(attr::kAppCorrelationId, "7");
+  EXPECT_EQ(attempted.build(UsageStatus::kValid),
+            "CORRELATOR=c;TARGETS=tel:+1;DELIVERY_STATUS=Reachable;APP_CORRELATION_ID=7");
+  attempted.set(attr::kService, "CAMARA_DRS_SIP");
+  EXPECT_EQ(attempted.build(UsageStatus::kValid),
+            "CORRELATOR=c;TARGETS=tel:+1;DELIVERY_STATUS=Reachable;APP_CORRELATION_ID=7;"
+            "SERVICE=CAMARA_DRS_SIP");
+  ServiceDataBuilder result(EventType::kStatusEndDeliveryResult);
+  result.set(attr::kFailureReason, "").set(attr::kFailureDetail, "");
+  result.set(attr::kAppCorrelationId, "7").set(attr::kService, "CAMARA_DRS_SIP");
+  EXPECT_EQ(result.build(UsageStatus::kValid),
+            "FAILURE_REASON=;FAILURE_DETAIL=;APP_CORRELATION_ID=7;SERVICE=CAMARA_DRS_SIP");
+  // Call notification deliveries do not: a call registration is Parlay X only.
+  EXPECT_THROW(ServiceDataBuilder(EventType::kNotifyBusyDeliveryResult).set(attr::kService, "x"),
+               std::invalid_argument);
 }
 
 TEST(CatalogueTest, StatusErrorTargetMayBeEmpty) {
