@@ -3,6 +3,7 @@
 // getStatus throughput and latency, on demand (not part of CI):
 //   node bench/getstatus.js [--duration 10] [--connections 16,64,128,256] [--durability durable|batched]
 //                           [--auth basic|none]   (basic: every request authenticated by HTTP Basic)
+//                           [--camara on|off] [--camara-alg ES256|RS256|EdDSA]
 // 1. A SIPp UAS stands in for the presence server (200 + NOTIFY with a PIDF document).
 // 2. Direct limit: a SIPp UAC fetches from that UAS as fast as it can (SUBSCRIBE/200/NOTIFY/200).
 // 3. The gateway runs in its own process (js/cli.js serve); wrk drives SOAP getStatus over
@@ -13,6 +14,11 @@
 //    getStatus is printed as a multiple of their sum.
 // 5. The same load on a terminal a running notification watches, answered from its last NOTIFY
 //    without SIP (presence.answerFromSubscriptions), beside the bare HTTP limit.
+// 6. CAMARA (issue 16; --camara on, the default): right after the ladder, the same wrk at the
+//    peak's connections POSTs Device Reachability Status retrieve to the same gateway process
+//    (same UAS, same requester, one long-lived bearer token), beside a bare node:http server
+//    answering the gateway's JSON with the same request; rps, latency, CPU per request and the
+//    ratio CAMARA/getStatus.
 // Prints getStatus/s, p50/p99 latency, and the ratio to the direct rate.
 const fs = require('node:fs');
 const os = require('node:os');
@@ -25,6 +31,7 @@ const { pacedLoad } = require('./paced');
 const { cpuSeconds, threadCpuSeconds, threadCpuPerOperation } = require('./procstat');
 const { hashPassword } = require('../js/auth/passwordHash');
 const { basicAuthorization } = require('../js/auth/basic');
+const jose = require('jose');
 
 const { values } = parseArgs({
   options: {
@@ -33,8 +40,12 @@ const { values } = parseArgs({
     'fetch-timeout': { type: 'string', default: '1000' },
     durability: { type: 'string', default: 'durable' },
     auth: { type: 'string', default: 'basic' },
+    camara: { type: 'string', default: 'on' },
+    'camara-alg': { type: 'string', default: 'ES256' },
   },
 });
+if (!['on', 'off'].includes(values.camara)) throw new Error('--camara takes on or off');
+const CAMARA = values.camara === 'on';
 const DURATION = Number(values.duration);
 const CONNECTIONS = values.connections.split(',').map(Number);
 // The benchmark requester: every request pays authentication and the policy as in production.
@@ -46,6 +57,16 @@ const BODY = `<?xml version="1.0" encoding="UTF-8"?>
 <soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:loc="http://www.csapi.org/schema/parlayx/terminal_status/v2_3/local">
 <soapenv:Body><loc:getStatus><loc:address>sip:alice@example.test</loc:address></loc:getStatus></soapenv:Body>
 </soapenv:Envelope>`;
+
+// CAMARA phase: the bench's issuer and its token client, mapped to the requester `bench`
+// (camara.clients), so retrieve pays the same policy as getStatus. The device's number becomes
+// sip:+15550100@example.test;user=phone (sip.telDomain's default), which the fetch UAS answers
+// like alice (it answers every Request-URI with an open PIDF).
+const CAMARA_ISSUER = 'https://issuer.bench.test';
+const CAMARA_AUDIENCE = 'parlayx-gateway-bench';
+const CAMARA_CLIENT = 'bench-app';
+const CAMARA_BODY = JSON.stringify({ device: { phoneNumber: '+15550100' } });
+const CAMARA_PATH = '/device-reachability-status/v1/retrieve'; // camara.basePath "/"
 
 // One SIPp UAC run at a fixed call rate; returns the achieved rate and the failures.
 function sippUacRun(uasPort, uacPort, rate, seconds) {
@@ -75,20 +96,29 @@ function sippUacRun(uasPort, uacPort, rate, seconds) {
 }
 
 // The HTTP limit: node:http answering every POST with a canned getStatusResponse of the
-// gateway's size, in its own process, driven by the same wrk, body and connections.
+// gateway's size, in its own process, driven by the same wrk, body and connections. The CAMARA
+// phase gives it the gateway's JSON answer and headers instead (PX_BARE_BODY, PX_BARE_HEADERS).
+const BARE_SOAP_RESPONSE = '<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body><ns2:getStatusResponse xmlns:ns2="http://www.csapi.org/schema/parlayx/terminal_status/v2_3/local"><ns2:result>Reachable</ns2:result></ns2:getStatusResponse></soapenv:Body></soapenv:Envelope>';
 const BARE_SERVER = `
 const http = require('node:http');
-const body = Buffer.from('<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body><ns2:getStatusResponse xmlns:ns2="http://www.csapi.org/schema/parlayx/terminal_status/v2_3/local"><ns2:result>Reachable</ns2:result></ns2:getStatusResponse></soapenv:Body></soapenv:Envelope>');
+const body = Buffer.from(process.env.PX_BARE_BODY);
+const headers = JSON.parse(process.env.PX_BARE_HEADERS || 'null');
 const server = http.createServer((req, res) => {
   req.resume();
-  req.on('end', () => res.end(body));
+  req.on('end', () => {
+    if (headers) res.writeHead(200, headers);
+    res.end(body);
+  });
 });
 server.keepAliveTimeout = 60000;
 server.listen(0, '127.0.0.1', () => console.log('ready ' + server.address().port));
 `;
 
-async function startBareHttp() {
-  const child = spawn(process.execPath, ['-e', BARE_SERVER], { stdio: ['ignore', 'pipe', 'inherit'] });
+async function startBareHttp({ body = BARE_SOAP_RESPONSE, headers = null } = {}) {
+  const child = spawn(process.execPath, ['-e', BARE_SERVER], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, PX_BARE_BODY: body, PX_BARE_HEADERS: headers ? JSON.stringify(headers) : '' },
+  });
   const port = await new Promise((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`bare HTTP server exited with ${code}`)));
     child.stdout.on('data', (chunk) => {
@@ -117,11 +147,16 @@ async function directRate(uasPort) {
 
 // Peak throughput: wrk (C, one thread) costs the shared 2 cores far less per request than a JS
 // load generator, so more of the machine goes to the gateway under test.
-function runWrk(url, connections, bodyFile, seconds = DURATION) {
+// headers: the Authorization (default the SOAP requester's) and the Content-Type ('' = SOAP's).
+function runWrk(url, connections, bodyFile, seconds = DURATION, { authorization = AUTHORIZATION, contentType = '' } = {}) {
   const result = spawnSync('wrk', [
     '-t1', `-c${connections}`, `-d${seconds}s`, '--latency', '--timeout', '5s',
     '-s', path.join(__dirname, 'wrk-getstatus.lua'), url,
-  ], { encoding: 'utf8', env: { ...process.env, PX_BENCH_BODY: bodyFile, PX_BENCH_AUTHORIZATION: AUTHORIZATION }, timeout: (seconds + 30) * 1000 });
+  ], {
+    encoding: 'utf8',
+    env: { ...process.env, PX_BENCH_BODY: bodyFile, PX_BENCH_AUTHORIZATION: authorization, PX_BENCH_CONTENT_TYPE: contentType },
+    timeout: (seconds + 30) * 1000,
+  });
   if (result.status !== 0) throw new Error(`wrk failed: ${result.stderr || result.stdout}`);
   const out = result.stdout;
   const ms = (label) => {
@@ -134,19 +169,43 @@ function runWrk(url, connections, bodyFile, seconds = DURATION) {
     p50: ms('50'), p99: ms('99'),
     non2xx: Number((/Non-2xx or 3xx responses:\s+(\d+)/.exec(out) || [0, 0])[1]),
     errors: (/Socket errors:.*/.exec(out) || [''])[0],
+    timeouts: Number((/Socket errors:.*timeout (\d+)/.exec(out) || [0, 0])[1]),
   };
 }
 
-async function startGatewayProcess(uasPort) {
+// The CAMARA issuer of the run: a key pair of --camara-alg, its JWKS in `dir`, and one access
+// token for the bench's client, valid for a day (a client reuses its token; the gateway verifies
+// it on every request, it keeps no cache of verified tokens).
+async function createBenchIssuer(dir) {
+  const alg = values['camara-alg'];
+  const { publicKey, privateKey } = await jose.generateKeyPair(alg, alg === 'EdDSA' ? { crv: 'Ed25519' } : {});
+  const jwksFile = path.join(dir, 'jwks.json');
+  fs.writeFileSync(jwksFile, JSON.stringify({ keys: [{ ...(await jose.exportJWK(publicKey)), kid: 'bench-1', alg, use: 'sig' }] }));
+  const token = await new jose.SignJWT({ scope: 'device-reachability-status:read', client_id: CAMARA_CLIENT })
+    .setProtectedHeader({ alg, kid: 'bench-1' })
+    .setIssuer(CAMARA_ISSUER).setAudience(CAMARA_AUDIENCE).setSubject(CAMARA_CLIENT)
+    .setIssuedAt().setExpirationTime('24h')
+    .sign(privateKey);
+  return { alg, jwksFile, authorization: `Bearer ${token}` };
+}
+
+// issuer: createBenchIssuer()'s, to serve CAMARA retrieve with it (null: CAMARA off).
+async function startGatewayProcess(uasPort, issuer = null) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'px-bench-gw-'));
   const httpPort = await freePort();
   const sipPort = await freePort();
   const config = path.join(dir, 'gateway.yaml');
   // One load generator stands for many clients: the per-source cap must not refuse its sockets.
   fs.writeFileSync(config, `http:\n  port: ${httpPort}\n  keepAliveTimeoutMs: 30000\n  maxConnections: 4096\n  maxConnectionsPerSource: 4096\nsip:\n  port: ${sipPort}\n  presenceServerUri: "sip:127.0.0.1:${uasPort}"\npresence:\n  fetchTimeoutMs: ${values['fetch-timeout']}\n`
-    + (values.auth === 'basic'
+    // No policy section: no pacer, admission limit, address plan or shaping refuses at bench rates.
+    + (values.auth === 'basic' || issuer
       ? `requesters:\n  bench:\n    passwordHash: "${await hashPassword(BENCH_PASSWORD)}"\n`
-      : 'authentication:\n  required: false\n')
+      : '')
+    + (values.auth === 'basic' ? '' : 'authentication:\n  required: false\n')
+    + (issuer
+      ? `camara:\n  enabled: true\n  auth:\n    issuer: "${CAMARA_ISSUER}"\n    audience: "${CAMARA_AUDIENCE}"\n`
+        + `    jwksFile: ${issuer.jwksFile}\n  clients:\n    ${CAMARA_CLIENT}: bench\n`
+      : '')
     + `usage:\n  database: ${path.join(dir, 'usage.db')}\n  durability: ${values.durability}\n`
     // The watched phase's notification endpoint is on loopback (never called).
     + `outbound:\n  allow: ["127.0.0.0/8"]\nnotifications:\n  database: ${path.join(dir, 'notifications.db')}\n`
@@ -177,6 +236,7 @@ async function startGatewayProcess(uasPort) {
   });
   return {
     endpoint: `http://127.0.0.1:${httpPort}/parlayx/TerminalStatusService/services/TerminalStatus`,
+    camaraUrl: `http://127.0.0.1:${httpPort}${CAMARA_PATH}`,
     pid: child.pid,
     stop: () => new Promise((resolve) => { child.once('exit', resolve); child.kill('SIGTERM'); }),
     dir,
@@ -204,6 +264,103 @@ async function startWatching(endpoint) {
   if (response.status !== 200) throw new Error(`startNotification answered ${response.status}: ${text}`);
 }
 
+// One retrieve checked whole: 200 with `reachable: true` (the UAS's PIDF is open), else the
+// bench stops. Returns the answer's text and headers (the bare server's canned answer).
+async function camaraRetrieve(url, authorization) {
+  const response = await fetch(url, {
+    method: 'POST', headers: { 'content-type': 'application/json', authorization }, body: CAMARA_BODY,
+  });
+  const text = await response.text();
+  let body = null;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    // not JSON: refused below
+  }
+  if (response.status !== 200 || !body || body.reachable !== true) {
+    throw new Error(`CAMARA retrieve answered ${response.status}, not 200 with reachable true: ${text}`);
+  }
+  return { text, headers: response.headers };
+}
+
+// A wrk run of the CAMARA phase must be all 200s: wrk counts the others, the bench stops on any.
+function checkCamaraRun(label, run) {
+  if (run.non2xx > 0 || run.timeouts > 0) {
+    throw new Error(`CAMARA ${label}: ${run.non2xx} non-2xx answers, ${run.timeouts} timeouts (${run.errors}); `
+      + 'the figures would not be of retrieve answered 200');
+  }
+}
+
+// One measured wrk run on the gateway: the run's figures, CPU µs per request, µs per thread.
+function measuredWrk(gateway, url, connections, bodyFile, headers) {
+  const cpu0 = cpuSeconds(gateway.pid);
+  const threads0 = threadCpuSeconds(gateway.pid);
+  const run = runWrk(url, connections, bodyFile, DURATION, headers);
+  const requests = run.rps * DURATION;
+  run.gatewayCpuUsPerRequest = ((cpuSeconds(gateway.pid) - cpu0) * 1e6) / Math.max(1, requests);
+  run.threads = threadCpuPerOperation(threads0, threadCpuSeconds(gateway.pid), requests);
+  return run;
+}
+
+// CAMARA retrieve beside getStatus (issue 16): the same gateway process, UAS, requester and
+// wrk at the peak's connections. getStatus is measured again right before retrieve (after
+// retrieve's warm-up), so the ratio compares neighbouring runs of a warm gateway rather than a
+// ladder step of a colder one, minutes earlier, on a machine others use. Then a bare node:http
+// server answering the gateway's JSON answer (body and headers as captured) to the same JSON
+// request and bearer header.
+async function camaraPhase(gateway, issuer, peak, direct, soapBodyFile) {
+  const bodyFile = path.join(gateway.dir, 'retrieve.json');
+  fs.writeFileSync(bodyFile, CAMARA_BODY);
+  const wrkOptions = { authorization: issuer.authorization, contentType: 'application/json' };
+  const sample = await camaraRetrieve(gateway.camaraUrl, issuer.authorization);
+  checkCamaraRun('warm-up', runWrk(gateway.camaraUrl, peak.connections, bodyFile, 2, wrkOptions));
+  const soap = measuredWrk(gateway, gateway.endpoint, peak.connections, soapBodyFile);
+  console.log(`getStatus again, c=${peak.connections}: ${soap.rps.toFixed(0)} getStatus/s, p50 ${soap.p50} ms, p99 ${soap.p99} ms, `
+    + `non-2xx ${soap.non2xx}, gateway CPU ${soap.gatewayCpuUsPerRequest.toFixed(0)} µs/getStatus (µs per thread: ${soap.threads})`);
+  const run = measuredWrk(gateway, gateway.camaraUrl, peak.connections, bodyFile, wrkOptions);
+  const cpuUs = run.gatewayCpuUsPerRequest;
+  const getStatusUs = soap.gatewayCpuUsPerRequest;
+  console.log(`CAMARA retrieve (${issuer.alg} bearer token), c=${peak.connections}: ${run.rps.toFixed(0)} retrieve/s, `
+    + `p50 ${run.p50} ms, p99 ${run.p99} ms, non-2xx ${run.non2xx}, gateway CPU ${cpuUs.toFixed(0)} µs/retrieve `
+    + `(µs per thread: ${run.threads})`);
+  checkCamaraRun('run', run);
+  await camaraRetrieve(gateway.camaraUrl, issuer.authorization); // still 200 with reachable after the load
+
+  const bare = await startBareHttp({
+    body: sample.text,
+    headers: Object.fromEntries(['content-type', 'x-correlator', 'x-parlayx-global-id'].map((name) => [name, sample.headers.get(name) || ''])),
+  });
+  let bareRun;
+  try {
+    runWrk(bare.url, peak.connections, bodyFile, 2, wrkOptions); // warm-up
+    const bareCpu0 = cpuSeconds(bare.pid);
+    bareRun = runWrk(bare.url, peak.connections, bodyFile, DURATION, wrkOptions);
+    bareRun.cpuUsPerRequest = ((cpuSeconds(bare.pid) - bareCpu0) * 1e6) / Math.max(1, bareRun.rps * DURATION);
+  } finally {
+    bare.stop();
+  }
+  const limitUs = bareRun.cpuUsPerRequest + direct.uacCpuUsPerFetch;
+  const result = {
+    path: CAMARA_PATH, alg: issuer.alg, connections: peak.connections,
+    requestBytes: Buffer.byteLength(CAMARA_BODY), responseBytes: Buffer.byteLength(sample.text),
+    rps: run.rps, p50: run.p50, p99: run.p99, non2xx: run.non2xx, errors: run.errors ? 1 : 0, errorText: run.errors,
+    gatewayCpuUsPerRequest: cpuUs, threads: run.threads,
+    getStatus: {
+      rps: soap.rps, p50: soap.p50, p99: soap.p99, non2xx: soap.non2xx, errors: soap.errors ? 1 : 0,
+      gatewayCpuUsPerRequest: getStatusUs, threads: soap.threads,
+    },
+    ratioRps: run.rps / soap.rps, ratioCpu: cpuUs / getStatusUs,
+    bareHttp: bareRun, sipClientCpuUsPerFetch: direct.uacCpuUsPerFetch, ratioCpuToLimits: cpuUs / limitUs,
+  };
+  console.log(`bare node:http, same wrk, JSON request and bearer header at c=${peak.connections}, answering the gateway's `
+    + `JSON (${result.responseBytes} B): ${bareRun.rps.toFixed(0)}/s, ${bareRun.cpuUsPerRequest.toFixed(0)} µs CPU/request; `
+    + `gateway CPU per retrieve = ${result.ratioCpuToLimits.toFixed(1)} x (HTTP + SIP client limits ${limitUs.toFixed(0)} µs)`);
+  console.log(`CAMARA/getStatus at c=${peak.connections}, neighbouring runs: ${(100 * result.ratioRps).toFixed(0)} % of the rate `
+    + `(${run.rps.toFixed(0)} vs ${soap.rps.toFixed(0)}/s), ${result.ratioCpu.toFixed(2)} x the CPU per request `
+    + `(${cpuUs.toFixed(0)} vs ${getStatusUs.toFixed(0)} µs)`);
+  return result;
+}
+
 async function main() {
   // SIPp and wrk are Debian packages (sip-tester, wrk); install them when missing.
   const install = spawnSync('bash', [path.join(__dirname, '..', 'scripts', 'install-deps.sh'), '--with-bench-tools'], { stdio: 'inherit' });
@@ -214,23 +371,27 @@ async function main() {
   });
   const report = { machine: `${os.cpus().length} cores, ${os.cpus()[0].model}`, node: process.version, auth: values.auth };
   let gateway;
+  const issuerDir = fs.mkdtempSync(path.join(os.tmpdir(), 'px-bench-issuer-'));
   try {
+    const issuer = CAMARA ? await createBenchIssuer(issuerDir) : null;
     const direct = await directRate(uas.port);
     report.direct = direct;
     console.log(`direct SIPp UAC -> UAS fetches: ${direct.rate.toFixed(0)}/s (${direct.successful} ok, ${direct.failed} failed, ${direct.seconds.toFixed(2)} s)`);
 
-    gateway = await startGatewayProcess(uas.port);
+    gateway = await startGatewayProcess(uas.port, issuer);
     const bodyFile = path.join(gateway.dir, 'getStatus.xml');
     fs.writeFileSync(bodyFile, BODY);
     runWrk(gateway.endpoint, 32, bodyFile, 3); // warm-up
     const ladder = [];
     for (const connections of CONNECTIONS) {
       const cpu0 = cpuSeconds(gateway.pid);
+      const threads0 = threadCpuSeconds(gateway.pid);
       const r = runWrk(gateway.endpoint, connections, bodyFile);
       const cpu = cpuSeconds(gateway.pid) - cpu0;
       const row = {
         connections, rps: r.rps, p50: r.p50, p99: r.p99,
         non2xx: r.non2xx, errors: r.errors ? 1 : 0, errorText: r.errors, gatewayCpu: cpu / DURATION,
+        threads: threadCpuPerOperation(threads0, threadCpuSeconds(gateway.pid), r.rps * DURATION),
       };
       ladder.push(row);
       console.log(`c=${connections}: ${row.rps.toFixed(0)} getStatus/s, p50 ${row.p50} ms, p99 ${row.p99} ms, non-2xx ${row.non2xx}, errors ${row.errors}, gateway CPU ${(row.gatewayCpu * 100).toFixed(0)} %`);
@@ -238,6 +399,7 @@ async function main() {
     report.ladder = ladder;
     const clean = ladder.filter((row) => row.non2xx === 0 && row.errors === 0);
     const peak = (clean.length ? clean : ladder).reduce((a, b) => (b.rps > a.rps ? b : a));
+    if (issuer) report.camara = await camaraPhase(gateway, issuer, peak, direct, bodyFile);
     const half = Math.floor(peak.rps / 2);
     const r = await pacedLoad(gateway.endpoint, BODY, half, DURATION, AUTHORIZATION ? { authorization: AUTHORIZATION } : {});
     report.halfPeak = { targetRate: half, rps: r.rps, p50: r.p50, p99: r.p99, failures: r.failures };
@@ -295,6 +457,12 @@ async function main() {
     }
     report.peak = { rps: peak.rps, connections: peak.connections, ratioToDirect: peak.rps / direct.rate };
     console.log(`\npeak ${peak.rps.toFixed(0)} getStatus/s at c=${peak.connections}; ${(100 * peak.rps / direct.rate).toFixed(0)} % of the direct SIP fetch rate`);
+    if (report.camara) {
+      const c = report.camara;
+      console.log(`CAMARA retrieve ${c.rps.toFixed(0)}/s at c=${c.connections} = ${(100 * c.ratioRps).toFixed(0)} % of getStatus/s `
+        + `(${c.getStatus.rps.toFixed(0)}/s in the run before it); ${c.gatewayCpuUsPerRequest.toFixed(0)} µs CPU/retrieve = `
+        + `${c.ratioCpu.toFixed(2)} x getStatus's (${c.getStatus.gatewayCpuUsPerRequest.toFixed(0)} µs)`);
+    }
     console.log(`targets: >= 5000/s ${peak.rps >= 5000 ? 'met' : 'NOT met'}; >= 50 % of direct ${peak.rps / direct.rate >= 0.5 ? 'met' : 'NOT met'}; p99 <= 10 ms at half peak ${r.p99 <= 10 ? 'met' : 'NOT met'}`);
     console.log(JSON.stringify(report));
   } finally {
@@ -303,6 +471,7 @@ async function main() {
       fs.rmSync(gateway.dir, { recursive: true, force: true });
     }
     await uas.stop();
+    fs.rmSync(issuerDir, { recursive: true, force: true });
   }
 }
 
