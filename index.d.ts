@@ -391,9 +391,34 @@ export declare class UsageLog {
   records(filter?: UsageFilter): AsyncGenerator<UsageRecord>;
   /** All matching records at once. */
   query(filter?: UsageFilter): Promise<UsageRecord[]>;
-  stats(): { queued: number; written: number; commits: number; rejectedFull: number; writeErrors: number };
-  /** Tells listener of the writer's failed commits (JS thread); the gateway logs them at error. */
-  onError(listener: (message: string, failedAppends: number) => void): void;
+  stats(): UsageStats;
+  /**
+   * Tells listener of the writer's problems (JS thread): failed appends (failedAppends > 0,
+   * reason = SQLite's message(s); the gateway logs them at error) and the store's other reports
+   * (failedAppends 0, no reason; logged at warn).
+   */
+  onError(listener: (message: string, failedAppends: number, reason?: string) => void): void;
+}
+
+/** Durations in seconds; counts per bucket (not cumulative), the last one above the last bound. */
+export interface LatencyHistogram {
+  bounds: number[];
+  counts: number[];
+  sum: number;
+  count: number;
+}
+
+/** `usage.stats()`: the usage store's counters and commit latency (per committed transaction). */
+export interface UsageStats {
+  queued: number;
+  written: number;
+  commits: number;
+  rejectedFull: number;
+  writeErrors: number;
+  /** Writing and committing each transaction (retries included). */
+  commitSeconds: LatencyHistogram;
+  /** From each transaction's oldest append's submission to its commit. */
+  commitWaitSeconds: LatencyHistogram;
 }
 
 /** A configuration problem; message is "<file>:<line>: <key>: <what is wrong>". */

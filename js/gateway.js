@@ -47,21 +47,35 @@ class Gateway {
       : { path: options.configPath || DEFAULT_CONFIG };
     // The usage store opens first: a gateway that cannot record usage must not serve.
     this.usage = new UsageLog(new native.UsageDatabase(source));
+    // The log, and Sofia's lines into it, before the core: its SIP stack logs while it starts
+    // (the agent, its transports' binds). The logging section is read from the same source.
+    let logging;
     try {
-      this.core = new native.NativeCore(source);
+      ({ logging } = native.loadConfig(source));
     } catch (error) {
       this.usage.close();
       throw error;
     }
-    this.config = this.core.config;
     // The one log: the caller's function, or a pino logger at logging.level (js/logging/).
     /** @type {import('pino').Logger | null} */
-    this.logger = options.log ? null : createLogger(this.config.logging, options.logDestination);
+    this.logger = options.log ? null : createLogger(logging, options.logDestination);
     this.log = options.log || logFunction(this.logger);
-    // Write failures of the usage store's writer thread (batched ones reject no Promise).
-    this.usage.onError((message, failedAppends) => this.log('error', message, { failedAppends }));
+    // The usage store's writer thread: failed appends at error with SQLite's reason (batched ones
+    // reject no Promise), its other reports (a failed attempt that is retried) at warn.
+    this.usage.onError((message, failedAppends, reason) => {
+      if (failedAppends > 0) this.log('error', message, { failedAppends, reason });
+      else this.log('warn', message, { source: 'usage-store' });
+    });
     /** Sofia-SIP's own log, when logging.sofiaLevel asks for it (one per process: js/logging/sofia.js). */
-    this.sofiaLog = this.config.logging.sofiaLevel > 0 ? startSofiaLog(this.config.logging.sofiaLevel, this.log) : null;
+    this.sofiaLog = logging.sofiaLevel > 0 ? startSofiaLog(logging.sofiaLevel, this.log) : null;
+    try {
+      this.core = new native.NativeCore(source);
+    } catch (error) {
+      if (this.sofiaLog) this.sofiaLog.close();
+      this.usage.close();
+      throw error;
+    }
+    this.config = this.core.config;
     this.counters = new PolicyCounters();
     const policy = new ServicePolicy(this.core);
     this.server = null;

@@ -35,6 +35,26 @@ const UsageStatus = Object.freeze({ ...native.usageStatus });
  * @property {string} [requester]
  */
 
+/**
+ * A latency histogram in seconds: counts per bucket (not cumulative), one more than bounds (the
+ * last counts what is above the last bound).
+ * @typedef {object} LatencyHistogram
+ * @property {number[]} bounds
+ * @property {number[]} counts
+ * @property {number} sum
+ * @property {number} count
+ */
+/**
+ * @typedef {object} UsageStats
+ * @property {number} queued       rows accepted and not yet committed
+ * @property {number} written      rows committed
+ * @property {number} commits      transactions committed
+ * @property {number} rejectedFull appends refused: queue full
+ * @property {number} writeErrors  accepted appends that could not be committed
+ * @property {LatencyHistogram} commitSeconds     per committed transaction: writing and committing it (retries included)
+ * @property {LatencyHistogram} commitWaitSeconds per committed transaction: its oldest append's submission to its commit
+ */
+
 function toMs(value) {
   if (value === undefined || value === null) return undefined;
   const ms = value instanceof Date ? value.getTime() : typeof value === 'number' ? value : Date.parse(value);
@@ -95,14 +115,24 @@ class UsageLog {
     return all;
   }
 
+  /**
+   * The store's counters, and its commit latency histograms (one observation per committed
+   * transaction): commitSeconds (writing and committing it) and commitWaitSeconds (from its
+   * oldest append's submission to its commit).
+   * @returns {UsageStats}
+   */
   stats() {
     return this.database.stats();
   }
 
   /**
-   * Tells `listener` of the writer's failed commits, on the JS thread: (message, failedAppends).
-   * Durable appends also reject their Promise; batched ones have nothing else to tell.
-   * @param {(message: string, failedAppends: number) => void} listener
+   * Tells `listener` of the writer's problems, on the JS thread: (message, failedAppends, reason).
+   * Failed appends come with failedAppends > 0 and reason = SQLite's own message(s) (e.g.
+   * "database is locked", a trigger's RAISE text); durable ones also reject their Promise (its
+   * error has the same `reason`), batched ones have nothing else to tell. The store's other
+   * reports (a failed attempt that is retried, a record's row refused) come with failedAppends 0
+   * and no reason: message is the report, naming the file and SQLite's message.
+   * @param {(message: string, failedAppends: number, reason?: string) => void} listener
    */
   onError(listener) {
     this.database.setErrorListener(listener);

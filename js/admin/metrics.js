@@ -42,6 +42,38 @@ function readGauge(register, name, help, labelNames, read) {
   });
 }
 
+/**
+ * A histogram whose buckets another part keeps (the usage store's writer thread counts its
+ * commits' latency natively: two clock reads per transaction), read at scrape time. prom-client's
+ * Histogram only takes observations one by one, so this is a metric of its own that the Registry
+ * writes out like one: cumulative `_bucket{le}` samples, `_sum` and `_count`.
+ * @param {client.Registry} register
+ * @param {string} name
+ * @param {string} help
+ * @param {() => import('../usage').LatencyHistogram} read
+ */
+function readHistogram(register, name, help, read) {
+  const metric = {
+    name, help, type: 'histogram', aggregator: 'sum',
+    async get() {
+      const { bounds, counts, sum, count } = read();
+      const values = [];
+      let below = 0;
+      bounds.forEach((le, i) => {
+        below += counts[i];
+        values.push({ metricName: `${name}_bucket`, labels: { le }, value: below });
+      });
+      values.push({ metricName: `${name}_bucket`, labels: { le: '+Inf' }, value: count });
+      values.push({ metricName: `${name}_sum`, labels: {}, value: sum });
+      values.push({ metricName: `${name}_count`, labels: {}, value: count });
+      return { name, help, type: 'histogram', aggregator: 'sum', values };
+    },
+    reset() {},
+  };
+  register.registerMetric(metric);
+  return metric;
+}
+
 /** core.stats() fields exported as counters (running totals) and gauges (levels now). */
 const SIP_COUNTERS = [
   ['parlayx_sip_fetches_started_total', 'started', 'Presence fetches (SUBSCRIBE Expires: 0) started.'],
@@ -135,6 +167,13 @@ class GatewayMetrics {
       () => [[{}, usage.stats().writeErrors]]);
     totalCounter(register, 'parlayx_usage_rejected_full_total', 'Usage record appends refused: queue full.', [],
       () => [[{}, usage.stats().rejectedFull]]);
+    // Per committed transaction (one observation each, whatever its number of rows).
+    readHistogram(register, 'parlayx_usage_commit_wait_seconds',
+      'Usage store transactions committed, by the time from their oldest append\'s submission to their commit: the longest any of their records waited (what a durable request waits for its record, at most).',
+      () => usage.stats().commitWaitSeconds);
+    readHistogram(register, 'parlayx_usage_commit_duration_seconds',
+      'Usage store transactions committed, by the time writing and committing them took (retries included).',
+      () => usage.stats().commitSeconds);
 
     // Summed over requesters: their names are configuration, but a label per requester would
     // multiply every series by the number of applications.

@@ -1,5 +1,6 @@
 #include "binding/UsageDatabase.h"
 
+#include <algorithm>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -96,6 +97,24 @@ UsageQuery queryFromJs(const Napi::Value& value) {
   return q;
 }
 
+// {bounds, counts, sum, count}: counts per bucket (not cumulative), one more than bounds (the
+// last: above the last bound).
+Napi::Object histogramToJs(Napi::Env env, const sqlite::LatencyHistogram& h) {
+  const auto& bounds = sqlite::LatencyHistogram::kBounds;
+  Napi::Array jsBounds = Napi::Array::New(env, bounds.size());
+  for (uint32_t i = 0; i < bounds.size(); ++i) jsBounds.Set(i, bounds[i]);
+  Napi::Array counts = Napi::Array::New(env, h.counts.size());
+  for (uint32_t i = 0; i < h.counts.size(); ++i) {
+    counts.Set(i, static_cast<double>(h.counts[i]));
+  }
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("bounds", jsBounds);
+  o.Set("counts", counts);
+  o.Set("sum", h.sum);
+  o.Set("count", static_cast<double>(h.count));
+  return o;
+}
+
 Napi::Object pageToJs(Napi::Env env, const UsagePage& page) {
   Napi::Object result = Napi::Object::New(env);
   Napi::Array records = Napi::Array::New(env, page.records.size());
@@ -115,8 +134,9 @@ Napi::Object pageToJs(Napi::Env env, const UsagePage& page) {
   return result;
 }
 
-// The usage store as JS sees it. Commits come back from the store's writer thread through one
-// LoopQueue, which settles the Promises of record(); queries run on the libuv pool.
+// The usage store as JS sees it. Commit outcomes and the store's error reports come back from
+// the store's writer thread through one LoopQueue (in the order the writer reported them), which
+// settles the Promises of record() and tells the error listener; queries run on the libuv pool.
 class UsageDatabase : public Napi::ObjectWrap<UsageDatabase> {
  public:
   static Napi::Function Define(Napi::Env env) {
@@ -133,7 +153,10 @@ class UsageDatabase : public Napi::ObjectWrap<UsageDatabase> {
     Napi::Env env = info.Env();
     const GatewayConfig config = loadConfigFromJs(env, info[0]);
     try {
-      recorder_ = std::make_unique<UsageRecorder>(config);
+      // The store reports only from its writer (appends: none before commits_ exists) or close().
+      recorder_ = std::make_unique<UsageRecorder>(config, [this](const std::string& message) {
+        commits_->post(Commit{0, false, message});
+      });
     } catch (const std::exception& e) {
       throw codedError(env, e.what(), "ERR_PX_USAGE_OPEN");
     }
@@ -152,32 +175,54 @@ class UsageDatabase : public Napi::ObjectWrap<UsageDatabase> {
   }
 
  private:
+  // An append's outcome, or (id 0) one of the store's error reports (reason: its text).
   struct Commit {
     uint64_t id;
     bool committed;
+    std::string reason;  // SQLite's message when not committed
   };
 
   // Settles the Promise of every append whose commit finished, and tells the error listener of
-  // the appends that failed (batched ones have no Promise left to reject). JS thread.
+  // the store's reports and of the appends that failed, with their reasons (batched ones have no
+  // Promise left to reject). JS thread.
   void Settle(Napi::Env env, std::vector<Commit>& done) {
     uint32_t failed = 0;
+    std::vector<std::string> reasons;  // distinct, in order
     for (const Commit& c : done) {
-      if (!c.committed) ++failed;
+      if (c.id == 0) {
+        ReportError(env, c.reason, 0, nullptr);
+        continue;
+      }
+      if (!c.committed) {
+        ++failed;
+        if (std::find(reasons.begin(), reasons.end(), c.reason) == reasons.end()) {
+          reasons.push_back(c.reason);
+        }
+      }
       auto entry = pending_.take(c.id);
       if (!entry) continue;
       if (c.committed) {
         entry->deferred.Resolve(env.Undefined());
       } else {
-        entry->deferred.Reject(
-            codedError(env, "usage records could not be written", "ERR_PX_USAGE_WRITE").Value());
+        Napi::Error error =
+            codedError(env, "usage records could not be written", "ERR_PX_USAGE_WRITE");
+        error.Set("reason", c.reason);
+        entry->deferred.Reject(error.Value());
       }
     }
     if (pending_.empty() && !closed_) commits_->keepAlive(env, false);
-    if (failed > 0) ReportError(env, "usage records could not be written", failed);
+    if (failed > 0) {
+      std::string reason;
+      for (const std::string& r : reasons) reason += (reason.empty() ? "" : "; ") + r;
+      ReportError(env, "usage records could not be written", failed, &reason);
+    }
   }
 
-  // fn(message, failedAppends) on the JS thread for every batch of write failures, so that they
-  // reach the log whatever the durability (the counts are in stats().writeErrors too).
+  // fn(message, failedAppends, reason) on the JS thread, so that write problems reach the log
+  // whatever the durability (the counts are in stats().writeErrors too): for each run of failed
+  // appends (failedAppends > 0, reason: SQLite's messages, distinct ones joined by "; "), and for
+  // each of the store's own reports (failedAppends 0, reason undefined: message is the report,
+  // e.g. a failed attempt that is retried).
   Napi::Value SetErrorListener(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (!info[0].IsFunction()) throw Napi::TypeError::New(env, "listener must be a function");
@@ -185,12 +230,14 @@ class UsageDatabase : public Napi::ObjectWrap<UsageDatabase> {
     return env.Undefined();
   }
 
-  void ReportError(Napi::Env env, const char* message, uint32_t failedAppends) {
+  void ReportError(Napi::Env env, const std::string& message, uint32_t failedAppends,
+                   const std::string* reason) {
     if (errorListener_.IsEmpty()) return;
     Napi::HandleScope scope(env);
     try {
       errorListener_.MakeCallback(
-          env.Global(), {Napi::String::New(env, message), Napi::Number::New(env, failedAppends)});
+          env.Global(), {Napi::String::New(env, message), Napi::Number::New(env, failedAppends),
+                         reason ? Napi::String::New(env, *reason) : env.Undefined()});
     } catch (const Napi::Error& e) {
       // The listener threw: report it like any uncaught exception, never lose it silently.
       napi_fatal_exception(env, e.Value());
@@ -211,10 +258,12 @@ class UsageDatabase : public Napi::ObjectWrap<UsageDatabase> {
     AppendResult result;
     try {
       LoopQueue<Commit>* commits = &*commits_;
-      result = recorder_->record(entries, [commits, id, durable](bool committed) {
-        if (!durable && committed) return;  // already resolved at acceptance
-        commits->post(Commit{id, committed});
-      });
+      result = recorder_->record(entries,
+                                 [commits, id, durable](bool committed, const std::string& reason) {
+                                   if (!durable && committed)
+                                     return;  // already resolved at acceptance
+                                   commits->post(Commit{id, committed, reason});
+                                 });
     } catch (const std::invalid_argument& e) {
       throw Napi::TypeError::New(env, e.what());
     }
@@ -256,6 +305,8 @@ class UsageDatabase : public Napi::ObjectWrap<UsageDatabase> {
     o.Set("commits", static_cast<double>(s.commits));
     o.Set("rejectedFull", static_cast<double>(s.rejectedFull));
     o.Set("writeErrors", static_cast<double>(s.writeErrors));
+    o.Set("commitSeconds", histogramToJs(env, s.latency.commit));
+    o.Set("commitWaitSeconds", histogramToJs(env, s.latency.wait));
     return o;
   }
 

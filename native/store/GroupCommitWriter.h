@@ -8,7 +8,9 @@
 //     (any thread), the writer thread takes it whole;
 //   - the connection is used by the writer thread inside each attempt, under the connection
 //     mutex, which the store also takes (useConnection()) for anything else it does on it;
-//   - Hooks::write and Hooks::finished run on the writer thread, no queue lock held.
+//   - Hooks::write and Hooks::finished run on the writer thread, no queue lock held;
+//   - the commit latency histograms are written by the writer thread once per committed batch
+//     and read by latency() from any thread, under their own mutex (never the queue lock).
 //
 // Batch requirements: default constructible, movable, and
 //   bool empty() const;    nothing to write
@@ -19,6 +21,8 @@
 #include <pthread.h>
 #include <sqlite3.h>
 
+#include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -66,6 +70,34 @@ struct FailedAttempt {
 
   // "retry 1 of 3 in 20 ms" or "gave up after 4 attempts".
   std::string note() const;
+};
+
+// Durations in seconds in fixed buckets (Prometheus histogram layout, bounds inclusive).
+struct LatencyHistogram {
+  static constexpr std::array<double, 14> kBounds = {
+      0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
+  std::array<uint64_t, kBounds.size() + 1> counts{};  // per bucket (not cumulative); last: > 10 s
+  uint64_t count = 0;
+  double sum = 0;  // seconds
+
+  void observe(double seconds) {
+    const auto bucket = std::lower_bound(kBounds.begin(), kBounds.end(), seconds);
+    ++counts[static_cast<size_t>(bucket - kBounds.begin())];
+    ++count;
+    sum += seconds;
+  }
+};
+
+// One observation of each per committed batch (a failed batch commits nothing: not observed).
+// Per batch rather than per append: two clock reads per transaction, none per row.
+struct CommitLatency {
+  // From the writer taking the batch to its commit: the transaction's attempts, retry delays
+  // included.
+  LatencyHistogram commit;
+  // From the submission of the batch's oldest item to its commit: the longest any item of the
+  // batch waited (queueing behind the previous batch, lingering, writing). What a caller waiting
+  // for its commit waits, at most.
+  LatencyHistogram wait;
 };
 
 // BEGIN IMMEDIATE / COMMIT / ROLLBACK of one connection, prepared once.
@@ -181,6 +213,12 @@ class GroupCommitWriter {
 
   bool onWriterThread() const { return std::this_thread::get_id() == threadId_.load(); }
 
+  // The commit latency histograms since the writer started (any thread).
+  CommitLatency latency() const {
+    std::lock_guard<std::mutex> lock(latencyMutex_);
+    return latency_;
+  }
+
   // Test hook: while paused the writer takes no new batch (the current one completes); close()
   // overrides the pause.
   void setPausedForTest(bool paused) {
@@ -194,16 +232,28 @@ class GroupCommitWriter {
  private:
   void run() {
     pthread_setname_np(pthread_self(), options_.threadName.substr(0, 15).c_str());
+    using Clock = std::chrono::steady_clock;
     Batch batch;
     for (;;) {
       uint64_t through;
+      Clock::time_point oldest;
       {
         std::unique_lock<std::mutex> lock(mutex_);
         if (!waitForBatch(lock)) return;
         std::swap(batch, pending_);
         through = submitted_;
+        oldest = oldest_;
       }
+      const Clock::time_point taken = Clock::now();
       const WriteStatus outcome = writeWithRetry(batch);
+      if (outcome.ok()) {
+        // Before finished(): whoever learns of the commit finds it counted.
+        const Clock::time_point committed = Clock::now();
+        using Seconds = std::chrono::duration<double>;
+        std::lock_guard<std::mutex> lock(latencyMutex_);
+        latency_.commit.observe(Seconds(committed - taken).count());
+        latency_.wait.observe(Seconds(committed - oldest).count());
+      }
       try {
         hooks_.finished(batch, outcome);
       } catch (...) {  // the stores catch their callbacks' exceptions; never lose the writer
@@ -286,6 +336,9 @@ class GroupCommitWriter {
   bool stopping_ = false;
   bool paused_ = false;
   std::atomic<std::thread::id> threadId_;  // the writer's while it runs
+
+  mutable std::mutex latencyMutex_;  // guards latency_
+  CommitLatency latency_;
 
   std::mutex closeMutex_;  // serialises close() callers
   bool closed_ = false;    // guarded by closeMutex_

@@ -9,8 +9,10 @@
 
 namespace px {
 
-UsageStoreOptions UsageRecorder::storeOptions(const GatewayConfig& config) {
+UsageStoreOptions UsageRecorder::storeOptions(const GatewayConfig& config,
+                                              std::function<void(const std::string&)> onError) {
   UsageStoreOptions options;
+  options.onError = std::move(onError);
   options.path = config.usage.database;
   options.durability = config.usage.durability == UsageDurability::kDurable ? Durability::kDurable
                                                                             : Durability::kBatched;
@@ -26,15 +28,16 @@ UsageStoreOptions UsageRecorder::storeOptions(const GatewayConfig& config) {
   return options;
 }
 
-UsageRecorder::UsageRecorder(const GatewayConfig& config)
+UsageRecorder::UsageRecorder(const GatewayConfig& config,
+                             std::function<void(const std::string& message)> onError)
     : service_(config.serviceName),
       host_(config.usage.host),
       maxServiceDataBytes_(config.usage.maxServiceDataBytes),
       durable_(config.usage.durability == UsageDurability::kDurable),
-      store_(storeOptions(config)) {}
+      store_(storeOptions(config, std::move(onError))) {}
 
 AppendResult UsageRecorder::record(const std::vector<UsageEntry>& entries,
-                                   std::function<void(bool committed)> onCommitted) {
+                                   UsageStore::OutcomeCallback onOutcome) {
   std::vector<UsageRow> rows;
   rows.reserve(entries.size());
   for (const UsageEntry& entry : entries) {
@@ -60,7 +63,7 @@ AppendResult UsageRecorder::record(const std::vector<UsageEntry>& entries,
       rows.push_back(std::move(row));
     }
   }
-  return store_.append(std::move(rows), std::move(onCommitted));
+  return store_.append(std::move(rows), std::move(onOutcome));
 }
 
 UsagePage UsageRecorder::query(UsageQuery query) {

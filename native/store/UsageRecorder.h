@@ -31,15 +31,17 @@ struct UsagePage {
 class UsageRecorder {
  public:
   // Opens (creating its directory) or creates the database of config.usage. Throws
-  // std::runtime_error naming the file when it cannot be opened, is corrupt or foreign.
-  explicit UsageRecorder(const GatewayConfig& config);
+  // std::runtime_error naming the file when it cannot be opened, is corrupt or foreign. onError
+  // hears the store's write errors and retries (UsageStoreOptions::onError: writer thread).
+  explicit UsageRecorder(const GatewayConfig& config,
+                         std::function<void(const std::string& message)> onError = nullptr);
 
   // Validates every entry first (std::invalid_argument naming the event type and attribute on
   // the first bad one: nothing is queued then), then queues all rows as one atomic append.
-  // onCommitted runs on the writer thread once the rows are committed (or failed), only when the
-  // append was accepted.
+  // onOutcome runs on the writer thread once the rows are committed (or failed, with SQLite's
+  // reason), only when the append was accepted.
   AppendResult record(const std::vector<UsageEntry>& entries,
-                      std::function<void(bool committed)> onCommitted);
+                      UsageStore::OutcomeCallback onOutcome);
 
   // One page of reassembled records matching the query (query.limit counts rows).
   UsagePage query(UsageQuery query);
@@ -49,7 +51,8 @@ class UsageRecorder {
   void close() { store_.close(); }
 
  private:
-  static UsageStoreOptions storeOptions(const GatewayConfig& config);
+  static UsageStoreOptions storeOptions(const GatewayConfig& config,
+                                        std::function<void(const std::string&)> onError);
 
   std::string service_;
   std::string host_;

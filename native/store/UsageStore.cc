@@ -246,23 +246,28 @@ void UsageStore::prepareStatements() {
 }
 
 AppendResult UsageStore::append(std::vector<UsageRow> rows) {
-  return enqueue(std::move(rows), nullptr, std::nullopt);
+  return enqueue(std::move(rows), nullptr, nullptr, std::nullopt);
 }
 
 AppendResult UsageStore::append(std::vector<UsageRow> rows,
                                 std::function<void(bool committed)> onCommitted) {
-  return enqueue(std::move(rows), std::move(onCommitted), std::nullopt);
+  return enqueue(std::move(rows), std::move(onCommitted), nullptr, std::nullopt);
+}
+
+AppendResult UsageStore::append(std::vector<UsageRow> rows, OutcomeCallback onOutcome) {
+  return enqueue(std::move(rows), nullptr, std::move(onOutcome), std::nullopt);
 }
 
 AppendResult UsageStore::appendBlocking(std::vector<UsageRow> rows,
                                         std::chrono::milliseconds timeout,
                                         std::function<void(bool committed)> onCommitted) {
-  return enqueue(std::move(rows), std::move(onCommitted),
+  return enqueue(std::move(rows), std::move(onCommitted), nullptr,
                  std::chrono::steady_clock::now() + timeout);
 }
 
 AppendResult UsageStore::enqueue(std::vector<UsageRow>&& rows,
                                  std::function<void(bool)>&& onCommitted,
+                                 OutcomeCallback&& onOutcome,
                                  std::optional<std::chrono::steady_clock::time_point> deadline) {
   const bool valid = std::all_of(rows.begin(), rows.end(), rowIsValid);
   const size_t n = rows.size();
@@ -301,7 +306,8 @@ AppendResult UsageStore::enqueue(std::vector<UsageRow>&& rows,
       // The ticket is taken only once the append is queued (allocations may throw).
       char* data = packed.empty() ? nullptr : queue.allocate(packed.size());
       if (data != nullptr) std::memcpy(data, packed.data(), packed.size());
-      queue.appends.push_back(Pending{nextTicket_, data, n, std::move(onCommitted), false});
+      queue.appends.push_back(
+          Pending{nextTicket_, data, n, std::move(onCommitted), std::move(onOutcome), false, {}});
       result = AppendResult{true, AppendRejection::kNone, nextTicket_++};
       queue.rows += n;
       stats_.queued += n;
@@ -345,8 +351,13 @@ bool UsageStore::waitCommitted(UsageTicket ticket, std::chrono::milliseconds tim
 }
 
 UsageStoreStats UsageStore::stats() const {
-  std::lock_guard<std::mutex> lock(mutex_);
-  return stats_;
+  UsageStoreStats stats;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stats = stats_;
+  }
+  stats.latency = writer_->latency();  // not under mutex_: the writer's locks come first
+  return stats;
 }
 
 void UsageStore::setWriterPausedForTest(bool paused) {
@@ -379,7 +390,10 @@ sqlite::WriteStatus UsageStore::writeBatch(Batch& batch) {
 
 sqlite::WriteStatus UsageStore::writeAppends(Batch& batch, bool savepoints, bool& undo) {
   undo = false;
-  for (Pending& p : batch.appends) p.ok = true;
+  for (Pending& p : batch.appends) {
+    p.ok = true;
+    p.reason.clear();
+  }
   batch.errors.clear();
   const sqlite::ResetGuard clearInsert(insert_.get());
   for (Pending& p : batch.appends) {
@@ -428,6 +442,7 @@ sqlite::WriteStatus UsageStore::writeAppend(Batch& batch, Pending& p, bool savep
       return {};
     }
     p.ok = false;
+    p.reason = message;
     batch.errors.push_back("usage store '" + options_.path + "': record '" +
                            std::string(row.texts[kRecordId], row.lengths[kRecordId]) +
                            "' segment " + std::to_string(row.segment) + " not written: " + message);
@@ -454,7 +469,10 @@ void UsageStore::finishBatch(Batch& batch, const sqlite::WriteStatus& outcome) {
   std::vector<Pending>& appends = batch.appends;
   if (appends.empty()) return;
   if (!outcome.ok()) {
-    for (Pending& p : appends) p.ok = false;
+    for (Pending& p : appends) {
+      p.ok = false;
+      p.reason = outcome.message;  // the transaction's failure, whatever its rows did
+    }
   }
   // Logged before the outcome is published, so a waiter that sees kFailed finds the log entry.
   for (const std::string& error : batch.errors) report(error);
@@ -484,9 +502,13 @@ void UsageStore::finishBatch(Batch& batch, const sqlite::WriteStatus& outcome) {
   doneCv_.notify_all();
   roomCv_.notify_all();
   for (Pending& p : appends) {
-    if (!p.onCommitted) continue;
+    if (!p.onCommitted && !p.onOutcome) continue;
     try {
-      p.onCommitted(p.ok);
+      if (p.onOutcome) {
+        p.onOutcome(p.ok, p.reason);
+      } else {
+        p.onCommitted(p.ok);
+      }
     } catch (const std::exception& e) {
       report("usage store '" + options_.path + "': onCommitted threw: " + e.what());
     } catch (...) {

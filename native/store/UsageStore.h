@@ -122,13 +122,14 @@ struct AppendResult {
 enum class CommitState { kPending, kCommitted, kFailed };
 
 struct UsageStoreStats {
-  uint64_t queued = 0;           // rows accepted and not yet committed or failed
-  uint64_t written = 0;          // rows committed since open
-  uint64_t commits = 0;          // transactions committed
-  uint64_t rejectedFull = 0;     // appends rejected with kQueueFull or kTooLarge
-  uint64_t rejectedInvalid = 0;  // appends rejected with kInvalidRow
-  uint64_t writeErrors = 0;      // accepted appends reported not committed
-  uint64_t retries = 0;          // batch write attempts that failed and were retried
+  uint64_t queued = 0;            // rows accepted and not yet committed or failed
+  uint64_t written = 0;           // rows committed since open
+  uint64_t commits = 0;           // transactions committed
+  uint64_t rejectedFull = 0;      // appends rejected with kQueueFull or kTooLarge
+  uint64_t rejectedInvalid = 0;   // appends rejected with kInvalidRow
+  uint64_t writeErrors = 0;       // accepted appends reported not committed
+  uint64_t retries = 0;           // batch write attempts that failed and were retried
+  sqlite::CommitLatency latency;  // per committed transaction (store/GroupCommitWriter.h)
 };
 
 // Resume point for paging: the ordering key of the last row of the previous page.
@@ -170,11 +171,17 @@ class UsageStore {
   UsageStore(const UsageStore&) = delete;
   UsageStore& operator=(const UsageStore&) = delete;
 
+  // An append's outcome with, when not committed, why: SQLite's own message (e.g. "database is
+  // locked", a trigger's RAISE text) for the row or the transaction that failed.
+  using OutcomeCallback = std::function<void(bool committed, const std::string& reason)>;
+
   // Queues rows as one atomic append; never blocks on a full queue (see above).
   AppendResult append(std::vector<UsageRow> rows);
   // Same; onCommitted(committed) runs exactly once, on the writer thread, iff accepted. It must
   // not call close() or appendBlocking(); exceptions it throws are reported to onError.
   AppendResult append(std::vector<UsageRow> rows, std::function<void(bool committed)> onCommitted);
+  // Same, with the reason of a failure (empty when committed).
+  AppendResult append(std::vector<UsageRow> rows, OutcomeCallback onOutcome);
   // Waits up to timeout for queue room; reason kQueueFull when there was none in time.
   AppendResult appendBlocking(std::vector<UsageRow> rows, std::chrono::milliseconds timeout,
                               std::function<void(bool committed)> onCommitted = nullptr);
@@ -211,7 +218,9 @@ class UsageStore {
     const char* data = nullptr;
     size_t rows = 0;
     std::function<void(bool)> onCommitted;
+    OutcomeCallback onOutcome;  // instead of onCommitted
     bool ok = false;
+    std::string reason;  // SQLite's message when !ok
   };
   // The writer's queue: appends in ticket order and the chunks holding their packed rows. Chunks
   // never move (no copy as the queue grows) and are reused: the writer swaps its cleared batch
@@ -238,6 +247,7 @@ class UsageStore {
   using Writer = sqlite::GroupCommitWriter<Batch>;
 
   AppendResult enqueue(std::vector<UsageRow>&& rows, std::function<void(bool)>&& onCommitted,
+                       OutcomeCallback&& onOutcome,
                        std::optional<std::chrono::steady_clock::time_point> deadline);
   sqlite::WriteStatus writeAppends(Batch& batch, bool savepoints, bool& undo);
   sqlite::WriteStatus writeAppend(Batch& batch, Pending& p, bool savepoints, bool& undo);

@@ -111,6 +111,20 @@ describe('admin listener', () => {
     expect(delta('parlayx_usage_rows_written_total')).toBe(4);
     expect(delta('parlayx_usage_commits_total')).toBeGreaterThanOrEqual(1);
     expect(sample(after, 'parlayx_usage_write_errors_total')).toBe(0);
+    // The usage store's commit latency: one observation per committed transaction, measured by
+    // its writer thread; a loopback durable commit takes well under 10 s.
+    const commits = delta('parlayx_usage_commits_total');
+    for (const name of ['parlayx_usage_commit_wait_seconds', 'parlayx_usage_commit_duration_seconds']) {
+      expect(delta(`${name}_count`)).toBe(commits);
+      expect(sample(after, `${name}_count`)).toBeGreaterThan(0);
+      expect(sample(after, `${name}_bucket`, { le: '+Inf' })).toBe(sample(after, `${name}_count`));
+      expect(sample(after, `${name}_bucket`, { le: '10' })).toBe(sample(after, `${name}_count`));
+      expect(delta(`${name}_sum`)).toBeGreaterThan(0);
+    }
+    // A transaction's wait includes its writing.
+    expect(sample(after, 'parlayx_usage_commit_wait_seconds_sum'))
+      .toBeGreaterThanOrEqual(sample(after, 'parlayx_usage_commit_duration_seconds_sum'));
+    expect(after).toMatch(/^# TYPE parlayx_usage_commit_wait_seconds histogram$/m);
     expect(delta('parlayx_policy_outcomes_total', { service: 'terminalStatus', operation: 'getStatus', outcome: 'VALID', level: 'request' })).toBe(3);
     expect(delta('parlayx_policy_outcomes_total', { service: 'terminalStatus', operation: 'getStatus', outcome: 'UNKNOWN_SCHEME', level: 'request' })).toBe(1);
     // Process metrics and the event-loop delay of prom-client's default collectors.

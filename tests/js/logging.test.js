@@ -1,8 +1,9 @@
 'use strict';
 // The gateway's log (js/logging/): one pino line per request after real SOAP requests whose
 // fetches a SIPp UAS presence server answers, credentials never written, the configured level,
-// a real usage store write failure (a SQLite trigger refusing inserts) logged at error, and
-// Sofia-SIP's own lines when logging.sofiaLevel asks for them.
+// a real usage store write failure (a SQLite trigger refusing inserts) logged at error with
+// SQLite's reason, and Sofia-SIP's own lines, from the stack's startup on, when
+// logging.sofiaLevel asks for them.
 const { execFileSync } = require('node:child_process');
 const path = require('node:path');
 const { startSippUas } = require('../support/sipp');
@@ -184,8 +185,13 @@ describe('native errors', () => {
     const deadline = Date.now() + 5000;
     while (errors().length < expected && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     await new Promise((r) => setTimeout(r, 50));
+    // Each carries SQLite's own reason: the trigger's RAISE message.
     expect(errors()).toEqual(Array(expected).fill(
-      expect.objectContaining({ message: 'usage records could not be written', failedAppends: 1 })));
+      expect.objectContaining({ message: 'usage records could not be written', failedAppends: 1, reason: 'refused by the test' })));
+    // The store's own report of the refused row (file, record, SQLite's message) at warn.
+    expect(out.lines.filter((l) => l.source === 'usage-store')).toEqual(Array(expected).fill(expect.objectContaining({
+      level: 'warn', message: expect.stringMatching(/^usage store '.*usage\.db': record '.+' segment 0 not written: refused by the test$/),
+    })));
     expect(gateway.usage.stats().writeErrors).toBe(expected);
     if (durability === 'durable') {
       expect(requestLines(out)).toEqual([expect.objectContaining({ requester: 'acme', outcome: 'FAILED_JMS_ENQUEUE' })]);
@@ -217,6 +223,16 @@ describe("Sofia-SIP's log", () => {
     await new Promise((r) => setTimeout(r, 100));
     expect(out.lines.length).toBe(after);
     expect(other.out.lines.filter((l) => l.source === 'sofia-sip')).toEqual([]);
+  });
+
+  test("the SIP stack's startup lines (agent creation, transport binds) are written too", async () => {
+    const { gateway, out } = await loggingGateway({ extraYaml: 'logging:\n  level: debug\n  sofiaLevel: 9\n' });
+    const { sipPort } = gateway.core;
+    const bound = () => out.lines.find((l) => l.source === 'sofia-sip' && l.message.startsWith('nta: bound to (') && l.message.includes(`:${sipPort};`));
+    const deadline = Date.now() + 5000;
+    while (!bound() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(bound()).toMatchObject({ level: 'debug' });
+    expect(out.lines.some((l) => l.source === 'sofia-sip' && l.message.startsWith('nta_agent_create: '))).toBe(true);
   });
 
   test('at a logging.level above the mapped one, Sofia lines are not written', async () => {

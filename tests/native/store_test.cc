@@ -731,6 +731,125 @@ TEST(UsageStoreWrite, BusyDatabaseRecoversWithinRetries) {
   EXPECT_EQ(countRows(path), 1);
 }
 
+// ---------------------------------------------------------------- commit latency and reasons
+
+TEST(CommitLatency, BucketBoundsAreInclusiveAndTheLastBucketTakesTheRest) {
+  sqlite::LatencyHistogram h;
+  const auto& bounds = sqlite::LatencyHistogram::kBounds;
+  h.observe(0);
+  h.observe(bounds[0]);         // le is inclusive: the first bucket
+  h.observe(bounds[1]);         // the second
+  h.observe(bounds[1] * 1.01);  // the third
+  h.observe(bounds.back() + 1);
+  EXPECT_EQ(h.counts[0], 2u);
+  EXPECT_EQ(h.counts[1], 1u);
+  EXPECT_EQ(h.counts[2], 1u);
+  EXPECT_EQ(h.counts[bounds.size()], 1u);
+  EXPECT_EQ(h.count, 5u);
+  EXPECT_DOUBLE_EQ(h.sum, bounds[0] + bounds[1] + bounds[1] * 1.01 + bounds.back() + 1);
+}
+
+uint64_t bucketTotal(const sqlite::LatencyHistogram& h) {
+  uint64_t total = 0;
+  for (uint64_t c : h.counts) total += c;
+  return total;
+}
+
+TEST(UsageStoreLatency, OneObservationOfEachPerCommittedTransaction) {
+  TempDir dir;
+  UsageStore store(durableOptions(dir.file("usage.db")));
+  for (int i = 0; i < 5; ++i) {
+    const AppendResult r = store.append({makeRow("r" + std::to_string(i))});
+    ASSERT_TRUE(store.waitCommitted(r.ticket, milliseconds(10000)));
+  }
+  const UsageStoreStats s = store.stats();
+  EXPECT_EQ(s.commits, 5u);  // each append waited for: one transaction each
+  for (const sqlite::LatencyHistogram* h : {&s.latency.commit, &s.latency.wait}) {
+    EXPECT_EQ(h->count, s.commits);
+    EXPECT_EQ(bucketTotal(*h), h->count);
+    EXPECT_GT(h->sum, 0);
+  }
+  // A transaction's wait includes its writing.
+  EXPECT_GE(s.latency.wait.sum, s.latency.commit.sum);
+}
+
+// The wait runs from the oldest append's submission: time queued behind a busy (here: paused)
+// writer counts; the commit duration does not include it.
+TEST(UsageStoreLatency, WaitCountsTheTimeQueued) {
+  TempDir dir;
+  UsageStore store(durableOptions(dir.file("usage.db")));
+  store.setWriterPausedForTest(true);
+  const AppendResult first = store.append({makeRow("a")});
+  std::this_thread::sleep_for(milliseconds(100));
+  const AppendResult second = store.append({makeRow("b")});  // same transaction, waited less
+  store.setWriterPausedForTest(false);
+  ASSERT_TRUE(store.waitCommitted(first.ticket, milliseconds(10000)));
+  ASSERT_TRUE(store.waitCommitted(second.ticket, milliseconds(10000)));
+  const sqlite::CommitLatency latency = store.stats().latency;
+  ASSERT_EQ(latency.wait.count, 1u);
+  EXPECT_GE(latency.wait.sum, 0.1);
+  const auto& bounds = sqlite::LatencyHistogram::kBounds;
+  for (size_t i = 0; i < bounds.size() && bounds[i] < 0.1; ++i) {
+    EXPECT_EQ(latency.wait.counts[i], 0u) << "le " << bounds[i];
+  }
+  ASSERT_EQ(latency.commit.count, 1u);
+  EXPECT_LT(latency.commit.sum, latency.wait.sum);
+}
+
+// A transaction given up commits nothing and is not observed; its appends' outcomes say why in
+// SQLite's words.
+TEST(UsageStoreLatency, AFailedTransactionIsNotObservedAndTellsWhy) {
+  TempDir dir;
+  const std::string path = dir.file("usage.db");
+  UsageStoreOptions o = durableOptions(path);
+  o.busyTimeoutMs = 20;
+  o.writeRetries = 0;
+  UsageStore store(o);
+  sqlite::Db other = rawOpen(path);
+  sqlite::exec(other.get(), "BEGIN IMMEDIATE");  // another process holds the write lock
+  std::promise<std::pair<bool, std::string>> outcome;
+  ASSERT_TRUE(store
+                  .append({makeRow("x")},
+                          [&](bool ok, const std::string& reason) {
+                            outcome.set_value({ok, reason});
+                          })
+                  .accepted);
+  const auto [ok, reason] = outcome.get_future().get();
+  EXPECT_FALSE(ok);
+  EXPECT_EQ(reason, "database is locked");
+  EXPECT_EQ(store.stats().latency.commit.count, 0u);
+  EXPECT_EQ(store.stats().latency.wait.count, 0u);
+
+  sqlite::exec(other.get(), "ROLLBACK");
+  EXPECT_TRUE(store.waitCommitted(store.append({makeRow("y")}).ticket, milliseconds(10000)));
+  EXPECT_EQ(store.stats().latency.commit.count, 1u);
+}
+
+// A row refused by the database fails its own append with the refusal's text (here a trigger's
+// RAISE message); the others commit and report no reason.
+TEST(UsageStoreWrite, OutcomeReasonIsSqlitesMessageForTheRefusedRow) {
+  TempDir dir;
+  const std::string path = dir.file("usage.db");
+  UsageStore store(durableOptions(path));
+  sqlite::Db other = rawOpen(path);
+  sqlite::exec(other.get(),
+               "CREATE TRIGGER refuse_r BEFORE INSERT ON USAGE_RECORD WHEN NEW.RECORDID = 'r' "
+               "BEGIN SELECT RAISE(ABORT, 'refused by the test'); END;");
+  other.reset();
+  std::promise<std::string> refused;
+  std::promise<std::string> accepted;
+  store.setWriterPausedForTest(true);  // one transaction
+  store.append({makeRow("r")}, [&](bool ok, const std::string& reason) {
+    refused.set_value((ok ? "committed: " : "failed: ") + reason);
+  });
+  store.append({makeRow("s")}, [&](bool ok, const std::string& reason) {
+    accepted.set_value((ok ? "committed: " : "failed: ") + reason);
+  });
+  store.setWriterPausedForTest(false);
+  EXPECT_EQ(refused.get_future().get(), "failed: refused by the test");
+  EXPECT_EQ(accepted.get_future().get(), "committed: ");
+}
+
 TEST(UsageStoreWrite, DiskFullIsReportedNeverSilent) {
   TempDir dir;
   const std::string path = dir.file("usage.db");
@@ -1011,7 +1130,7 @@ TEST(UsageRecorder, RecordsComeBackReassembled) {
   std::promise<bool> committed;
   const AppendResult result =
       recorder.record({entry("g-1", kT0, "tel:+15551234567"), entry("g-2", kT0 + 1, longTarget)},
-                      [&](bool ok) { committed.set_value(ok); });
+                      [&](bool ok, const std::string&) { committed.set_value(ok); });
   ASSERT_TRUE(result.accepted);
   ASSERT_TRUE(committed.get_future().get());
   EXPECT_GT(countRows(config.usage.database), 3);  // the long record takes several segments

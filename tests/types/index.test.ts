@@ -6,6 +6,7 @@ import {
   type ApiGatewayProxyEvent, type ApiGatewayProxyResult, type LambdaHandler, type GatewayConfig, type HttpEvent, type HttpHandler, type HttpResponse, type NotificationInfo,
   type PolicyCounter, type SecurityStats, type Status, type StatusData, type UsageRecord, type LogFunction, type LogLevel,
   type CamaraConnectivity, type CamaraErrorInfo, type CamaraReachabilityStatus,
+  type LatencyHistogram,
 } from 'parlayx-gateway';
 
 // An exact type equality, so that a widened or narrowed declaration is caught too.
@@ -125,6 +126,9 @@ async function readme(): Promise<void> {
   const fits: boolean | undefined = security.fdBudget?.fits;
   const usageStats = gateway.usage.stats();
   const written: number = usageStats.written;
+  const commitLatency: LatencyHistogram = usageStats.commitWaitSeconds;
+  const waited: number = commitLatency.counts[0] + commitLatency.bounds[0] + usageStats.commitSeconds.sum;
+  void waited;
   const coreStats: Record<string, number> = gateway.core.stats();
   const sipPort: number = gateway.core.sipPort;
   void level; void refused; void fits; void written; void coreStats; void sipPort;
@@ -233,6 +237,7 @@ async function logging(): Promise<void> {
   // @ts-expect-error a destination takes lines
   void new Gateway({ logDestination: 'stdout' });
   gateway.usage.onError((message: string, failedAppends: number) => { void message; void failedAppends; });
+  gateway.usage.onError((message: string, failedAppends: number, reason?: string) => { void message; void failedAppends; void reason; });
   void level; void sofia;
 }
 void logging;
