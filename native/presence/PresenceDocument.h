@@ -7,15 +7,10 @@
 #include <string_view>
 #include <vector>
 
+#include "presence/DocumentMapper.h"
 #include "presence/TerminalStatus.h"
 
 namespace px {
-
-struct PresenceMapping {
-  bool ok = false;
-  TerminalStatus status = TerminalStatus::kUnreachable;
-  std::string error;  // set when !ok: why the document could not be mapped
-};
 
 // Rule (documented in README "Presence to status"):
 // - no body at all (empty)                                   -> Unreachable
@@ -28,11 +23,11 @@ struct PresenceMapping {
 //   {urn:ietf:params:xml:ns:pidf}presence, a <basic> other than open/closed, or a content type
 //   other than application/pidf+xml (parameters allowed, case-insensitive), or a body over
 //   1 MiB  -> !ok (status Unreachable)
-class PresenceDocumentMapper {
+class PresenceDocumentMapper : public DocumentMapper {
  public:
   explicit PresenceDocumentMapper(std::vector<std::string> busyActivities);
 
-  PresenceMapping map(std::string_view contentType, std::string_view body) const;
+  PresenceMapping map(std::string_view contentType, std::string_view body) const override;
 
  private:
   struct ParserCache;  // one reusable expat parser: creating one per NOTIFY dominated the cost

@@ -8,14 +8,14 @@
 namespace px {
 
 FetchRole::FetchRole(SipStack& stack, SipAgent& agent, const GatewayConfig& config,
-                     const NotifySources& sources, PresenceSink& sink)
+                     const NotifySources& sources, PresenceSink& sink, EventPackage package)
     : stack_(stack),
       agent_(agent),
       config_(config),
       sources_(sources),
       sink_(sink),
-      mapper_(config.presence.busyActivities),
-      builder_(config.sip, config.presence.subscriptionExpiresSec),
+      package_(std::move(package)),
+      builder_(config.sip, config.presence.subscriptionExpiresSec, package_),
       host_(config.sip.bindHost),
       tagPrefix_(randomPrefix()),
       timeout_(std::chrono::milliseconds(config.presence.fetchTimeoutMs)) {}
@@ -147,8 +147,8 @@ int FetchRole::onRequest(const IncomingRequest& request) {
 }
 
 int FetchRole::handleNotify(uint64_t id, sip_t const* sip) {
-  if (!isPresenceEvent(sip)) return 489;
-  const PresenceMapping mapping = mapper_.map(contentTypeOf(sip), bodyOf(sip));
+  if (!isEvent(sip, package_.event)) return 489;
+  const PresenceMapping mapping = package_.mapper->map(contentTypeOf(sip), bodyOf(sip));
   FetchOutcome outcome;
   if (mapping.ok) {
     outcome.kind = FetchOutcome::Kind::kStatus;
@@ -169,8 +169,8 @@ bool FetchRole::timerLive(uint64_t id, uint32_t) const {
 void FetchRole::onTimer(uint64_t id, uint32_t, Clock::time_point) {
   FetchOutcome outcome;
   outcome.kind = FetchOutcome::Kind::kTimeout;
-  outcome.detail =
-      "no presence document within " + std::to_string(config_.presence.fetchTimeoutMs) + " ms";
+  outcome.detail = "no " + package_.event + " document within " +
+                   std::to_string(config_.presence.fetchTimeoutMs) + " ms";
   finish(id, std::move(outcome));
 }
 

@@ -13,7 +13,7 @@
 #include <unordered_map>
 
 #include "config/GatewayConfig.h"
-#include "presence/PresenceDocument.h"
+#include "presence/StatusSource.h"
 #include "sip/NotifySources.h"
 #include "sip/PresenceSink.h"
 #include "sip/SipMessages.h"
@@ -28,8 +28,9 @@ class FetchRole : public SipRole, private TimerClient {
  public:
   using Clock = std::chrono::steady_clock;
 
+  // Fetches of one event package (presence.source "both" runs one FetchRole per package).
   FetchRole(SipStack& stack, SipAgent& agent, const GatewayConfig& config,
-            const NotifySources& sources, PresenceSink& sink);
+            const NotifySources& sources, PresenceSink& sink, EventPackage package);
   ~FetchRole() override;
   FetchRole(const FetchRole&) = delete;
   FetchRole& operator=(const FetchRole&) = delete;
@@ -75,7 +76,7 @@ class FetchRole : public SipRole, private TimerClient {
   const GatewayConfig& config_;
   const NotifySources& sources_;
   PresenceSink& sink_;
-  PresenceDocumentMapper mapper_;
+  EventPackage package_;
   SubscribeBuilder builder_;
   SipReader reader_;
   std::string host_;

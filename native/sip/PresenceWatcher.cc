@@ -9,6 +9,7 @@
 #include "sip/NotifySources.h"
 #include "sip/PresenceSink.h"
 #include "sip/SipStack.h"
+#include "sip/SourceCombiner.h"
 #include "sip/SubscriptionRole.h"
 
 namespace px {
@@ -147,19 +148,49 @@ PresenceWatcher::PresenceWatcher(const GatewayConfig& config, OutcomeSignal sign
     };
     spec.answers.methods = {sip_method_notify};
     spec.answers.allow = "NOTIFY, OPTIONS";
-    spec.answers.allowEvents = "presence";
+    const PresenceSource source = config_.presence.source;
+    spec.answers.allowEvents = source == PresenceSource::kPresence ? "presence"
+                               : source == PresenceSource::kReg    ? "reg"
+                                                                   : "reg, presence";
     std::string problem;
     SipAgent* agent = stack.addAgent(spec, problem);
     if (!agent) return problem;
     sipPort_ = agent->port();
-    // Fetches first: a NOTIFY is a fetch's when its Call-ID and tag say so, else a dialog's.
-    fetches_ = &stack.addRole<FetchRole>(stack, *agent, config_, *sources_, *queues_);
-    agent->addRole(*fetches_);
-    subscriptions_ = &stack.addRole<SubscriptionRole>(stack, *agent, config_, *sources_, *queues_);
-    agent->addRole(*subscriptions_);
-    if (!fetches_->ok() || !subscriptions_->ok()) {
-      return "cannot bind the SIP transports on port " + std::to_string(sipPort_);
+    // The roles of the configured package; with "both" the reg roles report into the combiner
+    // and the presence roles are added beside them.
+    const bool both = source == PresenceSource::kBoth;
+    PresenceSink* sink = queues_.get();
+    if (both) {
+      combiner_ = std::make_unique<SourceCombiner>(
+          *queues_, [this](const std::string& uri) { presenceSubscriptions_->unwatch(uri); });
+      sink = &combiner_->regSink();
     }
+    const EventPackage primary = source == PresenceSource::kPresence
+                                     ? presencePackage(config_.presence.busyActivities)
+                                     : regPackage();
+    // Fetches first: a NOTIFY is a fetch's when its Call-ID and tag say so, else a dialog's.
+    fetches_ = &stack.addRole<FetchRole>(stack, *agent, config_, *sources_, *sink, primary);
+    agent->addRole(*fetches_);
+    if (both) {
+      presenceFetches_ =
+          &stack.addRole<FetchRole>(stack, *agent, config_, *sources_, combiner_->presenceSink(),
+                                    presencePackage(config_.presence.busyActivities));
+      agent->addRole(*presenceFetches_);
+    }
+    // With "both" the reg dialogs' role passes the NOTIFYs of other dialogs on; the last role
+    // answers strays 481.
+    subscriptions_ =
+        &stack.addRole<SubscriptionRole>(stack, *agent, config_, *sources_, *sink, primary, !both);
+    agent->addRole(*subscriptions_);
+    if (both) {
+      presenceSubscriptions_ = &stack.addRole<SubscriptionRole>(
+          stack, *agent, config_, *sources_, combiner_->presenceSink(),
+          presencePackage(config_.presence.busyActivities), true);
+      agent->addRole(*presenceSubscriptions_);
+    }
+    const bool ok = fetches_->ok() && subscriptions_->ok() &&
+                    (!both || (presenceFetches_->ok() && presenceSubscriptions_->ok()));
+    if (!ok) return "cannot bind the SIP transports on port " + std::to_string(sipPort_);
     return extraRoles ? extraRoles(stack) : std::string();
   });
 }
@@ -177,7 +208,9 @@ uint64_t PresenceWatcher::fetch(const std::string& requestUri, bool wakeNow) {
       [this, id, requestUri, deadline, timeout](SipStack::CommandRun run) {
         switch (run) {
           case SipStack::CommandRun::kRun:
+            // With "both", one fetch per package under the same id; the combiner answers once.
             fetches_->start(id, requestUri, deadline);
+            if (presenceFetches_) presenceFetches_->start(id, requestUri, deadline);
             break;
           case SipStack::CommandRun::kClosing:
             queues_->outcome(FetchRole::unstarted(id, FetchOutcome::Kind::kShutdown,
@@ -202,7 +235,9 @@ uint64_t PresenceWatcher::fetch(const std::string& requestUri, bool wakeNow) {
 void PresenceWatcher::watch(const std::string& requestUri, bool wakeNow) {
   stack_->post(
       [this, requestUri](SipStack::CommandRun run) {
-        if (run == SipStack::CommandRun::kRun) subscriptions_->watch(requestUri);
+        if (run != SipStack::CommandRun::kRun) return;
+        subscriptions_->watch(requestUri);
+        if (presenceSubscriptions_) presenceSubscriptions_->watch(requestUri);
       },
       wakeNow);
 }
@@ -210,7 +245,10 @@ void PresenceWatcher::watch(const std::string& requestUri, bool wakeNow) {
 void PresenceWatcher::unwatch(const std::string& requestUri, bool wakeNow) {
   stack_->post(
       [this, requestUri](SipStack::CommandRun run) {
-        if (run == SipStack::CommandRun::kRun) subscriptions_->unwatch(requestUri);
+        if (run != SipStack::CommandRun::kRun) return;
+        subscriptions_->unwatch(requestUri);
+        if (presenceSubscriptions_) presenceSubscriptions_->unwatch(requestUri);
+        if (combiner_) combiner_->forget(requestUri);
       },
       wakeNow);
 }

@@ -38,6 +38,7 @@ namespace px {
 
 class FetchRole;
 class NotifySources;
+class SourceCombiner;
 class SubscriptionRole;
 
 struct FetchOutcome {
@@ -160,12 +161,20 @@ class PresenceWatcher {
   std::atomic<uint64_t> nextId_{1};
   // Owner: the consumer. The SIP thread appends through the PresenceSink it implements.
   std::unique_ptr<Queues> queues_;
+  // presence.source "both" only; SIP thread only (created by the stack's setup): the roles of
+  // both packages report into it, it reports the combined statuses into queues_. Declared
+  // before stack_ so that it outlives the roles.
+  std::unique_ptr<SourceCombiner> combiner_;
   // The SIP thread and its command queue (owner: the SIP thread, which drains it).
   std::unique_ptr<SipStack> stack_;
   // SIP thread only: created by the stack's setup, used by commands run with CommandRun::kRun.
   std::unique_ptr<NotifySources> sources_;
+  // The roles of presence.source's package ("reg" for "both"), and with "both" those of the
+  // presence package beside them.
   FetchRole* fetches_ = nullptr;
   SubscriptionRole* subscriptions_ = nullptr;
+  FetchRole* presenceFetches_ = nullptr;
+  SubscriptionRole* presenceSubscriptions_ = nullptr;
 };
 
 }  // namespace px

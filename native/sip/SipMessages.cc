@@ -39,7 +39,8 @@ SubscribeAnswer SipReader::readAnswer(nta_outgoing_t* orq, sip_t const* sip) {
   return info;
 }
 
-NotifyFacts SipReader::readNotify(sip_t const* sip, const std::optional<IpCidr>& source) {
+NotifyFacts SipReader::readNotify(sip_t const* sip, const std::optional<IpCidr>& source,
+                                  std::string_view event) {
   NotifyFacts facts;
   facts.callId = sip->sip_call_id->i_id;
   if (sip->sip_to && sip->sip_to->a_tag) facts.toTag = sip->sip_to->a_tag;
@@ -48,7 +49,7 @@ NotifyFacts SipReader::readNotify(sip_t const* sip, const std::optional<IpCidr>&
   if (sip->sip_contact) facts.contact = usableUri(sip->sip_contact->m_url);
   facts.usable =
       (!sip->sip_contact || !facts.contact.empty()) && routesUsable(sip->sip_record_route);
-  facts.presenceEvent = isPresenceEvent(sip);
+  facts.presenceEvent = isEvent(sip, event);
   if (const sip_subscription_state_t* state = sip->sip_subscription_state) {
     if (state->ss_substate) facts.substate = state->ss_substate;
     if (state->ss_reason) facts.reason = state->ss_reason;
@@ -104,8 +105,12 @@ std::string SipReader::urlString(const url_t* url) {
 }
 
 bool isPresenceEvent(sip_t const* sip) {
+  return isEvent(sip, "presence");
+}
+
+bool isEvent(sip_t const* sip, std::string_view event) {
   return sip->sip_event && sip->sip_event->o_type &&
-         std::string_view(sip->sip_event->o_type) == "presence";
+         std::string_view(sip->sip_event->o_type) == event;
 }
 
 std::string_view contentTypeOf(sip_t const* sip) {

@@ -25,8 +25,10 @@ class SipReader {
   // A SUBSCRIBE's final response (read it before destroying the transaction: that may free it).
   SubscribeAnswer readAnswer(nta_outgoing_t* orq, sip_t const* sip);
 
-  // A NOTIFY for SubscriptionSet::onNotify; the result views `sip`.
-  NotifyFacts readNotify(sip_t const* sip, const std::optional<IpCidr>& source);
+  // A NOTIFY for SubscriptionSet::onNotify; the result views `sip`. `event` is the subscribed
+  // package (NotifyFacts::presenceEvent says whether the NOTIFY's Event is it).
+  NotifyFacts readNotify(sip_t const* sip, const std::optional<IpCidr>& source,
+                         std::string_view event = "presence");
 
   // The URI as text when it may be used as a request's target or route: printable, no white
   // space or control characters, and a sip:/sips: URI our address parser accepts (routing
@@ -43,6 +45,8 @@ class SipReader {
 };
 
 bool isPresenceEvent(sip_t const* sip);
+// Event: <event> (the package name, parameters ignored).
+bool isEvent(sip_t const* sip, std::string_view event);
 std::string_view contentTypeOf(sip_t const* sip);
 std::string_view bodyOf(sip_t const* sip);
 

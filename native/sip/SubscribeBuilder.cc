@@ -6,7 +6,8 @@
 
 namespace px {
 
-SubscribeBuilder::SubscribeBuilder(const SipConfig& sip, uint32_t subscriptionExpiresSec)
+SubscribeBuilder::SubscribeBuilder(const SipConfig& sip, uint32_t subscriptionExpiresSec,
+                                   const EventPackage& package)
     : watcherUri_(sip.watcherUri),
       presenceServerUri_(sip.presenceServerUri),
       subscriptionExpiresSec_(std::max<uint32_t>(1, subscriptionExpiresSec)),
@@ -14,8 +15,8 @@ SubscribeBuilder::SubscribeBuilder(const SipConfig& sip, uint32_t subscriptionEx
   if (!home_) return;
   su_home_t* home = home_.get();
   route_ = sip_route_make(home, routeFor(sip.presenceServerUri).c_str());
-  event_ = sip_event_make(home, "presence");
-  accept_ = sip_accept_make(home, "application/pidf+xml");
+  event_ = sip_event_make(home, package.event.c_str());
+  accept_ = sip_accept_make(home, package.accept.c_str());
   expiresZero_ = sip_expires_make(home, "0");
   expiresRequested_ = sip_expires_make(home, std::to_string(subscriptionExpiresSec_).c_str());
   userAgent_ = sip_user_agent_make(home, sip.userAgent.c_str());

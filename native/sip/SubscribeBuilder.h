@@ -8,6 +8,7 @@
 #include <string>
 
 #include "config/GatewayConfig.h"
+#include "presence/StatusSource.h"
 #include "sip/Sofia.h"
 #include "sip/SubscriptionSet.h"
 
@@ -15,7 +16,9 @@ namespace px {
 
 class SubscribeBuilder {
  public:
-  SubscribeBuilder(const SipConfig& sip, uint32_t subscriptionExpiresSec);
+  // Every request carries the package's Event and Accept.
+  SubscribeBuilder(const SipConfig& sip, uint32_t subscriptionExpiresSec,
+                   const EventPackage& package);
   SubscribeBuilder(const SubscribeBuilder&) = delete;
   SubscribeBuilder& operator=(const SubscribeBuilder&) = delete;
 

@@ -7,15 +7,18 @@
 namespace px {
 
 SubscriptionRole::SubscriptionRole(SipStack& stack, SipAgent& agent, const GatewayConfig& config,
-                                   const NotifySources& sources, PresenceSink& sink)
+                                   const NotifySources& sources, PresenceSink& sink,
+                                   EventPackage package, bool answersStrays)
     : stack_(stack),
       agent_(agent),
       sink_(sink),
-      builder_(config.sip, config.presence.subscriptionExpiresSec),
+      package_(std::move(package)),
+      answersStrays_(answersStrays),
+      builder_(config.sip, config.presence.subscriptionExpiresSec, package_),
       set_(config.presence, sources,
            SubscriptionSet::Identity{randomPrefix(), randomPrefix(), config.sip.bindHost,
                                      config.sip.watcherUri},
-           *this) {}
+           *this, package_.mapper) {}
 
 // Transactions first: NTA must not call back into a half-destroyed role.
 SubscriptionRole::~SubscriptionRole() {
@@ -32,7 +35,9 @@ void SubscriptionRole::unwatch(const std::string& uri) {
 }
 
 int SubscriptionRole::onRequest(const IncomingRequest& request) {
-  return set_.onNotify(reader_.readNotify(request.sip, request.source), SipClock::now());
+  if (!answersStrays_ && !set_.owns(request.sip->sip_call_id->i_id)) return kNotMine;
+  return set_.onNotify(reader_.readNotify(request.sip, request.source, package_.event),
+                       SipClock::now());
 }
 
 void SubscriptionRole::onStrayResponse(sip_t const* sip) {

@@ -15,6 +15,7 @@
 #include <unordered_map>
 
 #include "config/GatewayConfig.h"
+#include "presence/StatusSource.h"
 #include "sip/NotifySources.h"
 #include "sip/PresenceSink.h"
 #include "sip/SipMessages.h"
@@ -28,8 +29,12 @@ namespace px {
 
 class SubscriptionRole : public SipRole, private SubscriptionPort, private TimerClient {
  public:
+  // Subscriptions of one event package. presence.source "both" runs one role per package on the
+  // same agent: each takes the NOTIFYs of its own dialogs (SubscriptionSet::owns); only the role
+  // asked last (`answersStrays`) answers the NOTIFYs of no dialog (481).
   SubscriptionRole(SipStack& stack, SipAgent& agent, const GatewayConfig& config,
-                   const NotifySources& sources, PresenceSink& sink);
+                   const NotifySources& sources, PresenceSink& sink, EventPackage package,
+                   bool answersStrays = true);
   ~SubscriptionRole() override;
   SubscriptionRole(const SubscriptionRole&) = delete;
   SubscriptionRole& operator=(const SubscriptionRole&) = delete;
@@ -62,6 +67,8 @@ class SubscriptionRole : public SipRole, private SubscriptionPort, private Timer
   SipStack& stack_;
   SipAgent& agent_;
   PresenceSink& sink_;
+  EventPackage package_;
+  bool answersStrays_;
   SubscribeBuilder builder_;
   SipReader reader_;
   // The SUBSCRIBE transactions waiting for their final answer, by subscription and back.

@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <charconv>
+#include <system_error>
 
 #include "common/Ascii.h"
+#include "presence/PresenceDocument.h"
 #include "sip/SipIds.h"
 
 namespace px {
@@ -18,11 +20,28 @@ std::string describe(const SubscribeAnswer& answer) {
 
 SubscriptionSet::SubscriptionSet(const PresenceConfig& config, const NotifySources& sources,
                                  Identity identity, SubscriptionPort& port)
+    : SubscriptionSet(config, sources, std::move(identity), port,
+                      std::make_shared<PresenceDocumentMapper>(config.busyActivities)) {}
+
+SubscriptionSet::SubscriptionSet(const PresenceConfig& config, const NotifySources& sources,
+                                 Identity identity, SubscriptionPort& port,
+                                 std::shared_ptr<const DocumentMapper> mapper)
     : config_(config),
       sources_(sources),
       identity_(std::move(identity)),
       port_(port),
-      mapper_(config.busyActivities) {}
+      mapper_(std::move(mapper)) {}
+
+bool SubscriptionSet::owns(std::string_view callId) const {
+  // "<hex16(callIdPrefix ^ id)>-s<id>-<seq>@host" (callIdFor)
+  const size_t mark = callId.find("-s");
+  if (mark == std::string_view::npos) return false;
+  const std::string_view rest = callId.substr(mark + 2);
+  uint64_t id = 0;
+  const auto parsed = std::from_chars(rest.data(), rest.data() + rest.size(), id);
+  if (parsed.ec != std::errc() || parsed.ptr == rest.data()) return false;
+  return callId.substr(0, mark) == hex16(identity_.callIdPrefix ^ id);
+}
 
 void SubscriptionSet::watch(std::string uri, SipClock::time_point now) {
   if (shuttingDown_ || watched_.count(uri) != 0) return;
@@ -283,8 +302,8 @@ int SubscriptionSet::onNotify(const NotifyFacts& notify, SipClock::time_point no
     // when a publication expired): that maps to Unreachable. "pending" or "terminated" without
     // a body say nothing about the terminal.
     if (hasBody || (!terminated && !ascii::equalsNoCase(substate, "pending"))) {
-      const PresenceMapping mapping = mapper_.map(notify.contentType, notify.body);
-      if (mapping.ok) {
+      const PresenceMapping mapping = mapper_->map(notify.contentType, notify.body);
+      if (mapping.ok && !mapping.unchanged) {
         SubscriptionEvent event;
         event.kind = SubscriptionEvent::Kind::kStatus;
         event.requestUri = sub->uri;

@@ -24,7 +24,7 @@
 
 #include "common/IpCidr.h"
 #include "config/GatewayConfig.h"
-#include "presence/PresenceDocument.h"
+#include "presence/DocumentMapper.h"
 #include "sip/NotifySources.h"
 #include "sip/PresenceWatcher.h"
 #include "sip/SipRouting.h"
@@ -64,7 +64,7 @@ struct NotifyFacts {
   std::string_view fromTag;  // the notifier's tag; "" when absent
   std::optional<IpCidr> source;
   bool usable = true;         // its Contact and Record-Route may become a target and route set
-  bool presenceEvent = true;  // Event: presence
+  bool presenceEvent = true;  // Event: the subscribed package ("presence" unless configured)
   std::string_view substate;  // Subscription-State value; "" when absent (taken as active)
   std::string_view reason;
   uint64_t retryAfterSec = 0;
@@ -125,8 +125,12 @@ class SubscriptionSet {
   // How long close waits for an answer to its Expires: 0 requests.
   static constexpr std::chrono::milliseconds kCloseGrace{200};
 
+  // Subscriptions to the presence package (PIDF).
   SubscriptionSet(const PresenceConfig& config, const NotifySources& sources, Identity identity,
                   SubscriptionPort& port);
+  // Subscriptions whose NOTIFY bodies `mapper` maps (the set's event package: StatusSource.h).
+  SubscriptionSet(const PresenceConfig& config, const NotifySources& sources, Identity identity,
+                  SubscriptionPort& port, std::shared_ptr<const DocumentMapper> mapper);
   SubscriptionSet(const SubscriptionSet&) = delete;
   SubscriptionSet& operator=(const SubscriptionSet&) = delete;
 
@@ -137,6 +141,9 @@ class SubscriptionSet {
   // A NOTIFY that is no fetch's: the status code to answer it with.
   int onNotify(const NotifyFacts& notify, SipClock::time_point now);
   void onTimer(uint64_t id, uint32_t gen, SipClock::time_point now);
+  // True when `callId` is of a dialog of this set (live, ended or being closed): it carries this
+  // set's Call-ID prefix. Lets several sets (one per event package) share one agent.
+  bool owns(std::string_view callId) const;
   // A timer entry still current (the timer queue drops stale ones when it compacts).
   bool timerLive(uint64_t id, uint32_t gen) const;
 
@@ -232,7 +239,7 @@ class SubscriptionSet {
   const NotifySources& sources_;
   const Identity identity_;
   SubscriptionPort& port_;
-  PresenceDocumentMapper mapper_;
+  std::shared_ptr<const DocumentMapper> mapper_;
   SubscriptionCounters counters_;
   // subs_ owns the subscriptions (node-based: addresses are stable); watched_ indexes the
   // watched ones by URI (its keys view Subscription::uri).

@@ -17,6 +17,11 @@ const sip = require('./sip-client');
 
 const HOST = '127.0.0.1';
 const TEMPLATE = path.join(__dirname, 'presence.cfg.template');
+/** startKamailio's `template` option: presence server only, or presence server + registrar. */
+const TEMPLATES = {
+  presence: TEMPLATE,
+  reginfo: path.join(__dirname, 'reginfo.cfg.template'),
+};
 const APT_PACKAGES = 'kamailio kamailio-presence-modules kamailio-sqlite-modules sqlite3';
 const MODULE_DIRS = [
   '/usr/lib/x86_64-linux-gnu/kamailio/modules',
@@ -139,13 +144,13 @@ async function freePort() {
   throw new Error('no free UDP+TCP port found on 127.0.0.1');
 }
 
-function renderConfig(vars) {
-  let text = fs.readFileSync(TEMPLATE, 'utf8');
+function renderConfig(vars, template = TEMPLATE) {
+  let text = fs.readFileSync(template, 'utf8');
   for (const [key, value] of Object.entries(vars)) {
     text = text.split(`@@${key}@@`).join(String(value));
   }
   const left = /@@[A-Z_]+@@/.exec(text);
-  if (left) throw new Error(`presence.cfg.template: unreplaced marker ${left[0]}`);
+  if (left) throw new Error(`${path.basename(template)}: unreplaced marker ${left[0]}`);
   return text;
 }
 
@@ -177,6 +182,8 @@ function delay(ms) {
  *   stderr (true) or to a callback
  * @param {number} [opts.debug=2] Kamailio debug level (3 = debug)
  * @param {number} [opts.startTimeoutMs=10000]
+ * @param {'presence'|'reginfo'} [opts.template='presence'] 'reginfo' adds usrloc + registrar
+ *   (REGISTER is saved) and pua_reginfo/presence_reginfo, serving the "reg" event (RFC 3680)
  * @returns {Promise<{sipPort:number, host:string, domain:string, uri:string, pid:number,
  *   workDir:string, dbFile:string, stop:()=>Promise<void>, logs:()=>string}>}
  * @throws {Error} if Kamailio is not installed (naming the packages) or does not come up
@@ -194,10 +201,19 @@ async function startKamailio(opts = {}) {
 }
 
 async function startOnce(
-  { domain = 'example.test', workDir, log, debug = 2, startTimeoutMs = 10000, keepWorkDir = false },
+  {
+    domain = 'example.test',
+    workDir,
+    log,
+    debug = 2,
+    startTimeoutMs = 10000,
+    keepWorkDir = false,
+    template = 'presence',
+  },
   port,
 ) {
   const inst = findInstallation();
+  if (!TEMPLATES[template]) throw new Error(`unknown Kamailio template ${JSON.stringify(template)}`);
   if (!/^[A-Za-z0-9.-]+$/.test(domain)) throw new Error(`bad domain ${JSON.stringify(domain)}`);
   const ownWorkDir = !workDir;
   const dir = path.resolve(workDir || fs.mkdtempSync(path.join(os.tmpdir(), 'kamailio-presence-')));
@@ -228,7 +244,7 @@ async function startOnce(
       DB_URL: `sqlite:///${dbFile}`,
       SERVER_URI: uri,
       DB_UPDATE_PERIOD: 2,
-    }),
+    }, TEMPLATES[template]),
   );
 
   let onOutput;
