@@ -1,10 +1,12 @@
 'use strict';
 // Parlay X TerminalStatusNotificationManager (ES 202 391-8 §8.2) on top of the native
-// notification engine: validation of startNotification / endNotification against the
-// `notifications` policy of the configuration, group expansion, and the usage record of every
-// operation. Transport-independent: the SOAP handler and the JS API both call it. What is sent
-// afterwards (statusNotification, statusError, statusEnd) is decided by the native core and sent
-// by js/delivery/.
+// notification engine: validation of startNotification / endNotification, the requester's
+// notification limits, group expansion, and the usage record of every operation.
+// Transport-independent: the SOAP handler and the JS API both call it. The limits are decided by
+// the native policy per requester (PolicyEngine::checkNotificationLimits: the notifications
+// section tightened by the `notifications:` of the requester's, service's and operation's
+// policy). What is sent afterwards (statusNotification, statusError, statusEnd) is decided by the
+// native core and sent by js/delivery/.
 //
 // Checks, in this order (docs/policy.md), the first failure answering the request:
 //   service running (policy)             SVC0001                    FAILED_SERVICE_NOT_RUNNING
@@ -13,6 +15,7 @@
 //   endpoint refused by the SSRF guard   SVC0002 endpoint           INVALID
 //     (js/outbound: resolves to a loopback, private, link-local... address or an own listener,
 //     or the name does not exist; a DNS failure other than that is SVC0001 FAILED_OPERATION)
+//   the requester's notification limits (native/policy, before the endpoint's DNS look-up):
 //   Busy criterion not allowed           POL0001 <explanation>      INVALID
 //   frequency below minFrequencyMs       POL0009                    INVALID
 //   duration above maxDurationSec        POL0001 <explanation>      INVALID
@@ -103,7 +106,6 @@ class TerminalStatusNotificationService {
     this.core = core;
     this.destinations = destinations;
     this.config = config;
-    this.limits = config.notifications;
     this.policy = policy;
     this.log = log;
     this.sink = {
@@ -134,7 +136,7 @@ class TerminalStatusNotificationService {
     };
     return recordOperation(this.sink, 'startNotification', { requester, globalId }, () => shown, async () => {
       this.policy.checkService(requester, 'startNotification');
-      const { spec, timing } = this.validate(req);
+      const { spec, timing } = this.validate(req, requester);
       await this.checkDestination(spec.endpoint);
       // validate() has checked that the addresses are a list of strings.
       await this.policy.run(requester, 'startNotification', req.addresses, async (decision) => {
@@ -157,12 +159,14 @@ class TerminalStatusNotificationService {
 
   /**
    * Checks a startNotification request part by part: the format of every part but the addresses
-   * first (SVC), then the notification limits (POL); the addresses are the policy's.
+   * first (SVC), then the requester's notification limits (POL, decided natively); the addresses
+   * are the policy's.
+   * @param {any} req
+   * @param {string} requester
    * @returns {{ spec: object, timing: Record<string, string> }} the core's spec, without
    *   addresses, requester and globalId; the record's timing attributes once it is admitted
    */
-  validate(req) {
-    const policy = this.limits;
+  validate(req, requester) {
     const reference = req.reference;
     const { correlator, interfaceName } = checkSimpleReference(reference, invalid);
 
@@ -180,19 +184,9 @@ class TerminalStatusNotificationService {
       throw invalid('count');
     }
 
-    if (!policy.busyCriteriaAllowed && criteria.includes('Busy')) {
-      throw failure('POL0001', ['Busy is not supported as a criterion'], UsageStatus.INVALID);
-    }
-    if (frequencyMs < policy.minFrequencyMs) throw failure('POL0009', [], UsageStatus.INVALID);
-    if (durationMs > policy.maxDurationSec * 1000) {
-      throw failure('POL0001', [`duration longer than the maximum of ${policy.maxDurationSec} seconds`], UsageStatus.INVALID);
-    }
-    const effectiveDurationMs = durationMs === 0 ? policy.defaultDurationSec * 1000 : durationMs;
-    if (count === undefined || count === null) {
-      if (!policy.unlimitedCountAllowed) throw failure('POL0004', [], UsageStatus.INVALID);
-    } else if (count > policy.maxCount) {
-      throw failure('POL0005', [], UsageStatus.INVALID);
-    }
+    const limited = { busy: criteria.includes('Busy'), frequencyMs, durationMs };
+    if (count !== undefined && count !== null) limited.count = count;
+    const effectiveDurationMs = this.policy.checkNotificationLimits(requester, limited);
 
     const createdAtMs = Date.now();
     const expiresAtMs = createdAtMs + effectiveDurationMs;

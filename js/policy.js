@@ -42,7 +42,10 @@ function policyFault(fault, status) {
  */
 
 class ServicePolicy {
-  /** @param {any} core the NativeCore (evaluatePolicy, checkServicePolicy, releasePolicy) */
+  /**
+   * @param {any} core the NativeCore (evaluatePolicy, checkServicePolicy,
+   *   checkNotificationLimits, releasePolicy)
+   */
   constructor(core) {
     this.core = core;
   }
@@ -54,6 +57,21 @@ class ServicePolicy {
   checkService(requester, operation) {
     const decision = this.core.checkServicePolicy(requester, operation);
     if (decision.refused) throw policyFault(decision.fault, decision.status);
+  }
+
+  /**
+   * The requester's startNotification limits (native/policy: every policy level and the
+   * notifications section combined, most restrictive wins). Takes no admission.
+   * @param {string} requester
+   * @param {{ busy: boolean, frequencyMs: number, durationMs: number, count?: number }} request
+   *   durationMs 0: none asked for
+   * @returns {number} the notification's duration in ms: as asked, or the requester's default
+   * @throws {ParlayxFault} POL0001, POL0004, POL0005 or POL0009 (INVALID)
+   */
+  checkNotificationLimits(requester, request) {
+    const decision = this.core.checkNotificationLimits(requester, request);
+    if (decision.refused) throw policyFault(decision.fault, decision.status);
+    return decision.durationMs;
   }
 
   /**

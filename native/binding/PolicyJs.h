@@ -25,4 +25,11 @@ std::vector<std::string> stringsFromJs(const Napi::CallbackInfo& info, size_t in
 // {status, refused, fault?: {messageId, variables}, targets: [...], admission}
 Napi::Object policyDecisionToJs(Napi::Env env, const policy::Decision& decision);
 
+// Argument `index` as {busy: boolean, frequencyMs: number, durationMs: number, count?: number}
+// (non-negative numbers; beyond 2^64 they saturate, which no limit allows). TypeError otherwise.
+policy::NotificationRequest notificationRequestFromJs(const Napi::CallbackInfo& info, size_t index);
+
+// {status, refused, fault?: {messageId, variables}, durationMs}
+Napi::Object notificationDecisionToJs(Napi::Env env, const policy::NotificationDecision& decision);
+
 }  // namespace px

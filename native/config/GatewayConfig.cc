@@ -52,6 +52,10 @@ class Loader {
                  "expected a mapping of sections (service, http, sip, ...), got " + describe(root));
     }
     readSection(doc, "", cfg);
+    // After every section: the notification limits of the policy levels are compared with the
+    // notifications section, which comes after requesters and policy.
+    checkOverrides(yaml_, cfg.policy.defaults, policySites_, cfg.requesters, requesterSites_,
+                   cfg.notifications.limits());
     return cfg;
   }
 
@@ -91,10 +95,7 @@ class Loader {
       } else if (child.field->key == "requesters") {
         cfg.requesters = RequesterConfigReader(yaml_).readRequesters(at, requesterSites_);
       } else if (child.field->key == "policy") {
-        LevelSites policySites;
-        cfg.policy = PolicyConfigReader(yaml_).readPolicy(at, policySites);
-        // After both sections: requesters come before policy in the schema.
-        checkOverrides(yaml_, cfg.policy.defaults, policySites, cfg.requesters, requesterSites_);
+        cfg.policy = PolicyConfigReader(yaml_).readPolicy(at, policySites_);
       } else {
         config::readField(*child.field, FieldInput{yaml_, at, present, f}, cfg);
       }
@@ -103,6 +104,7 @@ class Loader {
 
   const YamlReader& yaml_;
   RequesterSites requesterSites_;  // read with requesters, used by the override rule
+  LevelSites policySites_;         // read with policy, used by the override rule
 };
 
 // Records where each document starts; the events themselves are not needed.

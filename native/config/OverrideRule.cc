@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <optional>
+#include <type_traits>
 #include <vector>
 
 namespace px::config {
@@ -62,7 +63,8 @@ bool isWithinDomains(const std::string& domain, const std::vector<std::string>& 
 
 class OverrideChecker {
  public:
-  explicit OverrideChecker(const YamlReader& yaml) : yaml_(yaml) {}
+  OverrideChecker(const YamlReader& yaml, const NotificationLimits& globalLimits)
+      : yaml_(yaml), globalLimits_(globalLimits) {}
 
   void check(const Level& level, const std::vector<Level>& above) const {
     for (const Level& ancestor : above) checkAgainst(level, ancestor);
@@ -123,18 +125,60 @@ class OverrideChecker {
             uint64_t{p.pacer->limit} * r.pacer->windowMs) {
       looser(l, "pacer", rateText(*r.pacer), a, rateText(*p.pacer));
     }
+    checkNotificationLimits(l, a);
+  }
+
+  // The global level's notification limits are the notifications section, always set.
+  void checkNotificationLimits(const Level& l, const Level& a) const {
+    const NotificationLimitRules& r = l.rules->notifications;
+    const NotificationLimitRules& p = a.rules->notifications;
+    const NotificationLimits& g = globalLimits_;
+    const auto above = [&](const auto& value, const auto& globalValue) {
+      using T = typename std::decay_t<decltype(value)>::value_type;
+      return a.global ? std::optional<T>(globalValue) : value;
+    };
+    const auto text = [](auto v) {
+      if constexpr (std::is_same_v<decltype(v), bool>) {
+        return std::string(v ? "true" : "false");
+      } else {
+        return std::to_string(v);
+      }
+    };
+    // higherIsLooser: a larger value (or true) grants more.
+    const auto compare = [&](const char* key, const auto& value, const auto& ancestorValue,
+                             bool higherIsLooser) {
+      if (!value || !ancestorValue) return;
+      const bool loose = higherIsLooser ? *value > *ancestorValue : *value < *ancestorValue;
+      if (loose) {
+        looser(l, std::string("notifications.") + key, text(*value), a, text(*ancestorValue));
+      }
+    };
+    compare("maxDurationSec", r.maxDurationSec, above(p.maxDurationSec, g.maxDurationSec), true);
+    compare("defaultDurationSec", r.defaultDurationSec,
+            above(p.defaultDurationSec, g.defaultDurationSec), true);
+    compare("minFrequencyMs", r.minFrequencyMs, above(p.minFrequencyMs, g.minFrequencyMs), false);
+    compare("unlimitedCountAllowed", r.unlimitedCountAllowed,
+            above(p.unlimitedCountAllowed, g.unlimitedCountAllowed), true);
+    compare("maxCount", r.maxCount, above(p.maxCount, g.maxCount), true);
+    compare("busyCriteriaAllowed", r.busyCriteriaAllowed,
+            above(p.busyCriteriaAllowed, g.busyCriteriaAllowed), true);
   }
 
   [[noreturn]] void looser(const Level& level, const std::string& key, const std::string& value,
                            const Level& ancestor, const std::string& ancestorValue) const {
     const auto line = level.sites->lines.find(key);
+    // The global notification limits are the notifications section, not policy.notifications.
+    const bool globalNotifications = ancestor.global && key.rfind("notifications.", 0) == 0;
+    const std::string ancestorKey =
+        globalNotifications ? key : YamlReader::child(ancestor.sites->path, key);
     yaml_.fail(Item{YAML::Node(), YamlReader::child(level.sites->path, key),
                     line != level.sites->lines.end() ? line->second : 0},
-               value + " is looser than " + YamlReader::child(ancestor.sites->path, key) + " (" +
-                   ancestorValue + "); an override may only be more restrictive");
+               value + " is looser than " + ancestorKey + " (" + ancestorValue +
+                   "); an override may only be more restrictive");
   }
 
   const YamlReader& yaml_;
+  const NotificationLimits& globalLimits_;
 };
 
 template <typename Map>
@@ -148,8 +192,8 @@ const typename Map::mapped_type* find(const Map& map, const std::string& key) {
 void checkOverrides(const YamlReader& yaml, const PolicyLevel& global,
                     const LevelSites& globalSites,
                     const std::map<std::string, RequesterConfig>& requesters,
-                    const RequesterSites& requesterSites) {
-  const OverrideChecker checker(yaml);
+                    const RequesterSites& requesterSites, const NotificationLimits& globalLimits) {
+  const OverrideChecker checker(yaml, globalLimits);
   const Level top{&global.rules, &globalSites.rules, true};
   for (const auto& [service, policy] : global.services) {
     const ServiceSites& sites = globalSites.services.at(service);

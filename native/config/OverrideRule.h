@@ -8,9 +8,12 @@
 //   requesters.R.policy.services.S           policy, policy.services.S, requesters.R.policy
 //   requesters.R.policy.services.S.operations.O   all five others
 // Levels above that leave a value unset are skipped, except that the global level's documented
-// default counts where a default can be loosened (maxTargets 100). The lists that every level
-// applies cumulatively (telPatterns, privacy.optedOut, privacy.allowedTargets) cannot loosen
-// anything and are not compared.
+// default counts where a default can be loosened (maxTargets 100), and the global notification
+// limits are the notifications section (`globalLimits`), compared with the `notifications:` of
+// every policy level (maxDurationSec, defaultDurationSec, maxCount: not larger; minFrequencyMs:
+// not smaller; unlimitedCountAllowed, busyCriteriaAllowed: not true under false). The lists that
+// every level applies cumulatively (telPatterns, privacy.optedOut, privacy.allowedTargets) cannot
+// loosen anything and are not compared.
 #pragma once
 
 #include <map>
@@ -28,6 +31,6 @@ namespace px::config {
 void checkOverrides(const YamlReader& yaml, const PolicyLevel& global,
                     const LevelSites& globalSites,
                     const std::map<std::string, RequesterConfig>& requesters,
-                    const RequesterSites& requesterSites);
+                    const RequesterSites& requesterSites, const NotificationLimits& globalLimits);
 
 }  // namespace px::config

@@ -102,6 +102,30 @@ struct PrivacyRules {
   std::optional<std::vector<std::string>> allowedTargets;
 };
 
+// startNotification limits (TWSS MaximumNotificationDuration, UnlimitedCountAllowed, ...) as set
+// by one policy level under `notifications:`. The global values are the `notifications` section
+// (NotificationsConfig); the policy levels that cover startNotification (a requester's own
+// level, services.terminalStatus, operations.startNotification) may only tighten them.
+struct NotificationLimitRules {
+  std::optional<uint32_t> maxDurationSec;      // smaller is stricter; above: POL0001
+  std::optional<uint32_t> defaultDurationSec;  // smaller is stricter; at most maxDurationSec
+  std::optional<uint32_t> minFrequencyMs;      // larger is stricter; below: POL0009
+  std::optional<bool> unlimitedCountAllowed;   // false is stricter; count absent: POL0004
+  std::optional<uint32_t> maxCount;            // smaller is stricter; above: POL0005
+  std::optional<bool> busyCriteriaAllowed;     // false is stricter; Busy criterion: POL0001
+};
+
+// The notification limits that apply to one request, every level combined. The defaults are
+// NotificationsConfig's (NotificationsConfig::limits()); zero here refuses everything.
+struct NotificationLimits {
+  uint32_t maxDurationSec = 0;
+  uint32_t defaultDurationSec = 0;
+  uint32_t minFrequencyMs = 0;
+  bool unlimitedCountAllowed = false;
+  uint32_t maxCount = 0;
+  bool busyCriteriaAllowed = false;
+};
+
 // One level of policy. Unset means "as the level above"; the global level's unset values are
 // the defaults noted here.
 struct PolicyRules {
@@ -121,6 +145,8 @@ struct PolicyRules {
   // total, services.S.pacer = each requester's requests to S, operations.O.pacer = to O.
   // A requester's own value replaces the default at the same level. Default none.
   std::optional<RateLimit> pacer;
+  // startNotification limits; never set at the global level (that is the notifications section).
+  NotificationLimitRules notifications;
 };
 
 struct ServicePolicy {

@@ -9,10 +9,12 @@
 
 #include <algorithm>
 #include <regex>
+#include <stdexcept>
 #include <string_view>
 
 #include "address/Address.h"
 #include "common/Ascii.h"
+#include "config/ConfigSchema.h"
 #include "config/TextSyntax.h"
 
 namespace px::config {
@@ -21,9 +23,9 @@ namespace {
 
 // The keys of one level's rules; levels add "services", "operations" or "trafficShaping".
 const std::vector<std::string>& ruleKeys() {
-  static const std::vector<std::string> keys = {"enabled",       "allowedSchemes", "addressPlan",
-                                                "groupsAllowed", "maxTargets",     "processUpTo",
-                                                "maxInFlight",   "privacy",        "pacer"};
+  static const std::vector<std::string> keys = {
+      "enabled",     "allowedSchemes", "addressPlan", "groupsAllowed", "maxTargets",
+      "processUpTo", "maxInFlight",    "privacy",     "pacer",         "notifications"};
   return keys;
 }
 
@@ -50,6 +52,25 @@ std::vector<std::string> operationNames(const std::string& service) {
   return names;
 }
 
+// The keys a policy level may set under `notifications:`: the notifications section's limits.
+const std::vector<std::string>& notificationLimitKeys() {
+  static const std::vector<std::string> keys = {"maxDurationSec", "defaultDurationSec",
+                                                "minFrequencyMs", "unlimitedCountAllowed",
+                                                "maxCount",       "busyCriteriaAllowed"};
+  return keys;
+}
+
+// The schema's field notifications.<key> (its range applies at every level).
+const ConfigField& notificationField(std::string_view key) {
+  for (const ConfigField& field : configFields()) {
+    if (field.key.size() == key.size() + 14 && field.key.substr(0, 14) == "notifications." &&
+        field.key.substr(14) == key) {
+      return field;
+    }
+  }
+  throw std::logic_error("no schema field notifications." + std::string(key));
+}
+
 // tel: visual separators (RFC 3966), left out of canonical numbers.
 bool isVisualSeparator(char c) {
   return c == '-' || c == '.' || c == '(' || c == ')';
@@ -60,7 +81,7 @@ bool isVisualSeparator(char c) {
 PolicyConfig PolicyConfigReader::readPolicy(const Item& section, LevelSites& sites) const {
   const auto f = yaml_.fields(section, withKeys(ruleKeys(), {"services", "trafficShaping"}));
   PolicyConfig policy;
-  policy.defaults = readLevelFields(section, f, sites);
+  policy.defaults = readLevelFields(section, f, sites, NotificationLimitsHere::kGlobalLevel);
   if (auto it = f.find("trafficShaping"); it != f.end()) {
     policy.trafficShaping = readTrafficShaping(it->second);
   }
@@ -68,14 +89,16 @@ PolicyConfig PolicyConfigReader::readPolicy(const Item& section, LevelSites& sit
 }
 
 PolicyLevel PolicyConfigReader::readLevel(const Item& section, LevelSites& sites) const {
-  return readLevelFields(section, yaml_.fields(section, withKeys(ruleKeys(), {"services"})), sites);
+  return readLevelFields(section, yaml_.fields(section, withKeys(ruleKeys(), {"services"})), sites,
+                         NotificationLimitsHere::kAllowed);
 }
 
 PolicyLevel PolicyConfigReader::readLevelFields(const Item& section,
                                                 const std::map<std::string, Item>& f,
-                                                LevelSites& sites) const {
+                                                LevelSites& sites,
+                                                NotificationLimitsHere notifications) const {
   PolicyLevel level;
-  readRules(section, f, level.rules, sites.rules);
+  readRules(section, f, level.rules, sites.rules, notifications);
   if (auto it = f.find("services"); it != f.end()) {
     for (const auto& [name, item] : yaml_.fields(it->second, serviceNames())) {
       level.services.emplace(name, readService(item, name, sites.services[name]));
@@ -88,18 +111,28 @@ ServicePolicy PolicyConfigReader::readService(const Item& section, const std::st
                                               ServiceSites& sites) const {
   const auto f = yaml_.fields(section, withKeys(ruleKeys(), {"operations"}));
   ServicePolicy policy;
-  readRules(section, f, policy.rules, sites.rules);
+  const bool terminalStatus =
+      service == policyOperationInfo(PolicyOperation::kStartNotification).serviceName;
+  readRules(
+      section, f, policy.rules, sites.rules,
+      terminalStatus ? NotificationLimitsHere::kAllowed : NotificationLimitsHere::kOtherService);
   if (auto it = f.find("operations"); it != f.end()) {
     for (const auto& [name, item] : yaml_.fields(it->second, operationNames(service))) {
       RuleSites& opSites = sites.operations[name];
-      readRules(item, yaml_.fields(item, ruleKeys()), policy.operations[name], opSites);
+      const bool start =
+          name == policyOperationInfo(PolicyOperation::kStartNotification).operationName;
+      readRules(item, yaml_.fields(item, ruleKeys()), policy.operations[name], opSites,
+                start            ? NotificationLimitsHere::kAllowed
+                : terminalStatus ? NotificationLimitsHere::kOtherOperation
+                                 : NotificationLimitsHere::kOtherService);
     }
   }
   return policy;
 }
 
 void PolicyConfigReader::readRules(const Item& section, const std::map<std::string, Item>& f,
-                                   PolicyRules& rules, RuleSites& sites) const {
+                                   PolicyRules& rules, RuleSites& sites,
+                                   NotificationLimitsHere notifications) const {
   sites.path = section.path;
   const auto set = [&](const char* key) -> const Item* {
     const auto it = f.find(key);
@@ -120,6 +153,54 @@ void PolicyConfigReader::readRules(const Item& section, const std::map<std::stri
   if (const Item* item = set("maxInFlight")) rules.maxInFlight = yaml_.integer(*item, 1, 1000000);
   if (auto it = f.find("privacy"); it != f.end()) rules.privacy = readPrivacy(it->second);
   if (const Item* item = set("pacer")) rules.pacer = readPacer(*item);
+  if (auto it = f.find("notifications"); it != f.end()) {
+    switch (notifications) {
+      case NotificationLimitsHere::kAllowed:
+        rules.notifications = readNotificationLimits(it->second, sites);
+        break;
+      case NotificationLimitsHere::kGlobalLevel:
+        yaml_.fail(it->second,
+                   "the global notification limits are the notifications section "
+                   "(notifications.maxDurationSec, ...); set them there");
+      case NotificationLimitsHere::kOtherService:
+        yaml_.fail(it->second,
+                   "notification limits apply to terminalStatus (startNotification) only");
+      case NotificationLimitsHere::kOtherOperation:
+        yaml_.fail(it->second,
+                   "notification limits apply to startNotification only; set them under "
+                   "operations.startNotification or the service");
+    }
+  }
+}
+
+NotificationLimitRules PolicyConfigReader::readNotificationLimits(const Item& item,
+                                                                  RuleSites& sites) const {
+  const auto f = yaml_.fields(item, notificationLimitKeys());
+  const auto set = [&](const char* key) -> const Item* {
+    const auto it = f.find(key);
+    if (it == f.end()) return nullptr;
+    sites.lines[std::string("notifications.") + key] = it->second.line;
+    return &it->second;
+  };
+  // Ranges are the notifications section's, declared once in the schema.
+  const auto integer = [&](const Item& i, const char* key) {
+    const ConfigField& field = notificationField(key);
+    return yaml_.integer(i, field.min, field.max);
+  };
+  NotificationLimitRules limits;
+  if (const Item* i = set("maxDurationSec")) limits.maxDurationSec = integer(*i, "maxDurationSec");
+  if (const Item* i = set("defaultDurationSec")) {
+    limits.defaultDurationSec = integer(*i, "defaultDurationSec");
+    if (limits.maxDurationSec && *limits.defaultDurationSec > *limits.maxDurationSec) {
+      yaml_.fail(*i, "defaultDurationSec must not be larger than maxDurationSec");
+    }
+  }
+  if (const Item* i = set("minFrequencyMs")) limits.minFrequencyMs = integer(*i, "minFrequencyMs");
+  if (const Item* i = set("unlimitedCountAllowed"))
+    limits.unlimitedCountAllowed = yaml_.boolean(*i);
+  if (const Item* i = set("maxCount")) limits.maxCount = integer(*i, "maxCount");
+  if (const Item* i = set("busyCriteriaAllowed")) limits.busyCriteriaAllowed = yaml_.boolean(*i);
+  return limits;
 }
 
 std::vector<AddressScheme> PolicyConfigReader::readSchemes(const Item& item) const {

@@ -45,12 +45,17 @@ class PolicyConfigReader {
   PolicyLevel readLevel(const Item& section, LevelSites& sites) const;
 
  private:
+  // Where a level may set notification limits (`notifications:`): the global level's are the
+  // notifications section, and only terminalStatus / startNotification have them.
+  enum class NotificationLimitsHere { kAllowed, kGlobalLevel, kOtherService, kOtherOperation };
+
   PolicyLevel readLevelFields(const Item& section, const std::map<std::string, Item>& f,
-                              LevelSites& sites) const;
+                              LevelSites& sites, NotificationLimitsHere notifications) const;
   ServicePolicy readService(const Item& section, const std::string& service,
                             ServiceSites& sites) const;
   void readRules(const Item& section, const std::map<std::string, Item>& f, PolicyRules& rules,
-                 RuleSites& sites) const;
+                 RuleSites& sites, NotificationLimitsHere notifications) const;
+  NotificationLimitRules readNotificationLimits(const Item& item, RuleSites& sites) const;
   std::vector<AddressScheme> readSchemes(const Item& item) const;
   AddressPlanRules readAddressPlan(const Item& item, RuleSites& sites) const;
   std::vector<std::string> readCountryCodes(const Item& item) const;

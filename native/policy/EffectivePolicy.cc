@@ -49,8 +49,11 @@ PolicyLevels PolicyLevels::collect(const PolicyLevel& defaults, const PolicyLeve
   return levels;
 }
 
-EffectivePolicy EffectivePolicy::resolve(const PolicyLevels& levels, PolicyOperation op) {
+EffectivePolicy EffectivePolicy::resolve(const PolicyLevels& levels, PolicyOperation op,
+                                         const NotificationLimits& notifications) {
   EffectivePolicy p;
+  p.notificationLimits = notifications;
+  NotificationLimits& n = p.notificationLimits;
   p.allowedSchemes = schemeBit(AddressScheme::kTel) | schemeBit(AddressScheme::kSip) |
                      schemeBit(AddressScheme::kSips);
   std::vector<const AddressPlanRules*> plans;
@@ -75,9 +78,21 @@ EffectivePolicy EffectivePolicy::resolve(const PolicyLevels& levels, PolicyOpera
         }
       }
     }
+    const NotificationLimitRules& limits = rules->notifications;
+    if (limits.maxDurationSec)
+      n.maxDurationSec = std::min(n.maxDurationSec, *limits.maxDurationSec);
+    if (limits.defaultDurationSec) {
+      n.defaultDurationSec = std::min(n.defaultDurationSec, *limits.defaultDurationSec);
+    }
+    if (limits.minFrequencyMs)
+      n.minFrequencyMs = std::max(n.minFrequencyMs, *limits.minFrequencyMs);
+    if (limits.unlimitedCountAllowed == false) n.unlimitedCountAllowed = false;
+    if (limits.maxCount) n.maxCount = std::min(n.maxCount, *limits.maxCount);
+    if (limits.busyCriteriaAllowed == false) n.busyCriteriaAllowed = false;
     plans.push_back(&rules->addressPlan);
     privacy.push_back(&rules->privacy);
   }
+  n.defaultDurationSec = std::min(n.defaultDurationSec, n.maxDurationSec);
   p.addressPlan = AddressPlan(plans);
   p.privacy = PrivacyList(privacy);
   return p;

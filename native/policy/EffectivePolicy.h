@@ -3,7 +3,7 @@
 // at most as permissive as the levels above, so combining is "most restrictive wins":
 // enabled and groupsAllowed AND-ed, allowedSchemes intersected, maxTargets the minimum,
 // processUpTo the smallest limit (reject when any level rejects), address plan and privacy rules
-// of every level kept (AddressPlan, PrivacyList).
+// of every level kept (AddressPlan, PrivacyList), notification limits the strictest of each.
 #pragma once
 
 #include <array>
@@ -13,6 +13,7 @@
 #include <string_view>
 
 #include "address/Address.h"
+#include "config/GatewayConfig.h"
 #include "config/PolicyConfig.h"
 #include "policy/AddressPlan.h"
 #include "policy/PrivacyList.h"
@@ -55,6 +56,10 @@ struct EffectivePolicy {
   std::optional<ProcessUpTo> processUpTo;  // getStatusForGroup only
   AddressPlan addressPlan;
   PrivacyList privacy;
+  // startNotification limits: maxDurationSec, maxCount the minimum, minFrequencyMs the maximum,
+  // the two switches AND-ed, defaultDurationSec the minimum and at most maxDurationSec (a level
+  // that lowers the maximum below an inherited default shortens the default with it).
+  NotificationLimits notificationLimits;
 
   bool allowsScheme(AddressScheme scheme) const {
     return (allowedSchemes & schemeBit(scheme)) != 0;
@@ -63,8 +68,11 @@ struct EffectivePolicy {
     return static_cast<uint8_t>(1u << static_cast<unsigned>(scheme));
   }
 
-  // Throws std::invalid_argument for a bad telPattern (AddressPlan).
-  static EffectivePolicy resolve(const PolicyLevels& levels, PolicyOperation op);
+  // Throws std::invalid_argument for a bad telPattern (AddressPlan). `notifications`: the global
+  // notification limits (the notifications section).
+  static EffectivePolicy resolve(
+      const PolicyLevels& levels, PolicyOperation op,
+      const NotificationLimits& notifications = NotificationsConfig{}.limits());
 };
 
 }  // namespace px::policy

@@ -130,9 +130,11 @@ struct PolicyEngine::Impl {
   // Pacers of requesters that are not configured, by name ("" included), made on first use.
   std::map<std::string, RequesterPacers, std::less<>> otherPacers;
   std::optional<TokenBucket> presenceServer;
+  NotificationLimits notificationLimits;  // the global level (the notifications section)
 };
 
-PolicyEngine::Impl::Impl(const GatewayConfig& config) : groups(config.groups) {
+PolicyEngine::Impl::Impl(const GatewayConfig& config)
+    : groups(config.groups), notificationLimits(config.notifications.limits()) {
   const PolicyLevel& defaults = config.policy.defaults;
   if (defaults.rules.maxInFlight) {
     gatewayScope = admission.addScope("gateway", *defaults.rules.maxInFlight);
@@ -202,7 +204,7 @@ void PolicyEngine::Impl::addRequester(const std::string& name, const PolicyLevel
     const auto s = static_cast<size_t>(info.service);
     OperationEntry& op = entry.operations[o];
     op.rules = EffectivePolicy::resolve(PolicyLevels::collect(defaults, own, info.operation),
-                                        info.operation);
+                                        info.operation, notificationLimits);
     for (const auto& scope : {gatewayScope, serviceScopes[s], operationScopes[o], requesterScope,
                               requesterServiceScopes[s], requesterOpScopes[o]}) {
       if (scope) op.admissionScopes.add(*scope);
@@ -360,6 +362,38 @@ Decision PolicyEngine::checkService(std::string_view requester, PolicyOperation 
            "service " + std::string(info.serviceName) + " is not running (" +
                std::string(info.operationName) + ")");
   }
+  return d;
+}
+
+NotificationDecision PolicyEngine::checkNotificationLimits(
+    std::string_view requester, const NotificationRequest& request) const {
+  const Impl::RequesterEntry& entry = impl_->requesters[impl_->indexOf(requester)];
+  const NotificationLimits& n =
+      entry.operations[static_cast<size_t>(PolicyOperation::kStartNotification)]
+          .rules.notificationLimits;
+  NotificationDecision d;
+  const auto refuseWith = [&](const char* messageId, std::vector<std::string> variables) {
+    d.status = UsageStatus::kInvalid;
+    d.refused = true;
+    d.fault.messageId = messageId;
+    d.fault.variables = std::move(variables);
+    return d;
+  };
+  if (request.busyCriterion && !n.busyCriteriaAllowed) {
+    return refuseWith("POL0001", {"Busy is not supported as a criterion"});
+  }
+  if (request.frequencyMs < n.minFrequencyMs) return refuseWith("POL0009", {});
+  if (request.durationMs > uint64_t{n.maxDurationSec} * 1000) {
+    return refuseWith("POL0001", {"duration longer than the maximum of " +
+                                  std::to_string(n.maxDurationSec) + " seconds"});
+  }
+  if (!request.count) {
+    if (!n.unlimitedCountAllowed) return refuseWith("POL0004", {});
+  } else if (*request.count > n.maxCount) {
+    return refuseWith("POL0005", {});
+  }
+  d.durationMs =
+      request.durationMs == 0 ? uint64_t{n.defaultDurationSec} * 1000 : request.durationMs;
   return d;
 }
 

@@ -22,6 +22,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -60,6 +61,23 @@ struct Decision {
   uint64_t admission = 0;
 };
 
+// The parts of a startNotification request that its notification limits judge (the format of
+// each part is checked before).
+struct NotificationRequest {
+  bool busyCriterion = false;     // criteria include Busy
+  uint64_t frequencyMs = 0;       // as asked
+  uint64_t durationMs = 0;        // as asked; 0 (absent or 0 units): the default duration
+  std::optional<uint32_t> count;  // absent: unlimited
+};
+
+struct NotificationDecision {
+  // kValid, or kInvalid with `fault` (POL0001, POL0004, POL0005, POL0009).
+  UsageStatus status = UsageStatus::kValid;
+  bool refused = false;
+  Fault fault;
+  uint64_t durationMs = 0;  // when admitted: as asked, or the requester's default duration
+};
+
 class PolicyEngine {
  public:
   explicit PolicyEngine(const GatewayConfig& config);
@@ -70,6 +88,17 @@ class PolicyEngine {
   // Step 1 alone, for operations that validate other parts of the request before their
   // addresses (startNotification): status kValid or kFailedServiceNotRunning.
   Decision checkService(std::string_view requester, PolicyOperation op) const;
+
+  // The notification limits of `requester` (every level combined, most restrictive wins) on a
+  // startNotification request, in this order, the first failure answering:
+  //   Busy criterion, busyCriteriaAllowed false   POL0001 "Busy is not supported as a criterion"
+  //   frequency below minFrequencyMs              POL0009
+  //   duration above maxDurationSec               POL0001 "duration longer than the maximum ..."
+  //   count absent, unlimitedCountAllowed false   POL0004
+  //   count above maxCount                        POL0005
+  // all with STATUSCODE INVALID. Takes no admission, pacer or shaping capacity.
+  NotificationDecision checkNotificationLimits(std::string_view requester,
+                                               const NotificationRequest& request) const;
 
   // Every step for one request. `requester` is the authenticated name; "" (anonymous) and names
   // that are not configured get the global policy. nowMs: a monotonic clock in milliseconds
