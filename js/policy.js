@@ -45,9 +45,13 @@ class ServicePolicy {
   /**
    * @param {any} core the NativeCore (evaluatePolicy, checkServicePolicy,
    *   checkNotificationLimits, releasePolicy)
+   * @param {{ prepare: (requester: string, operation: string, addresses: string[]) => Promise<void> } | null} [groups]
+   *   the XCAP group source (js/xcapGroups.js): fetches the documents the core needs before it
+   *   resolves the request's groups
    */
-  constructor(core) {
+  constructor(core, groups = null) {
     this.core = core;
+    this.groups = groups;
   }
 
   /**
@@ -88,6 +92,7 @@ class ServicePolicy {
    * @throws {ParlayxFault} with its usageStatus
    */
   async run(requester, operation, addresses, work, onTargets) {
+    if (this.groups !== null) await this.groups.prepare(requester, operation, addresses);
     const decision = this.core.evaluatePolicy(requester, operation, addresses);
     if (onTargets && decision.targets.length > 0) onTargets(decision.targets.map((t) => t.address));
     if (decision.refused) throw policyFault(decision.fault, decision.status);

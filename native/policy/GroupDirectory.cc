@@ -1,5 +1,7 @@
 #include "policy/GroupDirectory.h"
 
+#include <utility>
+
 #include "common/Ascii.h"
 
 namespace px::policy {
@@ -16,7 +18,7 @@ std::string groupKey(std::string_view address) {
 
 }  // namespace
 
-GroupDirectory::GroupDirectory(const GroupsConfig& config) {
+GroupDirectory::GroupDirectory(const GroupsConfig& config) : xcap_(config.xcap) {
   for (const std::string& scheme : config.schemes) schemes_.push_back(ascii::lowered(scheme));
   for (const auto& [uri, list] : config.members) members_.emplace(groupKey(uri), list);
 }
@@ -31,9 +33,33 @@ bool GroupDirectory::isGroup(std::string_view address) const {
   return false;
 }
 
-const std::vector<std::string>* GroupDirectory::members(std::string_view address) const {
+std::optional<std::vector<std::string>> GroupDirectory::members(std::string_view address) const {
   const auto it = members_.find(groupKey(address));
-  return it == members_.end() ? nullptr : &it->second;
+  if (it != members_.end()) return it->second;
+  const std::optional<std::string> name = xcapName(address);
+  if (!name) return std::nullopt;
+  XcapGroups::Resolution resolved = xcap_.resolve(*name);
+  if (!resolved.ok) return std::nullopt;
+  return std::move(resolved.members);
+}
+
+std::optional<std::string> GroupDirectory::xcapName(std::string_view address) const {
+  if (!xcap_.enabled() || !isGroup(address) || members_.count(groupKey(address)) != 0) {
+    return std::nullopt;
+  }
+  const std::string_view name = address.substr(address.find(':') + 1);
+  if (name.empty()) return std::nullopt;
+  return std::string(name);
+}
+
+std::vector<std::string> GroupDirectory::documentsNeeded(const std::vector<std::string>& addresses,
+                                                         int64_t nowMs) const {
+  std::vector<std::string> names;
+  for (const std::string& a : addresses) {
+    if (std::optional<std::string> name = xcapName(a)) names.push_back(std::move(*name));
+  }
+  if (names.empty()) return {};
+  return xcap_.needed(names, nowMs);
 }
 
 }  // namespace px::policy

@@ -1,13 +1,17 @@
 // Group addresses (config `groups`): an address whose URI scheme is one of the group schemes
-// names a group, whose members are listed in the configuration. Groups do not nest.
+// names a group. Its members are listed in the configuration (`groups.members`, which do not
+// nest) or, for a group the YAML does not list, in the XDMS (`groups.xcap`, XcapGroups.h).
 #pragma once
 
+#include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "config/GatewayConfig.h"
+#include "policy/XcapGroups.h"
 
 namespace px::policy {
 
@@ -17,11 +21,23 @@ class GroupDirectory {
 
   // True when the scheme of `address` (before ':', any case) is a group scheme.
   bool isGroup(std::string_view address) const;
-  // The members of a group address as configured; nullptr for a group that is not configured.
-  // Group URIs are compared with the scheme in lower case and the rest as written.
-  const std::vector<std::string>* members(std::string_view address) const;
+  // The members of a group address: from the YAML when it lists the group, else from the XCAP
+  // documents fetched (the list named by the part after the scheme). nullopt when the group is
+  // unresolved. Group URIs are compared with the scheme in lower case and the rest as written.
+  std::optional<std::vector<std::string>> members(std::string_view address) const;
+
+  // The XCAP documents to fetch before members() can answer for the groups among `addresses`
+  // (XcapGroups::needed); empty without groups.xcap.
+  std::vector<std::string> documentsNeeded(const std::vector<std::string>& addresses,
+                                           int64_t nowMs) const;
+  XcapGroups& xcap() { return xcap_; }
+  const XcapGroups& xcap() const { return xcap_; }
 
  private:
+  // The XCAP list name of a group address the YAML does not list; nullopt otherwise.
+  std::optional<std::string> xcapName(std::string_view address) const;
+
+  XcapGroups xcap_;
   std::vector<std::string> schemes_;  // lower-case
   std::map<std::string, std::vector<std::string>, std::less<>> members_;
 };

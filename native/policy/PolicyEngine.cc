@@ -301,19 +301,23 @@ bool PolicyEngine::Impl::resolveTargets(PolicyOperation op, const EffectivePolic
         return refuseEarly(UsageStatus::kGroupsNotAllowed, "POL0006");
       }
     }
+    // Each group's members, resolved once (YAML, or the XCAP documents fetched before).
+    std::vector<std::vector<std::string>> groupMembers;
     for (const TargetDecision& t : d.targets) {
-      if (isGroupEntry(t) && groups.members(t.address) == nullptr) {
-        return refuseEarly(UsageStatus::kUnresolvedGroups, "SVC0002");
-      }
+      if (!isGroupEntry(t)) continue;
+      std::optional<std::vector<std::string>> members = groups.members(t.address);
+      if (!members) return refuseEarly(UsageStatus::kUnresolvedGroups, "SVC0002");
+      groupMembers.push_back(std::move(*members));
     }
     std::vector<TargetDecision> expanded;
     expanded.reserve(d.targets.size());
+    size_t group = 0;
     for (TargetDecision& t : d.targets) {
       if (!isGroupEntry(t)) {
         expanded.push_back(std::move(t));
         continue;
       }
-      for (const std::string& member : *groups.members(t.address)) {
+      for (const std::string& member : groupMembers[group++]) {
         TargetDecision m = validate(member, rules, part);
         if (m.status != UsageStatus::kValid && !perTarget) return refuseEarly(m.status, "SVC0002");
         expanded.push_back(std::move(m));
@@ -352,6 +356,25 @@ bool PolicyEngine::Impl::resolveTargets(PolicyOperation op, const EffectivePolic
 PolicyEngine::PolicyEngine(const GatewayConfig& config) : impl_(std::make_unique<Impl>(config)) {}
 
 PolicyEngine::~PolicyEngine() = default;
+
+std::vector<std::string> PolicyEngine::groupDocumentsNeeded(
+    std::string_view requester, PolicyOperation op, const std::vector<std::string>& addresses,
+    int64_t nowMs) const {
+  const Impl& m = *impl_;
+  if (!m.groups.xcap().enabled() || !takesAddresses(op) || op == PolicyOperation::kGetStatus) {
+    return {};
+  }
+  const EffectivePolicy& rules =
+      m.requesters[m.indexOf(requester)].operations[static_cast<size_t>(op)].rules;
+  if (!rules.enabled || !rules.groupsAllowed) return {};
+  return m.groups.documentsNeeded(addresses, nowMs);
+}
+
+void PolicyEngine::groupDocumentFetched(const std::string& url,
+                                        std::optional<std::string_view> body,
+                                        std::string_view error, int64_t nowMs) {
+  impl_->groups.xcap().store(url, body, error, nowMs);
+}
 
 Decision PolicyEngine::checkService(std::string_view requester, PolicyOperation op) const {
   Decision d;

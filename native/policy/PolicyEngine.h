@@ -107,6 +107,17 @@ class PolicyEngine {
   Decision evaluate(std::string_view requester, PolicyOperation op,
                     const std::vector<std::string>& addresses, int64_t nowMs);
 
+  // Groups from the XDMS (groups.xcap, XcapGroups.h): the XCAP documents to fetch before
+  // evaluate() can resolve the groups among `addresses`. Empty when none is needed, and when the
+  // request will be refused before its groups are resolved (service not running, groups not
+  // allowed, a group in getStatus), so that such a refusal never waits for the network.
+  std::vector<std::string> groupDocumentsNeeded(std::string_view requester, PolicyOperation op,
+                                                const std::vector<std::string>& addresses,
+                                                int64_t nowMs) const;
+  // A fetch's outcome: the body of a 200 answer, or nullopt and why not.
+  void groupDocumentFetched(const std::string& url, std::optional<std::string_view> body,
+                            std::string_view error, int64_t nowMs);
+
   // Ends the admission of a request (Decision::admission). Unknown or repeated ids are ignored.
   void release(uint64_t admission);
 

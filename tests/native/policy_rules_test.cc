@@ -230,10 +230,10 @@ TEST(GroupDirectory, SchemesAndMembers) {
   EXPECT_FALSE(groups.isGroup("tel:+4930111"));
   EXPECT_FALSE(groups.isGroup("glmgroup"));
   EXPECT_FALSE(groups.isGroup(":glmgroup"));
-  ASSERT_NE(groups.members("GLMGROUP:Sales"), nullptr);
+  ASSERT_TRUE(groups.members("GLMGROUP:Sales").has_value());
   EXPECT_EQ(groups.members("GLMGROUP:Sales")->size(), 2u);
-  EXPECT_EQ(groups.members("glmgroup:sales"), nullptr);  // the rest is compared as written
-  EXPECT_EQ(groups.members("team:x"), nullptr);
+  EXPECT_FALSE(groups.members("glmgroup:sales").has_value());  // the rest is compared as written
+  EXPECT_FALSE(groups.members("team:x").has_value());
 }
 
 // ---------------------------------------------------------------- EffectivePolicy
