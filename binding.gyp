@@ -21,10 +21,10 @@
         "-Wno-unused-parameter",
         "-Wno-dangling-pointer",
         "-isystem", "<!(node -p \"require('path').dirname(require.resolve('node-addon-api/napi.h'))\")",
-        "<!@(pkg-config --cflags-only-I sofia-sip-ua yaml-cpp | sed 's/-I/-isystem /g')"
+        "<!@(pkg-config --cflags-only-I sofia-sip-ua yaml-cpp libpq | sed 's/-I/-isystem /g')"
       ],
       "libraries": [
-        "<!@(pkg-config --libs sofia-sip-ua yaml-cpp sqlite3)",
+        "<!@(pkg-config --libs sofia-sip-ua yaml-cpp sqlite3 libpq)",
         "-lexpat",
         "-lpthread"
       ]

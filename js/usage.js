@@ -51,6 +51,11 @@ const UsageStatus = Object.freeze({ ...native.usageStatus });
  * @property {number} commits      transactions committed
  * @property {number} rejectedFull appends refused: queue full
  * @property {number} writeErrors  accepted appends that could not be committed
+ * @property {'sqlite'|'postgresql'} backend the database behind (store.backend)
+ * @property {boolean} reachable   PostgreSQL reachable now (SQLite: always true)
+ * @property {number} spooled      PostgreSQL, batched: rows waiting in the local spool
+ * @property {number} replayed     rows replayed from the spool since start
+ * @property {number} reconnects   PostgreSQL connections re-established after a loss
  * @property {LatencyHistogram} commitSeconds     per committed transaction: writing and committing it (retries included)
  * @property {LatencyHistogram} commitWaitSeconds per committed transaction: its oldest append's submission to its commit
  */

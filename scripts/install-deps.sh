@@ -10,13 +10,16 @@
 # the --with-* options, e.g. --runtime --with-presence-server.
 set -euo pipefail
 
-BUILD_PACKAGES=(g++ make cmake pkg-config python3 libsofia-sip-ua-dev libyaml-cpp-dev libexpat1-dev libsqlite3-dev)
+BUILD_PACKAGES=(g++ make cmake pkg-config python3 libsofia-sip-ua-dev libyaml-cpp-dev libexpat1-dev libsqlite3-dev libpq-dev)
 # What build/Release/parlayx_gateway.node links (ldd) beyond libc: the runtime halves of the -dev
 # packages above, and libstdc++.
-RUNTIME_PACKAGES=(libsofia-sip-ua0 libyaml-cpp0.7 libexpat1 libsqlite3-0 libstdc++6)
+RUNTIME_PACKAGES=(libsofia-sip-ua0 libyaml-cpp0.7 libexpat1 libsqlite3-0 libpq5 libstdc++6)
 # chromium: the headless browser of the admin page test (tests/js/admin-page.test.js, driven by
 # playwright-core with /usr/bin/chromium; no browser is downloaded).
-TEST_PACKAGES=(googletest libgtest-dev kamailio kamailio-presence-modules kamailio-sqlite-modules sqlite3 sip-tester chromium)
+# postgresql: the server (initdb, pg_ctl, postgres, psql in /usr/lib/postgresql/<n>/bin) that the
+# PostgreSQL usage store tests start in a temporary directory (tests/support/postgres.js); as
+# root they run it as the package's `postgres` user. The package's own cluster is not used.
+TEST_PACKAGES=(googletest libgtest-dev kamailio kamailio-presence-modules kamailio-sqlite-modules sqlite3 sip-tester chromium postgresql)
 # libFuzzer targets (fuzz/, scripts/fuzz.sh; the test suite smoke-runs them): clang 14 with the
 # compiler-rt runtimes (libFuzzer, ASan, UBSan), which are only a recommendation of clang-14;
 # iproute2 brings up loopback in the network namespace of the SIP watcher target.
@@ -29,7 +32,7 @@ if [ "${1:-}" = "--runtime" ]; then
 fi
 if [ "${1:-}" = "--with-test-tools" ]; then want+=("${TEST_PACKAGES[@]}" "${FUZZ_PACKAGES[@]}"); fi
 if [ "${1:-}" = "--with-fuzz-tools" ]; then want+=("${FUZZ_PACKAGES[@]}"); fi
-if [ "${1:-}" = "--with-bench-tools" ]; then want+=(sip-tester wrk); fi
+if [ "${1:-}" = "--with-bench-tools" ]; then want+=(sip-tester wrk postgresql); fi
 if [ "${1:-}" = "--with-presence-server" ]; then want+=(kamailio kamailio-presence-modules kamailio-sqlite-modules sqlite3); fi
 
 missing=()

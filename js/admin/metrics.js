@@ -167,6 +167,13 @@ class GatewayMetrics {
       () => [[{}, usage.stats().writeErrors]]);
     totalCounter(register, 'parlayx_usage_rejected_full_total', 'Usage record appends refused: queue full.', [],
       () => [[{}, usage.stats().rejectedFull]]);
+    // store.backend postgresql: whether it is reachable, and the local spool of batched records.
+    readGauge(register, 'parlayx_usage_store_reachable', 'Whether the usage database is reachable (1); SQLite: always 1.', [],
+      () => [[{}, usage.stats().reachable ? 1 : 0]]);
+    readGauge(register, 'parlayx_usage_spooled_rows', 'Usage record rows waiting in the local spool for PostgreSQL.', [],
+      () => [[{}, usage.stats().spooled]]);
+    totalCounter(register, 'parlayx_usage_replayed_rows_total', 'Usage record rows replayed from the local spool into PostgreSQL.', [],
+      () => [[{}, usage.stats().replayed]]);
     // Per committed transaction (one observation each, whatever its number of rows).
     readHistogram(register, 'parlayx_usage_commit_wait_seconds',
       'Usage store transactions committed, by the time from their oldest append\'s submission to their commit: the longest any of their records waited (what a durable request waits for its record, at most).',

@@ -2,7 +2,9 @@
 // Readiness (GET /readyz): the gateway can answer requests now. Three checks:
 // - not shutting down (SIGTERM flips this at once, before the drain);
 // - the usage store is writable: no append has failed since the last commit went through (a
-//   gateway that cannot record usage must not serve, see js/gateway.js);
+//   gateway that cannot record usage must not serve, see js/gateway.js), and, with
+//   store.backend postgresql, PostgreSQL is reachable now (while it is not, durable appends fail
+//   and batched ones go to the local spool: either way the gateway is not fully in service);
 // - the presence server is reachable: a real SIP probe, a presence fetch (SUBSCRIBE Expires: 0)
 //   of sip.watcherUri through the core's command queue, its outcome through the outcome queue,
 //   like every getStatus. Any SIP answer proves reachability (a NOTIFY, or a final response such
@@ -52,7 +54,7 @@ class Readiness {
     /** @type {Promise<void> | null} */
     this.probing = null;
     const s = usage.stats();
-    this.store = { writeErrors: s.writeErrors, commits: s.commits, failing: false };
+    this.store = { writeErrors: s.writeErrors, commits: s.commits, failing: false, unreachable: false };
   }
 
   /** SIGTERM: not ready from now on. */
@@ -65,13 +67,14 @@ class Readiness {
    * clears it (the store writes again).
    */
   storeWritable() {
-    const { writeErrors, commits } = this.usage.stats();
+    const { writeErrors, commits, reachable } = this.usage.stats();
     // Both moved since the last look: the order is unknown, and a commit went through.
     if (writeErrors > this.store.writeErrors && commits === this.store.commits) this.store.failing = true;
     else if (commits > this.store.commits) this.store.failing = false;
     this.store.writeErrors = writeErrors;
     this.store.commits = commits;
-    return !this.store.failing;
+    this.store.unreachable = reachable === false;
+    return !this.store.failing && !this.store.unreachable;
   }
 
   /** The presence probe's result, probing again when the last one is older than the fetch timeout. */
@@ -104,7 +107,8 @@ class Readiness {
     const reasons = [];
     if (this.shuttingDown) reasons.push('shutting down');
     const usageStoreWritable = this.storeWritable();
-    if (!usageStoreWritable) reasons.push('usage store: appends fail and nothing was committed since');
+    if (this.store.unreachable) reasons.push('usage store: database unreachable (durable records fail, batched ones are spooled)');
+    else if (!usageStoreWritable) reasons.push('usage store: appends fail and nothing was committed since');
     let presenceServerReachable;
     if (this.shuttingDown) {
       // No probe: the core may be closing, and the answer is 503 anyway.

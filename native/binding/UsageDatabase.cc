@@ -305,6 +305,12 @@ class UsageDatabase : public Napi::ObjectWrap<UsageDatabase> {
     o.Set("commits", static_cast<double>(s.commits));
     o.Set("rejectedFull", static_cast<double>(s.rejectedFull));
     o.Set("writeErrors", static_cast<double>(s.writeErrors));
+    // The database behind (store.backend) and, for PostgreSQL, its reachability and spool.
+    o.Set("backend", recorder_->backend());
+    o.Set("reachable", s.reachable);
+    o.Set("spooled", static_cast<double>(s.spooled));
+    o.Set("replayed", static_cast<double>(s.replayed));
+    o.Set("reconnects", static_cast<double>(s.reconnects));
     o.Set("commitSeconds", histogramToJs(env, s.latency.commit));
     o.Set("commitWaitSeconds", histogramToJs(env, s.latency.wait));
     return o;

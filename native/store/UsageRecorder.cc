@@ -4,18 +4,36 @@
 #include <stdexcept>
 #include <utility>
 
+#include "store/PgUsageStore.h"
+#include "store/UsageStore.h"
 #include "usage/Segmenter.h"
 #include "usage/UsageStatus.h"
 
 namespace px {
 
-UsageStoreOptions UsageRecorder::storeOptions(const GatewayConfig& config,
-                                              std::function<void(const std::string&)> onError) {
+std::unique_ptr<UsageRowStore> UsageRecorder::openStore(
+    const GatewayConfig& config, std::function<void(const std::string&)> onError) {
+  const Durability durability = config.usage.durability == UsageDurability::kDurable
+                                    ? Durability::kDurable
+                                    : Durability::kBatched;
+  if (config.store.backend == StoreBackend::kPostgresql) {
+    PgUsageStoreOptions pg;
+    pg.url = config.store.url;
+    pg.connectTimeoutSec = config.store.connectTimeoutSec;
+    pg.store.durability = durability;
+    pg.store.flushIntervalMs = config.usage.flushIntervalMs;
+    pg.store.queueCapacity = config.usage.queueCapacity;
+    pg.store.spoolPath = config.store.spool;
+    pg.store.spoolCapacity = config.store.spoolCapacity;
+    pg.store.reconnectBackoffMs = config.store.reconnectBackoffMs;
+    pg.store.reconnectBackoffMaxMs = config.store.reconnectBackoffMaxMs;
+    pg.store.onError = std::move(onError);
+    return openPgUsageStore(std::move(pg));
+  }
   UsageStoreOptions options;
   options.onError = std::move(onError);
   options.path = config.usage.database;
-  options.durability = config.usage.durability == UsageDurability::kDurable ? Durability::kDurable
-                                                                            : Durability::kBatched;
+  options.durability = durability;
   options.flushIntervalMs = config.usage.flushIntervalMs;
   options.queueCapacity = config.usage.queueCapacity;
   // The database directory (default var/) is created on first use, like any data directory.
@@ -25,7 +43,7 @@ UsageStoreOptions UsageRecorder::storeOptions(const GatewayConfig& config,
   if (error) {
     throw std::runtime_error(options.path + ": cannot create its directory: " + error.message());
   }
-  return options;
+  return std::make_unique<UsageStore>(std::move(options));
 }
 
 UsageRecorder::UsageRecorder(const GatewayConfig& config,
@@ -34,10 +52,11 @@ UsageRecorder::UsageRecorder(const GatewayConfig& config,
       host_(config.usage.host),
       maxServiceDataBytes_(config.usage.maxServiceDataBytes),
       durable_(config.usage.durability == UsageDurability::kDurable),
-      store_(storeOptions(config, std::move(onError))) {}
+      backend_(config.store.backend == StoreBackend::kPostgresql ? "postgresql" : "sqlite"),
+      store_(openStore(config, std::move(onError))) {}
 
 AppendResult UsageRecorder::record(const std::vector<UsageEntry>& entries,
-                                   UsageStore::OutcomeCallback onOutcome) {
+                                   UsageRowStore::OutcomeCallback onOutcome) {
   std::vector<UsageRow> rows;
   rows.reserve(entries.size());
   for (const UsageEntry& entry : entries) {
@@ -63,13 +82,13 @@ AppendResult UsageRecorder::record(const std::vector<UsageEntry>& entries,
       rows.push_back(std::move(row));
     }
   }
-  return store_.append(std::move(rows), std::move(onOutcome));
+  return store_->append(std::move(rows), std::move(onOutcome));
 }
 
 UsagePage UsageRecorder::query(UsageQuery query) {
   if (query.limit == 0) query.limit = 1000;
   for (;;) {
-    std::vector<UsageRow> rows = store_.query(query);
+    std::vector<UsageRow> rows = store_->query(query);
     const bool full = rows.size() >= query.limit;
     UsagePage page;
     std::vector<UsageRow> current;

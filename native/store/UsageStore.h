@@ -54,11 +54,10 @@
 #include "store/RecordTime.h"
 #include "store/Sqlite.h"
 #include "store/SqliteDatabase.h"
+#include "store/UsageRowStore.h"
 #include "usage/UsageRecord.h"
 
 namespace px {
-
-enum class Durability { kDurable, kBatched };
 
 // The columns of USAGE_RECORD in table order: the insert and select lists.
 inline constexpr const char* kUsageColumns =
@@ -103,77 +102,19 @@ struct UsageStoreOptions {
   std::function<void(const std::string& message)> onError;
 };
 
-using UsageTicket = uint64_t;  // 1, 2, 3, ... in acceptance order; 0 = no ticket
-
-enum class AppendRejection {
-  kNone,        // accepted
-  kQueueFull,   // no room (append) or still no room at the timeout (appendBlocking)
-  kTooLarge,    // more rows than queueCapacity: can never fit
-  kInvalidRow,  // empty recordId, negative segment or recordTimeMs outside RecordTime.h range
-  kClosed,      // close() has begun
-};
-
-struct AppendResult {
-  bool accepted = false;
-  AppendRejection reason = AppendRejection::kNone;
-  UsageTicket ticket = 0;  // valid when accepted
-};
-
-enum class CommitState { kPending, kCommitted, kFailed };
-
-struct UsageStoreStats {
-  uint64_t queued = 0;            // rows accepted and not yet committed or failed
-  uint64_t written = 0;           // rows committed since open
-  uint64_t commits = 0;           // transactions committed
-  uint64_t rejectedFull = 0;      // appends rejected with kQueueFull or kTooLarge
-  uint64_t rejectedInvalid = 0;   // appends rejected with kInvalidRow
-  uint64_t writeErrors = 0;       // accepted appends reported not committed
-  uint64_t retries = 0;           // batch write attempts that failed and were retried
-  sqlite::CommitLatency latency;  // per committed transaction (store/GroupCommitWriter.h)
-};
-
-// Resume point for paging: the ordering key of the last row of the previous page.
-struct UsageCursor {
-  int64_t recordTimeMs = 0;
-  std::string recordId;
-  int segment = 0;
-};
-UsageCursor cursorAfter(const UsageRow& lastRow);
-
-// Filters are ANDed; unset = not filtered. Rows come ordered by RECORDTIME, RECORDID, SEGMENT.
-struct UsageQuery {
-  std::optional<int64_t> fromTimeMs;  // RECORDTIME >= from
-  std::optional<int64_t> toTimeMs;    // RECORDTIME < to
-  std::optional<std::string> service;
-  std::optional<std::string> eventType;
-  std::optional<int> statusCode;
-  std::optional<std::string> globalId;
-  // Unescaped requester value. Matches records whose segment-0 SERVICEDATA holds the pair
-  // REQUESTER=<value escaped per usage/ServiceData.h: '\' ';' '=' preceded by '\'> at the start
-  // of the text or after an unescaped ';', followed by ';' or the end of segment 0; all segments
-  // of a matching record are returned. The text of segment 0 is all that is searched: a pair cut
-  // by the segment 1 boundary is not found (segment 0's end counts as the pair's end only when the
-  // record has no segment 1 or segment 1 starts with ';'). Not indexed: one check per row the
-  // other filters leave.
-  std::optional<std::string> requester;
-  std::optional<UsageCursor> after;  // rows strictly after this key (exclusive)
-  uint32_t limit = 1000;             // rows per page; 0 = no limit
-};
-
-class UsageStore {
+class UsageStore : public UsageRowStore {
  public:
   // Opens or creates the database, checks it (quick_check, schema, user_version) and starts the
   // writer. Throws std::runtime_error naming the path and SQLite's message for a missing parent
   // directory, an unwritable or corrupt file, a foreign USAGE_RECORD table or a newer schema;
   // std::invalid_argument for bad options.
   explicit UsageStore(UsageStoreOptions options);
-  ~UsageStore();  // close()
+  ~UsageStore() override;  // close()
   UsageStore(const UsageStore&) = delete;
   UsageStore& operator=(const UsageStore&) = delete;
 
-  // An append's outcome with, when not committed, why: SQLite's own message (e.g. "database is
+  // OutcomeCallback (UsageRowStore.h): the reason is SQLite's own message (e.g. "database is
   // locked", a trigger's RAISE text) for the row or the transaction that failed.
-  using OutcomeCallback = std::function<void(bool committed, const std::string& reason)>;
 
   // Queues rows as one atomic append; never blocks on a full queue (see above).
   AppendResult append(std::vector<UsageRow> rows);
@@ -181,7 +122,7 @@ class UsageStore {
   // not call close() or appendBlocking(); exceptions it throws are reported to onError.
   AppendResult append(std::vector<UsageRow> rows, std::function<void(bool committed)> onCommitted);
   // Same, with the reason of a failure (empty when committed).
-  AppendResult append(std::vector<UsageRow> rows, OutcomeCallback onOutcome);
+  AppendResult append(std::vector<UsageRow> rows, OutcomeCallback onOutcome) override;
   // Waits up to timeout for queue room; reason kQueueFull when there was none in time.
   AppendResult appendBlocking(std::vector<UsageRow> rows, std::chrono::milliseconds timeout,
                               std::function<void(bool committed)> onCommitted = nullptr);
@@ -196,13 +137,13 @@ class UsageStore {
   // any thread (queries are serialised on that connection). Sees committed rows only. Throws
   // std::logic_error after close(), std::invalid_argument for a cursor time outside the
   // RecordTime.h range, std::runtime_error for SQLite errors or a malformed stored RECORDTIME.
-  std::vector<UsageRow> query(const UsageQuery& q);
+  std::vector<UsageRow> query(const UsageQuery& q) override;
 
-  UsageStoreStats stats() const;
+  UsageStoreStats stats() const override;
 
   // Stops accepting, writes and commits everything queued, joins the writer, checkpoints the
   // WAL and closes both connections. Idempotent and thread-safe; errors go to onError.
-  void close();
+  void close() override;
 
   const std::string& path() const { return options_.path; }
 

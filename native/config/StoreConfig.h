@@ -1,0 +1,29 @@
+// The `store` section: which database holds the usage records (issue 17, first part). SQLite
+// (usage.database) is the default and needs nothing else; postgresql puts the records into a
+// PostgreSQL database shared by every gateway instance of a clustered service, with a local
+// SQLite spool for batched mode while it is unreachable. Registrations stay in SQLite for now.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace px {
+
+enum class StoreBackend { kSqlite, kPostgresql };
+
+struct StoreConfig {
+  StoreBackend backend = StoreBackend::kSqlite;
+  // libpq connection string or URI (postgresql://user@host:port/db?...); required for
+  // kPostgresql. A password is better kept in a ~/.pgpass file (PGPASSFILE) than here.
+  std::string url;
+  // Batched mode while PostgreSQL is unreachable: rows go to this SQLite file (resolved like
+  // usage.database) and are replayed when it returns. At most spoolCapacity rows (1000 ..
+  // 100000000); beyond, appends fail like write errors.
+  std::string spool = "var/usage-spool.db";
+  uint32_t spoolCapacity = 1000000;
+  uint32_t connectTimeoutSec = 5;         // 2 .. 60: libpq connect_timeout
+  uint32_t reconnectBackoffMs = 200;      // 10 .. 60000: first delay after a failed connection
+  uint32_t reconnectBackoffMaxMs = 5000;  // reconnectBackoffMs .. 600000: doubled up to this
+};
+
+}  // namespace px

@@ -1,0 +1,104 @@
+#include "store/Pg.h"
+
+#include <cstring>
+#include <utility>
+
+namespace px::pg {
+namespace {
+
+std::string trimmed(const char* message) {
+  std::string text = message != nullptr ? message : "";
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+  return text;
+}
+
+bool lostState(const std::string& state) {
+  return state.rfind("08", 0) == 0 || state.rfind("57P", 0) == 0 || state.rfind("53", 0) == 0;
+}
+
+}  // namespace
+
+Conn connect(const std::string& url, unsigned connectTimeoutSec) {
+  const std::string timeout = std::to_string(connectTimeoutSec);
+  // Before dbname: with expand_dbname, what the URL itself says overrides these defaults.
+  const char* keys[] = {"connect_timeout", "application_name", "dbname", nullptr};
+  const char* values[] = {timeout.c_str(), "parlayx-gateway", url.c_str(), nullptr};
+  Conn conn(PQconnectdbParams(keys, values, 1));
+  if (!conn) throw Error("PostgreSQL: out of memory for a connection", true);
+  if (PQstatus(conn.get()) != CONNECTION_OK) {
+    throw Error("PostgreSQL connection failed: " + trimmed(PQerrorMessage(conn.get())), true);
+  }
+  // The server's NOTICEs (e.g. "relation ... already exists, skipping") are not errors: libpq
+  // would print them on stderr.
+  PQsetNoticeProcessor(
+      conn.get(), [](void*, const char*) {}, nullptr);
+  return conn;
+}
+
+Result check(PGconn* conn, Result result, const char* what) {
+  const ExecStatusType status = result ? PQresultStatus(result.get()) : PGRES_FATAL_ERROR;
+  if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK || status == PGRES_COPY_IN) {
+    return result;
+  }
+  std::string state;
+  std::string message;
+  if (result) {
+    const char* s = PQresultErrorField(result.get(), PG_DIAG_SQLSTATE);
+    if (s != nullptr) state = s;
+    message = trimmed(PQresultErrorMessage(result.get()));
+  }
+  if (message.empty()) message = trimmed(PQerrorMessage(conn));
+  const bool lost = PQstatus(conn) != CONNECTION_OK || lostState(state) || state.empty();
+  throw Error(std::string(what) + ": " + message, lost, state);
+}
+
+void exec(PGconn* conn, const std::string& sql, const char* what) {
+  check(conn, Result(PQexec(conn, sql.c_str())), what);
+}
+
+Result execParams(PGconn* conn, const std::string& sql, const std::vector<const char*>& values,
+                  const char* what) {
+  return check(conn,
+               Result(PQexecParams(conn, sql.c_str(), static_cast<int>(values.size()), nullptr,
+                                   values.data(), nullptr, nullptr, 0)),
+               what);
+}
+
+Result execPrepared(PGconn* conn, const char* name, const std::vector<const char*>& values,
+                    const char* what) {
+  return check(conn,
+               Result(PQexecPrepared(conn, name, static_cast<int>(values.size()), values.data(),
+                                     nullptr, nullptr, 0)),
+               what);
+}
+
+void appendArrayElement(std::string& out, const char* value, size_t length) {
+  out.push_back('"');
+  for (size_t i = 0; i < length; ++i) {
+    const char c = value[i];
+    if (c == '"' || c == '\\') out.push_back('\\');
+    out.push_back(c);
+  }
+  out.push_back('"');
+}
+
+std::string describe(const std::string& url) {
+  struct OptionsFree {
+    void operator()(PQconninfoOption* options) const noexcept { PQconninfoFree(options); }
+  };
+  char* error = nullptr;
+  std::unique_ptr<PQconninfoOption, OptionsFree> options(PQconninfoParse(url.c_str(), &error));
+  if (error != nullptr) PQfreemem(error);
+  if (!options) return "(unparsable connection string)";
+  std::string text;
+  for (const PQconninfoOption* o = options.get(); o->keyword != nullptr; ++o) {
+    const std::string key = o->keyword;
+    if (o->val == nullptr || *o->val == '\0') continue;
+    if (key == "host" || key == "hostaddr" || key == "port" || key == "dbname" || key == "user") {
+      text += (text.empty() ? "" : " ") + key + "=" + o->val;
+    }
+  }
+  return text.empty() ? "(libpq defaults)" : text;
+}
+
+}  // namespace px::pg
