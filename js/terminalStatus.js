@@ -7,6 +7,7 @@
 const { UsageStatus } = require('./usage');
 const { failure, recordOperation } = require('./recordedOperation');
 const { policyFault } = require('./policy');
+const { listForRequest } = require('./resourceLists');
 
 /** @typedef {'Reachable'|'Unreachable'|'Busy'} Status */
 /**
@@ -147,21 +148,40 @@ class TerminalStatusService {
     return this.recorded('getStatusForGroup', context, () => shown, (notes) =>
       this.policy.run(context.requester || '', 'getStatusForGroup', requested, (decision) => {
         if (decision.status !== UsageStatus.VALID) notes.statusCode = decision.status;
-        return Promise.all(decision.targets.map((target) => {
+        // A group with a resource list: the targets the policy let through are fetched with one
+        // list SUBSCRIBE (js/resourceLists.js); refused and NotRetrieved ones as below.
+        const listed = this.listFetches(listForRequest(this.config, requested), decision.targets);
+        return Promise.all(decision.targets.map((target, index) => {
           if (target.status !== UsageStatus.VALID) {
             const fault = policyFault(target.fault, target.status);
             notes.targetFailures.push({ target: target.address, fault });
             return { address: target.address, reportStatus: 'Error', errorInformation: fault };
           }
           if (!target.process) return { address: target.address, reportStatus: 'NotRetrieved' };
-          return this.statusData(target);
+          return this.statusData(target, listed && listed[index]);
         }));
       }, (expanded) => { shown = expanded.join(','); }));
   }
 
+  /**
+   * The list fetch of the targets to fetch (valid, processed), by target index; null without a
+   * list (presence.resourceLists).
+   * @returns {Array<Promise<object>|undefined>|null}
+   */
+  listFetches(listUri, targets) {
+    if (listUri === null) return null;
+    const indexes = [];
+    targets.forEach((t, i) => { if (t.status === UsageStatus.VALID && t.process) indexes.push(i); });
+    if (indexes.length === 0) return null;
+    const promises = this.core.fetchStatusList(listUri, indexes.map((i) => targets[i].canonical));
+    const byIndex = new Array(targets.length);
+    indexes.forEach((targetIndex, k) => { byIndex[targetIndex] = promises[k]; });
+    return byIndex;
+  }
+
   /** @returns {Promise<StatusData>} */
-  async statusData({ address, canonical }) {
-    const outcome = await this.fetch(canonical);
+  async statusData({ address, canonical }, listed) {
+    const outcome = await (listed || this.fetch(canonical));
     if (outcome.kind === 'status') {
       return { address, reportStatus: 'Retrieved', currentStatus: this.answered(outcome.status) };
     }

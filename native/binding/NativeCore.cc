@@ -15,6 +15,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -94,6 +95,12 @@ Napi::Object statsToJs(Napi::Env env, const gateway::GatewayStats& stats, size_t
   o.Set("subscribeRequests", static_cast<double>(s.subscribeRequests));
   o.Set("refreshes", static_cast<double>(s.refreshes));
   o.Set("resubscribes", static_cast<double>(s.resubscribes));
+  o.Set("listFetches", static_cast<double>(s.listFetches));
+  o.Set("listSubscribes", static_cast<double>(s.listSubscribes));
+  o.Set("membersFromLists", static_cast<double>(s.membersFromLists));
+  o.Set("memberFallbacks", static_cast<double>(s.memberFallbacks));
+  o.Set("listFallbacks", static_cast<double>(s.listFallbacks));
+  o.Set("listVersionGaps", static_cast<double>(s.listVersionGaps));
   o.Set("subscriptionFailures", static_cast<double>(s.subscriptionFailures));
   o.Set("notifySourceRefused", static_cast<double>(s.notifySourceRefused));
   o.Set("tcpConnections", static_cast<double>(s.tcpConnections));
@@ -138,6 +145,7 @@ class NativeCore : public Napi::ObjectWrap<NativeCore> {
          InstanceMethod<&NativeCore::SetCallListener>("setCallListener"),
          InstanceMethod<&NativeCore::DecideCall>("decideCall"),
          InstanceMethod<&NativeCore::FetchStatus>("fetchStatus"),
+         InstanceMethod<&NativeCore::FetchStatusList>("fetchStatusList"),
          InstanceMethod<&NativeCore::Flush>("flush"),
          InstanceMethod<&NativeCore::Stats>("stats"),
          InstanceMethod<&NativeCore::StartNotification>("startNotification"),
@@ -148,8 +156,11 @@ class NativeCore : public Napi::ObjectWrap<NativeCore> {
          InstanceMethod<&NativeCore::SetDeliveryListener>("setDeliveryListener"),
          InstanceMethod<&NativeCore::DeliveryDone>("deliveryDone"),
          InstanceMethod<&NativeCore::CheckServicePolicy>("checkServicePolicy"),
+         InstanceMethod<&NativeCore::CheckNotificationLimits>("checkNotificationLimits"),
          InstanceMethod<&NativeCore::EvaluatePolicy>("evaluatePolicy"),
          InstanceMethod<&NativeCore::ReleasePolicy>("releasePolicy"),
+         InstanceMethod<&NativeCore::GroupDocumentsNeeded>("groupDocumentsNeeded"),
+         InstanceMethod<&NativeCore::GroupDocumentFetched>("groupDocumentFetched"),
          InstanceMethod<&NativeCore::Close>("close")});
   }
 
@@ -338,6 +349,36 @@ class NativeCore : public Napi::ObjectWrap<NativeCore> {
     // be looked up.
     if (fetches_.empty()) queue_->keepAlive(env, true);
     return fetches_.add(env, start.id);
+  }
+
+  // fetchStatusList(listUri, addresses[], deferWake?) -> Promise[] (one per address, as
+  // fetchStatus's): the members of a resource list fetched with one list subscription
+  // (presence.resourceLists). Throws TypeError on a bad list URI or address.
+  Napi::Value FetchStatusList(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!info[0].IsString() || !info[1].IsArray()) {
+      throw Napi::TypeError::New(env, "fetchStatusList(listUri, addresses[], deferWake?)");
+    }
+    RequireOpen(env);
+    const std::string listUri = info[0].As<Napi::String>().Utf8Value();
+    const Napi::Array given = info[1].As<Napi::Array>();
+    std::vector<std::string> addresses;
+    for (uint32_t i = 0; i < given.Length(); ++i) {
+      const Napi::Value v = given.Get(i);
+      if (!v.IsString()) throw Napi::TypeError::New(env, "addresses must be strings");
+      addresses.push_back(v.As<Napi::String>().Utf8Value());
+    }
+    const bool deferWake = info.Length() > 2 && info[2].ToBoolean().Value();
+    std::vector<uint64_t> ids;
+    try {
+      ids = core_->fetchList(listUri, addresses, !deferWake);
+    } catch (const std::invalid_argument& e) {
+      throw Napi::TypeError::New(env, e.what());
+    }
+    if (fetches_.empty() && !ids.empty()) queue_->keepAlive(env, true);
+    Napi::Array promises = Napi::Array::New(env, ids.size());
+    for (uint32_t i = 0; i < ids.size(); ++i) promises.Set(i, fetches_.add(env, ids[i]));
+    return promises;
   }
 
   // flush(): sends fetches queued with fetchStatus(address, true) to the SIP thread.
@@ -546,6 +587,14 @@ class NativeCore : public Napi::ObjectWrap<NativeCore> {
                               core_->checkServicePolicy(requester, policyOperationFromJs(info, 1)));
   }
 
+  // checkNotificationLimits(requester, {busy, frequencyMs, durationMs, count?}) -> {status,
+  // refused, fault?, durationMs}: the requester's startNotification limits (native/policy).
+  Napi::Value CheckNotificationLimits(const Napi::CallbackInfo& info) {
+    const std::string requester = requesterFromJs(info);
+    return notificationDecisionToJs(
+        info.Env(), core_->checkNotificationLimits(requester, notificationRequestFromJs(info, 1)));
+  }
+
   // evaluatePolicy(requester, operation, addresses) -> decision. A decision with a non-zero
   // admission must be released with releasePolicy(admission) when the request has finished.
   Napi::Value EvaluatePolicy(const Napi::CallbackInfo& info) {
@@ -553,6 +602,37 @@ class NativeCore : public Napi::ObjectWrap<NativeCore> {
     const PolicyOperation op = policyOperationFromJs(info, 1);
     const std::vector<std::string> addresses = stringsFromJs(info, 2);
     return policyDecisionToJs(info.Env(), core_->evaluatePolicy(requester, op, addresses));
+  }
+
+  // groupDocumentsNeeded(requester, operation, addresses) -> string[]: the XCAP documents to
+  // fetch (js/xcapGroups.js) before evaluatePolicy can resolve the request's XCAP groups.
+  Napi::Value GroupDocumentsNeeded(const Napi::CallbackInfo& info) {
+    const std::string requester = requesterFromJs(info);
+    const PolicyOperation op = policyOperationFromJs(info, 1);
+    const std::vector<std::string> urls =
+        core_->groupDocumentsNeeded(requester, op, stringsFromJs(info, 2));
+    Napi::Array out = Napi::Array::New(info.Env(), urls.size());
+    for (size_t i = 0; i < urls.size(); ++i) {
+      out.Set(static_cast<uint32_t>(i), Napi::String::New(info.Env(), urls[i]));
+    }
+    return out;
+  }
+
+  // groupDocumentFetched(url, body | null, error): the outcome of one XCAP fetch.
+  Napi::Value GroupDocumentFetched(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!info[0].IsString() || !(info[1].IsString() || info[1].IsNull()) || !info[2].IsString()) {
+      throw Napi::TypeError::New(env, "groupDocumentFetched(url, body | null, error)");
+    }
+    const std::string url = info[0].As<Napi::String>();
+    const std::string error = info[2].As<Napi::String>();
+    if (info[1].IsString()) {
+      const std::string body = info[1].As<Napi::String>();
+      core_->groupDocumentFetched(url, std::string_view(body), error);
+    } else {
+      core_->groupDocumentFetched(url, std::nullopt, error);
+    }
+    return env.Undefined();
   }
 
   Napi::Value ReleasePolicy(const Napi::CallbackInfo& info) {

@@ -84,6 +84,24 @@ GatewayCore::FetchStart GatewayCore::fetch(const std::string& address, bool wake
   return start;
 }
 
+std::vector<uint64_t> GatewayCore::fetchList(const std::string& listUri,
+                                             const std::vector<std::string>& addresses,
+                                             bool wakeNow) {
+  const AddressParseResult list = parseAddress(listUri);
+  if (!list.ok() || listUri.rfind("tel:", 0) == 0) {
+    throw std::invalid_argument("invalid resource list URI: " + listUri);
+  }
+  std::vector<std::string> requestUris;
+  requestUris.reserve(addresses.size());
+  for (const std::string& address : addresses) {
+    const AddressParseResult parsed = parseAddress(address);
+    if (!parsed.ok()) throw std::invalid_argument("invalid address: " + parsed.reason);
+    requestUris.push_back(toSipRequestUri(parsed.address, config_.sip.telDomain));
+  }
+  return presence_->fetchList(toSipRequestUri(list.address, config_.sip.telDomain), requestUris,
+                              wakeNow);
+}
+
 void GatewayCore::flush() {
   if (!closing()) presence_->flush();
 }

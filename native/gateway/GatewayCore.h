@@ -24,6 +24,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "call/CallRegistry.h"
@@ -84,6 +85,12 @@ class GatewayCore {
   // std::invalid_argument ("invalid address: ...") for an address that does not parse. With
   // wakeNow false the SIP thread waits for flush().
   FetchStart fetch(const std::string& address, bool wakeNow);
+  // Fetches the members (tel/sip/sips addresses) of the resource list `listUri` (a SIP URI)
+  // with one list subscription (presence.resourceLists); one id per address, in order, each
+  // with one outcome in takeFetchOutcomes(). Members are never answered from running
+  // subscriptions here: the list answers them all.
+  std::vector<uint64_t> fetchList(const std::string& listUri,
+                                  const std::vector<std::string>& addresses, bool wakeNow);
   void flush();
   std::vector<FetchOutcome> takeFetchOutcomes();
 
@@ -154,9 +161,22 @@ class GatewayCore {
 
   // --- Policy ----------------------------------------------------------------------------------
   policy::Decision checkServicePolicy(const std::string& requester, PolicyOperation op) const;
+  policy::NotificationDecision checkNotificationLimits(
+      const std::string& requester, const policy::NotificationRequest& request) const {
+    return policy_->checkNotificationLimits(requester, request);
+  }
   policy::Decision evaluatePolicy(const std::string& requester, PolicyOperation op,
                                   const std::vector<std::string>& addresses);
   void releasePolicy(uint64_t admission) { policy_->release(admission); }
+  // Groups from the XDMS: the documents to fetch before evaluatePolicy (PolicyEngine).
+  std::vector<std::string> groupDocumentsNeeded(const std::string& requester, PolicyOperation op,
+                                                const std::vector<std::string>& addresses) const {
+    return policy_->groupDocumentsNeeded(requester, op, addresses, clock_.steadyMs());
+  }
+  void groupDocumentFetched(const std::string& url, std::optional<std::string_view> body,
+                            std::string_view error) {
+    policy_->groupDocumentFetched(url, body, error, clock_.steadyMs());
+  }
 
   GatewayStats stats() const;
 

@@ -15,6 +15,11 @@ class WatcherPort final : public PresencePort {
   uint64_t fetch(const std::string& requestUri, bool wakeNow) override {
     return watcher_.fetch(requestUri, wakeNow);
   }
+  std::vector<uint64_t> fetchList(const std::string& listUri,
+                                  const std::vector<std::string>& requestUris,
+                                  bool wakeNow) override {
+    return watcher_.fetchList(listUri, requestUris, wakeNow);
+  }
   void flush() override { watcher_.flush(); }
   std::vector<FetchOutcome> takeOutcomes() override { return watcher_.takeOutcomes(); }
   void watch(const std::string& key, bool wakeNow) override { watcher_.watch(key, wakeNow); }

@@ -24,6 +24,17 @@ class PresencePort {
  public:
   virtual ~PresencePort() = default;
   virtual uint64_t fetch(const std::string& requestUri, bool wakeNow) = 0;
+  // One fetch id per member; by default one fetch each (PresenceWatcher::fetchList may use one
+  // resource list subscription instead).
+  virtual std::vector<uint64_t> fetchList(const std::string& listUri,
+                                          const std::vector<std::string>& requestUris,
+                                          bool wakeNow) {
+    (void)listUri;
+    std::vector<uint64_t> ids;
+    for (const std::string& uri : requestUris) ids.push_back(fetch(uri, false));
+    if (wakeNow) flush();
+    return ids;
+  }
   virtual void flush() = 0;
   virtual std::vector<FetchOutcome> takeOutcomes() = 0;
   virtual void watch(const std::string& key, bool wakeNow) = 0;

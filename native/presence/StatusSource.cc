@@ -9,11 +9,12 @@ namespace px {
 
 EventPackage presencePackage(std::vector<std::string> busyActivities) {
   return EventPackage{"presence", "application/pidf+xml",
-                      std::make_shared<PresenceDocumentMapper>(std::move(busyActivities))};
+                      std::make_shared<PresenceDocumentMapper>(std::move(busyActivities)), ""};
 }
 
 EventPackage regPackage() {
-  return EventPackage{"reg", "application/reginfo+xml", std::make_shared<RegInfoDocumentMapper>()};
+  return EventPackage{"reg", "application/reginfo+xml", std::make_shared<RegInfoDocumentMapper>(),
+                      ""};
 }
 
 }  // namespace px

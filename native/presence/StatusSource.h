@@ -18,6 +18,7 @@ struct EventPackage {
   std::string event;   // Event of every SUBSCRIBE; NOTIFYs must carry the same
   std::string accept;  // Accept of every SUBSCRIBE
   std::shared_ptr<const DocumentMapper> mapper;
+  std::string supported;  // Supported of every SUBSCRIBE ("eventlist" for RLS lists); "" none
 };
 
 // "presence" (RFC 3856), application/pidf+xml, PresenceDocumentMapper.

@@ -19,6 +19,16 @@ struct FetchCounters {
   uint64_t notifySourceRefused = 0;
 };
 
+// Resource list fetches (ListFetchRole, presence.resourceLists).
+struct ListCounters {
+  uint64_t listFetches = 0;       // list fetches started (one SUBSCRIBE each, bar restarts)
+  uint64_t listSubscribes = 0;    // initial list SUBSCRIBEs sent (restarts included)
+  uint64_t membersFromLists = 0;  // member outcomes answered from list NOTIFYs
+  uint64_t memberFallbacks = 0;   // members fetched per terminal instead
+  uint64_t listFallbacks = 0;     // list fetches the server refused (non-2xx, not a list)
+  uint64_t versionGaps = 0;       // partial states with a version gap (re-SUBSCRIBEd)
+};
+
 class PresenceSink {
  public:
   virtual ~PresenceSink() = default;
@@ -28,6 +38,7 @@ class PresenceSink {
   virtual void fetchCounters(const FetchCounters& counters) = 0;
   virtual void subscriptionCounters(const SubscriptionCounters& counters) = 0;
   virtual void tcpCounters(const TcpGuardCounters& counters) = 0;
+  virtual void listCounters(const ListCounters& counters) { (void)counters; }
 };
 
 }  // namespace px

@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "sip/FetchRole.h"
+#include "sip/ListFetchRole.h"
 #include "sip/NotifySources.h"
 #include "sip/PresenceSink.h"
 #include "sip/SipStack.h"
@@ -93,6 +94,10 @@ class PresenceWatcher::Queues : public PresenceSink {
     std::lock_guard<std::mutex> lock(statsMutex_);
     tcp_ = counters;
   }
+  void listCounters(const ListCounters& counters) override {
+    std::lock_guard<std::mutex> lock(statsMutex_);
+    list_ = counters;
+  }
 
   std::vector<FetchOutcome> takeOutcomes() { return outcomes_.take(); }
   std::vector<SubscriptionEvent> takeEvents() { return events_.take(); }
@@ -116,6 +121,12 @@ class PresenceWatcher::Queues : public PresenceSink {
     stats.tcpConnections = tcp_.open;
     stats.tcpRefused = tcp_.refused;
     stats.tcpIdleClosed = tcp_.idleClosed;
+    stats.listFetches = list_.listFetches;
+    stats.listSubscribes = list_.listSubscribes;
+    stats.membersFromLists = list_.membersFromLists;
+    stats.memberFallbacks = list_.memberFallbacks;
+    stats.listFallbacks = list_.listFallbacks;
+    stats.listVersionGaps = list_.versionGaps;
     return stats;
   }
 
@@ -127,6 +138,7 @@ class PresenceWatcher::Queues : public PresenceSink {
   FetchCounters fetch_;
   SubscriptionCounters subscriptions_;
   TcpGuardCounters tcp_;
+  ListCounters list_;
 };
 
 PresenceWatcher::PresenceWatcher(const GatewayConfig& config, OutcomeSignal signal,
@@ -177,6 +189,13 @@ PresenceWatcher::PresenceWatcher(const GatewayConfig& config, OutcomeSignal sign
                                     presencePackage(config_.presence.busyActivities));
       agent->addRole(*presenceFetches_);
     }
+    // Resource lists: their NOTIFYs carry the list role's Call-IDs; it goes first.
+    if (config_.presence.resourceLists.enabled && !both && source == PresenceSource::kPresence) {
+      listFetches_ = &stack.addRole<ListFetchRole>(
+          stack, *agent, config_, *sources_, *sink,
+          resourceListPackage(config_.presence.busyActivities), *fetches_);
+      agent->addRole(*listFetches_);
+    }
     // With "both" the reg dialogs' role passes the NOTIFYs of other dialogs on; the last role
     // answers strays 481.
     subscriptions_ =
@@ -189,6 +208,7 @@ PresenceWatcher::PresenceWatcher(const GatewayConfig& config, OutcomeSignal sign
       agent->addRole(*presenceSubscriptions_);
     }
     const bool ok = fetches_->ok() && subscriptions_->ok() &&
+                    (!listFetches_ || listFetches_->ok()) &&
                     (!both || (presenceFetches_->ok() && presenceSubscriptions_->ok()));
     if (!ok) return "cannot bind the SIP transports on port " + std::to_string(sipPort_);
     return extraRoles ? extraRoles(stack) : std::string();
@@ -229,6 +249,47 @@ uint64_t PresenceWatcher::fetch(const std::string& requestUri, bool wakeNow) {
         FetchRole::unstarted(id, FetchOutcome::Kind::kShutdown, "gateway is closed", 0));
   }
   return id;
+}
+
+std::vector<uint64_t> PresenceWatcher::fetchList(const std::string& listUri,
+                                                 const std::vector<std::string>& requestUris,
+                                                 bool wakeNow) {
+  if (!config_.presence.resourceLists.enabled ||
+      config_.presence.source != PresenceSource::kPresence) {
+    std::vector<uint64_t> ids;
+    ids.reserve(requestUris.size());
+    for (const std::string& uri : requestUris) ids.push_back(fetch(uri, false));
+    if (wakeNow) flush();
+    return ids;
+  }
+  std::vector<std::pair<uint64_t, std::string>> members;
+  std::vector<uint64_t> ids;
+  members.reserve(requestUris.size());
+  for (const std::string& uri : requestUris) {
+    ids.push_back(nextId_.fetch_add(1));
+    members.emplace_back(ids.back(), uri);
+  }
+  const auto timeout = std::chrono::milliseconds(config_.presence.resourceLists.fetchTimeoutMs);
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  const bool taken = stack_->post(
+      [this, listUri, members, deadline](SipStack::CommandRun run) mutable {
+        if (run == SipStack::CommandRun::kRun) {
+          listFetches_->start(listUri, std::move(members), deadline);
+          return;
+        }
+        for (const auto& member : members) {
+          queues_->outcome(FetchRole::unstarted(member.first, FetchOutcome::Kind::kShutdown,
+                                                "gateway is closing", 0));
+        }
+      },
+      wakeNow);
+  if (!taken) {
+    for (uint64_t id : ids) {
+      queues_->outcome(
+          FetchRole::unstarted(id, FetchOutcome::Kind::kShutdown, "gateway is closed", 0));
+    }
+  }
+  return ids;
 }
 
 // Watch commands after close() are dropped: close() already ended every subscription.

@@ -37,6 +37,7 @@
 namespace px {
 
 class FetchRole;
+class ListFetchRole;
 class NotifySources;
 class SourceCombiner;
 class SubscriptionRole;
@@ -96,6 +97,13 @@ struct WatcherStats {
   uint64_t tcpConnections = 0;       // inbound SIP TCP connections open (as of the last sweep)
   uint64_t tcpRefused = 0;           // inbound connections closed over the caps
   uint64_t tcpIdleClosed = 0;        // inbound connections closed after sip.tcp.idleTimeoutMs
+  // Resource lists (presence.resourceLists; ListFetchRole).
+  uint64_t listFetches = 0;       // group fetches through a resource list server
+  uint64_t listSubscribes = 0;    // list SUBSCRIBEs sent (initial, restarts, Expires: 0)
+  uint64_t membersFromLists = 0;  // member outcomes answered from list NOTIFYs
+  uint64_t memberFallbacks = 0;   // members of list fetches fetched per terminal instead
+  uint64_t listFallbacks = 0;     // list fetches the server did not serve as a list
+  uint64_t listVersionGaps = 0;   // partial list states with a version gap
 };
 
 class PresenceWatcher {
@@ -121,6 +129,12 @@ class PresenceWatcher {
   // With wakeNow false the SIP thread is only woken by the next flush() (or a later fetch with
   // wakeNow): a caller that starts many fetches in a burst pays one thread wake-up for all.
   uint64_t fetch(const std::string& requestUri, bool wakeNow = true);
+
+  // Fetches the members of a resource list with one list SUBSCRIBE (RFC 4662, ListFetchRole)
+  // when presence.resourceLists.enabled, else one fetch each; returns one fetch id per member,
+  // in order, each ending with exactly one outcome as fetch() does. Thread-safe.
+  std::vector<uint64_t> fetchList(const std::string& listUri,
+                                  const std::vector<std::string>& requestUris, bool wakeNow = true);
 
   // Wakes the SIP thread if fetches are queued and no wake-up is already on its way. Thread-safe.
   void flush();
@@ -174,6 +188,7 @@ class PresenceWatcher {
   FetchRole* fetches_ = nullptr;
   SubscriptionRole* subscriptions_ = nullptr;
   FetchRole* presenceFetches_ = nullptr;
+  ListFetchRole* listFetches_ = nullptr;  // presence.resourceLists.enabled with source presence
   SubscriptionRole* presenceSubscriptions_ = nullptr;
 };
 

@@ -17,10 +17,12 @@ SubscribeBuilder::SubscribeBuilder(const SipConfig& sip, uint32_t subscriptionEx
   route_ = sip_route_make(home, routeFor(sip.presenceServerUri).c_str());
   event_ = sip_event_make(home, package.event.c_str());
   accept_ = sip_accept_make(home, package.accept.c_str());
+  if (!package.supported.empty()) supported_ = sip_supported_make(home, package.supported.c_str());
   expiresZero_ = sip_expires_make(home, "0");
   expiresRequested_ = sip_expires_make(home, std::to_string(subscriptionExpiresSec_).c_str());
   userAgent_ = sip_user_agent_make(home, sip.userAgent.c_str());
-  ok_ = route_ && event_ && accept_ && expiresZero_ && expiresRequested_ && userAgent_;
+  ok_ = route_ && event_ && accept_ && (package.supported.empty() || supported_) && expiresZero_ &&
+        expiresRequested_ && userAgent_;
 }
 
 nta_outgoing_t* SubscribeBuilder::send(nta_agent_t* agent, nta_leg_t* leg, nta_response_f* callback,
@@ -46,7 +48,8 @@ nta_outgoing_t* SubscribeBuilder::send(nta_agent_t* agent, nta_leg_t* leg, nta_r
       SIPTAG_ROUTE_STR(route.empty() ? nullptr : route.c_str()), SIPTAG_FROM_STR(from.c_str()),
       SIPTAG_TO_STR(to.c_str()), SIPTAG_CALL_ID_STR(callId.c_str()), SIPTAG_CSEQ_STR(cseq.c_str()),
       SIPTAG_CONTACT(nta_agent_contact(agent)), SIPTAG_EVENT(event_), SIPTAG_ACCEPT(accept_),
-      SIPTAG_EXPIRES(expires), SIPTAG_USER_AGENT(userAgent_), TAG_END());
+      SIPTAG_SUPPORTED(supported_), SIPTAG_EXPIRES(expires), SIPTAG_USER_AGENT(userAgent_),
+      TAG_END());
 }
 
 }  // namespace px

@@ -39,6 +39,7 @@ class SubscribeBuilder {
   sip_route_t* route_ = nullptr;
   sip_event_t* event_ = nullptr;
   sip_accept_t* accept_ = nullptr;
+  sip_supported_t* supported_ = nullptr;  // only when the package has one
   sip_expires_t* expiresZero_ = nullptr;
   sip_expires_t* expiresRequested_ = nullptr;
   sip_user_agent_t* userAgent_ = nullptr;

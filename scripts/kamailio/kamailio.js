@@ -21,6 +21,10 @@ const TEMPLATE = path.join(__dirname, 'presence.cfg.template');
 const TEMPLATES = {
   presence: TEMPLATE,
   reginfo: path.join(__dirname, 'reginfo.cfg.template'),
+  // presence + rls (RFC 4662 resource lists from the xcap table; tests/support/rls.js)
+  rls: path.join(__dirname, 'rls.cfg.template'),
+  // presence + an XDMS: xcap_server over xhttp (XCAP groups; tests/js/xcap-groups.test.js)
+  xcap: path.join(__dirname, 'xcap.cfg.template'),
 };
 const APT_PACKAGES = 'kamailio kamailio-presence-modules kamailio-sqlite-modules sqlite3';
 const MODULE_DIRS = [
@@ -157,12 +161,30 @@ function renderConfig(vars, template = TEMPLATE) {
 function createDatabase(sqlite3, sqlDir, dbFile) {
   fs.rmSync(dbFile, { force: true });
   for (const suffix of ['-wal', '-shm', '-journal']) fs.rmSync(dbFile + suffix, { force: true });
-  const sql = ['standard-create.sql', 'presence-create.sql']
+  // rls-create.sql: rls_watchers and rls_presentity (only the rls template uses them).
+  const sql = ['standard-create.sql', 'presence-create.sql', 'rls-create.sql']
+    .filter((f) => fs.existsSync(path.join(sqlDir, f)))
     .map((f) => fs.readFileSync(path.join(sqlDir, f), 'utf8'))
     .join('\n');
   // WAL lets Kamailio's workers read while the timer process writes.
   execFileSync(sqlite3, [dbFile], { input: `${sql}
 `, stdio: ['pipe', 'ignore', 'pipe'] });
+}
+
+const DBTEXT_DIRS = ['/usr/share/kamailio/dbtext/kamailio', '/usr/local/share/kamailio/dbtext/kamailio'];
+
+/** The db_text directory of rls's tables (rls.cfg.template's rls db_url). */
+function createRlsTextTables(dir) {
+  const src = DBTEXT_DIRS.find((d) => fs.existsSync(path.join(d, 'rls_presentity')));
+  if (!src) throw new Error('db_text schema of rls_presentity not found: apt-get install -y kamailio');
+  const out = path.join(dir, 'dbtext');
+  fs.mkdirSync(out, { recursive: true });
+  for (const table of ['rls_presentity', 'rls_watchers']) {
+    fs.copyFileSync(path.join(src, table), path.join(out, table));
+  }
+  const version = fs.readFileSync(path.join(src, 'version'), 'utf8').split('\n')[0];
+  fs.writeFileSync(path.join(out, 'version'), `${version}\n1:rls_presentity:1\n2:rls_watchers:3\n`);
+  return out;
 }
 
 function delay(ms) {
@@ -182,7 +204,9 @@ function delay(ms) {
  *   stderr (true) or to a callback
  * @param {number} [opts.debug=2] Kamailio debug level (3 = debug)
  * @param {number} [opts.startTimeoutMs=10000]
- * @param {'presence'|'reginfo'} [opts.template='presence'] 'reginfo' adds usrloc + registrar
+ * @param {string} [opts.xcapPassword=''] template 'xcap': the HTTP Digest password XCAP
+ *   requests must prove ('' = none)
+ * @param {'presence'|'reginfo'|'rls'|'xcap'} [opts.template='presence'] 'reginfo' adds usrloc + registrar
  *   (REGISTER is saved) and pua_reginfo/presence_reginfo, serving the "reg" event (RFC 3680)
  * @returns {Promise<{sipPort:number, host:string, domain:string, uri:string, pid:number,
  *   workDir:string, dbFile:string, stop:()=>Promise<void>, logs:()=>string}>}
@@ -209,6 +233,7 @@ async function startOnce(
     startTimeoutMs = 10000,
     keepWorkDir = false,
     template = 'presence',
+    xcapPassword = '',
   },
   port,
 ) {
@@ -229,6 +254,7 @@ async function startOnce(
 
   const dbFile = path.join(dir, 'presence.db');
   createDatabase(inst.sqlite3, inst.sqlDir, dbFile);
+  const dbTextDir = template === 'rls' ? createRlsTextTables(dir) : '';
 
   const uri = `sip:${HOST}:${port}`;
   const cfgFile = path.join(dir, 'kamailio.cfg');
@@ -244,6 +270,11 @@ async function startOnce(
       DB_URL: `sqlite:///${dbFile}`,
       SERVER_URI: uri,
       DB_UPDATE_PERIOD: 2,
+      // rls only: rls's tables in db_text (db_sqlite 5.6 has no affected_rows/replace, which
+      // rls_handle_notify calls: the worker crashes); its xcap documents stay in SQLite.
+      DBTEXT_URL: `text://${dbTextDir}`,
+      // xcap only: "" = XCAP without authentication, else HTTP Digest for this password.
+      XCAP_PASSWORD: xcapPassword,
     }, TEMPLATES[template]),
   );
 

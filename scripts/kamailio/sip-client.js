@@ -431,6 +431,7 @@ async function unpublish({ server, presentity = 'sip:alice@example.test', etag, 
  * @param {string|null} [opts.event='presence'] Event header (null: none)
  * @param {string} [opts.accept='application/pidf+xml']
  * @param {string} [opts.route] Route header value
+ * @param {string} [opts.supported] Supported header value, e.g. 'eventlist' (RFC 4662)
  * @param {number} [opts.notifyStatus=200] answer to NOTIFYs
  * @param {number} [opts.notifyTimeoutMs=2000] how long to wait for the first
  *   NOTIFY after a 2xx
@@ -447,6 +448,7 @@ async function subscribe({
   event = 'presence',
   accept = 'application/pidf+xml',
   route,
+  supported,
   notifyStatus = 200,
   notifyTimeoutMs = 2000,
   timeoutMs,
@@ -486,6 +488,7 @@ async function subscribe({
       ['Contact', `<sip:watcher@${LOCAL_HOST}:${s.port}>`],
       ['Event', event === null ? undefined : event],
       ['Accept', accept],
+      ['Supported', supported],
       ['Expires', String(expires)],
     ];
     const res = await s.request(server, { method: 'SUBSCRIBE', uri: presentity, headers, timeoutMs });
