@@ -122,11 +122,20 @@ export interface GatewayConfig {
     checkNotifySource: boolean; trustedNotifySources: string[];
   };
   presence: {
+    source: 'presence' | 'reg' | 'both';
     fetchTimeoutMs: number; busyActivities: string[]; subscriptionExpiresSec: number; subscribeTimeoutMs: number;
     resubscribeBackoffMs: number; resubscribeBackoffMaxMs: number; maxSubscribeFailures: number;
     maxSubscribesInFlight: number; answerFromSubscriptions: boolean;
+    resourceLists: { enabled: boolean; listUriTemplate: string; fetchTimeoutMs: number; settleMs: number };
   };
-  groups: { schemes: string[]; members: Record<string, string[]> };
+  groups: {
+    schemes: string[]; members: Record<string, string[]>;
+    /** Groups from an XDMS (RFC 4826 resource lists over XCAP); root "" = off. */
+    xcap: {
+      root: string; user: string; documentPath: string; timeoutMs: number; cacheSec: number;
+      maxDepth: number; username: string; passwordFile: string;
+    };
+  };
   notifications: {
     database: string; defaultDurationSec: number; maxDurationSec: number;
     minFrequencyMs: number; unlimitedCountAllowed: boolean; maxCount: number; busyCriteriaAllowed: boolean;
@@ -148,6 +157,11 @@ export interface GatewayConfig {
   usage: {
     database: string; durability: 'durable' | 'batched'; flushIntervalMs: number;
     queueCapacity: number; maxServiceDataBytes: number; host: string;
+  };
+  /** Where usage records go: SQLite (usage.database) or PostgreSQL (url), with a local spool for batched mode. */
+  store: {
+    backend: 'sqlite' | 'postgresql'; url: string; spool: string; spoolCapacity: number;
+    connectTimeoutSec: number; reconnectBackoffMs: number; reconnectBackoffMaxMs: number;
   };
   /** The CAMARA front: Device Reachability Status with OAuth2 bearer tokens (docs/camara.md). */
   camara: {
@@ -415,6 +429,15 @@ export interface UsageStats {
   commits: number;
   rejectedFull: number;
   writeErrors: number;
+  /** The database behind: store.backend. */
+  backend: 'sqlite' | 'postgresql';
+  /** PostgreSQL: reachable now (SQLite: always true). */
+  reachable: boolean;
+  /** PostgreSQL, batched: rows waiting in the local spool, and rows replayed from it since start. */
+  spooled: number;
+  replayed: number;
+  /** PostgreSQL: connections re-established after a loss. */
+  reconnects: number;
   /** Writing and committing each transaction (retries included). */
   commitSeconds: LatencyHistogram;
   /** From each transaction's oldest append's submission to its commit. */
@@ -469,11 +492,14 @@ export interface StartNotificationRequest {
   criteria?: Status[];
   /** Report terminals that already match the criteria at once. */
   checkImmediate: boolean;
-  /** Minimum time between two statusNotifications (at least notifications.minFrequencyMs). */
+  /**
+   * Minimum time between two statusNotifications (at least the requester's minFrequencyMs:
+   * notifications.minFrequencyMs, tightened by its policy's `notifications:`, docs/policy.md).
+   */
   frequency: TimeMetric;
-  /** How long the notification lasts; absent or 0: notifications.defaultDurationSec. */
+  /** How long the notification lasts; absent or 0: the requester's defaultDurationSec. */
   duration?: TimeMetric;
-  /** Most statusNotifications; absent: unlimited (if notifications.unlimitedCountAllowed). */
+  /** Most statusNotifications; absent: unlimited (if the requester's unlimitedCountAllowed). */
   count?: number;
 }
 

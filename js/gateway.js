@@ -11,6 +11,7 @@ const { CallDeliveries } = require('./calls/callDeliveries');
 const { DecisionClient } = require('./calls/decisionClient');
 const { UsageLog } = require('./usage');
 const { ServicePolicy, PolicyCounters } = require('./policy');
+const { XcapGroupSource } = require('./xcapGroups');
 const { DestinationPolicy } = require('./outbound/destinationPolicy');
 const { parseEndpointUrl } = require('./outbound/endpointUrl');
 const { CATALOGUE } = require('./parlayx/faults');
@@ -77,7 +78,9 @@ class Gateway {
     }
     this.config = this.core.config;
     this.counters = new PolicyCounters();
-    const policy = new ServicePolicy(this.core);
+    const xcap = this.config.groups.xcap;
+    const policy = new ServicePolicy(this.core,
+      xcap.root === '' ? null : new XcapGroupSource({ core: this.core, config: xcap, log: this.log }));
     this.server = null;
     this.adminServer = null;
     // Operations are counted only once the metrics exist (admin.enabled: from the start), and

@@ -10,6 +10,7 @@
 #include <string_view>
 #include <utility>
 
+#include "common/Ascii.h"
 #include "config/ConfigValues.h"
 #include "config/OutboundConfigReader.h"
 #include "config/RequesterConfigReader.h"
@@ -108,6 +109,141 @@ std::vector<int> readSipCodes(const YamlReader& yaml, const Item& item) {
 void zeroOrAtLeastOneSecond(const FieldInput& in, uint32_t value) {
   if (in.present && value != 0 && value < 1000) {
     in.yaml.fail(in.at, "expected 0 (off) or 1000..600000, got " + std::to_string(value));
+  }
+}
+
+// presence.resourceLists.listUriTemplate: "" or a sip:/sips: URI with {user} (and maybe
+// {host}), printable, no white space.
+std::string readListUriTemplate(const YamlReader& yaml, const Item& item) {
+  const std::string t = yaml.text(item);
+  if (t.empty()) return t;
+  const bool scheme = t.rfind("sip:", 0) == 0 || t.rfind("sips:", 0) == 0;
+  const bool clean = t.size() <= 512 && !hasControl(t) && t.find(' ') == std::string::npos;
+  if (!scheme || !clean || t.find("{user}") == std::string::npos) {
+    yaml.fail(item, "expected \"\" or a sip:/sips: URI template with {user}, got " + quote(t));
+  }
+  return t;
+}
+
+// groups.xcap.root: "" or an http:// or https:// URL without a trailing '/'.
+std::string readXcapRoot(const YamlReader& yaml, const Item& item) {
+  const std::string url = yaml.text(item);
+  if (url.empty()) return url;
+  const bool scheme = url.rfind("https://", 0) == 0 || url.rfind("http://", 0) == 0;
+  const bool clean = url.size() <= 2048 && !hasControl(url) && url.find(' ') == std::string::npos;
+  if (!scheme || !clean || url.back() == '/' || url.size() <= std::string_view("http://").size()) {
+    yaml.fail(item, "expected \"\" or an http:// or https:// URL without a trailing '/', got " +
+                        quote(url));
+  }
+  return url;
+}
+
+// groups.xcap.user / documentPath: "" or one URL path (segment) without spaces, '?', '#' or
+// control characters; the user is one segment (no '/'), the path is relative (no leading '/').
+std::string readXcapPathText(const YamlReader& yaml, const Item& item, bool segment) {
+  const std::string text = yaml.text(item);
+  const bool bad =
+      text.size() > 1024 || hasControl(text) || text.find_first_of(" ?#") != std::string::npos ||
+      (segment ? text.find('/') != std::string::npos : (!text.empty() && text.front() == '/'));
+  if (bad) {
+    yaml.fail(item, segment ? "expected \"\" or an XUI without '/', spaces, '?' or '#', got " +
+                                  quote(text)
+                            : "expected \"\" or a relative path (no leading '/', no spaces, "
+                              "'?' or '#'), got " +
+                                  quote(text));
+  }
+  return text;
+}
+std::string readXcapUser(const YamlReader& yaml, const Item& item) {
+  return readXcapPathText(yaml, item, true);
+}
+std::string readXcapDocumentPath(const YamlReader& yaml, const Item& item) {
+  return readXcapPathText(yaml, item, false);
+}
+
+// groups.xcap.username: "" or printable text without ':' (HTTP Basic), 1..127 characters.
+std::string readXcapUsername(const YamlReader& yaml, const Item& item) {
+  const std::string name = yaml.text(item);
+  if (name.empty()) return name;
+  if (name.find(':') != std::string::npos) yaml.fail(item, "must not contain ':'");
+  return yaml.label(item, 127);
+}
+
+// groups.xcap.passwordFile: a regular file readable by its owner only, resolved against the
+// config file's directory (the gateway reads it at start).
+void readXcapPasswordFile(const FieldInput& in, GatewayConfig& c) {
+  namespace fs = std::filesystem;
+  if (in.yaml.text(in.at).empty()) {
+    c.groups.xcap.passwordFile.clear();
+    return;
+  }
+  const std::string path = in.yaml.resolvePath(in.at, in.yaml.filePath(in.at));
+  std::error_code ec;
+  const fs::file_status status = fs::status(path, ec);
+  if (ec || status.type() != fs::file_type::regular) {
+    in.yaml.fail(in.at, "cannot read the password file " + quote(path) + ": no such regular file");
+  }
+  constexpr fs::perms kShared = fs::perms::group_all | fs::perms::others_all;
+  if ((status.permissions() & kShared) != fs::perms::none) {
+    in.yaml.fail(in.at, quote(path) +
+                            " is accessible to group or others: it holds a secret, make it "
+                            "readable by its owner only (chmod 600)");
+  }
+  c.groups.xcap.passwordFile = path;
+}
+
+void addXcapGroupFields(std::vector<ConfigField>& f) {
+  f.push_back(text("groups.xcap.root", PX_CONFIG_MEMBER(groups.xcap.root), &readXcapRoot,
+                   "XCAP root URI of the XDMS holding resource-list groups; \"\" = no XCAP "
+                   "groups."));
+  f.push_back(text("groups.xcap.user", PX_CONFIG_MEMBER(groups.xcap.user), &readXcapUser,
+                   "XUI of the document <root>/resource-lists/users/<user>/index."));
+  f.push_back(
+      then(text("groups.xcap.documentPath", PX_CONFIG_MEMBER(groups.xcap.documentPath),
+                &readXcapDocumentPath,
+                "Instead of user: the document's path below the root (no leading '/')."),
+           [](const FieldInput& in, GatewayConfig& c) {
+             const XcapGroupsConfig& x = c.groups.xcap;
+             if (!x.user.empty() && !x.documentPath.empty()) {
+               in.yaml.fail(in.at, "give groups.xcap.user or groups.xcap.documentPath, not both");
+             }
+             if (!x.root.empty() && x.user.empty() && x.documentPath.empty()) {
+               in.yaml.fail(in.siblings.at("root"),
+                            "groups.xcap.root needs groups.xcap.user or groups.xcap.documentPath");
+             }
+           }));
+  f.push_back(
+      then(integer("groups.xcap.timeoutMs", PX_CONFIG_MEMBER(groups.xcap.timeoutMs), 100, 60000,
+                   "Longest wait for one request's XCAP documents, in ms; then "
+                   "UNRESOLVED_GROUPS. Below http.requestTimeoutMs."),
+           [](const FieldInput& in, GatewayConfig& c) {
+             if (in.present && c.groups.xcap.timeoutMs >= c.http.requestTimeoutMs) {
+               in.yaml.fail(in.at, "must be below http.requestTimeoutMs (" +
+                                       std::to_string(c.http.requestTimeoutMs) + "), got " +
+                                       std::to_string(c.groups.xcap.timeoutMs));
+             }
+           }));
+  f.push_back(integer("groups.xcap.cacheSec", PX_CONFIG_MEMBER(groups.xcap.cacheSec), 0, 86400,
+                      "How long a fetched XCAP document is used, in seconds; 0 = every request."));
+  f.push_back(integer("groups.xcap.maxDepth", PX_CONFIG_MEMBER(groups.xcap.maxDepth), 0, 16,
+                      "Most levels of nested lists and external references below a group."));
+  f.push_back(text("groups.xcap.username", PX_CONFIG_MEMBER(groups.xcap.username),
+                   &readXcapUsername,
+                   "XCAP user name (HTTP Basic or Digest, as challenged); \"\" = none."));
+  {
+    ConfigField password{"groups.xcap.passwordFile", FieldType::kString,
+                         "Owner-only file with the XCAP password, relative to the config file; "
+                         "required with username.",
+                         PX_CONFIG_MEMBER(groups.xcap.passwordFile)};
+    password.read = &readXcapPasswordFile;
+    password = then(std::move(password), [](const FieldInput& in, GatewayConfig& c) {
+      const XcapGroupsConfig& x = c.groups.xcap;
+      if (x.username.empty() != x.passwordFile.empty()) {
+        in.yaml.fail(in.present ? in.at : in.siblings.at("username"),
+                     "groups.xcap.username and groups.xcap.passwordFile go together");
+      }
+    });
+    f.push_back(password);
   }
 }
 
@@ -414,6 +550,79 @@ void addCamaraFields(std::vector<ConfigField>& f) {
   }
 }
 
+// store.*: where the usage records go (config/StoreConfig.h).
+void addStoreFields(std::vector<ConfigField>& f) {
+  {
+    ConfigField backend{"store.backend", FieldType::kEnum,
+                        "Database of the usage records: sqlite (usage.database) or postgresql "
+                        "(store.url).",
+                        std::monostate{}};
+    backend.values = {"sqlite", "postgresql"};
+    backend.read = [](const FieldInput& in, GatewayConfig& c) {
+      const std::string name = in.at.node.IsScalar() ? in.at.node.Scalar() : "";
+      if (name != "sqlite" && name != "postgresql") {
+        in.yaml.fail(in.at, "expected 'sqlite' or 'postgresql', got " + quote(name));
+      }
+      c.store.backend = name == "postgresql" ? StoreBackend::kPostgresql : StoreBackend::kSqlite;
+    };
+    backend.value = [](const GatewayConfig& c) -> FieldValue {
+      return std::string(c.store.backend == StoreBackend::kPostgresql ? "postgresql" : "sqlite");
+    };
+    f.push_back(backend);
+  }
+  {
+    ConfigField url{"store.url", FieldType::kString,
+                    "libpq connection URI or string of the PostgreSQL database; required for "
+                    "postgresql.",
+                    PX_CONFIG_MEMBER(store.url)};
+    url.readWhenAbsent = true;
+    url.read = [](const FieldInput& in, GatewayConfig& c) {
+      if (in.present) {
+        const std::string value = in.yaml.text(in.at);
+        if (value.size() > 4096 || hasControl(value)) {
+          in.yaml.fail(in.at,
+                       "expected a connection string of at most 4096 characters without "
+                       "control characters");
+        }
+        c.store.url = value;
+      }
+      if (c.store.backend == StoreBackend::kPostgresql && c.store.url.empty()) {
+        in.yaml.fail(in.present ? in.at : in.siblings.at("backend"),
+                     "store.url is required when store.backend is postgresql");
+      }
+    };
+    f.push_back(url);
+  }
+  {
+    ConfigField spool{"store.spool", FieldType::kString,
+                      "postgresql, batched: SQLite file of the rows spooled while PostgreSQL is "
+                      "unreachable, relative to the config file.",
+                      PX_CONFIG_MEMBER(store.spool)};
+    spool.readWhenAbsent = true;
+    spool.read = [](const FieldInput& in, GatewayConfig& c) {
+      c.store.spool =
+          in.yaml.resolvePath(in.at, in.present ? in.yaml.filePath(in.at) : c.store.spool);
+    };
+    f.push_back(spool);
+  }
+  f.push_back(integer("store.spoolCapacity", PX_CONFIG_MEMBER(store.spoolCapacity), 1000, 100000000,
+                      "Most rows in the spool; beyond, batched appends fail (counted)."));
+  f.push_back(integer("store.connectTimeoutSec", PX_CONFIG_MEMBER(store.connectTimeoutSec), 2, 60,
+                      "Longest wait for a PostgreSQL connection, in seconds."));
+  f.push_back(
+      integer("store.reconnectBackoffMs", PX_CONFIG_MEMBER(store.reconnectBackoffMs), 10, 60000,
+              "First delay before reconnecting to PostgreSQL, doubled per failure, in ms."));
+  f.push_back(then(integer("store.reconnectBackoffMaxMs",
+                           PX_CONFIG_MEMBER(store.reconnectBackoffMaxMs), 10, 600000,
+                           "Longest delay between reconnection attempts, in ms; at least "
+                           "reconnectBackoffMs."),
+                   [](const FieldInput& in, GatewayConfig& c) {
+                     notBelow(in, c.store.reconnectBackoffMaxMs, c.store.reconnectBackoffMs,
+                              "reconnectBackoffMs",
+                              "reconnectBackoffMaxMs must not be smaller than reconnectBackoffMs");
+                   }));
+}
+
 std::vector<ConfigField> buildFields() {
   std::vector<ConfigField> f;
   f.push_back(text("service.name", PX_CONFIG_MEMBER(serviceName), &label127,
@@ -573,6 +782,38 @@ std::vector<ConfigField> buildFields() {
       "More NOTIFY sources: IP addresses or CIDR blocks."));
 
   // presence
+  {
+    ConfigField source{"presence.source", FieldType::kEnum,
+                       "Status source: presence (PIDF), reg (registration state, RFC 3680) or "
+                       "both (reachability from reg, Busy from presence).",
+                       std::monostate{}};
+    source.values = {"presence", "reg", "both"};
+    source.read = [](const FieldInput& in, GatewayConfig& c) {
+      const std::string name =
+          in.at.node.IsScalar() ? ascii::lowered(in.at.node.Scalar()) : std::string();
+      if (name == "presence") {
+        c.presence.source = PresenceSource::kPresence;
+      } else if (name == "reg") {
+        c.presence.source = PresenceSource::kReg;
+      } else if (name == "both") {
+        c.presence.source = PresenceSource::kBoth;
+      } else {
+        in.yaml.fail(in.at, "expected 'presence', 'reg' or 'both', got " + describe(in.at.node));
+      }
+    };
+    source.value = [](const GatewayConfig& c) -> FieldValue {
+      switch (c.presence.source) {
+        case PresenceSource::kReg:
+          return std::string("reg");
+        case PresenceSource::kBoth:
+          return std::string("both");
+        case PresenceSource::kPresence:
+          break;
+      }
+      return std::string("presence");
+    };
+    f.push_back(source);
+  }
   f.push_back(integer("presence.fetchTimeoutMs", PX_CONFIG_MEMBER(presence.fetchTimeoutMs), 50,
                       60000, "Longest time one presence fetch may take, in ms."));
   f.push_back(ranked(list(
@@ -612,6 +853,22 @@ std::vector<ConfigField> buildFields() {
   f.push_back(boolean(
       "presence.answerFromSubscriptions", PX_CONFIG_MEMBER(presence.answerFromSubscriptions),
       "Answer a fetch of a terminal whose subscription runs from its last NOTIFY."));
+  f.push_back(boolean(
+      "presence.resourceLists.enabled", PX_CONFIG_MEMBER(presence.resourceLists.enabled),
+      "getStatusForGroup of a group with a list URI: one RFC 4662 list SUBSCRIBE (Supported: "
+      "eventlist) instead of one fetch per member; per-member fetches when the server refuses."));
+  f.push_back(text("presence.resourceLists.listUriTemplate",
+                   PX_CONFIG_MEMBER(presence.resourceLists.listUriTemplate), &readListUriTemplate,
+                   "The list URI of a group: {user} and {host} of the group URI "
+                   "(glmgroup:user@host) substituted, e.g. sip:{user}@{host}; \"\" = none."));
+  f.push_back(integer("presence.resourceLists.fetchTimeoutMs",
+                      PX_CONFIG_MEMBER(presence.resourceLists.fetchTimeoutMs), 100, 60000,
+                      "Longest time one group's list fetch may take, in ms."));
+  f.push_back(integer("presence.resourceLists.settleMs",
+                      PX_CONFIG_MEMBER(presence.resourceLists.settleMs), 0, 60000,
+                      "Quiet time after the last list NOTIFY, in ms, after which listed members "
+                      "without state are Unreachable; above the server's NOTIFY buffering "
+                      "(Kamailio rls waitn_time)."));
 
   // groups
   f.push_back(list(
@@ -627,6 +884,7 @@ std::vector<ConfigField> buildFields() {
         c.groups.members = readGroupMembers(in.yaml, in.at, c.groups.schemes);
       },
       "Group URI -> member addresses (tel:, sip:, sips:)."));
+  addXcapGroupFields(f);
 
   // authentication
   f.push_back(boolean("authentication.required", PX_CONFIG_MEMBER(authentication.required),
@@ -684,8 +942,10 @@ std::vector<ConfigField> buildFields() {
   // PolicyConfigReader, OverrideRule).
   f.push_back(structured("requesters", nullptr,
                          "Requester name -> passwordHash, digestSecretFile, policy overrides."));
-  f.push_back(structured("policy", nullptr,
-                         "Service policy: global rules, services, operations, trafficShaping."));
+  f.push_back(
+      structured("policy", nullptr,
+                 "Service policy: global rules, services, operations (their notification limits), "
+                 "trafficShaping."));
 
   // notifications: database and maxDurationSec are read first, as before the table.
   {
@@ -702,7 +962,7 @@ std::vector<ConfigField> buildFields() {
   f.push_back(then(integer("notifications.defaultDurationSec",
                            PX_CONFIG_MEMBER(notifications.defaultDurationSec), 1, 31536000,
                            "Duration of a notification that asks for none, in seconds; at most "
-                           "maxDurationSec."),
+                           "maxDurationSec. Global; policy levels may shorten it (policy.md)."),
                    [](const FieldInput& in, GatewayConfig& c) {
                      const auto& n = c.notifications;
                      if (n.defaultDurationSec > n.maxDurationSec) {
@@ -712,19 +972,26 @@ std::vector<ConfigField> buildFields() {
                    }));
   f.push_back(
       ranked(integer("notifications.maxDurationSec", PX_CONFIG_MEMBER(notifications.maxDurationSec),
-                     1, 31536000, "Longest duration a request may ask for, in seconds (POL0001)."),
+                     1, 31536000,
+                     "Longest duration a request may ask for, in seconds (POL0001). Global; "
+                     "policy levels may lower it (policy.md)."),
              -1));
   f.push_back(integer("notifications.minFrequencyMs",
                       PX_CONFIG_MEMBER(notifications.minFrequencyMs), 0, 86400000,
-                      "Shortest frequency a request may ask for, in ms (POL0009)."));
+                      "Shortest frequency a request may ask for, in ms (POL0009). Global; policy "
+                      "levels may raise it (policy.md)."));
   f.push_back(boolean("notifications.unlimitedCountAllowed",
                       PX_CONFIG_MEMBER(notifications.unlimitedCountAllowed),
-                      "Accept requests without count (else POL0004)."));
+                      "Accept requests without count (else POL0004). Global; policy levels may "
+                      "forbid it (policy.md)."));
   f.push_back(integer("notifications.maxCount", PX_CONFIG_MEMBER(notifications.maxCount), 1,
-                      1000000000, "Largest count a request may ask for (POL0005)."));
+                      1000000000,
+                      "Largest count a request may ask for (POL0005). Global; policy levels may "
+                      "lower it (policy.md)."));
   f.push_back(boolean("notifications.busyCriteriaAllowed",
                       PX_CONFIG_MEMBER(notifications.busyCriteriaAllowed),
-                      "Accept Busy as a criterion (else POL0001)."));
+                      "Accept Busy as a criterion (else POL0001). Global; policy levels may forbid "
+                      "it (policy.md)."));
   f.push_back(integer("notifications.delivery.timeoutMs",
                       PX_CONFIG_MEMBER(notifications.delivery.timeoutMs), 100, 120000,
                       "Longest time of one delivery attempt, in ms."));
@@ -805,6 +1072,7 @@ std::vector<ConfigField> buildFields() {
     f.push_back(host);
   }
 
+  addStoreFields(f);
   addCamaraFields(f);
   return f;
 }

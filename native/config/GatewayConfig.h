@@ -14,6 +14,7 @@
 #include "config/ConfigError.h"
 #include "config/OutboundConfig.h"
 #include "config/PolicyConfig.h"
+#include "config/StoreConfig.h"
 
 namespace px {
 
@@ -79,7 +80,12 @@ struct SipConfig {
   std::vector<std::string> trustedNotifySources;  // IP literals or CIDR blocks, canonical form
 };
 
+// Where terminal statuses come from: the presence event package (PIDF), the registration
+// state (RFC 3680 "reg", reginfo), or both (reachability from reg, Busy from presence).
+enum class PresenceSource { kPresence, kReg, kBoth };
+
 struct PresenceConfig {
+  PresenceSource source = PresenceSource::kPresence;  // presence.source
   uint32_t fetchTimeoutMs = 1000;  // 50 .. 60000; TWSS PresenceFetchTimeoutInMillis
   std::vector<std::string> busyActivities = {"on-the-phone", "busy"};  // RPID element names
   // Long-lived subscriptions (startNotification).
@@ -91,6 +97,27 @@ struct PresenceConfig {
   uint32_t maxSubscribesInFlight = 200;      // 1 .. 100000 SUBSCRIBE transactions at once (pacing)
   // getStatus of a terminal a running subscription watches: answered from its last NOTIFY.
   bool answerFromSubscriptions = true;
+  // RFC 4662 resource lists (presence.resourceLists; README "Resource lists").
+  struct ResourceLists {
+    bool enabled = false;
+    // Group URI -> list URI: "{user}" and "{host}" are the group URI's (glmgroup:user@host);
+    // "" = no group has a list.
+    std::string listUriTemplate;
+    uint32_t fetchTimeoutMs = 5000;  // 100 .. 60000: one group's list fetch
+    uint32_t settleMs = 1500;        // 0 .. 60000: quiet time after the last list NOTIFY
+  } resourceLists;
+};
+
+// Groups from an XDMS: RFC 4826 resource lists fetched over XCAP (docs/policy.md, Group sources).
+struct XcapGroupsConfig {
+  std::string root;           // XCAP root URI (http:// or https://, no trailing '/'); "" = off
+  std::string user;           // XUI of the document: <root>/resource-lists/users/<user>/index
+  std::string documentPath;   // instead of user: the document's path below the root
+  uint32_t timeoutMs = 2000;  // 100 .. 60000: longest wait for one request's group documents
+  uint32_t cacheSec = 60;     // 0 .. 86400: a fetched document is used this long
+  uint32_t maxDepth = 4;      // 0 .. 16: nested lists / external references below a group
+  std::string username;       // "" = no XCAP authentication; else Basic or Digest as challenged
+  std::string passwordFile;   // with username: owner-only file holding the password (resolved)
 };
 
 struct GroupsConfig {
@@ -99,6 +126,7 @@ struct GroupsConfig {
   // group URI (scheme lower-cased, rest as written) -> member addresses (tel/sip/sips terminal
   // addresses as written in the file, never groups).
   std::map<std::string, std::vector<std::string>> members;
+  XcapGroupsConfig xcap;
 };
 
 // Notification delivery to the application's TerminalStatusNotification endpoint.
@@ -111,8 +139,9 @@ struct DeliveryConfig {
   uint32_t maxConnections = 1024;       // 1 .. 65535 open connections to all endpoints together
 };
 
-// startNotification limits (the service policy of TWSS: MaximumNotificationDuration, ...) and
-// where active notifications are kept.
+// startNotification limits (the service policy of TWSS: MaximumNotificationDuration, ...) at the
+// global level, and where active notifications are kept. Requesters, services and operations
+// may tighten the limits under their policy's `notifications:` (PolicyConfig.h).
 struct NotificationsConfig {
   // SQLite file of the active notifications; relative paths as usage.database.
   std::string database = "var/notifications.db";
@@ -123,6 +152,12 @@ struct NotificationsConfig {
   uint32_t maxCount = 100000;          // 1 .. 1000000000; larger count: POL0005
   bool busyCriteriaAllowed = true;     // TWSS BusyAvailable: Busy as a criterion
   DeliveryConfig delivery;
+
+  // The global level of the notification limits (policy levels tighten it: PolicyConfig.h).
+  NotificationLimits limits() const {
+    return NotificationLimits{maxDurationSec,        defaultDurationSec, minFrequencyMs,
+                              unlimitedCountAllowed, maxCount,           busyCriteriaAllowed};
+  }
 };
 
 enum class UsageDurability { kDurable, kBatched };
@@ -158,6 +193,7 @@ struct GatewayConfig {
   NotificationsConfig notifications;
   OutboundConfig outbound;
   UsageConfig usage;
+  StoreConfig store;  // where usage records go: SQLite (usage.database) or PostgreSQL
   CallsConfig calls;
   CamaraConfig camara;
 };

@@ -118,7 +118,7 @@ describe('configuration schema', () => {
     const config = native.loadConfig({ text: '', name: 'empty.yaml' });
     expect(leafPaths(config, ['groups.members', 'requesters', 'admin.users', 'camara.clients']).sort()).toEqual(jsPathsOfSchema());
     // Resolved at load time: the paths against the current directory, the host name.
-    const resolved = ['notifications.database', 'usage.database', 'usage.host'];
+    const resolved = ['notifications.database', 'usage.database', 'usage.host', 'store.spool'];
     for (const field of schema) {
       if (field.type === 'structured' || resolved.includes(field.key)) continue;
       const value = field.key.split('.').reduce((o, name) => o[name], config);

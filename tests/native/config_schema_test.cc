@@ -87,6 +87,7 @@ const std::map<std::string_view, std::string>& companions() {
       {"camara.enabled",
        "  auth:\n    issuer: https://issuer.test\n    audience: gateway\n"
        "    jwksUrl: https://issuer.test/jwks\n"},
+      {"store.backend", "  url: postgresql://gateway@127.0.0.1/usage\n"},
   };
   return kCompanions;
 }
@@ -137,9 +138,10 @@ TEST(ConfigSchema, ReadValueIsReportedValue) {
 TEST(ConfigSchema, UnknownKeyListsTheTableKeysOfItsSection) {
   const ConfigError e = loadError("presence:\n  zzzzzzzzzz: 1\n");
   EXPECT_NE(std::string(e.what()).find(
-                "known keys: fetchTimeoutMs, busyActivities, subscriptionExpiresSec, "
+                "known keys: source, fetchTimeoutMs, busyActivities, subscriptionExpiresSec, "
                 "subscribeTimeoutMs, resubscribeBackoffMs, resubscribeBackoffMaxMs, "
-                "maxSubscribeFailures, maxSubscribesInFlight"),
+                "maxSubscribeFailures, maxSubscribesInFlight, answerFromSubscriptions, "
+                "resourceLists"),
             std::string::npos)
       << e.what();
 }

@@ -475,7 +475,7 @@ TEST(ConfigErrors, UnknownKeysNameLineAndPathAndSuggest) {
       {"policy:\n  maxTarget: 5\n", 2, "policy.maxTarget", "did you mean 'maxTargets'?"},
       {"# c\nfoo: 1\n", 2, "foo",
        "unknown key 'foo' (known keys: service, http, admin, logging, sip, presence, groups, "
-       "authentication, requesters, policy, notifications, outbound, calls, usage, camara)"},
+       "authentication, requesters, policy, notifications, outbound, calls, usage, store, camara)"},
       // Moved to policy.maxTargets (and its per service/operation/requester overrides).
       {"terminalStatus:\n  maxTargets: 5\n", 1, "terminalStatus", "unknown key 'terminalStatus'"},
       {"presence:\n  fetchTimeout:\n    1000\n", 2, "presence.fetchTimeout",
