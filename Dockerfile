@@ -1,8 +1,7 @@
-# syntax=docker/dockerfile:1
 # parlayx-gateway on Debian 12 (bookworm) slim, run as a non-root user.
 #
 #   docker build -t parlayx-gateway .
-#   docker run --rm -p 8080:8080 -p 9464:9464 -v parlayx-var:/app/var parlayx-gateway
+#   docker run --rm --stop-timeout 15 -p 8080:8080 -p 9464:9464 -v parlayx-var:/app/var parlayx-gateway
 #
 # The default command is the README "Run" logic (scripts/container-start.sh): a demo Kamailio
 # presence server inside the container and the gateway on config/container.yaml (SOAP on :8080,

@@ -35,6 +35,9 @@ node js/cli.js serve --config "$config" &
 gateway=$!
 status=0
 wait "$gateway" || status=$?
-# A trapped signal ends the first wait at once; the gateway is still draining.
+# A trapped signal ends the first wait at once (status 143); the gateway is still draining. Once
+# it is gone, wait once more for its own exit status (0 after a clean drain), not the signal's.
 while kill -0 "$gateway" 2>/dev/null; do wait "$gateway" || status=$?; done
+status=0
+wait "$gateway" || status=$?
 exit "$status"
