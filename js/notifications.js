@@ -35,6 +35,7 @@ const { UsageStatus } = require('./usage');
 const { failure, recordOperation } = require('./recordedOperation');
 const { parseEndpointUrl } = require('./outbound/endpointUrl');
 const { checkSimpleReference } = require('./parlayx/simpleReference');
+const { listForRequest } = require('./resourceLists');
 
 /** TimeMetrics (common types) in milliseconds; Month and Year are fixed lengths. */
 const METRIC_MS = Object.freeze(Object.assign(Object.create(null), {
@@ -146,7 +147,9 @@ class TerminalStatusNotificationService {
         spec.globalId = globalId;
         let outcome;
         try {
-          outcome = await this.core.startNotification(spec);
+          // A request on exactly one group with a resource list: its members are watched
+          // through one list subscription (presence.resourceLists; README "Resource lists").
+          outcome = await this.core.startNotification(spec, listForRequest(this.config, req.addresses) || undefined);
         } catch (error) {
           throw coreFault(error, this.log, 'startNotification');
         }

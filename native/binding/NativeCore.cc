@@ -387,14 +387,16 @@ class NativeCore : public Napi::ObjectWrap<NativeCore> {
     return info.Env().Undefined();
   }
 
-  // startNotification(spec) -> Promise<'started'|'duplicate'>, settled once stored.
+  // startNotification(spec, listUri?) -> Promise<'started'|'duplicate'>, settled once stored.
   Napi::Value StartNotification(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     RequireOpen(env);
     NotificationSpec spec = notificationSpecFromJs(env, info[0], core_->config());
+    // startNotification(spec, listUri?): the group's resource list (js/resourceLists.js).
+    const std::string listUri = info[1].IsString() ? info[1].As<Napi::String>().Utf8Value() : "";
     const uint64_t operation = nextOperation_++;
     Napi::Promise promise = operations_.add(env, operation, Operation{});
-    if (core_->startNotification(std::move(spec), CommitCallback(operation)) ==
+    if (core_->startNotification(std::move(spec), CommitCallback(operation), listUri) ==
         GatewayCore::StartResult::kDuplicate) {
       operations_.take(operation)->deferred.Resolve(Napi::String::New(env, "duplicate"));
       return promise;

@@ -110,15 +110,74 @@ std::vector<FetchOutcome> GatewayCore::takeFetchOutcomes() {
   return presence_->takeOutcomes();
 }
 
-GatewayCore::StartResult GatewayCore::startNotification(NotificationSpec spec, Committed stored) {
+GatewayCore::StartResult GatewayCore::startNotification(NotificationSpec spec, Committed stored,
+                                                        const std::string& listUri) {
   const NotificationKey id = spec.id;
+  std::string list;
+  if (!listUri.empty() && config_.presence.resourceLists.enabled && listUri.rfind("tel:", 0) != 0) {
+    const AddressParseResult parsed = parseAddress(listUri);
+    if (parsed.ok()) list = toSipRequestUri(parsed.address, config_.sip.telDomain);
+  }
   EngineEffects effects;
   if (engine_.start(std::move(spec), clock_.wallMs(), effects) ==
       NotificationEngine::StartResult::kDuplicateCorrelator) {
     return StartResult::kDuplicate;
   }
+  if (!list.empty() && engine_.find(id) != nullptr) {
+    ListWatch& watch = listWatches_[list];
+    watch.notifications++;
+    notificationLists_[id] = list;
+    if (watch.notifications == 1 && !effects.watch.empty()) {
+      // The members no other notification watches yet: through the list, not one by one.
+      watch.keys = std::move(effects.watch);
+      effects.watch.clear();
+      for (const std::string& key : watch.keys) {
+        watch.covered.insert(key);
+        coveredBy_[key] = list;
+      }
+      presence_->watchList(list, watch.keys, false);
+      presence_->flush();
+    }
+  }
   apply(effects, &id, std::move(stored));
   return StartResult::kStarted;
+}
+
+void GatewayCore::applyListEffects(EngineEffects& effects) {
+  if (listWatches_.empty()) return;
+  std::vector<std::string> unwatch;
+  for (std::string& key : effects.unwatch) {
+    const auto covered = coveredBy_.find(key);
+    if (covered == coveredBy_.end()) {
+      unwatch.push_back(std::move(key));
+      continue;
+    }
+    listWatches_[covered->second].covered.erase(key);
+    coveredBy_.erase(covered);
+  }
+  effects.unwatch = std::move(unwatch);
+  for (const NotificationKey& id : effects.ended) {
+    const auto found = notificationLists_.find(id);
+    if (found == notificationLists_.end()) continue;
+    const std::string list = found->second;
+    notificationLists_.erase(found);
+    auto watch = listWatches_.find(list);
+    if (watch == listWatches_.end() || --watch->second.notifications > 0) continue;
+    if (!watch->second.keys.empty()) {
+      std::vector<std::string> dropped;
+      for (const std::string& key : watch->second.keys) {
+        if (watch->second.covered.count(key) == 0) dropped.push_back(key);
+      }
+      presence_->unwatchList(list, dropped, false);
+    }
+    // Members other notifications still watch get their own subscriptions.
+    for (const std::string& key : watch->second.covered) {
+      coveredBy_.erase(key);
+      effects.watch.push_back(key);
+    }
+    listWatches_.erase(watch);
+    presence_->flush();
+  }
 }
 
 template <typename End>
@@ -318,6 +377,7 @@ void GatewayCore::closeBlocking() {
 
 void GatewayCore::apply(EngineEffects& effects, const NotificationKey* awaited,
                         Committed committed) {
+  applyListEffects(effects);
   // One SIP-thread wake-up for the whole batch (a restore may watch 100,000 terminals).
   for (const std::string& key : effects.watch) presence_->watch(key, false);
   for (const std::string& key : effects.unwatch) presence_->unwatch(key, false);

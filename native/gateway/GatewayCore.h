@@ -23,6 +23,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -98,7 +99,14 @@ class GatewayCore {
   enum class StartResult { kStarted, kDuplicate };
   // kStarted: `stored` runs (store writer thread) once the notification is committed.
   // kDuplicate: nothing happens and `stored` is dropped.
-  StartResult startNotification(NotificationSpec spec, Committed stored);
+  // `listUri` (a SIP URI, "" for none): the addresses are the members of a group the resource
+  // list server holds at that URI (presence.resourceLists); while the notification runs, the
+  // members it is the first to watch are watched through ONE list subscription instead of one
+  // each (PresencePort::watchList). When the last notification of that list ends, members that
+  // other notifications still watch get their own subscriptions. Not persisted: a restored
+  // notification watches its members one by one.
+  StartResult startNotification(NotificationSpec spec, Committed stored,
+                                const std::string& listUri = "");
   // false when unknown (`removed` is dropped); else `removed` runs once the removal committed.
   // api: the API the caller serves ("" = Parlay X); a notification of another API is unknown.
   bool endNotification(const NotificationKey& id, Committed removed, const std::string& api = "");
@@ -200,6 +208,16 @@ class GatewayCore {
   using PendingDecisions = std::map<std::pair<uint64_t, uint64_t>, int64_t>;
   CallRecipient recipientOf(const call::CallRegistration& registration) const;
 
+  // Notifications on a group through a list subscription (startNotification's listUri).
+  struct ListWatch {
+    uint32_t notifications = 0;     // running notifications started on this list
+    std::set<std::string> covered;  // member keys watched through the list (none on their own)
+    std::vector<std::string> keys;  // the keys the list subscription was started for
+  };
+  // Before apply() carries out `effects`: unwatches of covered keys are the list's, and lists
+  // whose last notification ended are unwatched (members still watched get their own).
+  void applyListEffects(EngineEffects& effects);
+
   GatewayConfig config_;
   Clock clock_;
   std::unique_ptr<NotificationPort> store_;
@@ -216,6 +234,9 @@ class GatewayCore {
   CallBatch callBatch_;                // held until the call listener takes it
   PendingDecisions pendingDecisions_;
   uint64_t answeredFromSubscriptions_ = 0;
+  std::map<std::string, ListWatch> listWatches_;              // by list Request-URI
+  std::map<NotificationKey, std::string> notificationLists_;  // notification -> list
+  std::map<std::string, std::string> coveredBy_;              // member key -> list
   bool closing_ = false;
   bool closed_ = false;
 };

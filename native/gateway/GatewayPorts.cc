@@ -24,6 +24,14 @@ class WatcherPort final : public PresencePort {
   std::vector<FetchOutcome> takeOutcomes() override { return watcher_.takeOutcomes(); }
   void watch(const std::string& key, bool wakeNow) override { watcher_.watch(key, wakeNow); }
   void unwatch(const std::string& key, bool wakeNow) override { watcher_.unwatch(key, wakeNow); }
+  void watchList(const std::string& listUri, const std::vector<std::string>& keys,
+                 bool wakeNow) override {
+    watcher_.watchList(listUri, keys, wakeNow);
+  }
+  void unwatchList(const std::string& listUri, const std::vector<std::string>& keys,
+                   bool wakeNow) override {
+    watcher_.unwatchList(listUri, keys, wakeNow);
+  }
   std::vector<SubscriptionEvent> takeSubscriptionEvents() override {
     return watcher_.takeSubscriptionEvents();
   }

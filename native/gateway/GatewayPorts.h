@@ -39,6 +39,20 @@ class PresencePort {
   virtual std::vector<FetchOutcome> takeOutcomes() = 0;
   virtual void watch(const std::string& key, bool wakeNow) = 0;
   virtual void unwatch(const std::string& key, bool wakeNow) = 0;
+  // One list subscription standing for the keys' own (PresenceWatcher::watchList); by default
+  // each key is watched on its own.
+  virtual void watchList(const std::string& listUri, const std::vector<std::string>& keys,
+                         bool wakeNow) {
+    (void)listUri;
+    for (const std::string& key : keys) watch(key, false);
+    if (wakeNow) flush();
+  }
+  virtual void unwatchList(const std::string& listUri, const std::vector<std::string>& keys,
+                           bool wakeNow) {
+    (void)listUri;
+    for (const std::string& key : keys) unwatch(key, false);
+    if (wakeNow) flush();
+  }
   virtual std::vector<SubscriptionEvent> takeSubscriptionEvents() = 0;
   virtual WatcherStats stats() const = 0;
   virtual uint16_t sipPort() const = 0;

@@ -7,6 +7,7 @@
 
 #include "sip/FetchRole.h"
 #include "sip/ListFetchRole.h"
+#include "sip/ListWatchRole.h"
 #include "sip/NotifySources.h"
 #include "sip/PresenceSink.h"
 #include "sip/SipStack.h"
@@ -200,6 +201,14 @@ PresenceWatcher::PresenceWatcher(const GatewayConfig& config, OutcomeSignal sign
     // answers strays 481.
     subscriptions_ =
         &stack.addRole<SubscriptionRole>(stack, *agent, config_, *sources_, *sink, primary, !both);
+    // Notifications on a group: the list dialogs' NOTIFYs carry its Call-IDs; before the
+    // per-member dialogs' role, which answers strays.
+    if (listFetches_) {
+      listWatches_ = &stack.addRole<ListWatchRole>(
+          stack, *agent, config_, *sources_, *sink,
+          resourceListPackage(config_.presence.busyActivities), *subscriptions_);
+      agent->addRole(*listWatches_);
+    }
     agent->addRole(*subscriptions_);
     if (both) {
       presenceSubscriptions_ = &stack.addRole<SubscriptionRole>(
@@ -209,6 +218,7 @@ PresenceWatcher::PresenceWatcher(const GatewayConfig& config, OutcomeSignal sign
     }
     const bool ok = fetches_->ok() && subscriptions_->ok() &&
                     (!listFetches_ || listFetches_->ok()) &&
+                    (!listWatches_ || listWatches_->ok()) &&
                     (!both || (presenceFetches_->ok() && presenceSubscriptions_->ok()));
     if (!ok) return "cannot bind the SIP transports on port " + std::to_string(sipPort_);
     return extraRoles ? extraRoles(stack) : std::string();
@@ -310,6 +320,41 @@ void PresenceWatcher::unwatch(const std::string& requestUri, bool wakeNow) {
         subscriptions_->unwatch(requestUri);
         if (presenceSubscriptions_) presenceSubscriptions_->unwatch(requestUri);
         if (combiner_) combiner_->forget(requestUri);
+      },
+      wakeNow);
+}
+
+void PresenceWatcher::watchList(const std::string& listUri, const std::vector<std::string>& keys,
+                                bool wakeNow) {
+  stack_->post(
+      [this, listUri, keys](SipStack::CommandRun run) {
+        if (run != SipStack::CommandRun::kRun) return;
+        if (listWatches_) {
+          listWatches_->watch(listUri, keys);
+          return;
+        }
+        for (const std::string& key : keys) {
+          subscriptions_->watch(key);
+          if (presenceSubscriptions_) presenceSubscriptions_->watch(key);
+        }
+      },
+      wakeNow);
+}
+
+void PresenceWatcher::unwatchList(const std::string& listUri, const std::vector<std::string>& keys,
+                                  bool wakeNow) {
+  stack_->post(
+      [this, listUri, keys](SipStack::CommandRun run) {
+        if (run != SipStack::CommandRun::kRun) return;
+        if (listWatches_) {
+          listWatches_->unwatch(listUri);
+          return;
+        }
+        for (const std::string& key : keys) {
+          subscriptions_->unwatch(key);
+          if (presenceSubscriptions_) presenceSubscriptions_->unwatch(key);
+          if (combiner_) combiner_->forget(key);
+        }
       },
       wakeNow);
 }

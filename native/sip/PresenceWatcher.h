@@ -38,6 +38,7 @@ namespace px {
 
 class FetchRole;
 class ListFetchRole;
+class ListWatchRole;
 class NotifySources;
 class SourceCombiner;
 class SubscriptionRole;
@@ -151,6 +152,13 @@ class PresenceWatcher {
   // answer and final NOTIFY are absorbed, nothing more is reported); a no-op when not watched.
   // watch() of the same URI afterwards starts a new dialog. Thread-safe; wakeNow as for fetch().
   void unwatch(const std::string& requestUri, bool wakeNow = true);
+  // Notifications on a group (presence.resourceLists): one long-lived list subscription to
+  // `listUri` reports the statuses of `keys` as their own subscriptions would (ListWatchRole);
+  // without resource lists, each key is watched on its own. unwatchList ends it (same keys).
+  void watchList(const std::string& listUri, const std::vector<std::string>& keys,
+                 bool wakeNow = true);
+  void unwatchList(const std::string& listUri, const std::vector<std::string>& keys,
+                   bool wakeNow = true);
 
   // Takes every subscription event queued so far. Thread-safe.
   std::vector<SubscriptionEvent> takeSubscriptionEvents();
@@ -189,6 +197,7 @@ class PresenceWatcher {
   SubscriptionRole* subscriptions_ = nullptr;
   FetchRole* presenceFetches_ = nullptr;
   ListFetchRole* listFetches_ = nullptr;  // presence.resourceLists.enabled with source presence
+  ListWatchRole* listWatches_ = nullptr;  // idem
   SubscriptionRole* presenceSubscriptions_ = nullptr;
 };
 

@@ -40,6 +40,18 @@ struct FakePresence : PresencePort {
   void unwatch(const std::string& key, bool wakeNow) override {
     log->push_back("unwatch " + key + (wakeNow ? " now" : ""));
   }
+  void watchList(const std::string& list, const std::vector<std::string>& keys,
+                 bool wakeNow) override {
+    std::string line = "watchList " + list;
+    for (const std::string& key : keys) line += " " + key;
+    log->push_back(line + (wakeNow ? " now" : ""));
+  }
+  void unwatchList(const std::string& list, const std::vector<std::string>& keys,
+                   bool wakeNow) override {
+    std::string line = "unwatchList " + list;
+    for (const std::string& key : keys) line += " " + key;
+    log->push_back(line + (wakeNow ? " now" : ""));
+  }
   std::vector<SubscriptionEvent> takeSubscriptionEvents() override { return std::move(events); }
   WatcherStats stats() const override { return sipStats; }
   uint16_t sipPort() const override { return 5099; }
@@ -134,6 +146,59 @@ TEST_F(GatewayCoreTest, StartWatchesInOneBatchThenWritesOnceAndSettlesOnCommit) 
   ASSERT_TRUE(db->callbacks[0]);
   db->callbacks[0](true, "");
   EXPECT_EQ(settled, 1);
+}
+
+GatewayConfig listConfig() {
+  GatewayConfig config;
+  config.presence.resourceLists.enabled = true;
+  return config;
+}
+
+TEST_F(GatewayCoreTest, NotificationOnAListWatchesItsNewMembersThroughOneListSubscription) {
+  makeCore({}, listConfig());
+  core->startNotification(spec("other", {2}), {});
+  log.clear();
+  core->startNotification(spec("g", {1, 2, 3}), {}, "sip:g@example.test");
+  // Member 2 already has its own subscription: the list stands for 1 and 3 only.
+  EXPECT_EQ(log,
+            (std::vector<std::string>{"watchList sip:g@example.test " + keyOf(1) + " " + keyOf(3),
+                                      "flush", "write"}));
+  // The list's statuses feed the engine as per-member ones do.
+  sip->events = {statusEvent(1, S::kReachable), statusEvent(3, S::kBusy)};
+  EXPECT_TRUE(core->drainSubscriptionEvents());
+  sip->events = {statusEvent(3, S::kReachable)};
+  EXPECT_TRUE(core->drainSubscriptionEvents());
+  core->advance();
+  const std::vector<Delivery> deliveries = core->takeDeliveries();
+  ASSERT_EQ(deliveries.size(), 1u);
+  EXPECT_EQ(deliveries[0].statuses.size(), 1u);
+  EXPECT_EQ(deliveries[0].statuses[0].first, "tel:+49301000003");
+  log.clear();
+  // The end: the list dialog ends; member 2's own subscription goes as usual.
+  EXPECT_TRUE(core->endNotification(NotificationKey{"", "g"}, {}));
+  EXPECT_EQ(log,
+            (std::vector<std::string>{"unwatchList sip:g@example.test " + keyOf(1) + " " + keyOf(3),
+                                      "flush", "write"}));
+}
+
+TEST_F(GatewayCoreTest, MembersStillWatchedWhenTheListEndsGetTheirOwnSubscriptions) {
+  makeCore({}, listConfig());
+  core->startNotification(spec("g", {1, 2}), {}, "sip:g@example.test");
+  core->startNotification(spec("other", {2}), {});  // 2: watched through the list already
+  log.clear();
+  EXPECT_TRUE(core->endNotification(NotificationKey{"", "g"}, {}));
+  EXPECT_EQ(log, (std::vector<std::string>{"unwatchList sip:g@example.test " + keyOf(1), "flush",
+                                           "watch " + keyOf(2), "flush", "write"}));
+  log.clear();
+  EXPECT_TRUE(core->endNotification(NotificationKey{"", "other"}, {}));
+  EXPECT_EQ(log, (std::vector<std::string>{"unwatch " + keyOf(2), "flush", "write"}));
+}
+
+TEST_F(GatewayCoreTest, WithoutResourceListsAListNotificationWatchesEachMember) {
+  makeCore();
+  core->startNotification(spec("g", {1, 2}), {}, "sip:g@example.test");
+  EXPECT_EQ(log,
+            (std::vector<std::string>{"watch " + keyOf(1), "watch " + keyOf(2), "flush", "write"}));
 }
 
 TEST_F(GatewayCoreTest, DuplicateStartChangesNothing) {
