@@ -484,10 +484,13 @@ describe('a gateway process killed and restarted', () => {
   /** A gateway configuration on free ports, with its databases in `dir`; returns its path. */
   function writeConfig(dir) {
     const configFile = path.join(dir, 'gateway.yaml');
+    // calls.port 0 too: the default AS port 5090 is shared with any other gateway on the machine.
     fs.writeFileSync(configFile, `authentication:
   required: false
 http:
   host: 127.0.0.1
+  port: 0
+calls:
   port: 0
 sip:
   bindHost: 127.0.0.1

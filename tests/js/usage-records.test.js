@@ -119,7 +119,9 @@ test('durable mode: a gateway killed with SIGKILL after N answered requests leav
   const httpPort = await freePort();
   const config = path.join(dir, 'gateway.yaml');
   fs.writeFileSync(config, `http:\n  port: ${httpPort}\nsip:\n  port: 0\n  presenceServerUri: "sip:127.0.0.1:${await freePort()}"\n`
-    + `usage:\n  database: ${database}\n  durability: durable\nauthentication:\n  required: false\n`);
+    + `usage:\n  database: ${database}\n  durability: durable\nauthentication:\n  required: false\n`
+    // calls.port 0: the default AS port 5090 would collide with another test file's gateway.
+    + 'calls:\n  port: 0\n');
   const child = spawn(process.execPath, [CLI, 'serve', '--config', config], { stdio: ['ignore', 'pipe', 'pipe'] });
   try {
     await new Promise((resolve, reject) => {
