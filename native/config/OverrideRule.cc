@@ -74,8 +74,8 @@ class OverrideChecker {
   void checkAgainst(const Level& l, const Level& a) const {
     const PolicyRules& r = *l.rules;
     const PolicyRules& p = *a.rules;
-    // enabled and groupsAllowed default to true and allowedSchemes to all schemes: nothing is
-    // looser than these defaults, so only set values are compared.
+    // enabled, groupsAllowed and nestedGroupsAllowed default to true and allowedSchemes to all
+    // schemes: nothing is looser than these defaults, so only set values are compared.
     if (r.enabled == true && p.enabled == false) looser(l, "enabled", "true", a, "false");
     if (r.allowedSchemes && p.allowedSchemes && !isSubset(*r.allowedSchemes, *p.allowedSchemes)) {
       looser(l, "allowedSchemes", schemesText(*r.allowedSchemes), a,
@@ -97,6 +97,9 @@ class OverrideChecker {
     }
     if (r.groupsAllowed == true && p.groupsAllowed == false) {
       looser(l, "groupsAllowed", "true", a, "false");
+    }
+    if (r.nestedGroupsAllowed == true && p.nestedGroupsAllowed == false) {
+      looser(l, "nestedGroupsAllowed", "true", a, "false");
     }
     if (r.maxTargets) {
       const bool byDefault = !p.maxTargets && a.global;

@@ -133,7 +133,10 @@ struct PolicyRules {
   // default {tel, sip, sips}; an override is a subset.
   std::optional<std::vector<AddressScheme>> allowedSchemes;
   AddressPlanRules addressPlan;
-  std::optional<bool> groupsAllowed;       // default true
+  std::optional<bool> groupsAllowed;  // default true
+  // default true; false: a group resolved through nested lists (XCAP <list> / <external>) is
+  // refused with POL0007 (GROUPS_NOT_ALLOWED). YAML groups never nest.
+  std::optional<bool> nestedGroupsAllowed;
   std::optional<uint32_t> maxTargets;      // default 100 (1 .. 100000), after group expansion
   std::optional<ProcessUpTo> processUpTo;  // default none; getStatusForGroup only
   // Admission control: most requests of this level's scope in progress at once (1 .. 1000000);

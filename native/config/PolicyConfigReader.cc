@@ -24,8 +24,9 @@ namespace {
 // The keys of one level's rules; levels add "services", "operations" or "trafficShaping".
 const std::vector<std::string>& ruleKeys() {
   static const std::vector<std::string> keys = {
-      "enabled",     "allowedSchemes", "addressPlan", "groupsAllowed", "maxTargets",
-      "processUpTo", "maxInFlight",    "privacy",     "pacer",         "notifications"};
+      "enabled",      "allowedSchemes", "addressPlan", "groupsAllowed", "nestedGroupsAllowed",
+      "maxTargets",   "processUpTo",    "maxInFlight", "privacy",       "pacer",
+      "notifications"};
   return keys;
 }
 
@@ -146,6 +147,9 @@ void PolicyConfigReader::readRules(const Item& section, const std::map<std::stri
     rules.addressPlan = readAddressPlan(it->second, sites);
   }
   if (const Item* item = set("groupsAllowed")) rules.groupsAllowed = yaml_.boolean(*item);
+  if (const Item* item = set("nestedGroupsAllowed")) {
+    rules.nestedGroupsAllowed = yaml_.boolean(*item);
+  }
   if (const Item* item = set("maxTargets")) rules.maxTargets = yaml_.integer(*item, 1, 100000);
   if (auto it = f.find("processUpTo"); it != f.end()) {
     rules.processUpTo = readProcessUpTo(it->second, sites);

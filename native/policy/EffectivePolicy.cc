@@ -67,6 +67,7 @@ EffectivePolicy EffectivePolicy::resolve(const PolicyLevels& levels, PolicyOpera
       p.allowedSchemes &= allowed;
     }
     if (rules->groupsAllowed && !*rules->groupsAllowed) p.groupsAllowed = false;
+    if (rules->nestedGroupsAllowed == false) p.nestedGroupsAllowed = false;
     if (rules->maxTargets) p.maxTargets = std::min(p.maxTargets, *rules->maxTargets);
     if (rules->processUpTo && op == PolicyOperation::kGetStatusForGroup) {
       if (!p.processUpTo) {

@@ -1,9 +1,9 @@
 // The rules that apply to one operation for one requester, combined from every level once at
 // start so that a request only looks them up. The config loader guarantees that overrides are
 // at most as permissive as the levels above, so combining is "most restrictive wins":
-// enabled and groupsAllowed AND-ed, allowedSchemes intersected, maxTargets the minimum,
-// processUpTo the smallest limit (reject when any level rejects), address plan and privacy rules
-// of every level kept (AddressPlan, PrivacyList), notification limits the strictest of each.
+// enabled, groupsAllowed and nestedGroupsAllowed AND-ed, allowedSchemes intersected, maxTargets the
+// minimum, processUpTo the smallest limit (reject when any level rejects), address plan and privacy
+// rules of every level kept (AddressPlan, PrivacyList), notification limits the strictest of each.
 #pragma once
 
 #include <array>
@@ -52,6 +52,7 @@ struct EffectivePolicy {
   bool enabled = true;
   uint8_t allowedSchemes = 0;  // bit (1 << AddressScheme)
   bool groupsAllowed = true;
+  bool nestedGroupsAllowed = true;  // false: a group resolved through nested lists, POL0007
   uint32_t maxTargets = kDefaultMaxTargets;
   std::optional<ProcessUpTo> processUpTo;  // getStatusForGroup only
   AddressPlan addressPlan;

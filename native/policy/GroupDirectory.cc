@@ -33,12 +33,15 @@ bool GroupDirectory::isGroup(std::string_view address) const {
   return false;
 }
 
-std::optional<std::vector<std::string>> GroupDirectory::members(std::string_view address) const {
+std::optional<std::vector<std::string>> GroupDirectory::members(std::string_view address,
+                                                                bool* nested) const {
+  if (nested != nullptr) *nested = false;
   const auto it = members_.find(groupKey(address));
   if (it != members_.end()) return it->second;
   const std::optional<std::string> name = xcapName(address);
   if (!name) return std::nullopt;
   XcapGroups::Resolution resolved = xcap_.resolve(*name);
+  if (nested != nullptr) *nested = resolved.nested;
   if (!resolved.ok) return std::nullopt;
   return std::move(resolved.members);
 }

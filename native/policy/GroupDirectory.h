@@ -24,7 +24,11 @@ class GroupDirectory {
   // The members of a group address: from the YAML when it lists the group, else from the XCAP
   // documents fetched (the list named by the part after the scheme). nullopt when the group is
   // unresolved. Group URIs are compared with the scheme in lower case and the rest as written.
-  std::optional<std::vector<std::string>> members(std::string_view address) const;
+  // `nested`, when given, is set to whether the group resolves through nested lists (an XCAP
+  // <list> or <external> inside the group's list; YAML groups never nest), also when a nested
+  // list is unresolved.
+  std::optional<std::vector<std::string>> members(std::string_view address,
+                                                  bool* nested = nullptr) const;
 
   // The XCAP documents to fetch before members() can answer for the groups among `addresses`
   // (XcapGroups::needed); empty without groups.xcap.

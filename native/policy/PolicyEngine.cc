@@ -303,9 +303,15 @@ bool PolicyEngine::Impl::resolveTargets(PolicyOperation op, const EffectivePolic
     }
     // Each group's members, resolved once (YAML, or the XCAP documents fetched before).
     std::vector<std::vector<std::string>> groupMembers;
+    // A group resolved through nested lists (XCAP) is refused when a level forbids nesting
+    // (NestedGroupSupport), with the STATUSCODE of groups not allowed: the seed has no other.
     for (const TargetDecision& t : d.targets) {
       if (!isGroupEntry(t)) continue;
-      std::optional<std::vector<std::string>> members = groups.members(t.address);
+      bool nested = false;
+      std::optional<std::vector<std::string>> members = groups.members(t.address, &nested);
+      if (nested && !rules.nestedGroupsAllowed) {
+        return refuseEarly(UsageStatus::kGroupsNotAllowed, "POL0007");
+      }
       if (!members) return refuseEarly(UsageStatus::kUnresolvedGroups, "SVC0002");
       groupMembers.push_back(std::move(*members));
     }

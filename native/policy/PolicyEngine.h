@@ -6,6 +6,7 @@
 //                               addressPlan              FAILED_ADDRESS_PLAN_...     SVC0002
 //                               unparsable address       INVALID                     SVC0002
 //   4. groups                   groupsAllowed            GROUPS_NOT_ALLOWED          POL0006
+//                               nestedGroupsAllowed      GROUPS_NOT_ALLOWED          POL0007
 //                               unknown group            UNRESOLVED_GROUPS           SVC0002
 //                               maxTargets               EXCEEDED_MAX_TARGETS        POL0003
 //                               processUpTo              FAILED_PROCESS_UP_TO_LIMIT  POL0003 or

@@ -11,6 +11,7 @@ struct XcapGroups::Walk {
   std::set<std::string>* missing = nullptr;  // needed(): what to fetch
   std::vector<std::string> members;
   std::string error;
+  bool nested = false;                              // a <list> or <external> item was met
   std::set<std::pair<std::string, size_t>> onPath;  // lists being expanded (loop detection)
 };
 
@@ -54,6 +55,7 @@ XcapGroups::Resolution XcapGroups::resolve(std::string_view name) const {
   Walk w;
   Resolution r;
   r.ok = walkDocument(w, documentUrl_, {std::string(name)}, 0);
+  r.nested = w.nested;
   if (r.ok) {
     r.members = std::move(w.members);
   } else {
@@ -108,10 +110,12 @@ bool XcapGroups::walkList(Walk& w, const std::string& url, const Cached& doc, si
         w.members.push_back(item.value);
         break;
       case ResourceListItem::Kind::kList:
+        w.nested = true;
         ok = walkList(w, url, doc, item.list, depth + 1);
         break;
       case ResourceListItem::Kind::kExternal: {
         // <root>/<document path>/~~/<node selector>, below the configured root only.
+        w.nested = true;
         const std::string& anchor = item.value;
         const size_t selector = anchor.find("/~~/");
         std::optional<std::vector<std::string>> path;

@@ -49,6 +49,10 @@ class XcapGroups {
     bool ok = false;
     std::vector<std::string> members;  // entry URIs as written, in document order, repeats kept
     std::string error;                 // why not, when !ok
+    // The group's list holds a nested <list> or an <external> reference (NestedGroupSupport,
+    // POL0007): known as soon as the group's own list is found, so also set when a nested list
+    // could not be resolved.
+    bool nested = false;
   };
   // The group `name` from the documents stored, however old.
   Resolution resolve(std::string_view name) const;

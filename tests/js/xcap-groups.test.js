@@ -8,7 +8,7 @@ const path = require('node:path');
 const { startKamailio } = require('../../scripts/kamailio/kamailio');
 const { parseChallenge, authorization } = require('../../js/xcapGroups');
 const sip = require('../support/sip');
-const { startGateway, tempDir } = require('../support/gateway');
+const { startGateway, tempDir, testPasswordHash } = require('../support/gateway');
 
 const PASSWORD = 'xdms-secret';
 const GW_DOC = '/xcap-root/resource-lists/users/sip:gw@example.test/index';
@@ -48,6 +48,7 @@ function friendsDocument(extra = '') {
     <list name="work"><entry uri="sip:carol@example.test"/></list>
     <external anchor="${bobFriends}"/>${extra}
   </list>
+  <list name="flat"><entry uri="sip:alice@example.test"/><entry uri="sip:carol@example.test"/></list>
   <list name="loop"><external anchor="http://127.0.0.1:${kamailio.sipPort}${GW_DOC}/~~/resource-lists/list%5b@name=%22loop%22%5d"/></list>`);
 }
 
@@ -92,6 +93,11 @@ beforeAll(async () => {
     maxDepth: 3
     username: gateway
     passwordFile: ${passwordFile}
+requesters:
+  flatOnly:
+    passwordHash: "${testPasswordHash('flat-only-secret')}"
+    policy:
+      nestedGroupsAllowed: false
 `,
   });
 
@@ -173,6 +179,39 @@ describe('groups from the XDMS', () => {
     expect(ms).toBeGreaterThanOrEqual(TIMEOUT_MS - 20);
     expect(ms).toBeLessThan(TIMEOUT_MS + 400);
     expect((await lonely.gateway.usage.query({ globalId: 'xcap-silent' })).map((r) => r.statusCode)).toEqual([15]);
+  });
+
+  test('nestedGroupsAllowed false: a nested list is POL0007 GROUPS_NOT_ALLOWED (14) with its record, a flat list is answered', async () => {
+    const options = (globalId) => ({ requester: 'flatOnly', globalId });
+    // friends holds a nested <list> and an <external>: refused for getStatusForGroup and startNotification.
+    const { error } = await refusal(fixture.gateway.getStatusForGroup(['sip:erin@example.test', 'glmgroup:friends'], options('xcap-nested')));
+    expect(error).toMatchObject({
+      messageId: 'POL0007', usageStatus: 14, variables: ['addresses'],
+      text: 'Nested groups specified in message part addresses not allowed',
+    });
+    const records = await fixture.gateway.usage.query({ globalId: 'xcap-nested' });
+    expect(records.map((r) => r.statusCode)).toEqual([14]);
+    expect(records[0].attributes).toMatchObject({ REQUESTER: 'flatOnly', FAILURE_REASON: 'POL0007', ERROR_TYPE: 'PolicyException' });
+
+    const start = await refusal(fixture.gateway.startNotification({
+      reference: { endpoint: 'http://127.0.0.1:9/never', correlator: 'xcap-nested-n', interfaceName: 'TerminalStatusNotification' },
+      addresses: ['glmgroup:friends'],
+      criteria: [],
+      checkImmediate: false,
+      frequency: { metric: 'Minute', units: 1 },
+    }, options('xcap-nested-n')));
+    expect(start.error).toMatchObject({ messageId: 'POL0007', usageStatus: 14 });
+    expect((await fixture.gateway.usage.query({ globalId: 'xcap-nested-n' })).map((r) => r.statusCode)).toEqual([14]);
+
+    // A flat XCAP list and a YAML group are answered for the same requester.
+    expect(entriesOf(await fixture.gateway.getStatusForGroup(['glmgroup:flat', 'glmgroup:yaml'], options('xcap-flat')))).toEqual({
+      'sip:alice@example.test': 'Reachable',
+      'sip:carol@example.test': 'Unreachable',
+      'sip:erin@example.test': 'Reachable',
+    });
+    expect((await fixture.gateway.usage.query({ globalId: 'xcap-flat' })).map((r) => r.statusCode)).toEqual([0]);
+    // The default (true) still resolves the nested list for everyone else.
+    expect(Object.keys(entriesOf(await fixture.gateway.getStatusForGroup(['glmgroup:friends'])))).toContain('sip:dave@example.test');
   });
 
   test('groups not allowed stay GROUPS_NOT_ALLOWED (14) at once, without asking the XDMS', async () => {

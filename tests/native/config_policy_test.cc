@@ -740,6 +740,55 @@ TEST(ConfigOverrideRule, EveryKindOfLooseningIsRefusedAtTheRequesterLevel) {
   });
 }
 
+// NestedGroupSupport: read at every level, default true (unset), true -> false only.
+TEST(ConfigOverrideRule, NestedGroupsAllowedMayOnlyBeTurnedOff) {
+  const std::string tail = "; an override may only be more restrictive";
+  const GatewayConfig c = loadConfigText(
+      "policy:\n  nestedGroupsAllowed: true\n  services:\n    terminalStatus:\n"
+      "      operations:\n        getStatusForGroup: {nestedGroupsAllowed: false}\n" +
+          acme("      nestedGroupsAllowed: false\n"),
+      "test.yaml");
+  EXPECT_EQ(c.policy.defaults.rules.nestedGroupsAllowed, true);
+  EXPECT_EQ(c.policy.defaults.services.at("terminalStatus")
+                .operations.at("getStatusForGroup")
+                .nestedGroupsAllowed,
+            false);
+  EXPECT_FALSE(c.policy.defaults.services.at("terminalStatus").rules.nestedGroupsAllowed);
+  EXPECT_EQ(c.requesters.at("acme").policy.rules.nestedGroupsAllowed, false);
+  EXPECT_FALSE(loadConfigText("", "test.yaml").policy.defaults.rules.nestedGroupsAllowed);
+
+  const std::string ts = "policy.services.terminalStatus";
+  const std::string rop = "requesters.acme.policy.services.terminalStatus.operations.";
+  expectErrors({
+      {"policy:\n  nestedGroupsAllowed: maybe\n", 2, "policy.nestedGroupsAllowed",
+       "expected true or false"},
+      // requester under global
+      {"policy:\n  nestedGroupsAllowed: false\n" + acme("      nestedGroupsAllowed: true\n"), 7,
+       "requesters.acme.policy.nestedGroupsAllowed",
+       "true is looser than policy.nestedGroupsAllowed (false)" + tail},
+      // global operation under global service
+      {"policy:\n  services:\n    terminalStatus:\n      nestedGroupsAllowed: false\n"
+       "      operations:\n        getStatusForGroup: {nestedGroupsAllowed: true}\n",
+       6, ts + ".operations.getStatusForGroup.nestedGroupsAllowed",
+       "true is looser than " + ts + ".nestedGroupsAllowed (false)" + tail},
+      // requester operation under the requester's own level
+      {acme("      nestedGroupsAllowed: false\n      services:\n        terminalStatus:\n"
+            "          operations:\n            startNotification: {nestedGroupsAllowed: true}\n"),
+       9, rop + "startNotification.nestedGroupsAllowed",
+       "true is looser than requesters.acme.policy.nestedGroupsAllowed (false)" + tail},
+      // requester service under the global operation's service
+      {"policy:\n  services:\n    terminalStatus: {nestedGroupsAllowed: false}\n" +
+           acme("      services:\n        terminalStatus:\n          nestedGroupsAllowed: true\n"),
+       10, "requesters.acme.policy.services.terminalStatus.nestedGroupsAllowed",
+       "true is looser than " + ts + ".nestedGroupsAllowed (false)" + tail},
+  });
+  expectValid({
+      "policy:\n  nestedGroupsAllowed: false\n" + acme("      nestedGroupsAllowed: false\n"),
+      acme("      nestedGroupsAllowed: true\n"),                         // default: true
+      "policy:\n  groupsAllowed: false\n  nestedGroupsAllowed: true\n",  // independent switches
+  });
+}
+
 TEST(ConfigOverrideRule, TighteningAndEqualValuesAreAccepted) {
   expectValid({
       "policy:\n  enabled: false\n" + acme("      enabled: false\n"),

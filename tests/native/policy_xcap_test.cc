@@ -1,13 +1,16 @@
 // The XCAP group source: RFC 4826 resource-lists parsing (nested lists, externals, malformed
-// documents) and group resolution from cached documents (loops, depth cap, cache lifetime).
+// documents) and group resolution from cached documents (loops, depth cap, cache lifetime), and
+// the nested-groups switch (nestedGroupsAllowed, POL0007) deciding on what the resolution met.
 #include <gtest/gtest.h>
 
 #include <string>
 #include <vector>
 
 #include "policy/GroupDirectory.h"
+#include "policy/PolicyEngine.h"
 #include "policy/ResourceLists.h"
 #include "policy/XcapGroups.h"
+#include "usage/UsageStatus.h"
 
 namespace px::policy {
 namespace {
@@ -202,6 +205,84 @@ TEST(XcapGroupsTest, GroupDirectoryPrefersYamlAndAsksOnlyForXcapGroups) {
   GroupDirectory yamlOnly(off);
   EXPECT_FALSE(yamlOnly.xcap().enabled());
   EXPECT_TRUE(yamlOnly.documentsNeeded({"glmgroup:friends"}, 0).empty());
+}
+
+TEST(XcapGroupsTest, ResolutionSaysWhetherItWentThroughNesting) {
+  XcapGroups x(xcapConfig());
+  const std::string anchor = std::string(kOther) + "/~~/resource-lists/list%5b@name=%22mates%22%5d";
+  x.store(kDoc,
+          doc("<list name=\"flat\"><entry uri=\"sip:a@example.test\"/></list>"
+              "<list name=\"inner\"><list name=\"in\"><entry uri=\"sip:b@example.test\"/></list>"
+              "</list>"
+              "<list name=\"ext\"><external anchor=\"" +
+              anchor + "\"/></list>"),
+          "", 0);
+  EXPECT_FALSE(x.resolve("flat").nested);
+  EXPECT_TRUE(x.resolve("flat").ok);
+  EXPECT_TRUE(x.resolve("inner").nested);
+  EXPECT_TRUE(x.resolve("inner").ok);
+  // The external document is not fetched: unresolved, yet known to nest.
+  EXPECT_FALSE(x.resolve("ext").ok);
+  EXPECT_TRUE(x.resolve("ext").nested);
+  EXPECT_FALSE(x.resolve("nobody").nested);
+}
+
+// nestedGroupsAllowed false (here at the requester level): a group resolved through a nested
+// <list> or an <external> is POL0007 with GROUPS_NOT_ALLOWED; a flat list and YAML groups pass.
+TEST(XcapGroupsTest, NestedGroupsNotAllowedRefusesNestedListsOnly) {
+  GatewayConfig config;
+  config.groups.xcap = xcapConfig();
+  config.groups.members["glmgroup:yaml"] = {"sip:y@example.test"};
+  config.requesters["strict"].name = "strict";
+  config.requesters["strict"].policy.rules.nestedGroupsAllowed = false;
+  config.requesters["open"].name = "open";
+  PolicyEngine engine(config);
+  using Op = PolicyOperation;
+  // Nesting is only known from the documents: they are fetched for a strict requester too.
+  EXPECT_EQ(engine.groupDocumentsNeeded("strict", Op::kGetStatusForGroup, {"glmgroup:flat"}, 0),
+            Strings{kDoc});
+  const std::string anchor = std::string(kOther) + "/~~/resource-lists/list%5b@name=%22mates%22%5d";
+  engine.groupDocumentFetched(
+      kDoc,
+      doc("<list name=\"flat\"><entry uri=\"sip:a@example.test\"/>"
+          "<entry uri=\"sip:b@example.test\"/></list>"
+          "<list name=\"nested\"><entry uri=\"sip:a@example.test\"/>"
+          "<list name=\"in\"><entry uri=\"sip:b@example.test\"/></list></list>"
+          "<list name=\"ext\"><external anchor=\"" +
+          anchor + "\"/></list>"),
+      "", 0);
+  engine.groupDocumentFetched(
+      kOther, doc("<list name=\"mates\"><entry uri=\"sip:c@example.test\"/></list>"), "", 0);
+
+  for (const char* group : {"glmgroup:nested", "glmgroup:ext"}) {
+    SCOPED_TRACE(group);
+    for (Op op : {Op::kGetStatusForGroup, Op::kStartNotification}) {
+      const Decision d = engine.evaluate("strict", op, {"tel:+4930123", group}, 0);
+      EXPECT_TRUE(d.refused);
+      EXPECT_EQ(d.status, UsageStatus::kGroupsNotAllowed);
+      EXPECT_EQ(d.fault.messageId, "POL0007");
+      EXPECT_EQ(d.fault.variables, Strings{"addresses"});
+      EXPECT_TRUE(d.targets.empty());
+      EXPECT_EQ(d.admission, 0u);
+    }
+    const Decision open = engine.evaluate("open", Op::kGetStatusForGroup, {group}, 0);
+    EXPECT_FALSE(open.refused) << open.fault.messageId;
+    engine.release(open.admission);
+  }
+  for (const char* group : {"glmgroup:flat", "glmgroup:yaml"}) {
+    SCOPED_TRACE(group);
+    const Decision d = engine.evaluate("strict", Op::kGetStatusForGroup, {group}, 0);
+    EXPECT_FALSE(d.refused) << d.fault.messageId;
+    EXPECT_EQ(d.status, UsageStatus::kValid);
+    EXPECT_FALSE(d.targets.empty());
+    engine.release(d.admission);
+  }
+  // Groups not allowed answers first (POL0006), before any nesting is looked at.
+  config.requesters["strict"].policy.rules.groupsAllowed = false;
+  PolicyEngine noGroups(config);
+  EXPECT_EQ(
+      noGroups.evaluate("strict", Op::kGetStatusForGroup, {"glmgroup:nested"}, 0).fault.messageId,
+      "POL0006");
 }
 
 }  // namespace
