@@ -14,6 +14,13 @@ const { CamaraError } = require('./errors');
 const ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519'];
 // E.164 with '+', the contract's PhoneNumber pattern (a token-derived device must be one too).
 const PHONE_NUMBER = /^\+[1-9][0-9]{4,14}$/;
+// Verified tokens are kept so that a client reusing its token (what OAuth2 clients do until it
+// expires) is not verified again on every request: an ES256 signature check cost about 80 µs of
+// CPU per retrieve in bench/getstatus.js, a third of the request. At most CACHE_ENTRIES tokens,
+// each until its exp (with the clock tolerance) and at most CACHE_MAX_MS after it was verified,
+// so that a key withdrawn from a JWKS URL stops its tokens within that time.
+const CACHE_ENTRIES = 10000;
+const CACHE_MAX_MS = 300000;
 
 /**
  * Who a verified token speaks for.
@@ -66,12 +73,34 @@ function scopesOf(payload) {
  *           clockToleranceSec?: number, phoneNumberClaim?: string,
  *           clients: Record<string, string> }} auth
  *   camara.auth plus camara.clients (token client -> requester)
- * @returns {{ verify: (authorization: string | undefined, requiredScopes: string[]) => Promise<TokenIdentity> }}
+ * @returns {{ verify: (authorization: string | undefined, requiredScopes: string[]) => Promise<TokenIdentity>,
+ *            stats: () => { cachedTokens: number, hits: number, misses: number } }}
  */
 function createTokenVerifier({ issuer, audience, jwksFile, jwksUrl, clockToleranceSec = 30, phoneNumberClaim = '', clients }) {
   const keys = keySet({ jwksFile, jwksUrl });
   // exp is required: a bearer token that never expires cannot be withdrawn.
   const options = { issuer, audience, clockTolerance: clockToleranceSec, algorithms: ALGORITHMS, requiredClaims: ['exp'] };
+  /** token -> { payload, untilMs }: verified payloads, oldest first (Map insertion order). */
+  const verified = new Map();
+  const counts = { hits: 0, misses: 0 };
+
+  /** The token's verified payload: from the cache while it lasts, else jose's verification. */
+  async function payloadOf(token) {
+    const now = Date.now();
+    const cached = verified.get(token);
+    if (cached !== undefined && now < cached.untilMs) {
+      counts.hits += 1;
+      return cached.payload;
+    }
+    if (cached !== undefined) verified.delete(token);
+    counts.misses += 1;
+    const { payload } = await jose.jwtVerify(token, keys, options);
+    // jose refuses exp <= now - tolerance: the token is good while now < exp + tolerance.
+    const untilMs = Math.min(payload.exp * 1000 + clockToleranceSec * 1000, now + CACHE_MAX_MS);
+    if (verified.size >= CACHE_ENTRIES) verified.delete(verified.keys().next().value);
+    verified.set(token, { payload, untilMs });
+    return payload;
+  }
 
   return {
     /**
@@ -84,7 +113,7 @@ function createTokenVerifier({ issuer, audience, jwksFile, jwksUrl, clockToleran
       if (!match) throw unauthenticated('noToken', 'A bearer access token is required.');
       let payload;
       try {
-        ({ payload } = await jose.jwtVerify(match[1], keys, options));
+        payload = await payloadOf(match[1]);
       } catch (error) {
         if (error instanceof jose.errors.JWTExpired) throw unauthenticated('expired', 'The access token has expired.');
         if (error instanceof jose.errors.JWTClaimValidationFailed) {
@@ -114,6 +143,11 @@ function createTokenVerifier({ issuer, audience, jwksFile, jwksUrl, clockToleran
         }
       }
       return { requester, client, subject, scopes, phoneNumber };
+    },
+
+    /** Verified tokens held, and how many verifications they answered (hits) or not (misses). */
+    stats() {
+      return { cachedTokens: verified.size, hits: counts.hits, misses: counts.misses };
     },
   };
 }

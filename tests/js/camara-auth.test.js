@@ -161,3 +161,37 @@ describe('a JWKS URL served by a real HTTP server', () => {
     expect(forged.body.code).toBe('UNAUTHENTICATED');
   });
 });
+
+describe('verified tokens are kept, within their lifetime', () => {
+  const { createTokenVerifier } = require('../../js/camara/tokenVerifier');
+  const { ISSUER, AUDIENCE, READ_SCOPE } = require('../support/camara');
+
+  function verifier() {
+    return createTokenVerifier({
+      issuer: ISSUER, audience: AUDIENCE, jwksFile: issuer.jwksFile, clockToleranceSec: 0, clients: { 'app-acme': 'acme' },
+    });
+  }
+
+  test('a reused token is verified once; its scopes and client are still checked on every use', async () => {
+    const v = verifier();
+    const token = await issuer.token();
+    await expect(v.verify(`Bearer ${token}`, [READ_SCOPE])).resolves.toMatchObject({ requester: 'acme' });
+    await expect(v.verify(`Bearer ${token}`, [READ_SCOPE])).resolves.toMatchObject({ requester: 'acme' });
+    expect(v.stats()).toEqual({ cachedTokens: 1, hits: 1, misses: 1 });
+    // A kept token lacking a scope of this operation is refused all the same.
+    await expect(v.verify(`Bearer ${token}`, ['device-reachability-status:other'])).rejects.toMatchObject({ status: 403 });
+    // A token differing in one signature character is another key of the cache, and not valid.
+    const tampered = `${token.slice(0, -2)}${token.at(-2) === 'A' ? 'B' : 'A'}${token.at(-1)}`;
+    await expect(v.verify(`Bearer ${tampered}`, [READ_SCOPE])).rejects.toMatchObject({ status: 401 });
+    expect(v.stats().cachedTokens).toBe(1);
+  });
+
+  test('a kept token stops working when it expires', async () => {
+    const v = verifier();
+    const token = await issuer.token({ exp: Math.floor(Date.now() / 1000) + 2 });
+    await expect(v.verify(`Bearer ${token}`, [READ_SCOPE])).resolves.toMatchObject({ requester: 'acme' });
+    await new Promise((resolve) => setTimeout(resolve, 2100));
+    await expect(v.verify(`Bearer ${token}`, [READ_SCOPE])).rejects.toMatchObject({ status: 401, reason: 'expired' });
+    expect(v.stats()).toMatchObject({ hits: 0, misses: 2 });
+  });
+});
