@@ -11,20 +11,6 @@ namespace px {
 namespace {
 // Timer ids: 2 * key is a fetch's deadline, 2 * key + 1 its settle timer (generation settleGen).
 constexpr std::chrono::seconds kTombstoneLifetime{32};
-
-// The Content-Type with its parameters (contentTypeOf gives the media type only; a multipart
-// body needs its boundary and start).
-std::string fullContentType(sip_t const* sip) {
-  if (!sip->sip_content_type || !sip->sip_content_type->c_type) return {};
-  std::string type = sip->sip_content_type->c_type;
-  if (msg_param_t const* params = sip->sip_content_type->c_params) {
-    for (; *params; ++params) {
-      type += ';';
-      type += *params;
-    }
-  }
-  return type;
-}
 }  // namespace
 
 EventPackage resourceListPackage(std::vector<std::string> busyActivities) {
@@ -183,7 +169,7 @@ int ListFetchRole::handleNotify(ListFetch& fetch, sip_t const* sip) {
   const bool terminated =
       sip->sip_subscription_state && sip->sip_subscription_state->ss_substate &&
       std::string_view(sip->sip_subscription_state->ss_substate) == "terminated";
-  const std::string contentType = fullContentType(sip);
+  const std::string contentType = fullContentTypeOf(sip);
   if (!isMultipartRelated(contentType)) {
     // A presence server that took the list URI for a presentity (no eventlist support).
     counters_.listFallbacks++;

@@ -9,18 +9,6 @@ namespace px {
 
 namespace {
 constexpr std::chrono::seconds kTombstoneLifetime{32};
-
-std::string fullContentType(sip_t const* sip) {
-  if (!sip->sip_content_type || !sip->sip_content_type->c_type) return {};
-  std::string type = sip->sip_content_type->c_type;
-  if (msg_param_t const* params = sip->sip_content_type->c_params) {
-    for (; *params; ++params) {
-      type += ';';
-      type += *params;
-    }
-  }
-  return type;
-}
 }  // namespace
 
 std::vector<SubscriptionEvent> listStatusEvents(
@@ -220,7 +208,7 @@ int ListWatchRole::handleNotify(ListWatch& list, sip_t const* sip) {
   const bool terminated =
       sip->sip_subscription_state && sip->sip_subscription_state->ss_substate &&
       std::string_view(sip->sip_subscription_state->ss_substate) == "terminated";
-  const std::string contentType = fullContentType(sip);
+  const std::string contentType = fullContentTypeOf(sip);
   if (!bodyOf(sip).empty() || !terminated) {
     if (!isMultipartRelated(contentType)) {
       // A presence server that took the list URI for a presentity (no eventlist support).

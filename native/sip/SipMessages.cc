@@ -118,6 +118,18 @@ std::string_view contentTypeOf(sip_t const* sip) {
                                                                 : "";
 }
 
+std::string fullContentTypeOf(sip_t const* sip) {
+  if (!sip->sip_content_type || !sip->sip_content_type->c_type) return {};
+  std::string type = sip->sip_content_type->c_type;
+  if (msg_param_t const* params = sip->sip_content_type->c_params) {
+    for (; *params; ++params) {
+      type += ';';
+      type += *params;
+    }
+  }
+  return type;
+}
+
 std::string_view bodyOf(sip_t const* sip) {
   if (!sip->sip_payload || !sip->sip_payload->pl_data) return {};
   return std::string_view(sip->sip_payload->pl_data, sip->sip_payload->pl_len);

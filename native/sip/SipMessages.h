@@ -48,6 +48,8 @@ bool isPresenceEvent(sip_t const* sip);
 // Event: <event> (the package name, parameters ignored).
 bool isEvent(sip_t const* sip, std::string_view event);
 std::string_view contentTypeOf(sip_t const* sip);
+// The Content-Type with its parameters (a multipart body needs its boundary and start).
+std::string fullContentTypeOf(sip_t const* sip);
 std::string_view bodyOf(sip_t const* sip);
 
 }  // namespace px
