@@ -21,8 +21,20 @@ bool lostState(const std::string& state) {
 Conn connect(const std::string& url, unsigned connectTimeoutSec) {
   const std::string timeout = std::to_string(connectTimeoutSec);
   // Before dbname: with expand_dbname, what the URL itself says overrides these defaults.
-  const char* keys[] = {"connect_timeout", "application_name", "dbname", nullptr};
-  const char* values[] = {timeout.c_str(), "parlayx-gateway", url.c_str(), nullptr};
+  // Keepalives and tcp_user_timeout: a database host that vanishes without closing the
+  // connection (power loss, partition) fails a write within seconds instead of the kernel's
+  // minutes, so durable requests fail with SVC0001 and leases are seen lost in time.
+  const char* keys[] = {"connect_timeout",
+                        "application_name",
+                        "keepalives",
+                        "keepalives_idle",
+                        "keepalives_interval",
+                        "keepalives_count",
+                        "tcp_user_timeout",
+                        "dbname",
+                        nullptr};
+  const char* values[] = {timeout.c_str(), "parlayx-gateway", "1",    "10", "3", "3",
+                          "10000",         url.c_str(),       nullptr};
   Conn conn(PQconnectdbParams(keys, values, 1));
   if (!conn) throw Error("PostgreSQL: out of memory for a connection", true);
   if (PQstatus(conn.get()) != CONNECTION_OK) {

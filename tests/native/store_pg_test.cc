@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "store/Backoff.h"
+#include "store/Pg.h"
 #include "store/PgUsageStore.h"
 #include "store/SpoolingUsageStore.h"
 #include "store/UsageSpool.h"
@@ -368,19 +369,125 @@ void realPgRoundTrip(const std::string& url) {
   EXPECT_EQ(byId[id + "-m7"], "tab\there;newline\nback\\slash;cr\r7");
 }
 
+// A write whose transaction fails at its commit, after PostgreSQL has already answered the
+// statement itself: the insert goes by the extended protocol, where the INSERT's CommandComplete
+// is sent before the commit (at Sync), so an "INSERT 0 1" comes first and the failure after it.
+// A deferred constraint trigger (on test rows only) makes the commit fail: refused (RAISE), or
+// the connection cut (the backend terminates itself, as a server shutting down does). Neither may
+// be reported committed, and the rows must not be there.
+void realPgCommitFailure(const std::string& url) {
+  auto target = makePgUsageTarget(url, 5);
+  target->connect();  // migrated
+  pg::Conn admin = pg::connect(url, 5);
+  pg::exec(admin.get(), R"SQL(
+CREATE OR REPLACE FUNCTION px_test_fail_at_commit() RETURNS trigger LANGUAGE plpgsql AS $fn$
+BEGIN
+  IF NEW.servicedata = 'cut' THEN
+    PERFORM pg_terminate_backend(pg_backend_pid());
+    PERFORM pg_sleep(5);
+  END IF;
+  RAISE EXCEPTION 'px test: refused at commit';
+END
+$fn$;
+DROP TRIGGER IF EXISTS px_test_fail_at_commit ON usage_record;
+CREATE CONSTRAINT TRIGGER px_test_fail_at_commit AFTER INSERT ON usage_record
+  DEFERRABLE INITIALLY DEFERRED FOR EACH ROW WHEN (NEW.recordid LIKE 'px-fail-at-commit-%')
+  EXECUTE FUNCTION px_test_fail_at_commit();
+)SQL",
+           "trigger");
+  struct DropTrigger {
+    PGconn* conn;
+    ~DropTrigger() {
+      pg::Result r(PQexec(conn,
+                          "DROP TRIGGER IF EXISTS px_test_fail_at_commit ON usage_record; "
+                          "DROP FUNCTION IF EXISTS px_test_fail_at_commit()"));
+    }
+  } dropTrigger{admin.get()};
+  const std::string id = "px-fail-at-commit-" + std::to_string(::getpid()) + "-" +
+                         std::to_string(Clock::now().time_since_epoch().count());
+  auto stored = [&](const std::string& globalId) {
+    UsageQuery q;
+    q.globalId = globalId;
+    q.limit = 0;
+    return target->query(q).size();
+  };
+
+  // The premise: by the extended protocol, the INSERT is answered OK first, the commit's failure
+  // comes after it.
+  {
+    const std::string probe = id + "-probe";
+    const char* values[] = {probe.c_str()};
+    ASSERT_EQ(
+        PQsendQueryParams(admin.get(),
+                          "INSERT INTO usage_record VALUES ($1, 0, 'g', 's', 'h', 'e', now(), "
+                          "0, '')",
+                          1, nullptr, values, nullptr, nullptr, 0),
+        1);
+    std::vector<ExecStatusType> statuses;
+    for (pg::Result r(PQgetResult(admin.get())); r; r.reset(PQgetResult(admin.get()))) {
+      statuses.push_back(PQresultStatus(r.get()));
+    }
+    EXPECT_EQ(statuses, (std::vector<ExecStatusType>{PGRES_COMMAND_OK, PGRES_FATAL_ERROR}));
+  }
+
+  // Refused at commit (insert path, then COPY path): an error of the data, the connection kept.
+  UsageRow refused = row(id + "-refused");
+  try {
+    target->write({&refused});
+    ADD_FAILURE() << "a write refused at commit was reported committed";
+  } catch (const TargetError& e) {
+    EXPECT_FALSE(e.unavailable()) << e.what();
+    EXPECT_NE(std::string(e.what()).find("refused at commit"), std::string::npos) << e.what();
+  }
+  EXPECT_TRUE(target->connected());
+  EXPECT_EQ(stored(refused.globalId), 0u);
+  std::vector<UsageRow> many;
+  for (int i = 0; i < 70; ++i) {
+    many.push_back(row(id + "-copy-" + std::to_string(i)));
+    many.back().globalId = "g-" + id + "-copy";
+  }
+  std::vector<const UsageRow*> refs;
+  for (const UsageRow& r : many) refs.push_back(&r);
+  EXPECT_THROW(target->write(refs), TargetError);
+  EXPECT_EQ(stored("g-" + id + "-copy"), 0u);
+
+  // Cut at commit: the connection is lost, the write not committed, and the next connection
+  // writes the same row once.
+  UsageRow cut = row(id + "-cut");
+  cut.serviceData = "cut";
+  try {
+    target->write({&cut});
+    ADD_FAILURE() << "a write whose connection was cut at commit was reported committed";
+  } catch (const TargetError& e) {
+    EXPECT_TRUE(e.unavailable()) << e.what();
+  }
+  EXPECT_FALSE(target->connected());
+  EXPECT_EQ(stored(cut.globalId), 0u);
+  UsageRow fine = row("px-commit-ok-" + id.substr(18));
+  target->connect();
+  target->write({&fine});
+  EXPECT_EQ(stored(fine.globalId), 1u);
+}
+
+void registerPg(const char* name, void (*body)(const std::string&), const std::string& url) {
+  ::testing::RegisterTest("PgUsageTarget", name, nullptr, nullptr, __FILE__, __LINE__,
+                          [url, body]() -> ::testing::Test* {
+                            struct T : ::testing::Test {
+                              T(std::string s, void (*b)(const std::string&))
+                                  : url(std::move(s)), body(b) {}
+                              void TestBody() override { body(url); }
+                              std::string url;
+                              void (*body)(const std::string&);
+                            };
+                            return std::make_unique<T>(url, body).release();  // gtest owns it
+                          });
+}
+
 [[maybe_unused]] const bool registered = [] {
   const char* url = std::getenv("PX_TEST_PG_URL");
   if (url == nullptr || *url == '\0') return false;
-  ::testing::RegisterTest("PgUsageTarget", "WritesIdempotentlyAndQueriesARealDatabase", nullptr,
-                          nullptr, __FILE__, __LINE__,
-                          [u = std::string(url)]() -> ::testing::Test* {
-                            struct T : ::testing::Test {
-                              explicit T(std::string s) : url(std::move(s)) {}
-                              void TestBody() override { realPgRoundTrip(url); }
-                              std::string url;
-                            };
-                            return std::make_unique<T>(u).release();  // gtest owns it
-                          });
+  registerPg("WritesIdempotentlyAndQueriesARealDatabase", realPgRoundTrip, url);
+  registerPg("AWriteThatFailsAtItsCommitIsNeverReportedCommitted", realPgCommitFailure, url);
   return true;
 }();
 
