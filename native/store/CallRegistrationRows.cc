@@ -74,18 +74,18 @@ std::string callRegistrationUnstorable(const call::CallRegistration& registratio
   return "";
 }
 
-call::CallRegistration decodeCallRegistrationRow(sqlite3_stmt* stmt) {
+call::CallRegistration decodeCallRegistrationRow(const StoredRow& row) {
   call::CallRegistration r;
-  r.kind = decodeKind(textColumn(stmt, 0));
-  r.correlator = textColumn(stmt, 1);
-  r.requester = textColumn(stmt, 2);
-  r.addresses = decodeAddresses(textColumn(stmt, 3));
-  r.criteria = decodeCriteria(textColumn(stmt, 4));
-  r.endpoint = textColumn(stmt, 5);
-  r.interfaceName = textColumn(stmt, 6);
-  r.ns = textColumn(stmt, 7);
-  r.createdMs = static_cast<uint64_t>(intColumn(stmt, 8, 0));
-  r.order = static_cast<uint64_t>(intColumn(stmt, 9, 1));
+  r.kind = decodeKind(row.text(0));
+  r.correlator = row.text(1);
+  r.requester = row.text(2);
+  r.addresses = decodeAddresses(row.text(3));
+  r.criteria = decodeCriteria(row.text(4));
+  r.endpoint = row.text(5);
+  r.interfaceName = row.text(6);
+  r.ns = row.text(7);
+  r.createdMs = static_cast<uint64_t>(row.integer(8, 0));
+  r.order = static_cast<uint64_t>(row.integer(9, 1));
   return r;
 }
 
@@ -114,7 +114,7 @@ std::vector<call::CallRegistration> NotificationStore::loadCallRegistrations() {
     while ((rc = sqlite3_step(select.get())) == SQLITE_ROW) {
       sqlite3_stmt* row = select.get();
       try {
-        loaded.push_back(store::decodeCallRegistrationRow(row));
+        loaded.push_back(store::decodeCallRegistrationRow(store::SqliteRow(row)));
       } catch (const store::DecodeError& e) {
         // The key as stored, to move this very row, before the lenient reads convert it.
         badKeys.emplace_back(sqlite::Value(sqlite3_value_dup(sqlite3_column_value(row, 0))),

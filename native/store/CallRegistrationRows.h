@@ -11,6 +11,7 @@
 #include <string>
 
 #include "call/CallMatcher.h"
+#include "store/NotificationRows.h"
 #include "store/Sqlite.h"
 
 namespace px::store {
@@ -54,7 +55,8 @@ std::string encodeCallCriteria(call::CallEventSet criteria);
 // "" when the registration fits the encoding, else why not (an address with a line break).
 std::string callRegistrationUnstorable(const call::CallRegistration& registration);
 
-// A row selected with kCallRegistrationColumns; DecodeError (NotificationRows.h) otherwise.
-call::CallRegistration decodeCallRegistrationRow(sqlite3_stmt* stmt);
+// A row selected with kCallRegistrationColumns (SQLite or PostgreSQL); DecodeError
+// (NotificationRows.h) otherwise.
+call::CallRegistration decodeCallRegistrationRow(const StoredRow& row);
 
 }  // namespace px::store

@@ -18,13 +18,26 @@ constexpr std::array<TerminalStatus, 3> kStatuses = {
     TerminalStatus::kReachable, TerminalStatus::kUnreachable, TerminalStatus::kBusy};
 
 void put(std::string& out, std::string_view s) {
+  appendLengthPrefixed(out, s);
+}
+
+constexpr std::array<std::pair<Delivery::EndReason, const char*>, 5> kEndReasons = {{
+    {Delivery::EndReason::kNone, ""},
+    {Delivery::EndReason::kExpired, "expired"},
+    {Delivery::EndReason::kCountReached, "countReached"},
+    {Delivery::EndReason::kDeleted, "deleted"},
+    {Delivery::EndReason::kTerminated, "terminated"},
+}};
+
+}  // namespace
+
+void appendLengthPrefixed(std::string& out, std::string_view s) {
   out += std::to_string(s.size());
   out += ':';
   out += s;
 }
 
-// The strings of a payload, or nullopt when it is not a sequence of "<n>:<n bytes>".
-std::optional<std::vector<std::string>> strings(std::string_view text) {
+std::optional<std::vector<std::string>> splitLengthPrefixed(std::string_view text) {
   std::vector<std::string> list;
   while (!text.empty()) {
     const size_t colon = text.find(':');
@@ -40,16 +53,6 @@ std::optional<std::vector<std::string>> strings(std::string_view text) {
   }
   return list;
 }
-
-constexpr std::array<std::pair<Delivery::EndReason, const char*>, 5> kEndReasons = {{
-    {Delivery::EndReason::kNone, ""},
-    {Delivery::EndReason::kExpired, "expired"},
-    {Delivery::EndReason::kCountReached, "countReached"},
-    {Delivery::EndReason::kDeleted, "deleted"},
-    {Delivery::EndReason::kTerminated, "terminated"},
-}};
-
-}  // namespace
 
 const char* endReasonName(Delivery::EndReason reason) {
   for (const auto& [r, name] : kEndReasons) {
@@ -112,7 +115,7 @@ std::string encodeDeliveryPayload(const Delivery& d) {
 }
 
 bool decodeDeliveryPayload(std::string_view text, Delivery& d, std::string* problem) {
-  const std::optional<std::vector<std::string>> list = strings(text);
+  const std::optional<std::vector<std::string>> list = splitLengthPrefixed(text);
   if (!list) {
     *problem = "payload is not a list of length-prefixed strings";
     return false;
@@ -157,6 +160,27 @@ bool decodeDeliveryPayload(std::string_view text, Delivery& d, std::string* prob
       return true;
   }
   return false;
+}
+
+bool decodeDeliveryRow(const StoredRow& row, Delivery* d, std::string* problem) {
+  try {
+    d->id = NotificationKey{row.text(0), row.text(1)};
+    // Stored as the int64 with the same bits, like nextSequence.
+    d->sequence = static_cast<uint64_t>(row.integer(2));
+    if (!parseDeliveryKind(row.text(3), &d->kind)) {
+      *problem = "unknown kind";
+      return false;
+    }
+    d->endpoint = row.text(4);
+    d->globalId = row.text(5);
+    d->api = row.text(7);
+    d->extension = row.text(8);
+    d->atMs = row.integer(9);
+    return decodeDeliveryPayload(row.text(6), *d, problem);
+  } catch (const DecodeError& e) {
+    *problem = e.what;
+    return false;
+  }
 }
 
 }  // namespace px::store

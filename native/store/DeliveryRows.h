@@ -4,10 +4,13 @@
 // (at-least-once).
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "notify/NotificationEngine.h"
+#include "store/NotificationRows.h"
 
 namespace px::store {
 
@@ -25,5 +28,20 @@ std::string encodeDeliveryPayload(const Delivery& d);
 // Fills the kind-specific fields of d (d.kind set); false with *problem when the text is not
 // an encoding of that kind.
 bool decodeDeliveryPayload(std::string_view text, Delivery& d, std::string* problem);
+
+// The length-prefixed string encoding itself ("<bytes>:<string>" each), also used by the
+// cluster's NOTIFY payloads (PgRegistrations.h).
+void appendLengthPrefixed(std::string& out, std::string_view s);
+// The strings of such a text, or nullopt when it is not a sequence of "<n>:<n bytes>".
+std::optional<std::vector<std::string>> splitLengthPrefixed(std::string_view text);
+
+// The columns of the outbox in select order (SQLite pending_deliveries, PostgreSQL
+// pending_delivery).
+inline constexpr const char* kDeliveryColumns =
+    "requester, correlator, sequence, kind, endpoint, global_id, payload, api, extension, "
+    "decided_at_ms";
+
+// A row selected with kDeliveryColumns into *d; false with *problem when it does not decode.
+bool decodeDeliveryRow(const StoredRow& row, Delivery* d, std::string* problem);
 
 }  // namespace px::store

@@ -11,8 +11,7 @@ namespace px {
 
 using store::DecodeError;
 using store::decodeRow;
-using store::intColumn;
-using store::textColumn;
+using store::SqliteRow;
 
 std::vector<NotificationState> NotificationStore::loadAll() {
   const auto connection = writer_->useConnection();
@@ -33,9 +32,7 @@ std::vector<NotificationState> NotificationStore::loadAll() {
   int rc;
   while ((rc = sqlite3_step(select.get())) == SQLITE_ROW) {
     try {
-      NotificationState state = decodeRow(select.get());
-      state.spec.id = NotificationKey{textColumn(select.get(), 0), textColumn(select.get(), 1)};
-      states.push_back(std::move(state));
+      states.push_back(decodeRow(SqliteRow(select.get())));
     } catch (const DecodeError& e) {
       // The key exactly as stored (whatever its type), to move this very row; taken before the
       // lenient text reads below, which convert the statement's values in place.
@@ -66,30 +63,17 @@ std::vector<NotificationState> NotificationStore::loadAll() {
 // still active, goes on.
 void NotificationStore::loadOutbox(sqlite3* db) {
   pending_.clear();
-  sqlite::Stmt select = sqlite::prepare(
-      db,
-      "SELECT requester, correlator, sequence, kind, endpoint, global_id, payload, api, "
-      "extension, decided_at_ms FROM pending_deliveries ORDER BY requester, correlator, sequence",
-      false);
+  sqlite::Stmt select = sqlite::prepare(db,
+                                        std::string("SELECT ") + store::kDeliveryColumns +
+                                            " FROM pending_deliveries ORDER BY requester, "
+                                            "correlator, sequence",
+                                        false);
   int rc;
   while ((rc = sqlite3_step(select.get())) == SQLITE_ROW) {
     sqlite3_stmt* row = select.get();
     Delivery d;
     std::string problem;
-    try {
-      d.id = NotificationKey{textColumn(row, 0), textColumn(row, 1)};
-      d.sequence = static_cast<uint64_t>(intColumn(row, 2));
-      if (!store::parseDeliveryKind(textColumn(row, 3), &d.kind)) problem = "unknown kind";
-      d.endpoint = textColumn(row, 4);
-      d.globalId = textColumn(row, 5);
-      d.api = textColumn(row, 7);
-      d.extension = textColumn(row, 8);
-      d.atMs = intColumn(row, 9);
-      if (problem.empty()) store::decodeDeliveryPayload(textColumn(row, 6), d, &problem);
-    } catch (const DecodeError& e) {
-      problem = e.what;
-    }
-    if (problem.empty()) {
+    if (store::decodeDeliveryRow(SqliteRow(row), &d, &problem)) {
       pending_.push_back(std::move(d));
       continue;
     }

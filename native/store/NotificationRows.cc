@@ -88,47 +88,58 @@ bool holdsSeparator(const std::string& text) {
   return text.find_first_of("\t\n") != std::string::npos;
 }
 
-std::string textColumn(sqlite3_stmt* stmt, int col) {
-  if (sqlite3_column_type(stmt, col) != SQLITE_TEXT) {
-    throw DecodeError{std::string(sqlite3_column_name(stmt, col)) + " is not text"};
-  }
-  return sqlite::columnText(stmt, col);
+bool SqliteRow::isNull(int col) const {
+  return sqlite3_column_type(stmt_, col) == SQLITE_NULL;
 }
 
-int64_t intColumn(sqlite3_stmt* stmt, int col, int64_t min, int64_t max) {
-  if (sqlite3_column_type(stmt, col) != SQLITE_INTEGER) {
-    throw DecodeError{std::string(sqlite3_column_name(stmt, col)) + " is not an integer"};
+std::string SqliteRow::text(int col) const {
+  if (sqlite3_column_type(stmt_, col) != SQLITE_TEXT) {
+    throw DecodeError{std::string(sqlite3_column_name(stmt_, col)) + " is not text"};
   }
-  const int64_t value = sqlite3_column_int64(stmt, col);
+  return sqlite::columnText(stmt_, col);
+}
+
+int64_t SqliteRow::integer(int col, int64_t min, int64_t max) const {
+  if (sqlite3_column_type(stmt_, col) != SQLITE_INTEGER) {
+    throw DecodeError{std::string(sqlite3_column_name(stmt_, col)) + " is not an integer"};
+  }
+  const int64_t value = sqlite3_column_int64(stmt_, col);
   if (value < min || value > max) {
-    throw DecodeError{std::string(sqlite3_column_name(stmt, col)) + " is out of range (" +
+    throw DecodeError{std::string(sqlite3_column_name(stmt_, col)) + " is out of range (" +
                       std::to_string(value) + ")"};
   }
   return value;
 }
 
-// Decodes the key columns first so a bad row can be named; DecodeError for anything else.
-NotificationState decodeRow(sqlite3_stmt* stmt) {
+// Booleans are stored as 0 or 1 in SQLite.
+bool SqliteRow::flag(int col) const {
+  return integer(col, 0, 1) != 0;
+}
+
+std::string SqliteRow::lenientText(int col) const {
+  return sqlite::columnText(stmt_, col);
+}
+
+NotificationState decodeRow(const StoredRow& row) {
   NotificationState state;
   NotificationSpec& spec = state.spec;
-  spec.endpoint = textColumn(stmt, 2);
-  spec.interfaceName = textColumn(stmt, 3);
-  spec.globalId = textColumn(stmt, 4);
-  spec.criteria = decodeCriteria(textColumn(stmt, 5));
-  spec.checkImmediate = intColumn(stmt, 6, 0, 1) != 0;
-  spec.frequencyMs = intColumn(stmt, 7, 0);
-  spec.createdAtMs = intColumn(stmt, 8);
-  spec.expiresAtMs = intColumn(stmt, 9);
-  if (sqlite3_column_type(stmt, 10) != SQLITE_NULL) {
-    spec.countLimit = static_cast<uint32_t>(intColumn(stmt, 10, 0, kMaxUint32));
-  }
-  state.progress.sent = static_cast<uint32_t>(intColumn(stmt, 11, 0, kMaxUint32));
-  state.progress.lastSentAtMs = intColumn(stmt, 12);
+  spec.id = NotificationKey{row.text(0), row.text(1)};
+  spec.endpoint = row.text(2);
+  spec.interfaceName = row.text(3);
+  spec.globalId = row.text(4);
+  spec.criteria = decodeCriteria(row.text(5));
+  spec.checkImmediate = row.flag(6);
+  spec.frequencyMs = row.integer(7, 0);
+  spec.createdAtMs = row.integer(8);
+  spec.expiresAtMs = row.integer(9);
+  if (!row.isNull(10)) spec.countLimit = static_cast<uint32_t>(row.integer(10, 0, kMaxUint32));
+  state.progress.sent = static_cast<uint32_t>(row.integer(11, 0, kMaxUint32));
+  state.progress.lastSentAtMs = row.integer(12);
   // Stored as the int64 with the same bits: round-trips the whole uint64 range.
-  state.progress.nextSequence = static_cast<uint64_t>(intColumn(stmt, 13));
-  spec.addresses = decodeAddresses(textColumn(stmt, 14));
-  spec.api = textColumn(stmt, 15);
-  spec.extension = textColumn(stmt, 16);
+  state.progress.nextSequence = static_cast<uint64_t>(row.integer(13));
+  spec.addresses = decodeAddresses(row.text(14));
+  spec.api = row.text(15);
+  spec.extension = row.text(16);
   return state;
 }
 

@@ -1,6 +1,7 @@
 // A NotificationState as a row of the notification store's notifications table: the column list
 // and the text encodings of criteria and addresses, and the strict decoding of a stored row
-// (DecodeError naming the field, so that a bad row can be quarantined and told about).
+// (DecodeError naming the field, so that a bad row can be quarantined and told about), shared by
+// the SQLite store and the PostgreSQL one (PgRegistrations) through StoredRow.
 //   addresses: one line per address, "address\tkey\tlastSeen" (lastSeen: a status name or "").
 //   criteria: status names joined by ','.
 //   api, extension: NotificationSpec's, as they are ('' = Parlay X).
@@ -36,13 +37,40 @@ struct DecodeError {
   std::string what;
 };
 
-// Strict column reads: DecodeError when the stored type or range is not the expected one.
-std::string textColumn(sqlite3_stmt* stmt, int col);
-int64_t intColumn(sqlite3_stmt* stmt, int col, int64_t min = std::numeric_limits<int64_t>::min(),
-                  int64_t max = std::numeric_limits<int64_t>::max());
+// One stored row as the decoders read it, whatever the database: the decoding of every field
+// is written once (here, CallRegistrationRows.h, DeliveryRows.h) for SQLite and PostgreSQL.
+// Column numbers are those of the select list.
+class StoredRow {
+ public:
+  virtual ~StoredRow() = default;
+  virtual bool isNull(int col) const = 0;
+  // Strict reads: DecodeError naming the column when the stored value is not text, not an
+  // integer in [min, max], or not a boolean (SQLite: 0 or 1).
+  virtual std::string text(int col) const = 0;
+  virtual int64_t integer(int col, int64_t min = std::numeric_limits<int64_t>::min(),
+                          int64_t max = std::numeric_limits<int64_t>::max()) const = 0;
+  virtual bool flag(int col) const = 0;
+  // Whatever text the value converts to ("" for NULL): names a row that did not decode.
+  virtual std::string lenientText(int col) const = 0;
+};
 
-// Every column but the key (columns 0 and 1, read by the caller) of a row selected with
-// kNotificationColumns; DecodeError for anything that does not decode.
-NotificationState decodeRow(sqlite3_stmt* stmt);
+// A row of a SQLite statement (its current step).
+class SqliteRow : public StoredRow {
+ public:
+  explicit SqliteRow(sqlite3_stmt* stmt) : stmt_(stmt) {}
+  bool isNull(int col) const override;
+  std::string text(int col) const override;
+  int64_t integer(int col, int64_t min = std::numeric_limits<int64_t>::min(),
+                  int64_t max = std::numeric_limits<int64_t>::max()) const override;
+  bool flag(int col) const override;
+  std::string lenientText(int col) const override;
+
+ private:
+  sqlite3_stmt* stmt_;
+};
+
+// A row selected with kNotificationColumns, key included; DecodeError for anything that does
+// not decode.
+NotificationState decodeRow(const StoredRow& row);
 
 }  // namespace px::store

@@ -61,6 +61,10 @@ struct NotificationWrites {
   std::vector<NotificationState> saves;
   std::vector<NotificationKey> removes;
   std::vector<Delivery> deliveries;  // into the outbox until deliveryDone()
+  // Of the saves, the notifications this write creates (startNotification). SQLite stores every
+  // save as an upsert and ignores it; the clustered store inserts these and updates the others
+  // only where this instance still owns them (PgRegistrations.h).
+  std::vector<NotificationKey> created;
 };
 
 class NotificationStore {
