@@ -5,7 +5,7 @@
       "target_name": "parlayx_gateway",
       # Every .cc of native/ but the tests: the same modules CMakeLists.txt builds, plus binding.
       "sources": [
-        "<!@(ls -1 native/address/*.cc native/call/*.cc native/config/*.cc native/presence/*.cc native/sip/*.cc native/usage/*.cc native/store/*.cc native/notify/*.cc native/policy/*.cc native/gateway/*.cc native/parlayx/*.cc native/binding/*.cc)"
+        "<!@(ls -1 native/address/*.cc native/call/*.cc native/config/*.cc native/presence/*.cc native/sip/*.cc native/usage/*.cc native/store/*.cc native/notify/*.cc native/policy/*.cc native/gateway/*.cc native/cluster/*.cc native/parlayx/*.cc native/binding/*.cc)"
       ],
       "include_dirs": [
         "native"

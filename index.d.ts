@@ -158,10 +158,15 @@ export interface GatewayConfig {
     database: string; durability: 'durable' | 'batched'; flushIntervalMs: number;
     queueCapacity: number; maxServiceDataBytes: number; host: string;
   };
-  /** Where usage records go: SQLite (usage.database) or PostgreSQL (url), with a local spool for batched mode. */
+  /**
+   * Where usage records and registrations go: SQLite (usage.database, notifications.database) or
+   * PostgreSQL (url), shared by the instances of a clustered service (docs/cluster.md), with a
+   * local spool for batched usage records.
+   */
   store: {
     backend: 'sqlite' | 'postgresql'; url: string; spool: string; spoolCapacity: number;
     connectTimeoutSec: number; reconnectBackoffMs: number; reconnectBackoffMaxMs: number;
+    instanceName: string; leaseMs: number; renewMs: number; leaseSafetyMs: number; balance: boolean;
   };
   /** The CAMARA front: Device Reachability Status with OAuth2 bearer tokens (docs/camara.md). */
   camara: {
@@ -294,8 +299,9 @@ export interface NativeCore {
   readonly callPort: number;
   /**
    * Counters of the SIP stack and the notification engine, e.g. subscriptionsActive. At run time
-   * it also holds `calls`, an object: `NativeCoreCallStats` (typed apart so that the numbers stay
-   * a `Record<string, number>`).
+   * it also holds `calls`, an object: `NativeCoreCallStats`, and with store.backend postgresql
+   * `cluster`: `NativeCoreClusterStats` (typed apart so that the numbers stay a
+   * `Record<string, number>`).
    */
   stats(): Record<string, number>;
   /** One active notification (Parlay X or CAMARA subscription), or null. */
@@ -342,6 +348,13 @@ export interface CallNotificationDue extends CallParticipants {
 export interface CallDecisionDue extends CallParticipants {
   callRef: number; decisionId: number; event: CallEventName; sipStatus: number; timeoutMs: number;
   correlator: string; requester: string; endpoint: string; interfaceName: string; ns: string;
+}
+
+/** `core.stats().cluster` (store.backend postgresql): this instance as a member of the service. */
+export interface NativeCoreClusterStats {
+  instanceId: string; instanceName: string; connected: boolean; leaseHeld: boolean;
+  owned: number; liveInstances: number; storedNotifications: number;
+  claimed: number; handedOver: number; leaseLosses: number; fencedWrites: number;
 }
 
 /** `core.stats().calls`: the AS role's counters and the live call registrations. */
@@ -574,6 +587,8 @@ export interface Readiness {
     shuttingDown: boolean;
     usageStoreWritable: boolean;
     presenceServerReachable: boolean;
+    /** Clustered: this instance holds its lease (always true otherwise). */
+    clusterMember: boolean;
   };
   /** When the presence check last ran (ISO-8601); it runs at most once per presence.fetchTimeoutMs. */
   checkedAt: string;

@@ -74,6 +74,21 @@ function readHistogram(register, name, help, read) {
   return metric;
 }
 
+/** core.stats().cluster fields (store.backend postgresql). */
+const CLUSTER_GAUGES = [
+  ['parlayx_cluster_lease_held', 'leaseHeld', 'Whether this instance holds its cluster lease (1).'],
+  ['parlayx_cluster_connected', 'connected', 'Whether the registration database is reachable (1).'],
+  ['parlayx_cluster_owned_notifications', 'owned', 'Notifications this instance owns (watches).'],
+  ['parlayx_cluster_live_instances', 'liveInstances', 'Live instances of the service, this one included.'],
+  ['parlayx_cluster_stored_notifications', 'storedNotifications', 'Notifications stored for the whole service.'],
+];
+const CLUSTER_COUNTERS = [
+  ['parlayx_cluster_claimed_total', 'claimed', 'Notifications taken over from other instances.'],
+  ['parlayx_cluster_handed_over_total', 'handedOver', 'Notifications handed over to other instances.'],
+  ['parlayx_cluster_lease_losses_total', 'leaseLosses', 'Times this instance lost its lease and dropped every notification.'],
+  ['parlayx_cluster_fenced_writes_total', 'fencedWrites', 'Writes refused because another instance owned the notification.'],
+];
+
 /** core.stats() fields exported as counters (running totals) and gauges (levels now). */
 const SIP_COUNTERS = [
   ['parlayx_sip_fetches_started_total', 'started', 'Presence fetches (SUBSCRIBE Expires: 0) started.'],
@@ -143,6 +158,16 @@ class GatewayMetrics {
     }
     for (const [name, field, help] of SIP_GAUGES) {
       readGauge(register, name, help, [], () => [[{}, Number(sipStats()[field]) || 0]]);
+    }
+    // store.backend postgresql: this instance as a member of the clustered service.
+    if (core.stats().cluster !== undefined) {
+      const cluster = () => sipStats().cluster || {};
+      for (const [name, field, help] of CLUSTER_GAUGES) {
+        readGauge(register, name, help, [], () => [[{}, Number(cluster()[field]) || 0]]);
+      }
+      for (const [name, field, help] of CLUSTER_COUNTERS) {
+        totalCounter(register, name, help, [], () => [[{}, Number(cluster()[field]) || 0]]);
+      }
     }
 
     readGauge(register, 'parlayx_delivery_queue_depth', 'Notification deliveries waiting (queued or for a retry).', [],

@@ -12,6 +12,8 @@
 //   Sofia reports when ICMP says the server is down) or a request that cannot be sent do not.
 //   A fetch, not OPTIONS: it exercises what getStatus needs (routing, the server's presence
 //   service), and adds no new SIP code to the core.
+// - clustered (store.backend postgresql): this instance holds its lease, i.e. it is a member
+//   that may own notifications (while it does not, it watches nothing and others take over).
 // The probe runs at most once per presence.fetchTimeoutMs: concurrent and repeated /readyz
 // calls share its result, so probes cannot flood the presence server. It is counted in the SIP
 // fetch metrics like any fetch.
@@ -20,7 +22,8 @@
  * @typedef {object} ReadinessReport
  * @property {boolean} ready
  * @property {string[]} reasons why not ready (empty when ready)
- * @property {{ shuttingDown: boolean, usageStoreWritable: boolean, presenceServerReachable: boolean }} checks
+ * @property {{ shuttingDown: boolean, usageStoreWritable: boolean, presenceServerReachable: boolean, clusterMember: boolean }} checks
+ *   (clusterMember: always true unless clustered)
  * @property {string} checkedAt when the presence probe last ran (ISO-8601)
  */
 
@@ -109,6 +112,9 @@ class Readiness {
     const usageStoreWritable = this.storeWritable();
     if (this.store.unreachable) reasons.push('usage store: database unreachable (durable records fail, batched ones are spooled)');
     else if (!usageStoreWritable) reasons.push('usage store: appends fail and nothing was committed since');
+    const cluster = this.core.stats().cluster;
+    const clusterMember = cluster === undefined || (cluster.connected && cluster.leaseHeld);
+    if (!clusterMember) reasons.push(cluster.connected ? 'cluster: lease not held' : 'cluster: registration database unreachable');
     let presenceServerReachable;
     if (this.shuttingDown) {
       // No probe: the core may be closing, and the answer is 503 anyway.
@@ -121,7 +127,7 @@ class Readiness {
     return {
       ready: reasons.length === 0,
       reasons,
-      checks: { shuttingDown: this.shuttingDown, usageStoreWritable, presenceServerReachable },
+      checks: { shuttingDown: this.shuttingDown, usageStoreWritable, presenceServerReachable, clusterMember },
       checkedAt: new Date(this.presence ? this.presence.at : this.now()).toISOString(),
     };
   }

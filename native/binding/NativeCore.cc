@@ -112,6 +112,22 @@ Napi::Object statsToJs(Napi::Env env, const gateway::GatewayStats& stats, size_t
   o.Set("fetchesAnsweredFromSubscriptions",
         static_cast<double>(stats.fetchesAnsweredFromSubscriptions));
   o.Set("calls", callCountersToJs(env, stats.calls, stats.callRegistrations));
+  if (stats.cluster) {
+    const cluster::ClusterStatus& c = *stats.cluster;
+    Napi::Object cl = Napi::Object::New(env);
+    cl.Set("instanceId", c.instanceId);
+    cl.Set("instanceName", c.instanceName);
+    cl.Set("connected", c.connected);
+    cl.Set("leaseHeld", c.leaseHeld);
+    cl.Set("owned", static_cast<double>(c.owned));
+    cl.Set("liveInstances", static_cast<double>(c.live));
+    cl.Set("storedNotifications", static_cast<double>(c.total));
+    cl.Set("claimed", static_cast<double>(c.claimed));
+    cl.Set("handedOver", static_cast<double>(c.handedOver));
+    cl.Set("leaseLosses", static_cast<double>(c.leaseLosses));
+    cl.Set("fencedWrites", static_cast<double>(c.fencedWrites));
+    o.Set("cluster", cl);
+  }
   return o;
 }
 
@@ -206,19 +222,33 @@ class NativeCore : public Napi::ObjectWrap<NativeCore> {
     // kCallStarted: the registration to forget when its write failed.
     call::RegistrationKind callKind = call::RegistrationKind::kNotification;
     std::string correlator;
+    NotificationKey key;  // kStarted: the notification (GatewayCore::startCommitted)
   };
 
   // Feeds subscription events to the core, settles the operations whose store write committed
   // and resolves the Promise of every finished fetch. JS thread.
   void Drain(Napi::Env env, std::vector<Completion>& done) {
     if (core_->drainSubscriptionEvents()) AfterEffects(env);
+    if (core_->drainCluster()) AfterEffects(env);
     if (core_->drainCalls()) EmitCalls(env);
+    bool released = false;
     for (const Completion& c : done) {
       auto operation = operations_.take(c.operation);
       if (!operation) continue;
       Napi::HandleScope scope(env);
       const Operation& op = operation->payload;
-      if (!c.ok) {
+      if (op.kind == Operation::Kind::kStarted) {
+        core_->startCommitted(op.key, c.ok);
+        released = released || c.ok;
+      }
+      if (!c.ok && op.kind == Operation::Kind::kStarted &&
+          c.error == cluster::ClusterNode::kDuplicateError) {
+        // Clustered: another instance holds this correlator (SVC0005, as a local duplicate).
+        operation->deferred.Resolve(Napi::String::New(env, "duplicate"));
+      } else if (c.ok && op.kind == Operation::Kind::kEnded &&
+                 c.error == GatewayCore::kUnknownElsewhere) {
+        operation->deferred.Resolve(Napi::Boolean::New(env, false));
+      } else if (!c.ok) {
         // Not stored: the registration must not outlive its refused start.
         if (op.kind == Operation::Kind::kCallStarted) {
           core_->forgetCallRegistration(op.callKind, op.correlator);
@@ -234,6 +264,7 @@ class NativeCore : public Napi::ObjectWrap<NativeCore> {
         operation->deferred.Resolve(Napi::Boolean::New(env, true));
       }
     }
+    if (released) AfterEffects(env);
     for (const FetchOutcome& outcome : core_->takeFetchOutcomes()) {
       auto fetch = fetches_.take(outcome.id);
       if (!fetch) continue;
@@ -395,7 +426,9 @@ class NativeCore : public Napi::ObjectWrap<NativeCore> {
     // startNotification(spec, listUri?): the group's resource list (js/resourceLists.js).
     const std::string listUri = info[1].IsString() ? info[1].As<Napi::String>().Utf8Value() : "";
     const uint64_t operation = nextOperation_++;
-    Napi::Promise promise = operations_.add(env, operation, Operation{});
+    Operation started;
+    started.key = spec.id;
+    Napi::Promise promise = operations_.add(env, operation, std::move(started));
     if (core_->startNotification(std::move(spec), CommitCallback(operation), listUri) ==
         GatewayCore::StartResult::kDuplicate) {
       operations_.take(operation)->deferred.Resolve(Napi::String::New(env, "duplicate"));
@@ -434,7 +467,7 @@ class NativeCore : public Napi::ObjectWrap<NativeCore> {
     const uint64_t operation = nextOperation_++;
     Napi::Promise promise = operations_.add(
         env, operation,
-        Operation{Operation::Kind::kEnded, call::RegistrationKind::kNotification, ""});
+        Operation{Operation::Kind::kEnded, call::RegistrationKind::kNotification, "", {}});
     if (!end(id, CommitCallback(operation))) {
       operations_.take(operation)->deferred.Resolve(Napi::Boolean::New(env, false));
       return promise;
@@ -503,7 +536,7 @@ class NativeCore : public Napi::ObjectWrap<NativeCore> {
     Napi::Env env = info.Env();
     RequireOpen(env);
     call::CallRegistration registration = callRegistrationFromJs(env, info[0]);
-    Operation op{Operation::Kind::kCallStarted, registration.kind, registration.correlator};
+    Operation op{Operation::Kind::kCallStarted, registration.kind, registration.correlator, {}};
     const uint64_t operation = nextOperation_++;
     Napi::Promise promise = operations_.add(env, operation, std::move(op));
     const gateway::GatewayCore::CallStart started =
@@ -536,8 +569,8 @@ class NativeCore : public Napi::ObjectWrap<NativeCore> {
     if (!info[2].IsString()) throw Napi::TypeError::New(env, "correlator must be a string");
     const std::string correlator = info[2].As<Napi::String>().Utf8Value();
     const uint64_t operation = nextOperation_++;
-    Napi::Promise promise =
-        operations_.add(env, operation, Operation{Operation::Kind::kCallStopped, kind, correlator});
+    Napi::Promise promise = operations_.add(
+        env, operation, Operation{Operation::Kind::kCallStopped, kind, correlator, {}});
     const call::CallRegistry::StopResult result =
         core_->stopCallRegistration(kind, requester, correlator, CommitCallback(operation));
     if (result != call::CallRegistry::StopResult::kStopped) {

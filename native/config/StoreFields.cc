@@ -90,6 +90,38 @@ void addStoreFields(std::vector<ConfigField>& f) {
                               "reconnectBackoffMs",
                               "reconnectBackoffMaxMs must not be smaller than reconnectBackoffMs");
                    }));
+  // The clustered service (docs/cluster.md).
+  f.push_back(text("store.instanceName", PX_CONFIG_MEMBER(store.instanceName), &label127,
+                   "postgresql: this instance's name for operators (admin page, logs); "
+                   "default host:pid. Its lease id is unique per start whatever the name."));
+  f.push_back(integer("store.leaseMs", PX_CONFIG_MEMBER(store.leaseMs), 1000, 600000,
+                      "postgresql: how long an instance owns its notifications without renewing "
+                      "(database clock); others take them over after it lapsed, in ms."));
+  f.push_back(then(integer("store.renewMs", PX_CONFIG_MEMBER(store.renewMs), 100, 300000,
+                           "postgresql: how often the lease is renewed, in ms; at most leaseMs / "
+                           "2; default leaseMs / 3."),
+                   [](const FieldInput& in, GatewayConfig& c) {
+                     if (!in.present) c.store.renewMs = c.store.leaseMs / 3;
+                     if (c.store.renewMs * 2 > c.store.leaseMs) {
+                       in.yaml.fail(in.present ? in.at : in.siblings.at("leaseMs"),
+                                    "renewMs must be at most half of leaseMs");
+                     }
+                   }));
+  f.push_back(then(integer("store.leaseSafetyMs", PX_CONFIG_MEMBER(store.leaseSafetyMs), 0, 60000,
+                           "postgresql: the instance stops watching this much before its lease "
+                           "ends in the database, in ms; below leaseMs - renewMs; default "
+                           "leaseMs / 10, at most 1000."),
+                   [](const FieldInput& in, GatewayConfig& c) {
+                     if (!in.present)
+                       c.store.leaseSafetyMs = std::min<uint32_t>(1000, c.store.leaseMs / 10);
+                     if (c.store.leaseSafetyMs >= c.store.leaseMs - c.store.renewMs) {
+                       in.yaml.fail(in.present ? in.at : in.siblings.at("leaseMs"),
+                                    "leaseSafetyMs must be below leaseMs - renewMs");
+                     }
+                   }));
+  f.push_back(boolean("store.balance", PX_CONFIG_MEMBER(store.balance),
+                      "postgresql: share the notifications evenly between live instances "
+                      "(an instance above its share hands the excess over)."));
 }
 
 }  // namespace px::config

@@ -1,5 +1,6 @@
 #include "gateway/GatewayCore.h"
 
+#include <algorithm>
 #include <iterator>
 #include <set>
 #include <stdexcept>
@@ -15,7 +16,7 @@ std::unique_ptr<GatewayCore> GatewayCore::start(GatewayConfig config,
                                                 Clock clock) {
   // The store first: a database that cannot be read must not cost a SIP port.
   StoredAtStart stored;
-  std::unique_ptr<NotificationPort> store = openNotificationStore(config, stored);
+  std::unique_ptr<NotificationPort> store = openNotificationStore(config, stored, signal);
   // The AS reads the index from the SIP thread's first moment on: both exist before SIP starts.
   auto index = std::make_shared<call::CallWatchIndex>();
   std::unique_ptr<CallPort> calls = makeCallPort(config, *index, signal);
@@ -41,6 +42,7 @@ GatewayCore::GatewayCore(GatewayConfig config, std::unique_ptr<NotificationPort>
     : config_(std::move(config)),
       clock_(std::move(clock)),
       store_(std::move(store)),
+      cluster_(dynamic_cast<ClusterPort*>(store_.get())),
       index_(orFresh(std::move(index))),
       registry_(*index_),
       calls_(calls ? std::move(calls) : disabledCallPort()),
@@ -139,7 +141,7 @@ GatewayCore::StartResult GatewayCore::startNotification(NotificationSpec spec, C
       presence_->flush();
     }
   }
-  apply(effects, &id, std::move(stored));
+  apply(effects, &id, std::move(stored), true);
   return StartResult::kStarted;
 }
 
@@ -190,6 +192,15 @@ bool GatewayCore::endWith(const NotificationKey& id, Committed removed, End end)
 
 bool GatewayCore::endNotification(const NotificationKey& id, Committed removed,
                                   const std::string& api) {
+  if (cluster_ != nullptr && engine_.find(id) == nullptr && !closing()) {
+    cluster::RemoteEnd end;
+    end.kind = cluster::RemoteEnd::Kind::kEnd;
+    end.key = id;
+    end.api = api;
+    end.done = std::move(removed);
+    cluster_->endElsewhere(std::move(end));
+    return true;
+  }
   return endWith(id, std::move(removed), [&](EngineEffects& effects) {
     return engine_.end(id, effects, api, clock_.wallMs());
   });
@@ -197,9 +208,111 @@ bool GatewayCore::endNotification(const NotificationKey& id, Committed removed,
 
 bool GatewayCore::terminateNotification(const NotificationKey& id, const std::string& reason,
                                         Committed removed) {
+  if (cluster_ != nullptr && engine_.find(id) == nullptr && !closing()) {
+    cluster::RemoteEnd end;
+    end.kind = cluster::RemoteEnd::Kind::kTerminate;
+    end.key = id;
+    end.reason = reason;
+    end.done = std::move(removed);
+    cluster_->endElsewhere(std::move(end));
+    return true;
+  }
   return endWith(id, std::move(removed), [&](EngineEffects& effects) {
     return engine_.terminate(id, reason, effects, clock_.wallMs());
   });
+}
+
+bool GatewayCore::drainCluster() {
+  if (cluster_ == nullptr) return false;
+  cluster::ClusterEvents events = cluster_->takeEvents();
+  if (events.empty()) return false;
+  if (closing()) {
+    // Nothing is applied any more; an end still gets its answer.
+    for (cluster::RemoteEnd& end : events.ends) {
+      if (end.done) end.done(false, "gateway closing");
+    }
+    return false;
+  }
+  if (events.dropAll) forget(engine_.keys());
+  if (!events.dropped.empty()) forget(events.dropped);
+  if (events.calls) registry_.restore(std::move(*events.calls));
+  const TimeMs now = clock_.wallMs();
+  if (!events.adopted.states.empty() || !events.adopted.outbox.empty()) {
+    // The previous owner's unsettled deliveries go first (at-least-once), as after a restart.
+    undelivered_.insert(undelivered_.end(), std::make_move_iterator(events.adopted.outbox.begin()),
+                        std::make_move_iterator(events.adopted.outbox.end()));
+    EngineEffects effects;
+    for (NotificationState& state : events.adopted.states) {
+      if (engine_.find(state.spec.id) != nullptr) continue;
+      engine_.restore(std::move(state), now, effects);
+    }
+    apply(effects);
+  }
+  quarantined_.insert(quarantined_.end(), events.adopted.quarantined.begin(),
+                      events.adopted.quarantined.end());
+  if (events.handOver > 0) {
+    // The most recently created go: they have had the fewest deliveries here.
+    std::vector<NotificationKey> keys = engine_.keys();
+    std::vector<std::pair<TimeMs, NotificationKey>> byAge;
+    byAge.reserve(keys.size());
+    for (NotificationKey& key : keys) {
+      byAge.emplace_back(engine_.find(key)->spec.createdAtMs, std::move(key));
+    }
+    std::sort(byAge.begin(), byAge.end(),
+              [](const auto& a, const auto& b) { return a.first > b.first; });
+    byAge.resize(std::min<size_t>(byAge.size(), static_cast<size_t>(events.handOver)));
+    std::vector<NotificationKey> handed;
+    for (auto& [age, key] : byAge) handed.push_back(std::move(key));
+    forget(handed);
+    cluster_->release(std::move(handed));
+  }
+  for (cluster::RemoteEnd& end : events.ends) answerRemoteEnd(end);
+  return true;
+}
+
+void GatewayCore::startCommitted(const NotificationKey& id, bool ok) {
+  auto held = heldForStart_.find(id);
+  if (held == heldForStart_.end()) return;
+  if (ok && !closing()) {
+    undelivered_.insert(undelivered_.end(), std::make_move_iterator(held->second.begin()),
+                        std::make_move_iterator(held->second.end()));
+  }
+  heldForStart_.erase(held);
+}
+
+void GatewayCore::forget(const std::vector<NotificationKey>& ids) {
+  EngineEffects effects;
+  for (const NotificationKey& id : ids) engine_.forget(id, effects);
+  applySubscriptions(effects);
+}
+
+void GatewayCore::answerRemoteEnd(cluster::RemoteEnd& end) {
+  const auto answer = [&end](bool ok, const std::string& text) {
+    if (end.done) end.done(ok, text);
+  };
+  if (!end.error.empty()) {
+    answer(false, end.error);
+    return;
+  }
+  if (!end.found) {
+    answer(true, kUnknownElsewhere);
+    return;
+  }
+  // The deliveries the end causes (CAMARA subscription-ends, the operator's statusError) are
+  // decided by an engine holding only this notification, as its owner's would have.
+  NotificationEngine scratch;
+  EngineEffects ignored;
+  const TimeMs now = clock_.wallMs();
+  scratch.restore(std::move(end.found->state), now, ignored);
+  EngineEffects effects;
+  if (end.kind == cluster::RemoteEnd::Kind::kTerminate) {
+    scratch.terminate(end.key, end.reason, effects, now);
+  } else {
+    scratch.end(end.key, effects, end.api, now);
+  }
+  undelivered_.insert(undelivered_.end(), std::make_move_iterator(effects.deliveries.begin()),
+                      std::make_move_iterator(effects.deliveries.end()));
+  answer(true, "");
 }
 
 void GatewayCore::deliveryDone(const NotificationKey& id, uint64_t sequence) {
@@ -367,6 +480,7 @@ GatewayStats GatewayCore::stats() const {
   s.calls = calls_->stats();
   s.callRegistrations = registry_.size();
   s.fetchesAnsweredFromSubscriptions = answeredFromSubscriptions_;
+  if (cluster_ != nullptr) s.cluster = cluster_->status();
   return s;
 }
 
@@ -375,13 +489,17 @@ void GatewayCore::closeBlocking() {
   if (store_) store_->close();
 }
 
-void GatewayCore::apply(EngineEffects& effects, const NotificationKey* awaited,
-                        Committed committed) {
+void GatewayCore::applySubscriptions(EngineEffects& effects) {
   applyListEffects(effects);
   // One SIP-thread wake-up for the whole batch (a restore may watch 100,000 terminals).
   for (const std::string& key : effects.watch) presence_->watch(key, false);
   for (const std::string& key : effects.unwatch) presence_->unwatch(key, false);
   if (!effects.watch.empty() || !effects.unwatch.empty()) presence_->flush();
+}
+
+void GatewayCore::apply(EngineEffects& effects, const NotificationKey* awaited, Committed committed,
+                        bool awaitedCreated) {
+  applySubscriptions(effects);
   // Ended wins over changed: a notification that ended in this batch is deleted, not saved.
   const std::set<NotificationKey> ended(effects.ended.begin(), effects.ended.end());
   std::set<NotificationKey> saved;
@@ -393,14 +511,32 @@ void GatewayCore::apply(EngineEffects& effects, const NotificationKey* awaited,
     if (ended.count(id) != 0 || !saved.insert(id).second) continue;
     const NotificationState* state = engine_.find(id);
     if (state == nullptr) continue;
-    if (awaited != nullptr && id == *awaited) awaitedWritten = true;
+    if (awaited != nullptr && id == *awaited) {
+      awaitedWritten = true;
+      if (awaitedCreated) writes.created.push_back(id);
+    }
     writes.saves.push_back(*state);
   }
   for (const NotificationKey& id : ended) {
-    if (awaited != nullptr && id == *awaited) awaitedWritten = true;
+    if (awaited != nullptr && id == *awaited) {
+      awaitedWritten = true;
+      // Started and ended at once (checkImmediate with count 1): never stored, nothing to
+      // delete (the clustered store would call the delete of an absent row a lost one).
+      if (awaitedCreated) continue;
+    }
     writes.removes.push_back(id);
   }
   writes.deliveries = effects.deliveries;
+  if (cluster_ != nullptr && awaitedCreated && awaited != nullptr) {
+    // Clustered, a start may turn out a duplicate of another instance's correlator only when
+    // its insert commits: its deliveries (checkImmediate) wait for startCommitted().
+    auto own = std::stable_partition(effects.deliveries.begin(), effects.deliveries.end(),
+                                     [&](const Delivery& d) { return !(d.id == *awaited); });
+    std::vector<Delivery>& held = heldForStart_[*awaited];
+    held.insert(held.end(), std::make_move_iterator(own),
+                std::make_move_iterator(effects.deliveries.end()));
+    effects.deliveries.erase(own, effects.deliveries.end());
+  }
   if (!writes.saves.empty() || !writes.removes.empty() || !writes.deliveries.empty()) {
     store_->write(std::move(writes), awaitedWritten ? std::move(committed) : Committed());
   }

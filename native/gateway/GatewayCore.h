@@ -46,6 +46,7 @@ struct GatewayStats {
   CallProxyCounters calls;         // the AS role's counters
   uint64_t callRegistrations = 0;  // live call registrations (both kinds)
   uint64_t fetchesAnsweredFromSubscriptions = 0;  // fetches no SUBSCRIBE was sent for
+  std::optional<cluster::ClusterStatus> cluster;  // store.backend postgresql
 };
 
 class GatewayCore {
@@ -109,6 +110,9 @@ class GatewayCore {
                                 const std::string& listUri = "");
   // false when unknown (`removed` is dropped); else `removed` runs once the removal committed.
   // api: the API the caller serves ("" = Parlay X); a notification of another API is unknown.
+  // Clustered: a notification this instance does not own is ended in the database for its
+  // owner (true is returned; `removed` runs with ok=true and kUnknownElsewhere when the
+  // database does not know it either).
   bool endNotification(const NotificationKey& id, Committed removed, const std::string& api = "");
   // The operator ends a notification: statusError for the whole of it, then it ends.
   bool terminateNotification(const NotificationKey& id, const std::string& reason,
@@ -128,6 +132,18 @@ class GatewayCore {
   const NotificationState* notification(const NotificationKey& id) const {
     return engine_.find(id);
   }
+
+  // --- Clustered service (store.backend postgresql, docs/cluster.md) ---------------------------
+  // Applies what the cluster member reported: notifications taken over (restored, their outbox
+  // sent), notifications another instance owns now (forgotten without a word), hand-over
+  // requests, call registrations changed elsewhere, and the answers to ends of notifications
+  // owned elsewhere. false when there was nothing (or closing).
+  bool drainCluster();
+  // The store answered a startNotification (the binding, on the JS thread): clustered, its
+  // held deliveries are released (ok) or dropped (a duplicate elsewhere, or a failed write).
+  void startCommitted(const NotificationKey& id, bool ok);
+  // `removed`'s error text, with ok=true, for an end of a notification no instance knows.
+  static constexpr const char* kUnknownElsewhere = "unknown in the cluster";
 
   // Deliveries decided and not yet handed to the application's listener, in order.
   bool hasDeliveries() const { return !undelivered_.empty(); }
@@ -200,7 +216,12 @@ class GatewayCore {
   // Carries out what the engine decided; `awaited`'s write gets `committed` (which runs at once
   // with ok=true when the batch has nothing to write for it).
   void apply(EngineEffects& effects, const NotificationKey* awaited = nullptr,
-             Committed committed = {});
+             Committed committed = {}, bool awaitedCreated = false);
+  // The SIP half of apply(): list bookkeeping, watches and unwatches.
+  void applySubscriptions(EngineEffects& effects);
+  // Another instance owns these now: out of the engine and the SIP side, no store write.
+  void forget(const std::vector<NotificationKey>& ids);
+  void answerRemoteEnd(cluster::RemoteEnd& end);
   template <typename End>
   bool endWith(const NotificationKey& id, Committed removed, End end);
 
@@ -221,6 +242,8 @@ class GatewayCore {
   GatewayConfig config_;
   Clock clock_;
   std::unique_ptr<NotificationPort> store_;
+  ClusterPort* cluster_ = nullptr;  // store_ itself when clustered, else null
+  std::map<NotificationKey, std::vector<Delivery>> heldForStart_;  // see startCommitted()
   // The index and the AS outlive the SIP thread (presence_, declared after them, stops first).
   std::shared_ptr<call::CallWatchIndex> index_;
   call::CallRegistry registry_;

@@ -98,10 +98,66 @@ class StorePort final : public NotificationPort {
   NotificationStore store_;
 };
 
+// store.backend postgresql: the registrations and the ownership of notifications.
+class ClusterStorePort final : public NotificationPort, public ClusterPort {
+ public:
+  ClusterStorePort(cluster::ClusterOptions options, std::function<void()> signal)
+      : node_(std::move(options), std::move(signal)) {}
+  cluster::ClusterNode& node() { return node_; }
+  void write(NotificationWrites writes, NotificationStore::Committed committed) override {
+    node_.write(std::move(writes), std::move(committed));
+  }
+  void saveCallRegistration(const call::CallRegistration& registration,
+                            NotificationStore::Committed committed) override {
+    node_.saveCallRegistration(registration, std::move(committed));
+  }
+  void removeCallRegistration(call::RegistrationKind kind, const std::string& correlator,
+                              NotificationStore::Committed committed) override {
+    node_.removeCallRegistration(kind, correlator, std::move(committed));
+  }
+  void deliveryDone(const NotificationKey& id, uint64_t sequence) override {
+    node_.deliveryDone(id, sequence);
+  }
+  // A closing instance hands its notifications over: the others take them at once.
+  void close() override { node_.close(true); }
+  cluster::ClusterEvents takeEvents() override { return node_.takeEvents(); }
+  void release(std::vector<NotificationKey> keys) override { node_.release(std::move(keys)); }
+  void endElsewhere(cluster::RemoteEnd request) override { node_.endElsewhere(std::move(request)); }
+  cluster::ClusterStatus status() const override { return node_.status(); }
+
+ private:
+  cluster::ClusterNode node_;
+};
+
+cluster::ClusterOptions clusterOptions(const GatewayConfig& config) {
+  cluster::ClusterOptions o;
+  o.url = config.store.url;
+  o.connectTimeoutSec = config.store.connectTimeoutSec;
+  o.instanceName = config.store.instanceName;
+  o.timing.leaseMs = config.store.leaseMs;
+  o.timing.renewMs = config.store.renewMs;
+  o.timing.safetyMs = config.store.leaseSafetyMs;
+  o.balance = config.store.balance;
+  o.reconnectBackoffMs = config.store.reconnectBackoffMs;
+  o.reconnectBackoffMaxMs = config.store.reconnectBackoffMaxMs;
+  return o;
+}
+
 }  // namespace
 
 std::unique_ptr<NotificationPort> openNotificationStore(const GatewayConfig& config,
-                                                        StoredAtStart& stored) {
+                                                        StoredAtStart& stored,
+                                                        std::function<void()> signal) {
+  if (config.store.backend == StoreBackend::kPostgresql) {
+    try {
+      auto port = std::make_unique<ClusterStorePort>(clusterOptions(config), std::move(signal));
+      stored.calls = port->node().takeInitialCalls();
+      stored.quarantinedCalls = port->node().quarantinedCalls();
+      return port;
+    } catch (const std::exception& e) {
+      throw StartError(StartError::Stage::kNotificationStore, e.what());
+    }
+  }
   try {
     auto port = std::make_unique<StorePort>(config.notifications.database);
     stored.notifications = port->store().loadAll();

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "call/CallMatcher.h"
+#include "cluster/ClusterNode.h"
 #include "config/GatewayConfig.h"
 #include "notify/NotificationEngine.h"
 #include "sip/CallSink.h"
@@ -87,6 +88,19 @@ class NotificationPort {
   virtual void close() = 0;  // blocks: commits what is queued, joins the writer
 };
 
+// The clustered service (store.backend: postgresql, docs/cluster.md): the same object as the
+// NotificationPort then (ClusterNode behind both), absent with SQLite.
+class ClusterPort {
+ public:
+  virtual ~ClusterPort() = default;
+  virtual cluster::ClusterEvents takeEvents() = 0;
+  // The core forgot these notifications (a hand-over request): they become unowned.
+  virtual void release(std::vector<NotificationKey> keys) = 0;
+  // Ends another instance's notification; the answer comes back in takeEvents().ends.
+  virtual void endElsewhere(cluster::RemoteEnd request) = 0;
+  virtual cluster::ClusterStatus status() const = 0;
+};
+
 // What the store held at start-up.
 struct StoredAtStart {
   std::vector<NotificationState> notifications;      // decoded, sorted by key
@@ -107,9 +121,13 @@ class StartError : public std::runtime_error {
   Stage stage_;
 };
 
-// Opens the configured notification store and reads it (StartError kNotificationStore).
+// Opens the configured notification store and reads it (StartError kNotificationStore). With
+// store.backend postgresql it is a cluster member (also a ClusterPort): nothing is owned yet
+// (notifications are claimed by its thread and come as events, `signal` tells when), only the
+// call registrations are read.
 std::unique_ptr<NotificationPort> openNotificationStore(const GatewayConfig& config,
-                                                        StoredAtStart& stored);
+                                                        StoredAtStart& stored,
+                                                        std::function<void()> signal = {});
 
 // A call port that does nothing: calls.enabled false (and tests without calls).
 std::unique_ptr<CallPort> disabledCallPort();

@@ -94,6 +94,13 @@ bool NotificationEngine::end(const NotificationKey& id, EngineEffects& out, cons
   return true;
 }
 
+bool NotificationEngine::forget(const NotificationKey& id, EngineEffects& out) {
+  auto it = notifications_.find(id);
+  if (it == notifications_.end()) return false;
+  finish(it->second, out);
+  return true;
+}
+
 bool NotificationEngine::terminate(const NotificationKey& id, const std::string& reason,
                                    EngineEffects& out, TimeMs now) {
   auto it = notifications_.find(id);

@@ -157,6 +157,12 @@ class NotificationEngine {
   bool end(const NotificationKey& id, EngineEffects& out, const std::string& api = "",
            TimeMs now = 0);
 
+  // Another gateway instance owns it now (clustered service): it leaves this engine without any
+  // delivery (its owner goes on with it); unwatch effects as for an end, and it is listed in
+  // `ended` so that the caller can tidy up, but the caller must not delete it from the store.
+  // false when unknown.
+  bool forget(const NotificationKey& id, EngineEffects& out);
+
   // The operator ends a notification (admin API): statusError for the whole notification
   // (address "", SVC0001 with `reason`), then it ends without statusEnd (event APIs: statusEnd
   // kTerminated with `reason`). false when unknown.

@@ -22,6 +22,8 @@
 #include <sofia-sip/su_wait.h>
 #include <sofia-sip/tport_tag.h>
 
+#include "common/UniqueFd.h"
+
 namespace px {
 
 struct SuRootDeleter {
@@ -65,29 +67,6 @@ struct SuTimerDeleter {
   void operator()(su_timer_t* timer) const { su_timer_destroy(timer); }
 };
 using SuTimer = std::unique_ptr<su_timer_t, SuTimerDeleter>;
-
-class UniqueFd {
- public:
-  explicit UniqueFd(int fd) : fd_(fd) {}
-  ~UniqueFd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  UniqueFd(const UniqueFd&) = delete;
-  UniqueFd& operator=(const UniqueFd&) = delete;
-  UniqueFd(UniqueFd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-  UniqueFd& operator=(UniqueFd&& other) noexcept {
-    if (this != &other) {
-      if (fd_ >= 0) ::close(fd_);
-      fd_ = std::exchange(other.fd_, -1);
-    }
-    return *this;
-  }
-  explicit operator bool() const { return fd_ >= 0; }
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
 
 // su_init() once per process, before any other Sofia call. su_deinit() is never called: other
 // users (worker threads, other addons) may still run Sofia, and it does nothing on Linux.

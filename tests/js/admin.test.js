@@ -140,7 +140,7 @@ describe('admin listener', () => {
     expect(up.status).toBe(200);
     expect(up.body).toMatchObject({
       ready: true, reasons: [],
-      checks: { shuttingDown: false, usageStoreWritable: true, presenceServerReachable: true },
+      checks: { shuttingDown: false, usageStoreWritable: true, presenceServerReachable: true, clusterMember: true },
     });
 
     // The probe is cached for the fetch timeout: a burst of /readyz sends at most one fetch.
@@ -181,7 +181,7 @@ describe('readiness rules', () => {
 
   test('the usage store is not writable while appends fail and nothing commits; a commit clears it', async () => {
     const stats = { writeErrors: 0, commits: 5 };
-    const core = { fetchStatus: async () => ({ kind: 'status', sipStatus: 200 }) };
+    const core = { fetchStatus: async () => ({ kind: 'status', sipStatus: 200 }), stats: () => ({}) };
     const readiness = new Readiness({
       core, usage: { stats: () => ({ ...stats }) },
       config: { sip: { watcherUri: 'sip:gw@example.test' }, presence: { fetchTimeoutMs: 1000 } },
