@@ -169,6 +169,7 @@ class NativeCore : public Napi::ObjectWrap<NativeCore> {
          InstanceMethod<&NativeCore::TerminateNotification>("terminateNotification"),
          InstanceMethod<&NativeCore::ListNotifications>("listNotifications"),
          InstanceMethod<&NativeCore::GetNotification>("getNotification"),
+         InstanceMethod<&NativeCore::ReadStoredNotifications>("readStoredNotifications"),
          InstanceMethod<&NativeCore::SetDeliveryListener>("setDeliveryListener"),
          InstanceMethod<&NativeCore::DeliveryDone>("deliveryDone"),
          InstanceMethod<&NativeCore::CheckServicePolicy>("checkServicePolicy"),
@@ -265,6 +266,22 @@ class NativeCore : public Napi::ObjectWrap<NativeCore> {
       }
     }
     if (released) AfterEffects(env);
+    for (cluster::StoredRead& read : core_->takeReads()) {
+      auto pending = reads_.take(read.id);
+      if (!pending) continue;
+      Napi::HandleScope scope(env);
+      if (!read.error.empty()) {
+        pending->deferred.Reject(codedError(env, gateway::notificationStoreFailureText(read.error),
+                                            "ERR_PX_NOTIFICATION_STORE")
+                                     .Value());
+        continue;
+      }
+      Napi::Array list = Napi::Array::New(env, read.states.size());
+      for (uint32_t i = 0; i < read.states.size(); ++i) {
+        list.Set(i, notificationStateToJs(env, read.states[i]));
+      }
+      pending->deferred.Resolve(list);
+    }
     for (const FetchOutcome& outcome : core_->takeFetchOutcomes()) {
       auto fetch = fetches_.take(outcome.id);
       if (!fetch) continue;
@@ -277,7 +294,7 @@ class NativeCore : public Napi::ObjectWrap<NativeCore> {
   // Pending fetches and notification operations keep the process alive; nothing else does.
   void UpdateRef(Napi::Env env) {
     if (core_->closed()) return;
-    queue_->keepAlive(env, !fetches_.empty() || !operations_.empty());
+    queue_->keepAlive(env, !fetches_.empty() || !operations_.empty() || !reads_.empty());
   }
 
   NotificationStore::Committed CommitCallback(uint64_t operation) {
@@ -511,6 +528,27 @@ class NativeCore : public Napi::ObjectWrap<NativeCore> {
     return notificationStateToJs(env, *state);
   }
 
+  // readStoredNotifications(requester?, correlator?) -> null when not clustered (the local
+  // notifications are the whole service), else Promise<notification[]>: the stored
+  // notifications of every instance (one when correlator is given; those of `requester` when it
+  // is a string), as listNotifications() shows them. Rejects with ERR_PX_NOTIFICATION_STORE
+  // when the database fails.
+  Napi::Value ReadStoredNotifications(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    RequireOpen(env);
+    std::optional<NotificationKey> key;
+    std::optional<std::string> requester;
+    if (info[0].IsString()) requester = info[0].As<Napi::String>().Utf8Value();
+    if (info[1].IsString()) {
+      key = NotificationKey{requester.value_or(""), info[1].As<Napi::String>().Utf8Value()};
+    }
+    const uint64_t id = nextOperation_++;
+    if (!core_->readStored(id, key, requester)) return env.Null();
+    Napi::Promise promise = reads_.add(env, id);
+    UpdateRef(env);
+    return promise;
+  }
+
   // setDeliveryListener(fn): fn(deliveries) receives every delivery, in order, on the JS thread.
   Napi::Value SetDeliveryListener(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
@@ -708,6 +746,7 @@ class NativeCore : public Napi::ObjectWrap<NativeCore> {
   std::unique_ptr<GatewayCore> core_;
   PendingPromises<> fetches_;              // by the watcher's fetch id
   PendingPromises<Operation> operations_;  // by nextOperation_
+  PendingPromises<> reads_;                // readStoredNotifications, by nextOperation_
   uint64_t nextOperation_ = 1;
   std::optional<UvTimer> timer_;
   Napi::FunctionReference listener_;

@@ -142,6 +142,19 @@ void ClusterNode::endElsewhere(RemoteEnd request) {
   post([&](ClusterEvents& e) { e.ends.push_back(std::move(request)); });
 }
 
+void ClusterNode::read(StoredRead request) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (!stopping_) {
+      requests_.reads.push_back(std::move(request));
+      wake();
+      return;
+    }
+  }
+  request.error = "notification store closed";
+  post([&](ClusterEvents& e) { e.reads.push_back(std::move(request)); });
+}
+
 ClusterEvents ClusterNode::takeEvents() {
   std::lock_guard<std::mutex> lock(eventsMutex_);
   return std::exchange(events_, ClusterEvents{});
@@ -262,9 +275,11 @@ void ClusterNode::failAll(Requests& requests, const std::string& error) {
   pendingReleases_.insert(pendingReleases_.end(), requests.releases.begin(),
                           requests.releases.end());
   for (RemoteEnd& end : requests.ends) end.error = error;
-  if (!requests.ends.empty()) {
+  for (StoredRead& read : requests.reads) read.error = error;
+  if (!requests.ends.empty() || !requests.reads.empty()) {
     post([&](ClusterEvents& e) {
       for (RemoteEnd& end : requests.ends) e.ends.push_back(std::move(end));
+      for (StoredRead& read : requests.reads) e.reads.push_back(std::move(read));
     });
   }
   requests = Requests{};
@@ -305,8 +320,16 @@ void ClusterNode::serve(Requests& requests) {
       post([&](ClusterEvents& e) {
         e.dropped.insert(e.dropped.end(), refused.begin(), refused.end());
       });
+      // A duplicate start's save of the same key comes back lost too: not a fenced write.
+      size_t fenced = 0;
+      for (const NotificationKey& key : result.lost) {
+        if (std::find(result.duplicates.begin(), result.duplicates.end(), key) ==
+            result.duplicates.end()) {
+          ++fenced;
+        }
+      }
       std::lock_guard<std::mutex> lock(mutex_);
-      status_.fencedWrites += result.lost.size();
+      status_.fencedWrites += fenced;
     }
     bool removeLost = false;
     for (const NotificationKey& key : writes.removes) {
@@ -365,6 +388,29 @@ void ClusterNode::serve(Requests& requests) {
       post([&](ClusterEvents& e) { e.dropped.push_back(end.key); });
     }
     post([&](ClusterEvents& e) { e.ends.push_back(std::move(end)); });
+  }
+  while (!requests.reads.empty()) {
+    StoredRead read = std::move(requests.reads.front());
+    requests.reads.erase(requests.reads.begin());
+    try {
+      if (read.key) {
+        if (std::optional<NotificationState> found = sql.find(*read.key)) {
+          read.states.push_back(std::move(*found));
+        }
+      } else {
+        for (NotificationState& state : sql.list()) {
+          if (!read.requester || state.spec.id.requester == *read.requester) {
+            read.states.push_back(std::move(state));
+          }
+        }
+      }
+    } catch (const std::exception& e) {
+      read.error = e.what();
+      read.states.clear();
+      post([&](ClusterEvents& ev) { ev.reads.push_back(std::move(read)); });
+      throw;
+    }
+    post([&](ClusterEvents& e) { e.reads.push_back(std::move(read)); });
   }
 }
 
@@ -438,17 +484,15 @@ void ClusterNode::tick(int64_t nowMs) {
   // remaining orphan back before the others could, and hand the excess over again at its next
   // renewal: ownership churned (claimed and handed over hundreds of times, each a re-SUBSCRIBE
   // and an outbox resent by the next owner) instead of settling. Orphans still there a renew
-  // period later are claimed as before: none is left unwatched for want of room. Only this
-  // node's thread runs tick(): thread_local is this node's own.
-  thread_local std::optional<int64_t> orphansOverShareSinceMs;
+  // period later are claimed as before: none is left unwatched for want of room.
   const int64_t liveNow = std::max<int64_t>(1, view.live);
   const int64_t fair = (view.total + liveNow - 1) / liveNow;
   if (options_.balance && share.claim > 0 && view.mine >= fair) {
     const int64_t now = steadyMs();
-    if (!orphansOverShareSinceMs) orphansOverShareSinceMs = now;
-    if (now - *orphansOverShareSinceMs < options_.timing.renewMs) share.claim = 0;
+    if (!orphansOverShareSinceMs_) orphansOverShareSinceMs_ = now;
+    if (now - *orphansOverShareSinceMs_ < options_.timing.renewMs) share.claim = 0;
   } else {
-    orphansOverShareSinceMs.reset();
+    orphansOverShareSinceMs_.reset();
   }
   uint64_t claimed = 0;
   if (share.claim > 0) {

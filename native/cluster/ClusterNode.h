@@ -66,6 +66,16 @@ struct RemoteEnd {
   std::string error;                           // the database failed (found is nullopt)
 };
 
+// A read of the stored notifications of the whole service (any owner): one by key, or all of
+// them (of one requester when given). Answered in events().reads.
+struct StoredRead {
+  uint64_t id = 0;                        // the consumer's
+  std::optional<NotificationKey> key;     // one notification
+  std::optional<std::string> requester;   // all of one requester (no key)
+  std::vector<NotificationState> states;  // the answer
+  std::string error;                      // the database failed
+};
+
 struct ClusterEvents {
   store::ClaimedNotifications adopted;   // taken over: restore them, send their outbox
   std::vector<NotificationKey> dropped;  // no longer ours: forget them without a word
@@ -73,9 +83,10 @@ struct ClusterEvents {
   int64_t handOver = 0;                  // balancing: hand this many over (release())
   std::optional<std::vector<call::CallRegistration>> calls;  // reloaded: replace them
   std::vector<RemoteEnd> ends;                               // answered
+  std::vector<StoredRead> reads;                             // answered
   bool empty() const {
     return adopted.states.empty() && adopted.outbox.empty() && adopted.quarantined.empty() &&
-           dropped.empty() && !dropAll && handOver == 0 && !calls && ends.empty();
+           dropped.empty() && !dropAll && handOver == 0 && !calls && ends.empty() && reads.empty();
   }
 };
 
@@ -124,6 +135,8 @@ class ClusterNode {
   void release(std::vector<NotificationKey> keys);
   // Deletes another instance's notification; the answer comes back in events().ends.
   void endElsewhere(RemoteEnd request);
+  // Reads the service's stored notifications; the answer comes back in events().reads.
+  void read(StoredRead request);
 
   ClusterEvents takeEvents();
   ClusterStatus status() const;
@@ -143,9 +156,10 @@ class ClusterNode {
     std::vector<std::pair<NotificationKey, uint64_t>> settled;
     std::vector<NotificationKey> releases;
     std::vector<RemoteEnd> ends;
+    std::vector<StoredRead> reads;
     bool empty() const {
       return writes.empty() && callSaves.empty() && callRemoves.empty() && settled.empty() &&
-             releases.empty() && ends.empty();
+             releases.empty() && ends.empty() && reads.empty();
     }
   };
 
@@ -179,6 +193,8 @@ class ClusterNode {
   std::vector<NotificationKey> pendingReleases_;  // released while the database was away
   std::string lastError_;
   uint64_t renewals_ = 0;
+  // Since when orphans wait beyond this instance's fair share (tick(): left to others a while).
+  std::optional<int64_t> orphansOverShareSinceMs_;
 
   std::vector<call::CallRegistration> initialCalls_;
   std::vector<QuarantinedCallRegistration> quarantinedCalls_;

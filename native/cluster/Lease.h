@@ -65,7 +65,8 @@ struct Share {
 // Balanced ownership: every live instance aims at its fair share, ceil(total / live).
 // - Orphans are claimed up to the fair share; when every live instance is at or above it (or
 //   balancing is off), the orphans are still claimed: no notification is ever left unwatched
-//   for want of room.
+//   for want of room. (ClusterNode waits one renew period before it claims beyond its share, so
+//   that instances with room get them first and ownership does not churn.)
 // - With balancing on, an instance holding more than its fair share plus a slack (a tenth of
 //   it, at least one) hands the excess over, so that a new or returning instance gets work;
 //   never while orphans wait (they are claimed first), so ownership does not churn.

@@ -222,10 +222,24 @@ bool GatewayCore::terminateNotification(const NotificationKey& id, const std::st
   });
 }
 
+bool GatewayCore::readStored(uint64_t id, std::optional<NotificationKey> key,
+                             std::optional<std::string> requester) {
+  if (cluster_ == nullptr) return false;
+  cluster::StoredRead read;
+  read.id = id;
+  read.key = std::move(key);
+  read.requester = std::move(requester);
+  cluster_->read(std::move(read));
+  return true;
+}
+
 bool GatewayCore::drainCluster() {
   if (cluster_ == nullptr) return false;
   cluster::ClusterEvents events = cluster_->takeEvents();
   if (events.empty()) return false;
+  // Reads are answered whatever else happens.
+  reads_.insert(reads_.end(), std::make_move_iterator(events.reads.begin()),
+                std::make_move_iterator(events.reads.end()));
   if (closing()) {
     // Nothing is applied any more; an end still gets its answer.
     for (cluster::RemoteEnd& end : events.ends) {
@@ -528,14 +542,19 @@ void GatewayCore::apply(EngineEffects& effects, const NotificationKey* awaited, 
   }
   writes.deliveries = effects.deliveries;
   if (cluster_ != nullptr && awaitedCreated && awaited != nullptr) {
+    heldForStart_[*awaited];  // held from now on, see below
+  }
+  if (!heldForStart_.empty()) {
     // Clustered, a start may turn out a duplicate of another instance's correlator only when
-    // its insert commits: its deliveries (checkImmediate) wait for startCommitted().
-    auto own = std::stable_partition(effects.deliveries.begin(), effects.deliveries.end(),
-                                     [&](const Delivery& d) { return !(d.id == *awaited); });
-    std::vector<Delivery>& held = heldForStart_[*awaited];
-    held.insert(held.end(), std::make_move_iterator(own),
-                std::make_move_iterator(effects.deliveries.end()));
-    effects.deliveries.erase(own, effects.deliveries.end());
+    // its insert commits: until startCommitted(), its deliveries (checkImmediate, decided in the
+    // start itself or on the first NOTIFY of a terminal subscribed for it) are held.
+    auto held =
+        std::stable_partition(effects.deliveries.begin(), effects.deliveries.end(),
+                              [&](const Delivery& d) { return heldForStart_.count(d.id) == 0; });
+    for (auto d = held; d != effects.deliveries.end(); ++d) {
+      heldForStart_[d->id].push_back(std::move(*d));
+    }
+    effects.deliveries.erase(held, effects.deliveries.end());
   }
   if (!writes.saves.empty() || !writes.removes.empty() || !writes.deliveries.empty()) {
     store_->write(std::move(writes), awaitedWritten ? std::move(committed) : Committed());

@@ -26,6 +26,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "call/CallRegistry.h"
@@ -142,6 +143,12 @@ class GatewayCore {
   // The store answered a startNotification (the binding, on the JS thread): clustered, its
   // held deliveries are released (ok) or dropped (a duplicate elsewhere, or a failed write).
   void startCommitted(const NotificationKey& id, bool ok);
+  // Clustered: reads the stored notifications of the whole service (any owner) — one by key, or
+  // all (of one requester when given); the answer comes from takeReads() under `id` after a
+  // drainCluster(). false when not clustered (the local notifications are the whole service).
+  bool readStored(uint64_t id, std::optional<NotificationKey> key,
+                  std::optional<std::string> requester);
+  std::vector<cluster::StoredRead> takeReads() { return std::exchange(reads_, {}); }
   // `removed`'s error text, with ok=true, for an end of a notification no instance knows.
   static constexpr const char* kUnknownElsewhere = "unknown in the cluster";
 
@@ -244,6 +251,7 @@ class GatewayCore {
   std::unique_ptr<NotificationPort> store_;
   ClusterPort* cluster_ = nullptr;  // store_ itself when clustered, else null
   std::map<NotificationKey, std::vector<Delivery>> heldForStart_;  // see startCommitted()
+  std::vector<cluster::StoredRead> reads_;  // answered, until takeReads()
   // The index and the AS outlive the SIP thread (presence_, declared after them, stops first).
   std::shared_ptr<call::CallWatchIndex> index_;
   call::CallRegistry registry_;

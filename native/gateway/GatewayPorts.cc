@@ -123,6 +123,7 @@ class ClusterStorePort final : public NotificationPort, public ClusterPort {
   cluster::ClusterEvents takeEvents() override { return node_.takeEvents(); }
   void release(std::vector<NotificationKey> keys) override { node_.release(std::move(keys)); }
   void endElsewhere(cluster::RemoteEnd request) override { node_.endElsewhere(std::move(request)); }
+  void read(cluster::StoredRead request) override { node_.read(std::move(request)); }
   cluster::ClusterStatus status() const override { return node_.status(); }
 
  private:

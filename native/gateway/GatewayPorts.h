@@ -98,6 +98,8 @@ class ClusterPort {
   virtual void release(std::vector<NotificationKey> keys) = 0;
   // Ends another instance's notification; the answer comes back in takeEvents().ends.
   virtual void endElsewhere(cluster::RemoteEnd request) = 0;
+  // Reads the service's stored notifications; the answer comes back in takeEvents().reads.
+  virtual void read(cluster::StoredRead request) = 0;
   virtual cluster::ClusterStatus status() const = 0;
 };
 

@@ -44,6 +44,7 @@ struct FakeClusterStore : NotificationPort, ClusterPort {
   cluster::ClusterEvents pending;
   std::vector<std::vector<NotificationKey>> released;
   std::vector<cluster::RemoteEnd> ends;
+  std::vector<cluster::StoredRead> reads;
   explicit FakeClusterStore(std::vector<std::string>* l) : log(l) {}
   void write(NotificationWrites w, NotificationStore::Committed committed) override {
     log->push_back("write");
@@ -58,6 +59,7 @@ struct FakeClusterStore : NotificationPort, ClusterPort {
   cluster::ClusterEvents takeEvents() override { return std::exchange(pending, {}); }
   void release(std::vector<NotificationKey> keys) override { released.push_back(std::move(keys)); }
   void endElsewhere(cluster::RemoteEnd request) override { ends.push_back(std::move(request)); }
+  void read(cluster::StoredRead request) override { reads.push_back(std::move(request)); }
   cluster::ClusterStatus status() const override {
     cluster::ClusterStatus s;
     s.instanceName = "fake";
@@ -250,6 +252,66 @@ TEST_F(GatewayClusterTest, StartDeliveriesWaitForTheInsertAndADuplicateNeverDeli
   core->startCommitted(copy.id, false);
   EXPECT_FALSE(core->hasDeliveries());
   EXPECT_EQ(core->notification(copy.id), nullptr);
+}
+
+TEST_F(GatewayClusterTest, ADuplicateStartsFirstNotifyIsHeldAndDroppedToo) {
+  // The terminal is not watched here yet: checkImmediate reports on its first NOTIFY, which may
+  // come before the insert is found a duplicate.
+  NotificationSpec dup = state("dup", {9}).spec;
+  dup.addresses[0].lastSeen.reset();
+  dup.checkImmediate = true;
+  const NotificationKey id = dup.id;
+  ASSERT_EQ(core->startNotification(std::move(dup), {}), GatewayCore::StartResult::kStarted);
+  sip->events = {SubscriptionEvent{}};
+  sip->events[0].kind = SubscriptionEvent::Kind::kStatus;
+  sip->events[0].requestUri = keyOf(9);
+  sip->events[0].status = S::kReachable;
+  ASSERT_TRUE(core->drainSubscriptionEvents());
+  EXPECT_FALSE(core->hasDeliveries()) << "held until the insert committed";
+  db->pending.dropped = {id};
+  core->drainCluster();
+  core->startCommitted(id, false);
+  EXPECT_FALSE(core->hasDeliveries());
+
+  // The same for a start that commits: its first NOTIFY's report goes out once it did.
+  NotificationSpec ok = state("ok", {8}).spec;
+  ok.addresses[0].lastSeen.reset();
+  ok.checkImmediate = true;
+  const NotificationKey okId = ok.id;
+  core->startNotification(std::move(ok), {});
+  sip->events = {SubscriptionEvent{}};
+  sip->events[0].kind = SubscriptionEvent::Kind::kStatus;
+  sip->events[0].requestUri = keyOf(8);
+  sip->events[0].status = S::kBusy;
+  core->drainSubscriptionEvents();
+  EXPECT_FALSE(core->hasDeliveries());
+  core->startCommitted(okId, true);
+  const std::vector<Delivery> out = core->takeDeliveries();
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].id, okId);
+  // Later deliveries are no longer held.
+  sip->events = {SubscriptionEvent{}};
+  sip->events[0].kind = SubscriptionEvent::Kind::kStatus;
+  sip->events[0].requestUri = keyOf(8);
+  sip->events[0].status = S::kReachable;
+  core->drainSubscriptionEvents();
+  EXPECT_TRUE(core->hasDeliveries());
+}
+
+TEST_F(GatewayClusterTest, ReadsGoToTheClusterAndTheirAnswersComeBackEvenWhileClosing) {
+  ASSERT_TRUE(core->readStored(42, NotificationKey{"app", "x"}, std::string("app")));
+  ASSERT_EQ(db->reads.size(), 1u);
+  EXPECT_EQ(db->reads[0].key->correlator, "x");
+  cluster::StoredRead answer = std::move(db->reads[0]);
+  answer.states.push_back(state("x", {1}));
+  db->pending.reads.push_back(std::move(answer));
+  core->beginClose();
+  core->drainCluster();
+  const std::vector<cluster::StoredRead> reads = core->takeReads();
+  ASSERT_EQ(reads.size(), 1u);
+  EXPECT_EQ(reads[0].id, 42u);
+  ASSERT_EQ(reads[0].states.size(), 1u);
+  EXPECT_EQ(reads[0].states[0].spec.id.correlator, "x");
 }
 
 TEST_F(GatewayClusterTest, CallRegistrationsChangedElsewhereReplaceTheLocalSet) {

@@ -9,13 +9,18 @@ const REPO = path.join(__dirname, '..', '..');
 
 /**
  * Starts the gateway and waits for its "parlayx-gateway started" log line.
+ * @param {string} configFile
+ * @param {{ startTimeoutMs?: number, onOutput?: (chunk: string) => void }} [options] onOutput:
+ *   every chunk of the child's output (proc.logs() keeps only the last 256 KiB)
  * @returns {Promise<{ proc: any, base: string, sipPort: number, endpoint: string, managerEndpoint: string,
- *   kill: () => Promise<{code: number|null, signal: string|null}>, stop: () => Promise<any> }>}
+ *   admin: string|null, kill: () => Promise<{code: number|null, signal: string|null}>, stop: () => Promise<any> }>}
+ *   admin: the admin listener's base URL (admin.enabled), else null
  */
-async function serveGateway(configFile, { startTimeoutMs = 10000 } = {}) {
+async function serveGateway(configFile, { startTimeoutMs = 10000, onOutput } = {}) {
   // PX_GATEWAY_NODE_ARGS: node options for the child, e.g. "--cpu-prof" when profiling a bench.
   const nodeArgs = (process.env.PX_GATEWAY_NODE_ARGS || '').split(' ').filter(Boolean);
-  const proc = spawnSupervised(process.execPath, [...nodeArgs, path.join(REPO, 'js', 'cli.js'), 'serve', '--config', configFile], { cwd: REPO });
+  const proc = spawnSupervised(process.execPath, [...nodeArgs, path.join(REPO, 'js', 'cli.js'), 'serve', '--config', configFile],
+    { cwd: REPO, onOutput });
   const deadline = Date.now() + startTimeoutMs;
   let line;
   for (;;) {
@@ -36,6 +41,7 @@ async function serveGateway(configFile, { startTimeoutMs = 10000 } = {}) {
     sipPort: Number(started.sip.slice(started.sip.lastIndexOf(':') + 1)),
     endpoint: `${base}${TERMINAL_STATUS_PATH}`,
     managerEndpoint: `${base}${MANAGER_PATH}`,
+    admin: started.admin || null,
     async kill() {
       await proc.stop({ signal: 'SIGKILL' });
       return proc.exited;
