@@ -134,7 +134,7 @@ class ReachabilitySubscriptionService {
     }
     const criteria = statusesOf(type, this.camara.connectivity);
 
-    const active = this.core.listNotifications().filter((n) => n.api === SUBSCRIPTIONS_API && n.requester === requester).length;
+    const active = (await this.notificationsOf(requester)).filter((n) => n.api === SUBSCRIPTIONS_API).length;
     if (active >= this.limits.maxPerRequester) {
       throw new CamaraError('QUOTA_EXCEEDED', `At most ${this.limits.maxPerRequester} subscriptions per client.`);
     }
@@ -182,6 +182,28 @@ class ReachabilitySubscriptionService {
   }
 
   /**
+   * One notification of the requester, wherever it runs: this instance's, or (clustered,
+   * docs/cluster.md) the one stored for the whole service.
+   * @returns {Promise<object|null>}
+   */
+  async findNotification(requester, id) {
+    const local = this.core.getNotification(requester, id);
+    if (local !== null) return local;
+    const stored = this.core.readStoredNotifications(requester, id);
+    return stored === null ? null : (await stored)[0] || null;
+  }
+
+  /**
+   * The requester's notifications of the whole service (clustered: every instance's).
+   * @returns {Promise<object[]>}
+   */
+  async notificationsOf(requester) {
+    const stored = this.core.readStoredNotifications(requester);
+    if (stored !== null) return stored;
+    return this.core.listNotifications().filter((n) => n.requester === requester);
+  }
+
+  /**
    * GET /subscriptions/{id}: the requester's own subscription only. Recorded as getNotification
    * (CORRELATOR the id, TARGET the device's address when found); an unknown id is STATUSCODE
    * INVALID with SVC0002, as DELETE's.
@@ -198,7 +220,7 @@ class ReachabilitySubscriptionService {
     });
     try {
       await recordOperation(this.sink, 'getNotification', context, details, async () => {
-        const state = this.core.getNotification(context.requester, id);
+        const state = await this.findNotification(context.requester, id);
         if (state === null || state.api !== SUBSCRIPTIONS_API) {
           unknown = true;
           throw failure('SVC0002', ['subscriptionId'], UsageStatus.INVALID);
@@ -223,8 +245,8 @@ class ReachabilitySubscriptionService {
     const details = () => ({ NOTIFICATION_COUNT: subscriptions === undefined ? '' : String(subscriptions.length) });
     try {
       await recordOperation(this.sink, 'listNotifications', context, details, async () => {
-        subscriptions = this.core.listNotifications()
-          .filter((n) => n.api === SUBSCRIPTIONS_API && n.requester === context.requester)
+        subscriptions = (await this.notificationsOf(context.requester))
+          .filter((n) => n.api === SUBSCRIPTIONS_API)
           .sort((a, b) => a.createdAtMs - b.createdAtMs);
       });
     } catch (error) {

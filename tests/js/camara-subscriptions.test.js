@@ -10,6 +10,8 @@ const { startGateway, tempDir, testPasswordHash } = require('../support/gateway'
 const { startEventSink } = require('../support/eventSink');
 const { startAppEndpoint } = require('../support/appEndpoint');
 const { createIssuer, camaraYaml, originOf } = require('../support/camara');
+const { startPostgres } = require('../support/postgres');
+const path = require('node:path');
 
 jest.setTimeout(30000);
 
@@ -60,7 +62,7 @@ async function newSink() {
   return sink;
 }
 
-async function gatewayOn(stateDir, extra = '') {
+async function gatewayOn(stateDir, extra = '', storeYaml = '') {
   const f = await startGateway({
     presencePort: presence.port,
     stateDir,
@@ -74,20 +76,26 @@ ${camaraYaml({
     jwksFile: issuer.jwksFile,
     clients: { 'app-acme': 'acme', 'app-other': 'other' },
     extra: `  connectivity:\n    busy: [SMS]\n  subscriptions:\n    maxPerRequester: 5\n${extra}`,
-  })}`,
+  })}
+${storeYaml}`,
   });
   return f;
 }
 
 /** One request to the API as `client`; resolves { status, body, headers }. */
-async function call(method, path, body, { client = 'app-acme', scope = ALL_SCOPES, headers = {}, claims = {} } = {}) {
+function call(method, path, body, options) {
+  return callAt(origin, method, path, body, options);
+}
+
+/** call() against the gateway at `at`. */
+async function callAt(at, method, path, body, { client = 'app-acme', scope = ALL_SCOPES, headers = {}, claims = {} } = {}) {
   const token = await issuer.token({ client_id: client, sub: client, scope, ...claims });
   const init = { method, headers: { authorization: `Bearer ${token}`, ...headers } };
   if (body !== undefined) {
     init.headers['content-type'] = 'application/json';
     init.body = typeof body === 'string' ? body : JSON.stringify(body);
   }
-  const response = await fetch(`${origin}${path}`, init);
+  const response = await fetch(`${at}${path}`, init);
   const text = await response.text();
   let parsed = text;
   try {
@@ -486,5 +494,66 @@ describe('a restart', () => {
       await second.gateway.close();
       origin = originOf(fixture.url);
     }
+  });
+});
+
+describe('clustered (store.backend postgresql, docs/cluster.md)', () => {
+  // Two instances on one PostgreSQL: a subscription created through A is read, listed, counted
+  // against the quota and deleted through B, whose DELETE sends the subscription-ends.
+  let pg;
+  const instances = [];
+
+  beforeAll(async () => {
+    pg = await startPostgres();
+    for (const name of ['cam-a', 'cam-b']) {
+      const stateDir = tempDir('px-drs-pg-');
+      const f = await gatewayOn(stateDir, '',
+        `store:\n  backend: postgresql\n  url: "${pg.url}"\n  spool: ${path.join(stateDir, 'spool.db')}\n  instanceName: ${name}\n  leaseMs: 3000\n`);
+      instances.push(f);
+    }
+  }, 30000);
+
+  afterAll(async () => {
+    for (const f of instances) await f.gateway.close();
+    if (pg) await pg.stop();
+  });
+
+  test('GET, list, quota and DELETE through B of a subscription A owns', async () => {
+    const [a, b] = instances;
+    const onA = (method, p, body, options) => callAt(originOf(a.url), method, p, body, options);
+    const onB = (method, p, body, options) => callAt(originOf(b.url), method, p, body, options);
+    const sink = await newSink();
+    const device = newDevice();
+    const created = await onA('POST', BASE, request(sink, device.phoneNumber));
+    expect(created.status).toBe(201);
+    const id = created.body.id;
+    expect(a.gateway.core.getNotification('acme', id)).not.toBeNull();
+    expect(b.gateway.core.getNotification('acme', id)).toBeNull();
+
+    const read = await onB('GET', `${BASE}/${id}`);
+    expect(read.status).toBe(200);
+    expect(read.body).toMatchObject({ id, sink: sink.url, types: [DATA] });
+    // Another client does not see it, on any instance.
+    expect((await onB('GET', `${BASE}/${id}`, undefined, { client: 'app-other' })).status).toBe(404);
+    const listed = await onB('GET', BASE);
+    expect(listed.status).toBe(200);
+    expect(listed.body.map((s) => s.id)).toEqual([id]);
+
+    // The quota (maxPerRequester 5) counts the whole service's subscriptions: 4 more through B.
+    for (let i = 0; i < 4; i++) {
+      expect((await onB('POST', BASE, request(sink, newDevice().phoneNumber))).status).toBe(201);
+    }
+    const over = await onA('POST', BASE, request(sink, newDevice().phoneNumber));
+    expect(over.status).toBe(429);
+    expect(over.body.code).toBe('QUOTA_EXCEEDED');
+
+    const deleted = await onB('DELETE', `${BASE}/${id}`);
+    expect(deleted.status).toBe(204);
+    const ends = await waitUntil(() => sink.events.find((e) => e.body.type === ENDS && e.body.data.subscriptionId === id), 'subscription-ends');
+    expect(ends.body.data.terminationReason).toBe('SUBSCRIPTION_DELETED');
+    // A forgot it (the owner was told through NOTIFY); it is gone everywhere.
+    await waitUntil(() => a.gateway.core.getNotification('acme', id) === null, 'A forgetting the subscription');
+    expect((await onA('GET', `${BASE}/${id}`)).status).toBe(404);
+    expect(await pg.psql(`SELECT count(*) FROM notification WHERE correlator = '${id}'`)).toBe('0');
   });
 });
