@@ -307,6 +307,11 @@ export interface NativeCore {
   /** One active notification (Parlay X or CAMARA subscription), or null. */
   getNotification(requester: string, correlator: string): NotificationInfo | null;
   /**
+   * Clustered (store.backend postgresql): the stored notifications of every instance (one with
+   * correlator; those of requester when it is a string); null when not clustered.
+   */
+  readStoredNotifications(requester?: string, correlator?: string): Promise<NotificationInfo[]> | null;
+  /**
    * Resolves once stored. Rejects with .code ERR_PX_DUPLICATE_CORRELATOR, ERR_PX_OVERLAPPING_CRITERIA
    * (.address), ERR_PX_CALLS_DISABLED, ERR_PX_CLOSED or ERR_PX_NOTIFICATION_STORE (docs/calls.md).
    */
@@ -645,8 +650,13 @@ export declare class Gateway {
   stopCallDirectionNotification(request: StopCallRequest | string, context?: RequestContext): Promise<void>;
   /** Admin API for the active notifications. */
   readonly notifications: {
-    /** The active notifications; only those of one requester with { requester }. */
+    /** The active notifications this instance runs; only those of one requester with { requester }. */
     list(filter?: { requester?: string }): NotificationInfo[];
+    /**
+     * The notifications of the whole service: clustered (store.backend postgresql) every
+     * instance's as stored, else the same as list().
+     */
+    listService(filter?: { requester?: string }): Promise<NotificationInfo[]>;
     /**
      * Ends a notification on the operator's behalf: the application gets a statusError for the
      * whole notification. Resolves false when there is no such notification.

@@ -157,6 +157,7 @@ class Gateway {
      */
     this.notifications = Object.freeze({
       list: (filter) => notifications.list(filter),
+      listService: (filter) => notifications.listService(filter),
       terminate: (correlator, options) => notifications.terminate(correlator, options),
     });
     this.closed = false;

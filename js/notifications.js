@@ -267,6 +267,17 @@ class TerminalStatusNotificationService {
   }
 
   /**
+   * Admin: the notifications of the whole service — clustered (docs/cluster.md) every
+   * instance's as stored, else this instance's (list()).
+   * @param {{ requester?: string }} [filter]
+   * @returns {Promise<object[]>}
+   */
+  async listService({ requester } = {}) {
+    const stored = this.core.readStoredNotifications(requester);
+    return stored === null ? this.list({ requester }) : stored;
+  }
+
+  /**
    * Admin: ends a notification on the operator's behalf; the application gets a statusError for
    * the whole notification (SVC0001 with the reason).
    * @param {string} correlator

@@ -196,8 +196,11 @@ function createAdminPage({ users, authentication, metrics, notifications, callRe
     return null;
   }
 
-  function summary() {
-    const active = notifications.list().length;
+  // Clustered, the whole service's notifications (every instance's), else this instance's.
+  const serviceNotifications = () => (notifications.listService ? notifications.listService() : notifications.list());
+
+  async function summary() {
+    const active = (await serviceNotifications()).length;
     return {
       now: Date.now(),
       periodMs: history.periodMs,
@@ -209,9 +212,9 @@ function createAdminPage({ users, authentication, metrics, notifications, callRe
     };
   }
 
-  function registry() {
+  async function registry() {
     return {
-      notifications: notifications.list().map((n) => ({
+      notifications: (await serviceNotifications()).map((n) => ({
         requester: n.requester, correlator: n.correlator, endpoint: n.endpoint,
         addresses: n.addresses, criteria: n.criteria, frequencyMs: n.frequencyMs,
         createdAt: new Date(n.createdAtMs).toISOString(), expiresAt: new Date(n.expiresAtMs).toISOString(),
@@ -288,8 +291,8 @@ function createAdminPage({ users, authentication, metrics, notifications, callRe
       }
       if (method !== 'GET' && method !== 'HEAD') return json(405, { error: 'method not allowed' }, { allow: 'GET, HEAD' });
       if (urlPath === '/admin') return respond(301, '', 'text/plain; charset=utf-8', { location: '/admin/' });
-      if (urlPath === '/admin/api/summary') return json(200, summary());
-      if (urlPath === '/admin/api/notifications') return json(200, registry());
+      if (urlPath === '/admin/api/summary') return json(200, await summary());
+      if (urlPath === '/admin/api/notifications') return json(200, await registry());
       if (urlPath === '/admin/api/usage') return await searchUsage(query);
       return file(urlPath) || json(404, { error: 'not found' });
     } catch (error) {

@@ -535,6 +535,9 @@ describe('clustered (store.backend postgresql, docs/cluster.md)', () => {
     expect(read.body).toMatchObject({ id, sink: sink.url, types: [DATA] });
     // Another client does not see it, on any instance.
     expect((await onB('GET', `${BASE}/${id}`, undefined, { client: 'app-other' })).status).toBe(404);
+    // The admin registry of B (gateway.notifications.listService) shows A's subscription too.
+    expect((await b.gateway.notifications.listService({ requester: 'acme' })).map((n) => n.correlator)).toEqual([id]);
+    expect(b.gateway.notifications.list()).toEqual([]);
     const listed = await onB('GET', BASE);
     expect(listed.status).toBe(200);
     expect(listed.body.map((s) => s.id)).toEqual([id]);

@@ -103,6 +103,8 @@ async function readme(): Promise<void> {
   await gateway.startNotification({ reference: { endpoint: 'http://a', correlator: 'c' }, addresses: [] });
   await gateway.endNotification('c-1', { requester: 'acme' });
   const active: NotificationInfo[] = gateway.notifications.list({ requester: 'acme' });
+  const everywhere: NotificationInfo[] = await gateway.notifications.listService({ requester: 'acme' });
+  const stored: Promise<NotificationInfo[]> | null = gateway.core.readStoredNotifications('acme', 'c-1');
   const ended: boolean = await gateway.notifications.terminate('c-1', { requester: 'acme', reason: 'operator' });
   void active; void ended;
   // @ts-expect-error the admin API cannot be replaced
