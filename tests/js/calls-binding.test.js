@@ -5,6 +5,7 @@
 const path = require('node:path');
 const native = require('../../js/native');
 const { tempDir } = require('../support/gateway');
+const { startPostgres } = require('../support/postgres');
 
 function coreAt(dir, extra = '') {
   return new native.NativeCore({
@@ -237,5 +238,55 @@ describe('calls through the AS reach the call listener', () => {
     expect(core.decideCall(d.callRef, d.decisionId, { action: 'EndCall' })).toBe(true);
     expect(await answered).toBe(603);
     expect(core.decideCall(d.callRef, d.decisionId, { action: 'Continue' })).toBe(false);
+  });
+});
+
+describe('call registrations of a clustered service (store.backend postgresql)', () => {
+  // Every instance matches INVITEs against all registrations, whichever instance took them:
+  // a start on A reaches B (NOTIFY "calls" → reload), a stop on B reaches A, a correlator
+  // started on A is a duplicate on B, and a restarted instance loads them from PostgreSQL.
+  let pg;
+  const cores = [];
+  const clustered = (name) => {
+    const dir = tempDir('px-calls-pg-');
+    const core = coreAt(dir, `store:\n  backend: postgresql\n  url: "${pg.url}"\n  spool: ${path.join(dir, 'spool.db')}\n  instanceName: ${name}\n  leaseMs: 3000\n`);
+    cores.push(core);
+    return core;
+  };
+  const correlators = (core) => core.listCallRegistrations().map((r) => r.correlator).sort();
+  async function waitFor(check, what) {
+    const deadline = Date.now() + 5000;
+    while (!check()) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  }
+
+  beforeAll(async () => {
+    pg = await startPostgres();
+  });
+  afterAll(async () => {
+    for (const core of cores) await core.close();
+    if (pg) await pg.stop();
+  });
+
+  test('a start on A is matched by B, a stop on B reaches A, duplicates are refused across instances', async () => {
+    const a = clustered('calls-a');
+    const b = clustered('calls-b');
+    await expect(a.startCallRegistration(spec({ correlator: 'x1' }))).resolves.toBe('started');
+    await waitFor(() => correlators(b).includes('x1'), 'B to load x1');
+    expect(b.listCallRegistrations().find((r) => r.correlator === 'x1')).toMatchObject({
+      requester: 'app1', addresses: ['tel:+15551230001', 'tel:+1555999*'], criteria: ['Busy', 'NoAnswer'],
+    });
+    // The same correlator through B: refused by B's registry, which now holds A's.
+    await expect(b.startCallRegistration(spec({ correlator: 'x1' }))).rejects.toThrow(/correlator already in use/);
+    await expect(b.stopCallRegistration('notification', 'app1', 'x1')).resolves.toBe('stopped');
+    await waitFor(() => !correlators(a).includes('x1'), 'A to drop x1');
+    expect(await pg.psql('SELECT count(*) FROM call_registration')).toBe('0');
+
+    await expect(b.startCallRegistration(spec({ correlator: 'x2', kind: 'direction' }))).resolves.toBe('started');
+    const c = clustered('calls-c');
+    expect(correlators(c)).toEqual(['x2']);
+    await waitFor(() => correlators(a).includes('x2'), 'A to load x2');
   });
 });
