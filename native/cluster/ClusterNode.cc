@@ -305,15 +305,59 @@ void ClusterNode::serve(Requests& requests) {
     status_.handedOver += keys.size();
   }
   while (!requests.writes.empty()) {
-    auto& [writes, committed] = requests.writes.front();
-    const store::FencedWriteResult result = sql.write(instanceId_, writes);
-    std::set<NotificationKey> refused(result.duplicates.begin(), result.duplicates.end());
-    refused.insert(result.lost.begin(), result.lost.end());
-    for (const NotificationKey& key : writes.created) {
-      if (refused.count(key) == 0) owned_.insert(key);
+    // Queued writes go out together, one transaction for a burst (group commit), cut where a
+    // key removed earlier in the batch is created again: the merged transaction inserts before
+    // it deletes. A data error (not the connection) writes them one by one, so that only the
+    // write at fault fails.
+    size_t n = 0;
+    NotificationWrites merged;
+    std::set<NotificationKey> removedInBatch;
+    for (; n < requests.writes.size() && n < kMaxWritesPerTransaction; ++n) {
+      const NotificationWrites& w = requests.writes[n].first;
+      const bool recreated = std::any_of(w.created.begin(), w.created.end(),
+                                         [&](const auto& k) { return removedInBatch.count(k); });
+      if (recreated && n > 0) break;
+      merged.saves.insert(merged.saves.end(), w.saves.begin(), w.saves.end());
+      merged.removes.insert(merged.removes.end(), w.removes.begin(), w.removes.end());
+      merged.deliveries.insert(merged.deliveries.end(), w.deliveries.begin(), w.deliveries.end());
+      merged.created.insert(merged.created.end(), w.created.begin(), w.created.end());
+      removedInBatch.insert(w.removes.begin(), w.removes.end());
     }
-    for (const NotificationKey& key : writes.removes) owned_.erase(key);
-    for (const NotificationKey& key : result.lost) owned_.erase(key);
+    store::FencedWriteResult result;
+    try {
+      result = sql.write(instanceId_, n == 1 ? requests.writes[0].first : merged);
+    } catch (const pg::Error& e) {
+      if (e.connectionLost()) throw;
+      if (n > 1) {
+        n = 1;
+        try {
+          result = sql.write(instanceId_, requests.writes[0].first);
+        } catch (const pg::Error& single) {
+          if (single.connectionLost()) throw;
+          Committed done = std::move(requests.writes[0].second);
+          requests.writes.erase(requests.writes.begin());
+          if (done) done(false, single.what());
+          continue;
+        }
+      } else {
+        Committed done = std::move(requests.writes[0].second);
+        requests.writes.erase(requests.writes.begin());
+        if (done) done(false, e.what());
+        continue;
+      }
+    }
+    const std::set<NotificationKey> duplicates(result.duplicates.begin(), result.duplicates.end());
+    const std::set<NotificationKey> lost(result.lost.begin(), result.lost.end());
+    std::set<NotificationKey> refused = duplicates;
+    refused.insert(lost.begin(), lost.end());
+    for (size_t i = 0; i < n; ++i) {
+      const NotificationWrites& writes = requests.writes[i].first;
+      for (const NotificationKey& key : writes.created) {
+        if (refused.count(key) == 0) owned_.insert(key);
+      }
+      for (const NotificationKey& key : writes.removes) owned_.erase(key);
+    }
+    for (const NotificationKey& key : lost) owned_.erase(key);
     if (!refused.empty()) {
       // Lost keys were taken over or ended elsewhere; a duplicate start is another instance's
       // correlator: the consumer forgets both without a word.
@@ -322,32 +366,30 @@ void ClusterNode::serve(Requests& requests) {
       });
       // A duplicate start's save of the same key comes back lost too: not a fenced write.
       size_t fenced = 0;
-      for (const NotificationKey& key : result.lost) {
-        if (std::find(result.duplicates.begin(), result.duplicates.end(), key) ==
-            result.duplicates.end()) {
-          ++fenced;
-        }
-      }
+      for (const NotificationKey& key : lost) fenced += duplicates.count(key) == 0 ? 1 : 0;
       std::lock_guard<std::mutex> lock(mutex_);
       status_.fencedWrites += fenced;
     }
-    bool removeLost = false;
-    for (const NotificationKey& key : writes.removes) {
-      if (std::find(result.lost.begin(), result.lost.end(), key) != result.lost.end()) {
-        removeLost = true;
+    std::vector<std::pair<Committed, const char*>> answers;
+    for (size_t i = 0; i < n; ++i) {
+      const NotificationWrites& writes = requests.writes[i].first;
+      const char* error = nullptr;
+      if (std::any_of(writes.created.begin(), writes.created.end(),
+                      [&](const auto& k) { return duplicates.count(k) != 0; })) {
+        error = kDuplicateError;
+      } else if (std::any_of(writes.removes.begin(), writes.removes.end(),
+                             [&](const auto& k) { return lost.count(k) != 0; })) {
+        error = kLostError;
       }
+      answers.emplace_back(std::move(requests.writes[i].second), error);
     }
-    Committed done = std::move(committed);
-    requests.writes.erase(requests.writes.begin());
-    if (done) {
-      if (!result.duplicates.empty()) {
-        done(false, kDuplicateError);
-      } else if (removeLost) {
-        done(false, kLostError);
-      } else {
-        done(true, "");
-      }
+    requests.writes.erase(requests.writes.begin(),
+                          requests.writes.begin() + static_cast<std::ptrdiff_t>(n));
+    for (auto& [done, error] : answers) {
+      if (done) done(error == nullptr, error == nullptr ? "" : error);
     }
+    // A long burst must not starve the lease: renew between transactions when it is due.
+    renewIfDue(steadyMs());
   }
   while (!requests.callSaves.empty()) {
     sql.saveCall(requests.callSaves.front().first);
@@ -453,21 +495,25 @@ void ClusterNode::consumeNotifies(bool* balanceNow) {
   if (callsChanged) reloadCalls();
 }
 
+void ClusterNode::renewIfDue(int64_t nowMs) {
+  if (!lease_.renewalDue(nowMs)) return;
+  store::PgRegistrations sql(conn_.get());
+  if (!lease_.held(nowMs)) {
+    if (!owned_.empty() || lease_.heldUntil()) loseLease();
+    register_(steadyMs());
+  } else if (sql.renew(instanceId_, options_.timing.leaseMs)) {
+    lease_.acknowledged(nowMs);
+    if (++renewals_ % 10 == 0) sql.forgetLapsed(options_.timing.leaseMs * 10);
+  } else {
+    loseLease();
+    register_(steadyMs());
+  }
+  balanceNow_ = true;
+}
+
 void ClusterNode::tick(int64_t nowMs) {
   store::PgRegistrations sql(conn_.get());
-  if (lease_.renewalDue(nowMs)) {
-    if (!lease_.held(nowMs)) {
-      if (!owned_.empty() || lease_.heldUntil()) loseLease();
-      register_(steadyMs());
-    } else if (sql.renew(instanceId_, options_.timing.leaseMs)) {
-      lease_.acknowledged(nowMs);
-      if (++renewals_ % 10 == 0) sql.forgetLapsed(options_.timing.leaseMs * 10);
-    } else {
-      loseLease();
-      register_(steadyMs());
-    }
-    balanceNow_ = true;
-  }
+  renewIfDue(nowMs);
   if (!balanceNow_ || !lease_.held(steadyMs())) return;
   balanceNow_ = false;
   const store::ClusterCounts counts = sql.counts(instanceId_);

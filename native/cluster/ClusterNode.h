@@ -147,6 +147,8 @@ class ClusterNode {
 
   static constexpr const char* kDuplicateError = "duplicate correlator";
   static constexpr const char* kLostError = "notification owned by another instance";
+  // Writes merged into one transaction at most (a longer burst renews the lease in between).
+  static constexpr size_t kMaxWritesPerTransaction = 1000;
 
  private:
   struct Requests {
@@ -172,6 +174,7 @@ class ClusterNode {
   void failAll(Requests& requests, const std::string& error);
   void consumeNotifies(bool* balanceNow);
   void tick(int64_t nowMs);
+  void renewIfDue(int64_t nowMs);
   void register_(int64_t nowMs);
   void loseLease();
   void post(const std::function<void(ClusterEvents&)>& fill);
