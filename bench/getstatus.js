@@ -28,6 +28,7 @@ const { parseArgs } = require('node:util');
 const { startSippUas } = require('../tests/support/sipp');
 const { freePort } = require('../scripts/kamailio/kamailio');
 const { pacedLoad } = require('./paced');
+const { GETSTATUS_BODY, runWrk: harnessRunWrk, startBareHttp } = require('./harness');
 const { cpuSeconds, threadCpuSeconds, threadCpuPerOperation } = require('./procstat');
 const { hashPassword } = require('../js/auth/passwordHash');
 const { basicAuthorization } = require('../js/auth/basic');
@@ -53,10 +54,7 @@ const BENCH_PASSWORD = 'bench-password';
 const AUTHORIZATION = values.auth === 'basic' ? basicAuthorization('bench', BENCH_PASSWORD) : '';
 const SOCKET_BUFFER = 4 * 1024 * 1024; // SIPp UDP buffers: a loss at a burst stalls a UAC run
 
-const BODY = `<?xml version="1.0" encoding="UTF-8"?>
-<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:loc="http://www.csapi.org/schema/parlayx/terminal_status/v2_3/local">
-<soapenv:Body><loc:getStatus><loc:address>sip:alice@example.test</loc:address></loc:getStatus></soapenv:Body>
-</soapenv:Envelope>`;
+const BODY = GETSTATUS_BODY;
 
 // CAMARA phase: the bench's issuer and its token client, mapped to the requester `bench`
 // (camara.clients), so retrieve pays the same policy as getStatus. The device's number becomes
@@ -95,40 +93,6 @@ function sippUacRun(uasPort, uacPort, rate, seconds) {
     uacCpuUsPerFetch: (uacCpu * 1e6) / Math.max(1, successful) };
 }
 
-// The HTTP limit: node:http answering every POST with a canned getStatusResponse of the
-// gateway's size, in its own process, driven by the same wrk, body and connections. The CAMARA
-// phase gives it the gateway's JSON answer and headers instead (PX_BARE_BODY, PX_BARE_HEADERS).
-const BARE_SOAP_RESPONSE = '<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body><ns2:getStatusResponse xmlns:ns2="http://www.csapi.org/schema/parlayx/terminal_status/v2_3/local"><ns2:result>Reachable</ns2:result></ns2:getStatusResponse></soapenv:Body></soapenv:Envelope>';
-const BARE_SERVER = `
-const http = require('node:http');
-const body = Buffer.from(process.env.PX_BARE_BODY);
-const headers = JSON.parse(process.env.PX_BARE_HEADERS || 'null');
-const server = http.createServer((req, res) => {
-  req.resume();
-  req.on('end', () => {
-    if (headers) res.writeHead(200, headers);
-    res.end(body);
-  });
-});
-server.keepAliveTimeout = 60000;
-server.listen(0, '127.0.0.1', () => console.log('ready ' + server.address().port));
-`;
-
-async function startBareHttp({ body = BARE_SOAP_RESPONSE, headers = null } = {}) {
-  const child = spawn(process.execPath, ['-e', BARE_SERVER], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-    env: { ...process.env, PX_BARE_BODY: body, PX_BARE_HEADERS: headers ? JSON.stringify(headers) : '' },
-  });
-  const port = await new Promise((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`bare HTTP server exited with ${code}`)));
-    child.stdout.on('data', (chunk) => {
-      const m = /ready (\d+)/.exec(String(chunk));
-      if (m) resolve(Number(m[1]));
-    });
-  });
-  return { pid: child.pid, url: `http://127.0.0.1:${port}/`, stop: () => child.kill('SIGKILL') };
-}
-
 // The direct limit: the highest rate SIPp UAC -> UAS sustains with no failed fetch.
 async function directRate(uasPort) {
   const uacPort = await freePort();
@@ -145,32 +109,10 @@ async function directRate(uasPort) {
   return { ...best, rate: best.achieved };
 }
 
-// Peak throughput: wrk (C, one thread) costs the shared 2 cores far less per request than a JS
-// load generator, so more of the machine goes to the gateway under test.
-// headers: the Authorization (default the SOAP requester's) and the Content-Type ('' = SOAP's).
+// wrk (bench/harness.js) with this run's defaults: --duration and the SOAP requester's
+// Authorization; headers: the Authorization and the Content-Type ('' = SOAP's).
 function runWrk(url, connections, bodyFile, seconds = DURATION, { authorization = AUTHORIZATION, contentType = '' } = {}) {
-  const result = spawnSync('wrk', [
-    '-t1', `-c${connections}`, `-d${seconds}s`, '--latency', '--timeout', '5s',
-    '-s', path.join(__dirname, 'wrk-getstatus.lua'), url,
-  ], {
-    encoding: 'utf8',
-    env: { ...process.env, PX_BENCH_BODY: bodyFile, PX_BENCH_AUTHORIZATION: authorization, PX_BENCH_CONTENT_TYPE: contentType },
-    timeout: (seconds + 30) * 1000,
-  });
-  if (result.status !== 0) throw new Error(`wrk failed: ${result.stderr || result.stdout}`);
-  const out = result.stdout;
-  const ms = (label) => {
-    const m = new RegExp(`^\\s*${label}%\\s+([\\d.]+)(us|ms|s)\\s*$`, 'm').exec(out);
-    if (!m) return NaN;
-    return Number(m[1]) * (m[2] === 'us' ? 0.001 : m[2] === 's' ? 1000 : 1);
-  };
-  return {
-    rps: Number((/Requests\/sec:\s+([\d.]+)/.exec(out) || [])[1]),
-    p50: ms('50'), p99: ms('99'),
-    non2xx: Number((/Non-2xx or 3xx responses:\s+(\d+)/.exec(out) || [0, 0])[1]),
-    errors: (/Socket errors:.*/.exec(out) || [''])[0],
-    timeouts: Number((/Socket errors:.*timeout (\d+)/.exec(out) || [0, 0])[1]),
-  };
+  return harnessRunWrk(url, connections, bodyFile, seconds, { authorization, contentType });
 }
 
 // The CAMARA issuer of the run: a key pair of --camara-alg, its JWKS in `dir`, and one access

@@ -6,8 +6,11 @@
 //   { type: 'start', count, endpoint, concurrency }
 //                                       -> { type: 'started', started, duplicate, errors,
 //                                            firstError, elapsedMs } once every promise settled
+//   { type: 'logs' }                    -> { type: 'logs', logs }: counts and the first 20 warnings/errors
 //   { type: 'close' }                   -> { type: 'closed', elapsedMs }, then exits
 //   { type: 'abandon' }                 -> exits at once, the gateway still open (heaptrack)
+// SIGTERM closes the gateway and exits, as `js/cli.js serve` does (bench/cluster.js: a clean
+// shutdown hands the notifications over).
 // A sample is { rss, heapUsed, external, arrayBuffers, cpuUs, uptime, stats }:
 // process.memoryUsage(), process.cpuUsage() user+system in µs, process.uptime() and
 // gateway.core.stats().
@@ -87,6 +90,9 @@ process.on('message', async (message) => {
       case 'sample':
         process.send({ type: 'sample', sample: sample(message.gc) });
         break;
+      case 'logs':
+        process.send({ type: 'logs', logs });
+        break;
       case 'start':
         process.send({ type: 'started', ...(await startAll(message)) });
         break;
@@ -110,3 +116,8 @@ process.on('message', async (message) => {
   }
 });
 process.on('disconnect', () => process.exit(0));
+process.on('SIGTERM', () => {
+  const exit = () => process.exit(0);
+  if (gateway) gateway.close().then(exit, exit);
+  else exit();
+});

@@ -22,10 +22,11 @@
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
-const { fork, spawnSync } = require('node:child_process');
+const { spawnSync } = require('node:child_process');
 const { parseArgs } = require('node:util');
 const { startSippUas } = require('../tests/support/sipp');
 const { freePort } = require('../scripts/kamailio/kamailio');
+const { forkHelper } = require('./harness');
 
 const { values } = parseArgs({
   options: {
@@ -84,54 +85,6 @@ function fileSize(file) {
 }
 
 const mib = (bytes) => `${(bytes / KIB / KIB).toFixed(1)} MiB`;
-
-/** Forks a helper with IPC; ask(message, replyType) sends and waits for that reply type. */
-function forkHelper(file, { execArgv = [], execPath, cwd } = {}) {
-  const child = fork(path.join(__dirname, file), [], { execArgv, execPath, cwd, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  const waiters = [];
-  let exited = false;
-  child.on('message', (message) => {
-    const i = waiters.findIndex((w) => w.type === message.type || message.type === 'error');
-    if (i < 0) return;
-    const [waiter] = waiters.splice(i, 1);
-    if (message.type === 'error') waiter.reject(new Error(`${file}: ${message.message}`));
-    else waiter.resolve(message);
-  });
-  child.on('exit', (code, signal) => {
-    exited = true;
-    for (const w of waiters.splice(0)) w.reject(new Error(`${file} exited (${code ?? signal})`));
-  });
-  const wait = (type) => new Promise((resolve, reject) => {
-    if (exited) reject(new Error(`${file} has exited`));
-    else waiters.push({ type, resolve, reject });
-  });
-  return {
-    child,
-    pid: child.pid,
-    wait,
-    ask(message, type) {
-      const reply = wait(type);
-      child.send(message);
-      return reply;
-    },
-    async stop(message, graceMs = 60000) {
-      if (exited) return;
-      const gone = new Promise((resolve) => child.once('exit', resolve));
-      if (message) {
-        try {
-          child.send(message);
-        } catch {
-          // IPC already closed.
-        }
-      } else {
-        child.disconnect();
-      }
-      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
-      await gone;
-      clearTimeout(timer);
-    },
-  };
-}
 
 async function startSink() {
   const sink = forkHelper('notification-sink.js');
