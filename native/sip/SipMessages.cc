@@ -50,6 +50,7 @@ NotifyFacts SipReader::readNotify(sip_t const* sip, const std::optional<IpCidr>&
   facts.usable =
       (!sip->sip_contact || !facts.contact.empty()) && routesUsable(sip->sip_record_route);
   facts.presenceEvent = isEvent(sip, event);
+  if (sip->sip_cseq) facts.cseq = sip->sip_cseq->cs_seq;
   if (const sip_subscription_state_t* state = sip->sip_subscription_state) {
     if (state->ss_substate) facts.substate = state->ss_substate;
     if (state->ss_reason) facts.reason = state->ss_reason;

@@ -287,6 +287,16 @@ int SubscriptionSet::onNotify(const NotifyFacts& notify, SipClock::time_point no
       return 481;
     }
     if (!notify.presenceEvent) return 489;
+    // NOTIFYs are answered statelessly (StatelessAnswers.h): a retransmission (its 200 was lost or
+    // late) reaches us again, possibly after the notifier's next NOTIFY, and a NOTIFY may be
+    // overtaken by a later one. Either says a state that is no longer current: only a CSeq above
+    // the dialog's latest counts (RFC 3261 12.2.2). Answered 200, not 500: a notifier may end a
+    // subscription whose NOTIFY failed (RFC 6665 4.2.2), and this one was merely superseded.
+    if (notify.cseq) {
+      if (sub->remoteCseqKnown && *notify.cseq <= sub->remoteCseq) return 200;
+      sub->remoteCseq = *notify.cseq;
+      sub->remoteCseqKnown = true;
+    }
     if (sub->remoteTag.empty()) {  // the NOTIFY overtook the 2xx and creates the dialog
       sub->remoteTag = std::string(notify.fromTag);
       sub->routes = notify.routes ? notify.routes() : nullptr;
@@ -481,6 +491,7 @@ void SubscriptionSet::clearDialog(Subscription& sub) {
   sub.routes.reset();
   sub.peer.reset();
   sub.refreshAt = {};
+  sub.remoteCseqKnown = false;
 }
 
 bool SubscriptionSet::isEstablished(SubState state) {

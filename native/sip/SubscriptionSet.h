@@ -8,7 +8,10 @@
 // (exponential backoff, Retry-After honoured, within presence.resubscribeBackoffMs ..
 // resubscribeBackoffMaxMs) and given up (one kFailed event) after presence.maxSubscribeFailures
 // failures in a row. Ended dialogs leave a tombstone so that the notifier's last NOTIFYs still get
-// 200. At most presence.maxSubscribesInFlight SUBSCRIBEs wait for an answer at a time.
+// 200. A NOTIFY whose CSeq is not above its dialog's latest (a retransmission, since NOTIFYs are
+// answered without a transaction, or one overtaken by a later NOTIFY) gets 200 and is not
+// reported: its state is no longer current. At most presence.maxSubscribesInFlight SUBSCRIBEs wait
+// for an answer at a time.
 #pragma once
 
 #include <chrono>
@@ -63,9 +66,10 @@ struct NotifyFacts {
   std::string_view toTag;    // our tag; "" when absent
   std::string_view fromTag;  // the notifier's tag; "" when absent
   std::optional<IpCidr> source;
-  bool usable = true;         // its Contact and Record-Route may become a target and route set
-  bool presenceEvent = true;  // Event: the subscribed package ("presence" unless configured)
-  std::string_view substate;  // Subscription-State value; "" when absent (taken as active)
+  bool usable = true;            // its Contact and Record-Route may become a target and route set
+  bool presenceEvent = true;     // Event: the subscribed package ("presence" unless configured)
+  std::optional<uint32_t> cseq;  // its CSeq number; nullopt when absent
+  std::string_view substate;     // Subscription-State value; "" when absent (taken as active)
   std::string_view reason;
   uint64_t retryAfterSec = 0;
   std::optional<uint64_t> expiresSec;  // Subscription-State expires
@@ -179,13 +183,15 @@ class SubscriptionSet {
     uint64_t id = 0;                   // one per watch(): key of subs_, part of the Call-ID
     uint32_t seq = 0;                  // dialog number within this watch: Call-ID and From-tag
     uint32_t cseq = 0;
-    uint32_t timerGen = 0;  // timer entries of another generation are stale
-    uint32_t failures = 0;  // consecutive; reset when a dialog got its 2xx and a NOTIFY
+    uint32_t timerGen = 0;    // timer entries of another generation are stale
+    uint32_t failures = 0;    // consecutive; reset when a dialog got its 2xx and a NOTIFY
+    uint32_t remoteCseq = 0;  // CSeq of the dialog's latest NOTIFY (when remoteCseqKnown)
     SubState state = SubState::kQueued;
     bool unwatched = false;
     bool inFlight = false;   // a kTransaction SUBSCRIBE waits for its final answer
     bool responded = false;  // this dialog's initial SUBSCRIBE got its 2xx
     bool notified = false;   // this dialog got a NOTIFY
+    bool remoteCseqKnown = false;
   };
 
   void pump(SipClock::time_point now);

@@ -144,8 +144,10 @@ class SubscriptionSetTest : public ::testing::Test {
   }
 
   int notify(const SentRequest& request, std::string_view substate = "active",
-             const std::string& body = test::kOpen, std::string_view fromTag = "notifier") {
+             const std::string& body = test::kOpen, std::string_view fromTag = "notifier",
+             std::optional<uint32_t> cseq = std::nullopt) {
     NotifyFacts facts;
+    facts.cseq = cseq;
     facts.callId = request.callId;
     facts.toTag = request.fromTag;
     facts.fromTag = fromTag;
@@ -501,6 +503,51 @@ TEST_F(SubscriptionSetTest, WatchAfterUnwatchStartsANewDialogAndOldNotifiesStayQ
   EXPECT_EQ(notify(second), 200);
   EXPECT_EQ(port_.events.size(), events + 1);
   EXPECT_EQ(port_.events.back().requestUri, test::kTarget);
+}
+
+// NOTIFYs are answered statelessly: a retransmission whose 200 was lost, or a NOTIFY overtaken by
+// a later one, must not report a status the dialog already replaced (it did: the gateway reported
+// a terminal Reachable again after its Busy, cluster.test.js).
+TEST_F(SubscriptionSetTest, ARetransmittedOrOvertakenNotifyIsAnsweredButNotReported) {
+  set().watch(test::kTarget, now_);
+  const SentRequest request = port_.last();
+  answer(request, 200, 3600);
+  EXPECT_EQ(notify(request, "active", test::kOpen, "notifier", 1), 200);
+  EXPECT_EQ(notify(request, "active", test::kOnThePhone, "notifier", 2), 200);
+  ASSERT_EQ(port_.events.size(), 2u);
+  EXPECT_EQ(port_.events[1].status, TerminalStatus::kBusy);
+  // The first NOTIFY again (its 200 was lost): answered, not reported.
+  EXPECT_EQ(notify(request, "active", test::kOpen, "notifier", 1), 200);
+  EXPECT_EQ(notify(request, "active", test::kOnThePhone, "notifier", 2), 200);
+  EXPECT_EQ(port_.events.size(), 2u);
+  // CSeq 4 overtook CSeq 3: 3 arrives late and says nothing current.
+  EXPECT_EQ(notify(request, "active", test::kClosed, "notifier", 4), 200);
+  EXPECT_EQ(notify(request, "active", test::kOpen, "notifier", 3), 200);
+  ASSERT_EQ(port_.events.size(), 3u);
+  EXPECT_EQ(port_.events[2].status, TerminalStatus::kUnreachable);
+  EXPECT_EQ(port_.counters.strayRequests, 0u);
+  // Neither counts as a stray nor disturbs the dialog: the next NOTIFY is reported.
+  EXPECT_EQ(notify(request, "active", test::kOpen, "notifier", 5), 200);
+  ASSERT_EQ(port_.events.size(), 4u);
+  EXPECT_EQ(port_.events[3].status, TerminalStatus::kReachable);
+}
+
+TEST_F(SubscriptionSetTest, ANewDialogCountsItsNotifiesAfresh) {
+  set().watch(test::kTarget, now_);
+  const SentRequest first = port_.last();
+  answer(first, 200, 3600);
+  EXPECT_EQ(notify(first, "active", test::kOpen, "notifier", 7), 200);
+  advanceTo(*nextTimer());
+  answer(port_.last(), 481);  // the refresh: the dialog is gone
+  advanceTo(*nextTimer());
+  const SentRequest again = port_.last();
+  ASSERT_FALSE(again.inDialog);
+  answer(again, 200, 3600);
+  // The new dialog's CSeqs start anew, below the old dialog's.
+  EXPECT_EQ(notify(again, "active", test::kOnThePhone, "notifier", 1), 200);
+  const std::vector<SubscriptionEvent> statuses = reported(SubscriptionEvent::Kind::kStatus);
+  ASSERT_EQ(statuses.size(), 2u);
+  EXPECT_EQ(statuses[1].status, TerminalStatus::kBusy);
 }
 
 TEST_F(SubscriptionSetTest, ForkedNotifyFromAnotherTagIsRefused) {
