@@ -355,6 +355,12 @@ async function main() {
       const cpu0 = cpuSeconds(bare.pid);
       bareRun = runWrk(bare.url, peak.connections, bodyFile);
       bareRun.cpuUsPerRequest = ((cpuSeconds(bare.pid) - cpu0) * 1e6) / Math.max(1, bareRun.rps * DURATION);
+      // The tail's limit: the same paced client at the same rate against the bare server. A p99
+      // this client and machine cannot beat is not the gateway's.
+      const bareHalf = await pacedLoad(bare.url, BODY, half, DURATION);
+      report.halfPeak.bare = { rps: bareHalf.rps, p50: bareHalf.p50, p99: bareHalf.p99, failures: bareHalf.failures };
+      console.log(`the same paced client at ${half}/s against bare node:http: p50 ${bareHalf.p50.toFixed(2)} ms, `
+        + `p99 ${bareHalf.p99.toFixed(2)} ms (the gateway's p99 ${r.p99.toFixed(2)} ms)`);
     } finally {
       bare.stop();
     }

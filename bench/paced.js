@@ -3,10 +3,14 @@ const http = require('node:http');
 
 // Latency at a fixed offered rate: requests leave on a 1 ms schedule over keep-alive
 // connections (a bursty generator would measure its own bursts, not the gateway).
-async function pacedLoad(url, body, rate, seconds, extraHeaders = {}) {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
+// { detail: true }: also each request's send time (ms into the run) and latency, and p99.9/max.
+// { agent }: keep-alive connections of an earlier run (not destroyed at the end).
+async function pacedLoad(url, body, rate, seconds, extraHeaders = {}, { detail = false, agent: given = null } = {}) {
+  const agent = given || new http.Agent({ keepAlive: true, maxSockets: 256 });
   const target = new URL(url);
   const latencies = [];
+  const details = [];
+  let socketsMax = 0;
   let failures = 0;
   let sent = 0;
   const total = rate * seconds;
@@ -20,7 +24,9 @@ async function pacedLoad(url, body, rate, seconds, extraHeaders = {}) {
       res.resume();
       res.on('end', () => {
         if (res.statusCode !== 200) failures += 1;
-        latencies.push(Number(process.hrtime.bigint() - t0) / 1e6);
+        const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+        latencies.push(ms);
+        if (detail) details.push({ sentAtMs: Number(t0 - started) / 1e6, ms });
         resolve();
       });
     });
@@ -32,15 +38,18 @@ async function pacedLoad(url, body, rate, seconds, extraHeaders = {}) {
     const timer = setInterval(() => {
       const due = Math.min(total, Math.floor((Number(process.hrtime.bigint() - started) / 1e9) * rate));
       while (sent < due) { inflight.push(one()); sent += 1; }
+      if (detail) socketsMax = Math.max(socketsMax, agent.totalSocketCount || 0);
       if (sent >= total) { clearInterval(timer); resolve(); }
     }, 1);
   });
   await Promise.all(inflight);
-  agent.destroy();
+  if (!given) agent.destroy();
   latencies.sort((a, b) => a - b);
   const q = (f) => latencies[Math.min(latencies.length - 1, Math.floor(f * latencies.length))];
   const elapsed = Number(process.hrtime.bigint() - started) / 1e9;
-  return { rps: latencies.length / elapsed, p50: q(0.5), p99: q(0.99), failures };
+  const result = { rps: latencies.length / elapsed, p50: q(0.5), p99: q(0.99), failures };
+  if (detail) Object.assign(result, { p999: q(0.999), max: latencies[latencies.length - 1], detail: details, socketsMax });
+  return result;
 }
 
 module.exports = { pacedLoad };
