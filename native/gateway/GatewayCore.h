@@ -251,7 +251,7 @@ class GatewayCore {
   std::unique_ptr<NotificationPort> store_;
   ClusterPort* cluster_ = nullptr;  // store_ itself when clustered, else null
   std::map<NotificationKey, std::vector<Delivery>> heldForStart_;  // see startCommitted()
-  std::vector<cluster::StoredRead> reads_;  // answered, until takeReads()
+  std::vector<cluster::StoredRead> reads_;                         // answered, until takeReads()
   // The index and the AS outlive the SIP thread (presence_, declared after them, stops first).
   std::shared_ptr<call::CallWatchIndex> index_;
   call::CallRegistry registry_;
