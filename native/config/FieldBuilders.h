@@ -66,6 +66,10 @@ inline ConfigField ranked(ConfigField f, int rank) {
 inline std::string label127(const YamlReader& yaml, const Item& item) {
   return yaml.label(item, 127);
 }
+// "" (the field's computed default) or a label of 1..127 characters.
+inline std::string optionalLabel127(const YamlReader& yaml, const Item& item) {
+  return yaml.text(item).empty() ? std::string() : yaml.label(item, 127);
+}
 inline std::string label255(const YamlReader& yaml, const Item& item) {
   return yaml.label(item, 255);
 }

@@ -91,9 +91,9 @@ void addStoreFields(std::vector<ConfigField>& f) {
                               "reconnectBackoffMaxMs must not be smaller than reconnectBackoffMs");
                    }));
   // The clustered service (docs/cluster.md).
-  f.push_back(text("store.instanceName", PX_CONFIG_MEMBER(store.instanceName), &label127,
+  f.push_back(text("store.instanceName", PX_CONFIG_MEMBER(store.instanceName), &optionalLabel127,
                    "postgresql: this instance's name for operators (admin page, logs); "
-                   "default host:pid. Its lease id is unique per start whatever the name."));
+                   "\"\" = host:pid. Its lease id is unique per start whatever the name."));
   f.push_back(integer("store.leaseMs", PX_CONFIG_MEMBER(store.leaseMs), 1000, 600000,
                       "postgresql: how long an instance owns its notifications without renewing "
                       "(database clock); others take them over after it lapsed, in ms."));
