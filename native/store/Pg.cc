@@ -1,5 +1,6 @@
 #include "store/Pg.h"
 
+#include <cstdlib>
 #include <cstring>
 #include <utility>
 
@@ -111,6 +112,33 @@ std::string describe(const std::string& url) {
     }
   }
   return text.empty() ? "(libpq defaults)" : text;
+}
+
+void migrateComponent(PGconn* conn, const std::string& component, const char* const* migrations,
+                      int count) {
+  // Any 64-bit number of our own: one lock for every component's migrations.
+  Transaction tx(conn, "SELECT pg_advisory_xact_lock(7201701701)");
+  exec(conn,
+       "CREATE TABLE IF NOT EXISTS schema_version (component text PRIMARY KEY, version integer "
+       "NOT NULL, migrated_at timestamptz NOT NULL DEFAULT now())",
+       "schema_version");
+  Result found = execParams(conn, "SELECT version FROM schema_version WHERE component = $1",
+                            {component.c_str()}, "schema version");
+  int version = PQntuples(found.get()) > 0 ? std::atoi(PQgetvalue(found.get(), 0, 0)) : 0;
+  if (version > count) {
+    throw Error(component + " schema version " + std::to_string(version) +
+                    " is newer than this gateway's (" + std::to_string(count) + ")",
+                false);
+  }
+  for (; version < count; ++version) {
+    exec(conn, migrations[version], "migration");
+    const std::string next = std::to_string(version + 1);
+    execParams(conn,
+               "INSERT INTO schema_version (component, version) VALUES ($1, $2) ON CONFLICT "
+               "(component) DO UPDATE SET version = EXCLUDED.version, migrated_at = now()",
+               {component.c_str(), next.c_str()}, "schema version");
+  }
+  tx.commit();
 }
 
 }  // namespace px::pg

@@ -60,6 +60,35 @@ Result execPrepared(PGconn* conn, const char* name, const std::vector<const char
 // and '"' escaped); the caller writes the braces and commas.
 void appendArrayElement(std::string& out, const char* value, size_t length);
 
+// BEGIN ... COMMIT; rolled back when the scope ends without commit() (an exception).
+class Transaction {
+ public:
+  // first: statements without parameters sent with BEGIN, in the same round trip.
+  explicit Transaction(PGconn* conn, const char* first = nullptr) : conn_(conn) {
+    exec(conn_, first != nullptr ? std::string("BEGIN; ") + first : std::string("BEGIN"), "begin");
+  }
+  ~Transaction() {
+    if (!done_) Result ignored(PQexec(conn_, "ROLLBACK"));  // a lost connection: no matter
+  }
+  Transaction(const Transaction&) = delete;
+  Transaction& operator=(const Transaction&) = delete;
+  void commit() {
+    done_ = true;  // a failed COMMIT has ended the transaction too
+    exec(conn_, "COMMIT", "commit");
+  }
+
+ private:
+  PGconn* conn_;
+  bool done_ = false;
+};
+
+// Runs the versioned migrations of one schema component (a row of schema_version): migration
+// n (1-based) takes it from version n-1 to n, in one transaction under an advisory lock shared
+// by every component, so that instances starting together migrate once. Throws Error for a
+// database whose version of the component is newer than `count`.
+void migrateComponent(PGconn* conn, const std::string& component, const char* const* migrations,
+                      int count);
+
 // A connection string or URI without its password, for messages: "host=... port=... dbname=...
 // user=..." (what it names of those).
 std::string describe(const std::string& url);

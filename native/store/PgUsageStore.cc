@@ -72,9 +72,6 @@ $fn$;
 };
 constexpr int kVersion = static_cast<int>(sizeof kMigrations / sizeof kMigrations[0]);
 
-// Any 64-bit number of our own: serialises the migrations of instances starting together.
-constexpr const char* kMigrationLock = "SELECT pg_advisory_xact_lock(7201701701)";
-
 constexpr const char* kInsertName = "px_usage_insert";
 constexpr const char* kInsertSql =
     "INSERT INTO usage_record (recordid, segment, globalid, service, host, eventtype, "
@@ -92,36 +89,7 @@ constexpr const char* kSelectColumns =
     "r.statuscode, r.servicedata";
 
 void migrate(PGconn* conn) {
-  pg::exec(conn, "BEGIN", "migration");
-  try {
-    pg::exec(conn, kMigrationLock, "migration lock");
-    pg::exec(conn,
-             "CREATE TABLE IF NOT EXISTS schema_version (component text PRIMARY KEY, version "
-             "integer NOT NULL, migrated_at timestamptz NOT NULL DEFAULT now())",
-             "schema_version");
-    pg::Result found = pg::execParams(
-        conn, "SELECT version FROM schema_version WHERE component = 'usage'", {}, "schema version");
-    int version = PQntuples(found.get()) > 0 ? std::atoi(PQgetvalue(found.get(), 0, 0)) : 0;
-    if (version > kVersion) {
-      throw pg::Error("usage schema version " + std::to_string(version) +
-                          " is newer than this gateway's (" + std::to_string(kVersion) + ")",
-                      false);
-    }
-    for (; version < kVersion; ++version) {
-      pg::exec(conn, kMigrations[version], "migration");
-      const std::string next = std::to_string(version + 1);
-      pg::execParams(conn,
-                     "INSERT INTO schema_version (component, version) VALUES ('usage', $1) "
-                     "ON CONFLICT (component) DO UPDATE SET version = EXCLUDED.version, "
-                     "migrated_at = now()",
-                     {next.c_str()}, "schema version");
-    }
-    pg::exec(conn, "COMMIT", "migration commit");
-  } catch (...) {
-    PGresult* r = PQexec(conn, "ROLLBACK");
-    pg::Result guard(r);
-    throw;
-  }
+  pg::migrateComponent(conn, "usage", kMigrations, kVersion);
 }
 
 class PgUsageTarget : public UsageTarget {
