@@ -391,26 +391,22 @@ void ClusterNode::serve(Requests& requests) {
     // A long burst must not starve the lease: renew between transactions when it is due.
     renewIfDue(steadyMs());
   }
-  while (!requests.callSaves.empty()) {
+  // Served in order; each is taken out only once done, so that a failure fails the rest.
+  for (; !requests.callSaves.empty(); requests.callSaves.pop_front()) {
     sql.saveCall(requests.callSaves.front().first);
-    Committed done = std::move(requests.callSaves.front().second);
-    requests.callSaves.erase(requests.callSaves.begin());
-    if (done) done(true, "");
+    if (Committed& done = requests.callSaves.front().second) done(true, "");
   }
-  while (!requests.callRemoves.empty()) {
+  for (; !requests.callRemoves.empty(); requests.callRemoves.pop_front()) {
     auto& [kind, correlator, committed] = requests.callRemoves.front();
     sql.removeCall(kind, correlator);
-    Committed done = std::move(committed);
-    requests.callRemoves.erase(requests.callRemoves.begin());
-    if (done) done(true, "");
+    if (committed) committed(true, "");
   }
-  while (!requests.settled.empty()) {
-    sql.deliveryDone(requests.settled.front().first, requests.settled.front().second);
-    requests.settled.erase(requests.settled.begin());
-  }
+  // One statement for every settled delivery of the turn.
+  sql.deliveryDone(requests.settled);
+  requests.settled.clear();
   while (!requests.ends.empty()) {
     RemoteEnd end = std::move(requests.ends.front());
-    requests.ends.erase(requests.ends.begin());
+    requests.ends.pop_front();
     try {
       std::string api = end.api;
       if (end.kind == RemoteEnd::Kind::kTerminate) {
@@ -433,7 +429,7 @@ void ClusterNode::serve(Requests& requests) {
   }
   while (!requests.reads.empty()) {
     StoredRead read = std::move(requests.reads.front());
-    requests.reads.erase(requests.reads.begin());
+    requests.reads.pop_front();
     try {
       if (read.key) {
         if (std::optional<NotificationState> found = sql.find(*read.key)) {

@@ -22,6 +22,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -152,13 +153,14 @@ class ClusterNode {
 
  private:
   struct Requests {
-    std::vector<std::pair<NotificationWrites, Committed>> writes;
-    std::vector<std::pair<call::CallRegistration, Committed>> callSaves;
-    std::vector<std::tuple<call::RegistrationKind, std::string, Committed>> callRemoves;
+    // Deques: served from the front, one by one (a failure fails what is left).
+    std::deque<std::pair<NotificationWrites, Committed>> writes;
+    std::deque<std::pair<call::CallRegistration, Committed>> callSaves;
+    std::deque<std::tuple<call::RegistrationKind, std::string, Committed>> callRemoves;
     std::vector<std::pair<NotificationKey, uint64_t>> settled;
     std::vector<NotificationKey> releases;
-    std::vector<RemoteEnd> ends;
-    std::vector<StoredRead> reads;
+    std::deque<RemoteEnd> ends;
+    std::deque<StoredRead> reads;
     bool empty() const {
       return writes.empty() && callSaves.empty() && callRemoves.empty() && settled.empty() &&
              releases.empty() && ends.empty() && reads.empty();

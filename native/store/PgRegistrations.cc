@@ -334,8 +334,19 @@ FencedWriteResult PgRegistrations::write(const std::string& id, const Notificati
 }
 
 void PgRegistrations::deliveryDone(const NotificationKey& key, uint64_t sequence) {
-  run(conn_, kDeliveryDone,
-      Params().add(key.requester).add(key.correlator).add(static_cast<int64_t>(sequence)),
+  deliveryDone({{key, sequence}});
+}
+
+void PgRegistrations::deliveryDone(
+    const std::vector<std::pair<NotificationKey, uint64_t>>& settled) {
+  if (settled.empty()) return;
+  ArrayParam requesters, correlators, sequences;
+  for (const auto& [key, sequence] : settled) {
+    requesters.text(key.requester);
+    correlators.text(key.correlator);
+    sequences.integer(static_cast<int64_t>(sequence));
+  }
+  run(conn_, kDeliveryDone, Params().add(requesters).add(correlators).add(sequences),
       "delivery done");
 }
 

@@ -35,6 +35,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "call/CallMatcher.h"
@@ -138,6 +139,8 @@ class PgRegistrations {
   FencedWriteResult write(const std::string& id, const NotificationWrites& writes);
   // The delivery left the outbox (any instance may settle it).
   void deliveryDone(const NotificationKey& key, uint64_t sequence);
+  // Many at once, one statement (a burst of settled deliveries).
+  void deliveryDone(const std::vector<std::pair<NotificationKey, uint64_t>>& settled);
   // Deletes a notification whatever its owner (and its outbox) and notifies "ended" to its
   // owner (not when unowned); nullopt when unknown, made by another API than `api`, or not
   // decodable (then nothing is deleted).

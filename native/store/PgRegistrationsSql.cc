@@ -186,8 +186,9 @@ const std::vector<Statement>& statements() {
             "= u.requester AND n.correlator = u.correlator AND n.owner = $12::text) ON CONFLICT "
             "(requester, correlator, sequence) DO NOTHING"};
     s[kDeliveryDone] = {"px_reg_delivery_done",
-                        "DELETE FROM pending_delivery WHERE requester = $1 AND correlator = $2 AND "
-                        "sequence = $3::bigint"};
+                        "DELETE FROM pending_delivery p USING unnest($1::text[], $2::text[], "
+                        "$3::bigint[]) AS d(requester, correlator, sequence) WHERE p.requester = "
+                        "d.requester AND p.correlator = d.correlator AND p.sequence = d.sequence"};
     s[kTakeForEnd] = {"px_reg_take_for_end",
                       "WITH gone AS (DELETE FROM notification WHERE requester = $1 AND correlator "
                       "= $2 AND api = $3 AND quarantined IS NULL RETURNING " +
