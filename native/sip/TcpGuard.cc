@@ -187,8 +187,15 @@ int TcpGuard::onListenerReadable(su_root_magic_t*, su_wait_t*, su_wakeup_arg_t* 
 
 void TcpGuard::listenerReadable(Listener& listener) {
   // The count only grows between sweeps (closed connections are not noticed until one): recount
-  // before refusing anyone.
-  if (estimate_ >= limits_.maxConnections && Clock::now() - lastSweep_ >= kSweepInterval) sweep();
+  // before refusing anyone. Sooner than kSweepInterval when at least a quarter of the cap came
+  // in since the last sweep found the rest open: short connections one after another (a client
+  // that reconnects, 10,000 a second on loopback) then never look like a flood, and the sweep's
+  // cost is still spread over a quarter of the cap's accepts.
+  if (estimate_ >= limits_.maxConnections &&
+      (Clock::now() - lastSweep_ >= kSweepInterval ||
+       lastKept_ * 4 <= uint64_t{limits_.maxConnections} * 3)) {
+    sweep();
+  }
   if (estimate_ >= limits_.maxConnections) {
     for (int i = 0; i < kRefuseBatch; ++i) {
       UniqueFd s(::accept4(listener.fd.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK));
@@ -284,6 +291,7 @@ void TcpGuard::sweep() {
     if (!next || c->active + idle < *next) next = c->active + idle;
   }
   estimate_ = kept;
+  lastKept_ = kept;
   publish();
   // The next idle deadline, and at least every kRecountInterval while connections are open so
   // that stats() and the count follow connections the peers closed.

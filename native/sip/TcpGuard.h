@@ -17,8 +17,10 @@
 //   counts one more per event; once that count reaches maxConnections, it accepts the pending
 //   connections itself and closes them at once (refused), and Sofia's own accept() finds none
 //   (the listener is non-blocking; Sofia only logs EAGAIN). The count is corrected by a sweep of
-//   /proc/self/fd at most every kSweepInterval while connections come in, which also closes the
-//   newest connections of a source beyond maxConnectionsPerSource, and by the idle timer.
+//   /proc/self/fd at most every kSweepInterval while connections come in (sooner at the cap when
+//   a quarter of the cap arrived since the last sweep: short connections one after another are
+//   not a flood), which also closes the newest connections of a source beyond
+//   maxConnectionsPerSource, and by the idle timer.
 // - Idle: the watcher reports every complete message received over TCP (noteMessage); a
 //   connection with none for idleTimeoutMs since it was seen or since its last message is shut
 //   down. This also bounds a message that never completes (slow or endless headers), which keeps
@@ -122,6 +124,7 @@ class TcpGuard {
   // Keyed by "<remote ip>|<remote port>|<fd>": one entry per connection.
   std::unordered_map<std::string, Connection> connections_;
   uint64_t estimate_ = 0;  // open connections: last sweep + accepts since
+  uint64_t lastKept_ = 0;  // open connections the last sweep found
   TcpGuardCounters counters_;
 };
 

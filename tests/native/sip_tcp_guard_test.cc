@@ -12,6 +12,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstring>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -56,6 +57,7 @@ class TcpClient {
     connected_ = ::connect(fd_.get(), reinterpret_cast<sockaddr*>(&to), sizeof to) == 0;
   }
   bool connected() const { return connected_; }
+  int fd() const { return fd_.get(); }
   // True when the gateway closed (FIN or RST) the connection; drains what it sent.
   bool closedByPeer() const {
     char buf[4096];
@@ -193,6 +195,29 @@ TEST(SipTcpGuard, IdleAndNeverCompletingConnectionsAreClosedActiveOnesKept) {
   EXPECT_TRUE(idleClosed);
   EXPECT_TRUE(slowClosed);
   EXPECT_GE(watcher->stats().tcpIdleClosed, 2u);
+  EXPECT_EQ(watcher->stats().tcpRefused, 0u);
+}
+
+// Many short connections one after another (a client reconnecting, the TCP fuzz target) never
+// have more than one open at a time: none may be refused, however fast they come.
+TEST(SipTcpGuard, ShortConnectionsOneAtATimeAreNeverRefused) {
+  UdpSipPeer peer;
+  Sink sink;
+  GatewayConfig config = configFor(peer);
+  config.sip.tcp.maxConnections = 32;
+  config.sip.tcp.maxConnectionsPerSource = 4;
+  Watcher watcher(config, sink);
+  const uint16_t port = watcher->sipPort();
+  // 400 arrive within ~0.15 s (before the listen queue of dead connections fills and a SYN waits
+  // 1 s for its retransmission): far more than the cap within one kSweepInterval.
+  for (int i = 0; i < 400; ++i) {
+    TcpClient client("127.0.0.1", port);
+    ASSERT_TRUE(client.connected()) << "connection " << i << ": " << std::strerror(errno) << ", "
+                                    << watcher->stats().tcpRefused << " refused";
+    const linger hard{1, 0};  // reset at the end: no TIME_WAIT piles up
+    ::setsockopt(client.fd(), SOL_SOCKET, SO_LINGER, &hard, sizeof hard);
+    if (i % 2 == 0) client.send(options(port, i + 1));
+  }
   EXPECT_EQ(watcher->stats().tcpRefused, 0u);
 }
 
