@@ -25,11 +25,13 @@
 #include <poll.h>
 #include <sys/socket.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -153,9 +155,14 @@ class Harness {
   // parse open after the peer's EOF (fuzz/README.md, findings), which would stall every input.
   void sendStream(const std::string& data) {
     PeerFd fd(::socket(AF_INET, SOCK_STREAM, 0));
-    if (fd.get() < 0 || ::connect(fd.get(), reinterpret_cast<const sockaddr*>(&watcherAddr_),
-                                  sizeof watcherAddr_) != 0) {
-      std::fprintf(stderr, "fuzz_sip_watcher: cannot connect to the watcher over TCP\n");
+    if (fd.get() < 0 || !connectWatcher(fd.get())) {
+      const int err = errno;
+      const px::WatcherStats stats = watcher_->stats();
+      std::fprintf(stderr,
+                   "fuzz_sip_watcher: cannot connect to the watcher over TCP: %s (guard: %llu "
+                   "open, %llu refused)\n",
+                   std::strerror(err), static_cast<unsigned long long>(stats.tcpConnections),
+                   static_cast<unsigned long long>(stats.tcpRefused));
       std::abort();
     }
     const linger hard{1, 0};
@@ -168,6 +175,25 @@ class Harness {
     }
     sync();
     sync();
+  }
+
+  // connect(), which libFuzzer's SIGALRM (its -timeout watchdog) may interrupt: the connection
+  // then completes in the background and poll() tells when.
+  bool connectWatcher(int fd) const {
+    if (::connect(fd, reinterpret_cast<const sockaddr*>(&watcherAddr_), sizeof watcherAddr_) == 0) {
+      return true;
+    }
+    if (errno != EINTR) return false;
+    pollfd p{fd, POLLOUT, 0};
+    int ready = 0;
+    do {
+      ready = ::poll(&p, 1, 10000);
+    } while (ready < 0 && errno == EINTR);
+    int error = 0;
+    socklen_t len = sizeof error;
+    if (ready <= 0 || ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &len) != 0) return false;
+    errno = error;
+    return error == 0;
   }
 #endif
 
