@@ -16,7 +16,7 @@ const { DestinationPolicy } = require('./outbound/destinationPolicy');
 const { parseEndpointUrl } = require('./outbound/endpointUrl');
 const { CATALOGUE } = require('./parlayx/faults');
 const { checkFdBudget } = require('./fdBudget');
-const { createLogger, logFunction, unredactedLogFunction } = require('./logging/logger');
+const { DeferredLogger } = require('./logging/deferredLogger');
 const { requestLog } = require('./logging/requestLog');
 const { startSofiaLog } = require('./logging/sofia');
 const { createEventRenderer } = require('./camara/events');
@@ -37,6 +37,11 @@ class Gateway {
   #httpStop = null;
   /** What every service is made with. */
   #services;
+  /**
+   * The gateway's own log (null when options.log was given).
+   * @type {import('./logging/deferredLogger').DeferredLogger | null}
+   */
+  #ownLog = null;
 
   /**
    * @param {{ configPath?: string, configText?: string, configName?: string,
@@ -57,10 +62,10 @@ class Gateway {
       this.usage.close();
       throw error;
     }
-    // The one log: the caller's function, or a pino logger at logging.level (js/logging/).
-    /** @type {import('pino').Logger | null} */
-    this.logger = options.log ? null : createLogger(logging, options.logDestination);
-    this.log = options.log || logFunction(this.logger);
+    // The one log: the caller's function, or a pino logger at logging.level (js/logging/), built
+    // when its first line is due (deferredLogger.js).
+    this.#ownLog = options.log ? null : new DeferredLogger(logging, options.logDestination);
+    this.log = options.log || this.#ownLog.log;
     // The usage store's writer thread: failed appends at error with SQLite's reason (batched ones
     // reject no Promise), its other reports (a failed attempt that is retried) at warn.
     this.usage.onError((message, failedAppends, reason) => {
@@ -85,7 +90,7 @@ class Gateway {
     this.adminServer = null;
     // Operations are counted only once the metrics exist (admin.enabled: from the start), and
     // logged one line each at info (fixed fields, no credential: no redaction pass).
-    const logRequest = requestLog(this.logger ? unredactedLogFunction(this.logger) : this.log);
+    const logRequest = requestLog(this.#ownLog ? this.#ownLog.unredactedLog : this.log);
     const onOperation = (o) => {
       if (this.#metrics !== null) this.#metrics.observeOperation(o);
       logRequest(o);
@@ -163,6 +168,15 @@ class Gateway {
     this.closed = false;
     /** Set by `parlayx-gateway serve` (js/processGuard.js); its counters are in securityStats(). */
     this.processGuard = null;
+  }
+
+  /**
+   * The gateway's pino logger (null when options.log was given), built now if no line was
+   * logged yet; its level may be changed at run time.
+   * @returns {import('pino').Logger | null}
+   */
+  get logger() {
+    return this.#ownLog === null ? null : this.#ownLog.logger;
   }
 
   /**

@@ -12,6 +12,7 @@ const {
 } = require('../support/gateway');
 const { createGateway } = require('../../index');
 const { createLogger, logFunction } = require('../../js/logging/logger');
+const { DeferredLogger } = require('../../js/logging/deferredLogger');
 
 const PASSWORD = 'logging-test-secret-8c1f';
 const GET_STATUS = envelope('<loc:getStatus><loc:address>sip:alice@example.test</loc:address></loc:getStatus>');
@@ -168,6 +169,69 @@ describe('level filtering', () => {
     await expect(createGateway({
       configText: gatewayYaml({ presencePort: peer.port, stateDir: tempDir('px-logging-'), extraYaml: 'logging:\n  level: verbose\n' }),
     })).rejects.toThrow(/logging\.level: expected one of trace, debug, info, warn, error, fatal/);
+  });
+});
+
+describe('the logger is built when its first line is due (cold start, issue 15)', () => {
+  const nextTurn = () => new Promise((resolve) => { setImmediate(resolve); });
+
+  test('lines logged before it exists are written in order on the next turn, with the time they were logged', async () => {
+    const out = capture();
+    const deferred = new DeferredLogger({ level: 'info' }, out);
+    deferred.log('info', 'first', { n: 1 });
+    const loggedAt = Date.now();
+    const until = loggedAt + 30;
+    while (Date.now() < until); // the second line is logged 30 ms later
+    deferred.unredactedLog('info', 'second', { token: 'kept: the per-request line has no redaction pass' });
+    deferred.log('debug', 'below the level');
+    deferred.log('warn', 'third', { token: 'secret' });
+    expect(out.text).toBe(''); // nothing built or written yet
+    expect(deferred.built).toBeNull();
+    await nextTurn();
+    expect(deferred.built).not.toBeNull();
+    const lines = out.lines;
+    expect(lines.map((l) => l.message)).toEqual(['first', 'second', 'third']);
+    expect(lines[1].token).toMatch(/^kept/);
+    expect(lines[2].token).toBe('[redacted]');
+    const times = lines.map((l) => Date.parse(l.time));
+    expect(Math.abs(times[0] - loggedAt)).toBeLessThanOrEqual(5);
+    expect(times[1] - times[0]).toBeGreaterThanOrEqual(25);
+    // Built: later lines are written at once.
+    deferred.log('info', 'fourth');
+    expect(out.lines.map((l) => l.message)).toEqual(['first', 'second', 'third', 'fourth']);
+  });
+
+  test('the level is answered before pino is loaded; asking for the logger builds it, and its level then rules', async () => {
+    const out = capture();
+    const deferred = new DeferredLogger({ level: 'warn' }, out);
+    expect(deferred.log.isLevelEnabled('info')).toBe(false);
+    expect(deferred.log.isLevelEnabled('error')).toBe(true);
+    deferred.log('info', 'not written');
+    await nextTurn();
+    expect(deferred.built).toBeNull(); // no line was due: nothing built
+    deferred.logger.level = 'debug';
+    expect(deferred.log.isLevelEnabled('debug')).toBe(true);
+    deferred.log('debug', 'written');
+    expect(out.lines.map((l) => l.message)).toEqual(['written']);
+  });
+
+  test('a gateway neither loads pino nor builds its logger until a line is due; a line logged just before exit is written', () => {
+    const stateDir = tempDir('px-logging-');
+    const script = `
+      const { createGateway } = require('./index.js');
+      const pinoLoaded = () => Object.keys(require.cache).some((f) => f.includes('/node_modules/pino/'));
+      createGateway({ configText: ${JSON.stringify(gatewayYaml({ presencePort: peer.port, stateDir }))} }).then((gateway) => {
+        const before = pinoLoaded();
+        gateway.log('warn', 'the last words', { before });
+        process.exit(0);
+      });`;
+    const stdout = execFileSync(process.execPath, ['-e', script], {
+      cwd: path.join(__dirname, '..', '..'), encoding: 'utf8', env: { ...process.env, PX_COMPILE_CACHE: '0' },
+    });
+    const lines = stdout.split('\n').filter(Boolean).map((line) => JSON.parse(line));
+    expect(lines.filter((l) => l.message === 'the last words')).toEqual([
+      expect.objectContaining({ level: 'warn', before: false }),
+    ]);
   });
 });
 
