@@ -23,8 +23,11 @@
         "-isystem", "<!(node -p \"require('path').dirname(require.resolve('node-addon-api/napi.h'))\")",
         "<!@(pkg-config --cflags-only-I sofia-sip-ua yaml-cpp libpq | sed 's/-I/-isystem /g')"
       ],
+      # Not libpq: only its headers (above). native/store/LibPq.cc dlopen()s libpq.so.5 when
+      # PostgreSQL is first used, so that an SQLite-only gateway never loads it and its ~18
+      # dependent libraries. dlopen is in glibc's libc itself since 2.34 (no -ldl).
       "libraries": [
-        "<!@(pkg-config --libs sofia-sip-ua yaml-cpp sqlite3 libpq)",
+        "<!@(pkg-config --libs sofia-sip-ua yaml-cpp sqlite3)",
         "-lexpat",
         "-lpthread"
       ]

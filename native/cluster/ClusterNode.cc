@@ -31,7 +31,7 @@ std::string defaultName() {
 }
 
 struct NotifyFree {
-  void operator()(PGnotify* n) const noexcept { PQfreemem(n); }
+  void operator()(PGnotify* n) const noexcept { pq::PQfreemem(n); }
 };
 
 }  // namespace
@@ -460,14 +460,14 @@ void ClusterNode::reloadCalls() {
 }
 
 void ClusterNode::consumeNotifies(bool* balanceNow) {
-  if (PQconsumeInput(conn_.get()) == 0) {
-    throw pg::Error(std::string("PostgreSQL connection lost: ") + PQerrorMessage(conn_.get()),
+  if (pq::PQconsumeInput(conn_.get()) == 0) {
+    throw pg::Error(std::string("PostgreSQL connection lost: ") + pq::PQerrorMessage(conn_.get()),
                     true);
   }
   bool callsChanged = false;
   std::vector<NotificationKey> ended;
   for (;;) {
-    std::unique_ptr<PGnotify, NotifyFree> n(PQnotifies(conn_.get()));
+    std::unique_ptr<PGnotify, NotifyFree> n(pq::PQnotifies(conn_.get()));
     if (!n) break;
     const store::ClusterMessage message = store::parseClusterMessage(n->extra);
     switch (message.kind) {
@@ -634,7 +634,8 @@ void ClusterNode::run() {
           waitMs, std::chrono::duration_cast<std::chrono::milliseconds>(next).count());
     }
     if (balanceNow_) waitMs = 0;
-    pollfd fds[2] = {{wakeFd_.get(), POLLIN, 0}, {conn_ ? PQsocket(conn_.get()) : -1, POLLIN, 0}};
+    pollfd fds[2] = {{wakeFd_.get(), POLLIN, 0},
+                     {conn_ ? pq::PQsocket(conn_.get()) : -1, POLLIN, 0}};
     ::poll(fds, conn_ ? 2 : 1, static_cast<int>(std::max<int64_t>(0, waitMs)));
     uint64_t count;
     while (::read(wakeFd_.get(), &count, sizeof count) > 0) {

@@ -36,52 +36,52 @@ Conn connect(const std::string& url, unsigned connectTimeoutSec) {
                         nullptr};
   const char* values[] = {timeout.c_str(), "parlayx-gateway", "1",    "10", "3", "3",
                           "10000",         url.c_str(),       nullptr};
-  Conn conn(PQconnectdbParams(keys, values, 1));
+  Conn conn(pq::PQconnectdbParams(keys, values, 1));
   if (!conn) throw Error("PostgreSQL: out of memory for a connection", true);
-  if (PQstatus(conn.get()) != CONNECTION_OK) {
-    throw Error("PostgreSQL connection failed: " + trimmed(PQerrorMessage(conn.get())), true);
+  if (pq::PQstatus(conn.get()) != CONNECTION_OK) {
+    throw Error("PostgreSQL connection failed: " + trimmed(pq::PQerrorMessage(conn.get())), true);
   }
   // The server's NOTICEs (e.g. "relation ... already exists, skipping") are not errors: libpq
   // would print them on stderr.
-  PQsetNoticeProcessor(
+  pq::PQsetNoticeProcessor(
       conn.get(), [](void*, const char*) {}, nullptr);
   return conn;
 }
 
 Result check(PGconn* conn, Result result, const char* what) {
-  const ExecStatusType status = result ? PQresultStatus(result.get()) : PGRES_FATAL_ERROR;
+  const ExecStatusType status = result ? pq::PQresultStatus(result.get()) : PGRES_FATAL_ERROR;
   if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK || status == PGRES_COPY_IN) {
     return result;
   }
   std::string state;
   std::string message;
   if (result) {
-    const char* s = PQresultErrorField(result.get(), PG_DIAG_SQLSTATE);
+    const char* s = pq::PQresultErrorField(result.get(), PG_DIAG_SQLSTATE);
     if (s != nullptr) state = s;
-    message = trimmed(PQresultErrorMessage(result.get()));
+    message = trimmed(pq::PQresultErrorMessage(result.get()));
   }
-  if (message.empty()) message = trimmed(PQerrorMessage(conn));
-  const bool lost = PQstatus(conn) != CONNECTION_OK || lostState(state) || state.empty();
+  if (message.empty()) message = trimmed(pq::PQerrorMessage(conn));
+  const bool lost = pq::PQstatus(conn) != CONNECTION_OK || lostState(state) || state.empty();
   throw Error(std::string(what) + ": " + message, lost, state);
 }
 
 void exec(PGconn* conn, const std::string& sql, const char* what) {
-  check(conn, Result(PQexec(conn, sql.c_str())), what);
+  check(conn, Result(pq::PQexec(conn, sql.c_str())), what);
 }
 
 Result execParams(PGconn* conn, const std::string& sql, const std::vector<const char*>& values,
                   const char* what) {
   return check(conn,
-               Result(PQexecParams(conn, sql.c_str(), static_cast<int>(values.size()), nullptr,
-                                   values.data(), nullptr, nullptr, 0)),
+               Result(pq::PQexecParams(conn, sql.c_str(), static_cast<int>(values.size()), nullptr,
+                                       values.data(), nullptr, nullptr, 0)),
                what);
 }
 
 Result execPrepared(PGconn* conn, const char* name, const std::vector<const char*>& values,
                     const char* what) {
   return check(conn,
-               Result(PQexecPrepared(conn, name, static_cast<int>(values.size()), values.data(),
-                                     nullptr, nullptr, 0)),
+               Result(pq::PQexecPrepared(conn, name, static_cast<int>(values.size()), values.data(),
+                                         nullptr, nullptr, 0)),
                what);
 }
 
@@ -97,11 +97,11 @@ void appendArrayElement(std::string& out, const char* value, size_t length) {
 
 std::string describe(const std::string& url) {
   struct OptionsFree {
-    void operator()(PQconninfoOption* options) const noexcept { PQconninfoFree(options); }
+    void operator()(PQconninfoOption* options) const noexcept { pq::PQconninfoFree(options); }
   };
   char* error = nullptr;
-  std::unique_ptr<PQconninfoOption, OptionsFree> options(PQconninfoParse(url.c_str(), &error));
-  if (error != nullptr) PQfreemem(error);
+  std::unique_ptr<PQconninfoOption, OptionsFree> options(pq::PQconninfoParse(url.c_str(), &error));
+  if (error != nullptr) pq::PQfreemem(error);
   if (!options) return "(unparsable connection string)";
   std::string text;
   for (const PQconninfoOption* o = options.get(); o->keyword != nullptr; ++o) {
@@ -124,7 +124,7 @@ void migrateComponent(PGconn* conn, const std::string& component, const char* co
        "schema_version");
   Result found = execParams(conn, "SELECT version FROM schema_version WHERE component = $1",
                             {component.c_str()}, "schema version");
-  int version = PQntuples(found.get()) > 0 ? std::atoi(PQgetvalue(found.get(), 0, 0)) : 0;
+  int version = pq::PQntuples(found.get()) > 0 ? std::atoi(pq::PQgetvalue(found.get(), 0, 0)) : 0;
   if (version > count) {
     throw Error(component + " schema version " + std::to_string(version) +
                     " is newer than this gateway's (" + std::to_string(count) + ")",

@@ -1,8 +1,9 @@
 // Thin RAII layer over libpq: owning handles for connections and results (no PGconn or PGresult
-// is ever released by hand), and the few helpers the PostgreSQL stores share.
+// is ever released by hand), and the few helpers the PostgreSQL stores share. libpq is loaded on
+// first use (store/LibPq.h): connect() and describe() throw pq::LoadError when it is missing.
 #pragma once
 
-#include <libpq-fe.h>
+#include "store/LibPq.h"
 
 #include <memory>
 #include <stdexcept>
@@ -11,11 +12,12 @@
 
 namespace px::pg {
 
+// noexcept: a PGconn or PGresult exists only once libpq is loaded, so pq:: cannot throw here.
 struct ConnCloser {
-  void operator()(PGconn* conn) const noexcept { PQfinish(conn); }
+  void operator()(PGconn* conn) const noexcept { pq::PQfinish(conn); }
 };
 struct ResultClear {
-  void operator()(PGresult* result) const noexcept { PQclear(result); }
+  void operator()(PGresult* result) const noexcept { pq::PQclear(result); }
 };
 
 using Conn = std::unique_ptr<PGconn, ConnCloser>;
@@ -68,7 +70,7 @@ class Transaction {
     exec(conn_, first != nullptr ? std::string("BEGIN; ") + first : std::string("BEGIN"), "begin");
   }
   ~Transaction() {
-    if (!done_) Result ignored(PQexec(conn_, "ROLLBACK"));  // a lost connection: no matter
+    if (!done_) Result ignored(pq::PQexec(conn_, "ROLLBACK"));  // a lost connection: no matter
   }
   Transaction(const Transaction&) = delete;
   Transaction& operator=(const Transaction&) = delete;

@@ -34,7 +34,7 @@ NotificationKey keyOf(const PGresult* result, int row) {
 
 std::set<NotificationKey> keysOf(const pg::Result& result) {
   std::set<NotificationKey> keys;
-  for (int i = 0; i < PQntuples(result.get()); ++i) keys.insert(keyOf(result.get(), i));
+  for (int i = 0; i < pq::PQntuples(result.get()); ++i) keys.insert(keyOf(result.get(), i));
   return keys;
 }
 
@@ -111,7 +111,7 @@ void PgRegistrations::migrate() {
 
 void PgRegistrations::prepare() {
   for (const Statement& s : statements()) {
-    pg::check(conn_, pg::Result(PQprepare(conn_, s.name, s.sql.c_str(), 0, nullptr)), s.name);
+    pg::check(conn_, pg::Result(pq::PQprepare(conn_, s.name, s.sql.c_str(), 0, nullptr)), s.name);
   }
 }
 
@@ -124,7 +124,7 @@ void PgRegistrations::registerInstance(const std::string& id, const std::string&
 
 bool PgRegistrations::renew(const std::string& id, int64_t leaseMs) {
   const pg::Result r = run(conn_, kRenew, Params().add(id).add(leaseMs), "renew lease");
-  return std::string(PQcmdTuples(r.get())) == "1";
+  return std::string(pq::PQcmdTuples(r.get())) == "1";
 }
 
 void PgRegistrations::leave(const std::string& id) {
@@ -135,7 +135,7 @@ void PgRegistrations::leave(const std::string& id) {
 
 int64_t PgRegistrations::forgetLapsed(int64_t graceMs) {
   const pg::Result r = run(conn_, kForget, Params().add(graceMs), "forget lapsed instances");
-  return std::atoll(PQcmdTuples(r.get()));
+  return std::atoll(pq::PQcmdTuples(r.get()));
 }
 
 ClusterCounts PgRegistrations::counts(const std::string& id) {
@@ -163,7 +163,7 @@ ClaimedNotifications PgRegistrations::claim(const std::string& id, int64_t quota
   const pg::Result claimed = run(conn_, kClaim, Params().add(id).add(quota), "claim");
   ArrayParam badRequesters, badCorrelators, badReasons;
   std::vector<NotificationKey> good;
-  for (int i = 0; i < PQntuples(claimed.get()); ++i) {
+  for (int i = 0; i < pq::PQntuples(claimed.get()); ++i) {
     const PgRow row(claimed.get(), i);
     try {
       out.states.push_back(decodeRow(row));
@@ -189,7 +189,7 @@ ClaimedNotifications PgRegistrations::claim(const std::string& id, int64_t quota
   std::vector<QuarantinedNotification> badDeliveries;
   if (!good.empty()) {
     const pg::Result outbox = run(conn_, kOutboxOf, keyParams(good), "claim outbox");
-    for (int i = 0; i < PQntuples(outbox.get()); ++i) {
+    for (int i = 0; i < pq::PQntuples(outbox.get()); ++i) {
       const PgRow row(outbox.get(), i);
       Delivery d;
       std::string problem;
@@ -355,7 +355,7 @@ std::optional<EndedElsewhere> PgRegistrations::takeForEnd(const NotificationKey&
   pg::Transaction tx(conn_);
   const pg::Result r = run(
       conn_, kTakeForEnd, Params().add(key.requester).add(key.correlator).add(api), "take for end");
-  if (PQntuples(r.get()) == 0) return std::nullopt;  // rolled back: nothing was deleted
+  if (pq::PQntuples(r.get()) == 0) return std::nullopt;  // rolled back: nothing was deleted
   const PgRow row(r.get(), 0);
   EndedElsewhere ended;
   try {
@@ -380,7 +380,7 @@ std::optional<EndedElsewhere> PgRegistrations::takeForEnd(const NotificationKey&
 std::optional<NotificationState> PgRegistrations::find(const NotificationKey& key) {
   const pg::Result r =
       run(conn_, kFind, Params().add(key.requester).add(key.correlator), "find notification");
-  if (PQntuples(r.get()) == 0) return std::nullopt;
+  if (pq::PQntuples(r.get()) == 0) return std::nullopt;
   try {
     return decodeRow(PgRow(r.get(), 0));
   } catch (const DecodeError&) {
@@ -391,8 +391,8 @@ std::optional<NotificationState> PgRegistrations::find(const NotificationKey& ke
 std::vector<NotificationState> PgRegistrations::list() {
   const pg::Result r = run(conn_, kList, Params(), "list notifications");
   std::vector<NotificationState> states;
-  states.reserve(static_cast<size_t>(PQntuples(r.get())));
-  for (int i = 0; i < PQntuples(r.get()); ++i) {
+  states.reserve(static_cast<size_t>(pq::PQntuples(r.get())));
+  for (int i = 0; i < pq::PQntuples(r.get()); ++i) {
     try {
       states.push_back(decodeRow(PgRow(r.get(), i)));
     } catch (const DecodeError&) {  // left out: claim() flags it
@@ -408,7 +408,7 @@ std::vector<call::CallRegistration> PgRegistrations::loadCalls(
   const pg::Result r = run(conn_, kLoadCalls, Params(), "load call registrations");
   std::vector<call::CallRegistration> loaded;
   constexpr int kXminColumn = 10;  // after kCallRegistrationColumns
-  for (int i = 0; i < PQntuples(r.get()); ++i) {
+  for (int i = 0; i < pq::PQntuples(r.get()); ++i) {
     const PgRow row(r.get(), i);
     try {
       loaded.push_back(decodeCallRegistrationRow(row));

@@ -103,7 +103,8 @@ class PgUsageTarget : public UsageTarget {
     try {
       pg::Conn conn = pg::connect(url_, timeoutSec_);
       migrate(conn.get());
-      pg::check(conn.get(), pg::Result(PQprepare(conn.get(), kInsertName, kInsertSql, 9, nullptr)),
+      pg::check(conn.get(),
+                pg::Result(pq::PQprepare(conn.get(), kInsertName, kInsertSql, 9, nullptr)),
                 "prepare insert");
       writer_ = std::move(conn);
     } catch (const pg::Error& e) {
@@ -143,7 +144,7 @@ class PgUsageTarget : public UsageTarget {
   // COPY usage_record FROM STDIN, text format, in one implicit transaction.
   void copy(const std::vector<const UsageRow*>& rows) {
     PGconn* conn = writer_.get();
-    pg::check(conn, pg::Result(PQexec(conn, kCopySql)), "copy");  // PGRES_COPY_IN: see below
+    pg::check(conn, pg::Result(pq::PQexec(conn, kCopySql)), "copy");  // PGRES_COPY_IN: see below
     std::string buffer;
     buffer.reserve(64 * 1024);
     auto text = [&](const std::string& value) {
@@ -182,21 +183,21 @@ class PgUsageTarget : public UsageTarget {
       text(row->serviceData);
       buffer.push_back('\n');
       if (buffer.size() >= 60 * 1024) {
-        sent = PQputCopyData(conn, buffer.data(), static_cast<int>(buffer.size())) == 1;
+        sent = pq::PQputCopyData(conn, buffer.data(), static_cast<int>(buffer.size())) == 1;
         buffer.clear();
         if (!sent) break;
       }
     }
     if (sent && !buffer.empty()) {
-      sent = PQputCopyData(conn, buffer.data(), static_cast<int>(buffer.size())) == 1;
+      sent = pq::PQputCopyData(conn, buffer.data(), static_cast<int>(buffer.size())) == 1;
     }
-    const int ended = PQputCopyEnd(conn, sent ? nullptr : "parlayx-gateway: sending failed");
+    const int ended = pq::PQputCopyEnd(conn, sent ? nullptr : "parlayx-gateway: sending failed");
     // The COPY's outcome, then the end of its results.
-    pg::Result result(PQgetResult(conn));
-    for (pg::Result more(PQgetResult(conn)); more; more.reset(PQgetResult(conn))) {
+    pg::Result result(pq::PQgetResult(conn));
+    for (pg::Result more(pq::PQgetResult(conn)); more; more.reset(pq::PQgetResult(conn))) {
     }
     if (ended != 1 || !sent) {
-      throw pg::Error("copy: " + std::string(PQerrorMessage(conn)), true);
+      throw pg::Error("copy: " + std::string(pq::PQerrorMessage(conn)), true);
     }
     pg::check(conn, std::move(result), "copy");
   }
@@ -309,26 +310,26 @@ std::vector<UsageRow> PgUsageTarget::query(const UsageQuery& q) {
     throw TargetError(name() + ": " + e.what(), e.connectionLost());
   }
   std::vector<UsageRow> rows;
-  const int n = PQntuples(result.get());
+  const int n = pq::PQntuples(result.get());
   rows.reserve(static_cast<size_t>(n));
   PGresult* r = result.get();
   for (int i = 0; i < n; ++i) {
     UsageRow row;
-    row.recordId = PQgetvalue(r, i, 0);
-    row.segment = std::atoi(PQgetvalue(r, i, 1));
-    row.globalId = PQgetvalue(r, i, 2);
-    row.service = PQgetvalue(r, i, 3);
-    row.host = PQgetvalue(r, i, 4);
-    row.eventType = PQgetvalue(r, i, 5);
-    const std::string time = PQgetvalue(r, i, 6);
+    row.recordId = pq::PQgetvalue(r, i, 0);
+    row.segment = std::atoi(pq::PQgetvalue(r, i, 1));
+    row.globalId = pq::PQgetvalue(r, i, 2);
+    row.service = pq::PQgetvalue(r, i, 3);
+    row.host = pq::PQgetvalue(r, i, 4);
+    row.eventType = pq::PQgetvalue(r, i, 5);
+    const std::string time = pq::PQgetvalue(r, i, 6);
     const std::optional<int64_t> ms = parseRecordTime(time);
     if (!ms) {
       throw std::runtime_error(name() + ": record '" + row.recordId +
                                "' has a RECORDTIME out of range '" + time + "'");
     }
     row.recordTimeMs = *ms;
-    row.statusCode = std::atoi(PQgetvalue(r, i, 7));
-    row.serviceData = PQgetvalue(r, i, 8);
+    row.statusCode = std::atoi(pq::PQgetvalue(r, i, 7));
+    row.serviceData = pq::PQgetvalue(r, i, 8);
     rows.push_back(std::move(row));
   }
   return rows;

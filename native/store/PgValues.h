@@ -23,7 +23,7 @@ class PgRow : public StoredRow {
  public:
   PgRow(const PGresult* result, int row) : result_(result), row_(row) {}
 
-  bool isNull(int col) const override { return PQgetisnull(result_, row_, col) != 0; }
+  bool isNull(int col) const override { return pq::PQgetisnull(result_, row_, col) != 0; }
 
   std::string text(int col) const override {
     if (isNull(col)) throw DecodeError{columnName(col) + " is not text (NULL)"};
@@ -56,11 +56,11 @@ class PgRow : public StoredRow {
 
  private:
   std::string value(int col) const {
-    return std::string(PQgetvalue(result_, row_, col),
-                       static_cast<size_t>(PQgetlength(result_, row_, col)));
+    return std::string(pq::PQgetvalue(result_, row_, col),
+                       static_cast<size_t>(pq::PQgetlength(result_, row_, col)));
   }
   std::string columnName(int col) const {
-    const char* n = PQfname(result_, col);
+    const char* n = pq::PQfname(result_, col);
     return n != nullptr ? n : "column " + std::to_string(col);
   }
 

@@ -78,7 +78,7 @@ ClusterOptions options(const std::string& url, const std::string& name, int64_t 
 std::string scalar(const std::string& url, const std::string& sql) {
   pg::Conn conn = pg::connect(url, 5);
   pg::Result r = pg::execParams(conn.get(), sql, {}, "test");
-  return PQntuples(r.get()) > 0 ? PQgetvalue(r.get(), 0, 0) : "";
+  return pq::PQntuples(r.get()) > 0 ? pq::PQgetvalue(r.get(), 0, 0) : "";
 }
 
 void burstWithoutStarvingTheLease(const std::string& url, const std::string&) {

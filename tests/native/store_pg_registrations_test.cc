@@ -208,7 +208,7 @@ NotificationWrites creates(const std::vector<NotificationState>& states) {
 }
 
 struct NotifyFree {
-  void operator()(PGnotify* n) const noexcept { PQfreemem(n); }
+  void operator()(PGnotify* n) const noexcept { pq::PQfreemem(n); }
 };
 
 // The test's own schema, dropped at the end; connections see only it.
@@ -247,7 +247,7 @@ class PgRegistrationsTest : public ::testing::Test {
 
   std::string sql(const std::string& text) {
     pg::Result r = pg::execParams(admin_.get(), text, {}, "test sql");
-    return PQntuples(r.get()) > 0 ? PQgetvalue(r.get(), 0, 0) : "";
+    return pq::PQntuples(r.get()) > 0 ? pq::PQgetvalue(r.get(), 0, 0) : "";
   }
   void lapse(const std::string& id) {
     sql("UPDATE px_instance SET expires_at = now() - interval '1 second' WHERE id = '" + id + "'");
@@ -265,9 +265,9 @@ class PgRegistrationsTest : public ::testing::Test {
       std::chrono::milliseconds timeout = 5s) {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     for (;;) {
-      if (PQconsumeInput(conn) == 0) return std::nullopt;
-      for (std::unique_ptr<PGnotify, NotifyFree> n(PQnotifies(conn)); n;
-           n.reset(PQnotifies(conn))) {
+      if (pq::PQconsumeInput(conn) == 0) return std::nullopt;
+      for (std::unique_ptr<PGnotify, NotifyFree> n(pq::PQnotifies(conn)); n;
+           n.reset(pq::PQnotifies(conn))) {
         EXPECT_EQ(std::string(n->relname), kClusterChannel);
         const ClusterMessage m = parseClusterMessage(n->extra);
         if (wanted(m)) return m;
@@ -275,7 +275,7 @@ class PgRegistrationsTest : public ::testing::Test {
       const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
           deadline - std::chrono::steady_clock::now());
       if (left.count() <= 0) return std::nullopt;
-      pollfd fd{PQsocket(conn), POLLIN, 0};
+      pollfd fd{pq::PQsocket(conn), POLLIN, 0};
       ::poll(&fd, 1, static_cast<int>(left.count()));
     }
   }

@@ -398,9 +398,9 @@ CREATE CONSTRAINT TRIGGER px_test_fail_at_commit AFTER INSERT ON usage_record
   struct DropTrigger {
     PGconn* conn;
     ~DropTrigger() {
-      pg::Result r(PQexec(conn,
-                          "DROP TRIGGER IF EXISTS px_test_fail_at_commit ON usage_record; "
-                          "DROP FUNCTION IF EXISTS px_test_fail_at_commit()"));
+      pg::Result r(pq::PQexec(conn,
+                              "DROP TRIGGER IF EXISTS px_test_fail_at_commit ON usage_record; "
+                              "DROP FUNCTION IF EXISTS px_test_fail_at_commit()"));
     }
   } dropTrigger{admin.get()};
   const std::string id = "px-fail-at-commit-" + std::to_string(::getpid()) + "-" +
@@ -418,14 +418,14 @@ CREATE CONSTRAINT TRIGGER px_test_fail_at_commit AFTER INSERT ON usage_record
     const std::string probe = id + "-probe";
     const char* values[] = {probe.c_str()};
     ASSERT_EQ(
-        PQsendQueryParams(admin.get(),
-                          "INSERT INTO usage_record VALUES ($1, 0, 'g', 's', 'h', 'e', now(), "
-                          "0, '')",
-                          1, nullptr, values, nullptr, nullptr, 0),
+        pq::PQsendQueryParams(admin.get(),
+                              "INSERT INTO usage_record VALUES ($1, 0, 'g', 's', 'h', 'e', now(), "
+                              "0, '')",
+                              1, nullptr, values, nullptr, nullptr, 0),
         1);
     std::vector<ExecStatusType> statuses;
-    for (pg::Result r(PQgetResult(admin.get())); r; r.reset(PQgetResult(admin.get()))) {
-      statuses.push_back(PQresultStatus(r.get()));
+    for (pg::Result r(pq::PQgetResult(admin.get())); r; r.reset(pq::PQgetResult(admin.get()))) {
+      statuses.push_back(pq::PQresultStatus(r.get()));
     }
     EXPECT_EQ(statuses, (std::vector<ExecStatusType>{PGRES_COMMAND_OK, PGRES_FATAL_ERROR}));
   }
