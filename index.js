@@ -1,7 +1,5 @@
 'use strict';
 // Public JS API of parlayx-gateway (typed in index.d.ts).
-// First: the modules below load from V8's code cache (js/compileCache.js).
-require('./js/compileCache').install();
 const { Gateway, createGateway } = require('./js/gateway');
 const { ParlayxFault } = require('./js/parlayx/faults');
 const native = require('./js/native');

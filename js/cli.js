@@ -12,8 +12,6 @@
 //   hash-password [--ln N] [--password-file PATH]
 //                                  print the scrypt hash of a password read from stdin (first
 //                                  line) or a file, for a requester's passwordHash in the config
-// First: the modules below load from V8's code cache (compileCache.js).
-require('./compileCache').install();
 const { parseArgs } = require('node:util');
 const { DEFAULT_CONFIG } = require('./gateway');
 
