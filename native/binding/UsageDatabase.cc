@@ -13,6 +13,7 @@
 #include "binding/Config.h"
 #include "binding/EnvCleanupHook.h"
 #include "binding/Errors.h"
+#include "store/PackedUsageEntries.h"
 #include "store/UsageRecorder.h"
 #include "usage/Catalogue.h"
 #include "usage/ServiceData.h"
@@ -20,27 +21,6 @@
 
 namespace px {
 namespace {
-
-UsageEntry entryFromJs(const Napi::Env& env, const Napi::Value& value) {
-  if (!value.IsObject()) throw Napi::TypeError::New(env, "usage entry must be an object");
-  Napi::Object o = value.As<Napi::Object>();
-  UsageEntry entry;
-  entry.globalId = o.Get("globalId").ToString().Utf8Value();
-  entry.eventType = o.Get("eventType").ToString().Utf8Value();
-  entry.statusCode = o.Get("statusCode").ToNumber().Int32Value();
-  entry.recordTimeMs = o.Get("recordTimeMs").ToNumber().Int64Value();
-  Napi::Value attributes = o.Get("attributes");
-  if (!attributes.IsObject()) throw Napi::TypeError::New(env, "usage entry needs attributes");
-  Napi::Object map = attributes.As<Napi::Object>();
-  Napi::Array names = map.GetPropertyNames();
-  for (uint32_t i = 0; i < names.Length(); ++i) {
-    Napi::Value name = names.Get(i);
-    Napi::Value attribute = map.Get(name);
-    if (attribute.IsUndefined()) continue;
-    entry.attributes.emplace_back(name.ToString().Utf8Value(), attribute.ToString().Utf8Value());
-  }
-  return entry;
-}
 
 Napi::Object recordToJs(Napi::Env env, const UsageRecord& record) {
   Napi::Object o = Napi::Object::New(env);
@@ -244,14 +224,18 @@ class UsageDatabase : public Napi::ObjectWrap<UsageDatabase> {
     }
   }
 
-  // record(entries) -> Promise<void>: resolved once committed (durable) or queued (batched).
+  // record(packed) -> Promise<void>: resolved once committed (durable) or queued (batched).
   Napi::Value Record(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (closing_ || closed_) throw codedError(env, "usage database is closed", "ERR_PX_CLOSED");
-    if (!info[0].IsArray()) throw Napi::TypeError::New(env, "record(entries) needs an array");
-    Napi::Array array = info[0].As<Napi::Array>();
+    // The entries packed into one string by js/usage.js (store/PackedUsageEntries.h).
+    if (!info[0].IsString()) throw Napi::TypeError::New(env, "record(packed) needs a string");
     std::vector<UsageEntry> entries;
-    for (uint32_t i = 0; i < array.Length(); ++i) entries.push_back(entryFromJs(env, array.Get(i)));
+    try {
+      entries = unpackUsageEntries(info[0].As<Napi::String>().Utf16Value());
+    } catch (const std::invalid_argument& e) {
+      throw Napi::TypeError::New(env, e.what());
+    }
 
     const uint64_t id = nextId_++;
     const bool durable = recorder_->durable();
