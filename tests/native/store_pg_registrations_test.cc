@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "store/Pg.h"
+#include "support/NotificationStateAssertions.h"
 
 namespace px::store {
 namespace {
@@ -113,31 +114,7 @@ NotificationState sparseState(const std::string& correlator, int64_t createdAtMs
   return s;
 }
 
-void expectSame(const NotificationState& want, const NotificationState& got) {
-  const NotificationSpec& w = want.spec;
-  const NotificationSpec& g = got.spec;
-  EXPECT_EQ(w.id, g.id);
-  EXPECT_EQ(w.endpoint, g.endpoint);
-  EXPECT_EQ(w.interfaceName, g.interfaceName);
-  EXPECT_EQ(w.globalId, g.globalId);
-  ASSERT_EQ(w.addresses.size(), g.addresses.size());
-  for (size_t i = 0; i < w.addresses.size(); ++i) {
-    EXPECT_EQ(w.addresses[i].address, g.addresses[i].address);
-    EXPECT_EQ(w.addresses[i].key, g.addresses[i].key);
-    EXPECT_EQ(w.addresses[i].lastSeen, g.addresses[i].lastSeen);
-  }
-  EXPECT_EQ(w.criteria, g.criteria);
-  EXPECT_EQ(w.checkImmediate, g.checkImmediate);
-  EXPECT_EQ(w.frequencyMs, g.frequencyMs);
-  EXPECT_EQ(w.createdAtMs, g.createdAtMs);
-  EXPECT_EQ(w.expiresAtMs, g.expiresAtMs);
-  EXPECT_EQ(w.countLimit, g.countLimit);
-  EXPECT_EQ(w.api, g.api);
-  EXPECT_EQ(w.extension, g.extension);
-  EXPECT_EQ(want.progress.sent, got.progress.sent);
-  EXPECT_EQ(want.progress.lastSentAtMs, got.progress.lastSentAtMs);
-  EXPECT_EQ(want.progress.nextSequence, got.progress.nextSequence);
-}
+using px::testing::expectSame;
 
 void expectSame(const Delivery& w, const Delivery& g) {
   EXPECT_EQ(w.kind, g.kind);
