@@ -25,7 +25,6 @@ class DeferredLogger {
     this.writers = null;
     /** Lines logged before the logger was built: [unredacted?, level, message, extra, time]. */
     this.pending = [];
-    this.scheduled = false;
     /** While pending lines are written, the time each was logged (pino's timestamp asks for it). */
     this.replayTime = null;
     this.writePending = () => this.logger;
@@ -80,9 +79,8 @@ class DeferredLogger {
         return;
       }
       if (!this.isLevelEnabled(level)) return;
-      this.pending.push([unredacted, level, message, extra, Date.now()]);
-      if (!this.scheduled) {
-        this.scheduled = true;
+      // The first line waiting schedules the build (pending is only filled before it).
+      if (this.pending.push([unredacted, level, message, extra, Date.now()]) === 1) {
         setImmediate(this.writePending);
         process.once('exit', this.onExit);
       }
