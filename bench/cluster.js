@@ -32,7 +32,9 @@ const { parseArgs } = require('node:util');
 const { startPostgres } = require('../tests/support/postgres');
 const { startSippUas } = require('../tests/support/sipp');
 const { serveGateway } = require('../tests/support/gatewayProcess');
-const { cpuSeconds, statFields, statCpuSeconds, threadCpuSeconds, threadCpuPerOperation } = require('./procstat');
+const {
+  cpuSeconds, statFields, statCpuSeconds, threadCpuSeconds, threadCpuPerOperation, idleShare,
+} = require('./procstat');
 const { GETSTATUS_BODY, runWrkAsync, startBareHttp, forkHelper } = require('./harness');
 const { hashPassword } = require('../js/auth/passwordHash');
 const { basicAuthorization } = require('../js/auth/basic');
@@ -64,16 +66,6 @@ const AUTHORIZATION = basicAuthorization('bench', BENCH_PASSWORD);
 
 const delay = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const nowMs = () => Number(process.hrtime.bigint()) / 1e6;
-
-/** Share of the machine's CPU time that was idle over `ms` (other work skews every figure here). */
-async function idleShare(ms = 1000) {
-  const read = () => fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
-  const a = read();
-  await delay(ms);
-  const b = read();
-  const total = b.reduce((s, v, i) => s + v - a[i], 0);
-  return (b[3] + b[4] - a[3] - a[4]) / total; // idle + iowait
-}
 
 // ---------------------------------------------------------------------------------------------
 // PostgreSQL

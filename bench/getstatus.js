@@ -23,12 +23,14 @@
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
-const { spawn, spawnSync } = require('node:child_process');
+const { spawnSync } = require('node:child_process');
 const { parseArgs } = require('node:util');
 const { startSippUas } = require('../tests/support/sipp');
 const { freePort } = require('../scripts/kamailio/kamailio');
 const { pacedLoad } = require('./paced');
-const { GETSTATUS_BODY, runWrk: harnessRunWrk, startBareHttp } = require('./harness');
+const {
+  GETSTATUS_BODY, runWrk: harnessRunWrk, startBareHttp, startGatewayCli,
+} = require('./harness');
 const { cpuSeconds, threadCpuSeconds, threadCpuPerOperation } = require('./procstat');
 const { hashPassword } = require('../js/auth/passwordHash');
 const { basicAuthorization } = require('../js/auth/basic');
@@ -155,32 +157,12 @@ async function startGatewayProcess(uasPort, issuer = null) {
     + `calls:\n  port: ${await freePort()}\n`);
   // PX_GATEWAY_NODE_ARGS: Node options for the gateway only (a profiler, --trace-gc), as in calls.js.
   const nodeArgs = (process.env.PX_GATEWAY_NODE_ARGS || '').split(' ').filter(Boolean);
-  // stdout goes to a file, not a pipe: wrk runs under spawnSync, and a pipe nobody reads for a
-  // whole step blocks the gateway in write(2) once it fills (the calls bench had that with
-  // Kamailio's stderr).
-  const logFile = path.join(dir, 'gateway.log');
-  const logFd = fs.openSync(logFile, 'w');
-  const child = spawn(process.execPath, [...nodeArgs, path.join(__dirname, '..', 'js', 'cli.js'), 'serve', '--config', config], {
-    stdio: ['ignore', logFd, 'inherit'],
-  });
-  fs.closeSync(logFd);
-  await new Promise((resolve, reject) => {
-    const poll = setInterval(() => {
-      if (fs.readFileSync(logFile, 'utf8').includes('parlayx-gateway started')) {
-        clearInterval(poll);
-        resolve();
-      }
-    }, 20);
-    child.once('exit', (code) => {
-      clearInterval(poll);
-      reject(new Error(`gateway exited with ${code}: ${fs.readFileSync(logFile, 'utf8').slice(-2000)}`));
-    });
-  });
+  const gateway = await startGatewayCli({ config, logFile: path.join(dir, 'gateway.log'), nodeArgs });
   return {
     endpoint: `http://127.0.0.1:${httpPort}/parlayx/TerminalStatusService/services/TerminalStatus`,
     camaraUrl: `http://127.0.0.1:${httpPort}${CAMARA_PATH}`,
-    pid: child.pid,
-    stop: () => new Promise((resolve) => { child.once('exit', resolve); child.kill('SIGTERM'); }),
+    pid: gateway.pid,
+    stop: gateway.stop,
     dir,
   };
 }

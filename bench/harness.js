@@ -1,6 +1,8 @@
 'use strict';
 // Pieces shared by the benches (getstatus.js, notifications.js, cluster.js): wrk runs of a POST,
-// the bare node:http limit, the SOAP getStatus request, and helper processes driven over IPC.
+// the bare node:http limit, the SOAP getStatus request, a gateway run by its CLI, and helper
+// processes driven over IPC.
+const fs = require('node:fs');
 const path = require('node:path');
 const { fork, spawn, spawnSync } = require('node:child_process');
 
@@ -107,6 +109,42 @@ async function startBareHttp({ body = BARE_SOAP_RESPONSE, headers = null } = {})
 // ---------------------------------------------------------------------------------------------
 
 /**
+ * Runs `js/cli.js serve --config <config>` in its own process and resolves once it logged that it
+ * started; rejects, with the end of its log, when it exits first. Its stdout goes to `logFile`,
+ * not a pipe: wrk runs under spawnSync, and a pipe nobody reads for a whole step blocks the
+ * gateway in write(2) once it fills (the calls bench had that with Kamailio's stderr).
+ * @param {{ config: string, logFile: string, nodeArgs?: string[], env?: NodeJS.ProcessEnv }} options
+ * @returns {Promise<{ pid: number, startedAt: number, stop: () => Promise<void> }>}
+ */
+async function startGatewayCli({ config, logFile, nodeArgs = [], env = process.env }) {
+  const logFd = fs.openSync(logFile, 'w');
+  const child = spawn(process.execPath, [...nodeArgs, path.join(__dirname, '..', 'js', 'cli.js'), 'serve', '--config', config], {
+    stdio: ['ignore', logFd, 'inherit'], env,
+  });
+  fs.closeSync(logFd);
+  const startedAt = Date.now();
+  await new Promise((resolve, reject) => {
+    const poll = setInterval(() => {
+      if (fs.readFileSync(logFile, 'utf8').includes('parlayx-gateway started')) {
+        clearInterval(poll);
+        resolve();
+      }
+    }, 20);
+    child.once('exit', (code) => {
+      clearInterval(poll);
+      reject(new Error(`gateway exited with ${code}: ${fs.readFileSync(logFile, 'utf8').slice(-2000)}`));
+    });
+  });
+  return {
+    pid: child.pid,
+    startedAt,
+    stop: () => new Promise((resolve) => { child.once('exit', resolve); child.kill('SIGTERM'); }),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/**
  * Forks a helper of bench/ with IPC; ask(message, replyType) sends and waits for that reply type.
  * A reply { type: 'error', message } rejects the oldest waiter.
  */
@@ -159,5 +197,5 @@ function forkHelper(file, { execArgv = [], execPath, cwd } = {}) {
 }
 
 module.exports = {
-  GETSTATUS_BODY, runWrk, runWrkAsync, parseWrk, BARE_SOAP_RESPONSE, startBareHttp, forkHelper,
+  GETSTATUS_BODY, runWrk, runWrkAsync, parseWrk, BARE_SOAP_RESPONSE, startBareHttp, startGatewayCli, forkHelper,
 };

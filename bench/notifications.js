@@ -27,6 +27,7 @@ const { parseArgs } = require('node:util');
 const { startSippUas } = require('../tests/support/sipp');
 const { freePort } = require('../scripts/kamailio/kamailio');
 const { forkHelper } = require('./harness');
+const { idleShare } = require('./procstat');
 
 const { values } = parseArgs({
   options: {
@@ -626,16 +627,6 @@ async function deliveryPart(report) {
   } finally {
     await sink.stop();
   }
-}
-
-/** Share of the machine's CPU time that was idle over `ms` (other work skews every figure here). */
-async function idleShare(ms = 1000) {
-  const read = () => fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
-  const a = read();
-  await delay(ms);
-  const b = read();
-  const total = b.reduce((s, v, i) => s + v - a[i], 0);
-  return (b[3] + b[4] - a[3] - a[4]) / total; // idle + iowait
 }
 
 async function main() {

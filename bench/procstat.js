@@ -45,4 +45,14 @@ function threadCpuPerOperation(before, after, operations) {
     .join(', ');
 }
 
-module.exports = { statFields, statCpuSeconds, cpuSeconds, threadCpuSeconds, threadCpuPerOperation };
+/** Share of the machine's CPU time that was idle over `ms` (other work skews every figure here). */
+async function idleShare(ms = 1000) {
+  const read = () => fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  const a = read();
+  await new Promise((resolve) => setTimeout(resolve, ms));
+  const b = read();
+  const total = b.reduce((s, v, i) => s + v - a[i], 0);
+  return (b[3] + b[4] - a[3] - a[4]) / total; // idle + iowait
+}
+
+module.exports = { statFields, statCpuSeconds, cpuSeconds, threadCpuSeconds, threadCpuPerOperation, idleShare };

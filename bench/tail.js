@@ -14,11 +14,10 @@ const fs = require('node:fs');
 const http = require('node:http');
 const os = require('node:os');
 const path = require('node:path');
-const { spawn } = require('node:child_process');
 const { parseArgs } = require('node:util');
 const { startSippUas } = require('../tests/support/sipp');
 const { freePort } = require('../scripts/kamailio/kamailio');
-const { GETSTATUS_BODY, startBareHttp } = require('./harness');
+const { GETSTATUS_BODY, startBareHttp, startGatewayCli } = require('./harness');
 const { pacedLoad } = require('./paced');
 
 const { values } = parseArgs({
@@ -45,33 +44,16 @@ async function startGateway(uasPort) {
     + `notifications:\n  database: ${path.join(dir, 'notifications.db')}\ncalls:\n  port: ${await freePort()}\n`
     + `admin:\n  enabled: true\n  host: 127.0.0.1\n  port: ${adminPort}\n`);
   const logFile = path.join(dir, 'gateway.log');
-  const logFd = fs.openSync(logFile, 'w');
   // --trace-gc lines go to stdout with the process's own clock (ms since start).
   // PX_GATEWAY_NODE_ARGS: more Node options for the gateway (e.g. --max-semi-space-size=32).
-  const nodeArgs = (process.env.PX_GATEWAY_NODE_ARGS || '').split(' ').filter(Boolean);
-  const child = spawn(process.execPath, ['--trace-gc', ...nodeArgs, path.join(__dirname, '..', 'js', 'cli.js'), 'serve', '--config', config], {
-    stdio: ['ignore', logFd, 'inherit'], env: { ...process.env, PARLAYX_LOOP_DELAY_REPORT: '1' },
-  });
-  fs.closeSync(logFd);
-  const startedAt = Date.now();
-  await new Promise((resolve, reject) => {
-    const poll = setInterval(() => {
-      if (fs.readFileSync(logFile, 'utf8').includes('parlayx-gateway started')) {
-        clearInterval(poll);
-        resolve();
-      }
-    }, 20);
-    child.once('exit', (code) => {
-      clearInterval(poll);
-      reject(new Error(`gateway exited with ${code}`));
-    });
-  });
+  const nodeArgs = ['--trace-gc', ...(process.env.PX_GATEWAY_NODE_ARGS || '').split(' ').filter(Boolean)];
+  const gateway = await startGatewayCli({ config, logFile, nodeArgs, env: { ...process.env, PARLAYX_LOOP_DELAY_REPORT: '1' } });
   return {
     endpoint: `http://127.0.0.1:${httpPort}/parlayx/TerminalStatusService/services/TerminalStatus`,
     metrics: `http://127.0.0.1:${adminPort}/metrics`,
     logFile,
-    startedAt,
-    stop: () => new Promise((resolve) => { child.once('exit', resolve); child.kill('SIGTERM'); }),
+    startedAt: gateway.startedAt,
+    stop: gateway.stop,
     dir,
   };
 }
